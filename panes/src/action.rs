@@ -1,0 +1,299 @@
+/*!
+Actions: what a key binding, the palette or `fieldkit action` can ask for.
+
+Actions are data with a text form (`resize left 5`) so that keymaps, the palette, the CLI and
+tests all speak the same language. `ACTIONS` is the catalogue: every name with its arguments
+and a description, from which help and the palette are generated.
+*/
+
+use crate::PaneKind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dir {
+    Left,
+    Right,
+    Up,
+    Down,
+}
+
+impl Dir {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Left => "left",
+            Dir::Right => "right",
+            Dir::Up => "up",
+            Dir::Down => "down",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Dir> {
+        Some(match s {
+            "left" => Dir::Left,
+            "right" => Dir::Right,
+            "up" => Dir::Up,
+            "down" => Dir::Down,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    SplitRight,
+    SplitDown,
+    ClosePane,
+    FocusNext,
+    FocusPrev,
+    Focus(Dir),
+    /// 1-based, in layout order.
+    FocusPane(usize),
+    Resize(Dir, u16),
+    Zoom,
+    SwapNext,
+    SwapPrev,
+    NewTab,
+    NextTab,
+    PrevTab,
+    /// 1-based.
+    SelectTab(usize),
+    /// Without a name, asks for one.
+    RenameTab(Option<String>),
+    CloseTab,
+    Open(PaneKind),
+    Detach,
+    Palette,
+    Help,
+    ReloadConfig,
+    KillSession,
+    /// Sends the prefix key itself to the focused pane.
+    SendPrefix,
+    /// Pane-level: fetch fresh data now.
+    Refresh,
+    /// Removes a binding in a user keymap.
+    Unbind,
+}
+
+/// A catalogue entry: the action's name, its arguments, and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionInfo {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub desc: &'static str,
+}
+
+macro_rules! catalogue {
+    ($(($name:literal, $args:literal, $desc:literal)),* $(,)?) => {
+        pub const ACTIONS: &[ActionInfo] = &[$(ActionInfo { name: $name, args: $args, desc: $desc }),*];
+    };
+}
+
+catalogue![
+    ("split-right", "", "Split the pane, new pane on the right"),
+    ("split-down", "", "Split the pane, new pane below"),
+    ("close-pane", "", "Close the focused pane"),
+    ("focus-next", "", "Focus the next pane"),
+    ("focus-prev", "", "Focus the previous pane"),
+    ("focus-left", "", "Focus the pane to the left"),
+    ("focus-right", "", "Focus the pane to the right"),
+    ("focus-up", "", "Focus the pane above"),
+    ("focus-down", "", "Focus the pane below"),
+    ("focus-pane", "N", "Focus pane number N"),
+    ("resize", "left|right|up|down [N]", "Move the pane's border N cells (default 2)"),
+    ("zoom", "", "Zoom the focused pane to the whole tab, or back"),
+    ("swap-next", "", "Swap the pane with the next one"),
+    ("swap-prev", "", "Swap the pane with the previous one"),
+    ("new-tab", "", "Open a new tab"),
+    ("next-tab", "", "Go to the next tab"),
+    ("prev-tab", "", "Go to the previous tab"),
+    ("select-tab", "N", "Go to tab number N"),
+    ("rename-tab", "[NAME]", "Rename the tab"),
+    ("close-tab", "", "Close the tab and its panes"),
+    ("open", "KIND", "Open a pane of KIND in a split (status, term, grid, ...)"),
+    ("detach", "", "Detach; the session keeps running"),
+    ("palette", "", "Open the command palette"),
+    ("help", "", "Show every key binding"),
+    ("reload-config", "", "Reload config, keymap and theme"),
+    ("kill-session", "", "End this session and forget it"),
+    ("send-prefix", "", "Send the prefix key to the pane"),
+    ("refresh", "", "Refresh the pane's data now"),
+    ("unbind", "", "Remove a binding (user keymaps)"),
+];
+
+impl Action {
+    /// Parses the text form, e.g. `split-right`, `resize left 5`, `open status`.
+    pub fn parse(s: &str) -> Result<Action, String> {
+        let mut words = s.split_whitespace();
+        let name = words.next().ok_or("empty action")?;
+        let args: Vec<&str> = words.collect();
+        let no_args = |a: Action| {
+            if args.is_empty() {
+                Ok(a)
+            } else {
+                Err(format!("{name} takes no arguments"))
+            }
+        };
+        let number = |what: &str| -> Result<usize, String> {
+            match args.as_slice() {
+                [n] => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(format!("{name}: {what} must be a number from 1, not {n:?}")),
+                _ => Err(format!("{name} takes one argument: {what}")),
+            }
+        };
+        match name {
+            "split-right" => no_args(Action::SplitRight),
+            "split-down" => no_args(Action::SplitDown),
+            "close-pane" => no_args(Action::ClosePane),
+            "focus-next" => no_args(Action::FocusNext),
+            "focus-prev" => no_args(Action::FocusPrev),
+            "focus-left" => no_args(Action::Focus(Dir::Left)),
+            "focus-right" => no_args(Action::Focus(Dir::Right)),
+            "focus-up" => no_args(Action::Focus(Dir::Up)),
+            "focus-down" => no_args(Action::Focus(Dir::Down)),
+            "focus-pane" => number("N").map(Action::FocusPane),
+            "resize" => {
+                let dir = args
+                    .first()
+                    .and_then(|d| Dir::from_name(d))
+                    .ok_or("resize needs a direction: left, right, up or down")?;
+                let n = match args.get(1) {
+                    None => 2,
+                    Some(n) => n
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or(format!("resize: {n:?} is not a number of cells"))?,
+                };
+                if args.len() > 2 {
+                    return Err("resize takes a direction and a number".into());
+                }
+                Ok(Action::Resize(dir, n))
+            }
+            "zoom" => no_args(Action::Zoom),
+            "swap-next" => no_args(Action::SwapNext),
+            "swap-prev" => no_args(Action::SwapPrev),
+            "new-tab" => no_args(Action::NewTab),
+            "next-tab" => no_args(Action::NextTab),
+            "prev-tab" => no_args(Action::PrevTab),
+            "select-tab" => number("N").map(Action::SelectTab),
+            "rename-tab" => Ok(Action::RenameTab(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            "close-tab" => no_args(Action::CloseTab),
+            "open" => match args.as_slice() {
+                [k] => PaneKind::from_name(k).map(Action::Open).ok_or(format!(
+                    "open: unknown pane kind {k:?} (one of: {})",
+                    PaneKind::ALL.map(|k| k.name()).join(", ")
+                )),
+                _ => Err("open takes one argument: the pane kind".into()),
+            },
+            "detach" => no_args(Action::Detach),
+            "palette" => no_args(Action::Palette),
+            "help" => no_args(Action::Help),
+            "reload-config" => no_args(Action::ReloadConfig),
+            "kill-session" => no_args(Action::KillSession),
+            "send-prefix" => no_args(Action::SendPrefix),
+            "refresh" => no_args(Action::Refresh),
+            "unbind" => no_args(Action::Unbind),
+            _ => Err(format!("unknown action {name:?}")),
+        }
+    }
+
+    /// The catalogue entry for this action.
+    pub fn info(&self) -> &'static ActionInfo {
+        let name = self.to_string();
+        let first = name.split(' ').next().unwrap_or("");
+        ACTIONS
+            .iter()
+            .find(|a| a.name == first)
+            .unwrap_or(&ACTIONS[0])
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::SplitRight => f.write_str("split-right"),
+            Action::SplitDown => f.write_str("split-down"),
+            Action::ClosePane => f.write_str("close-pane"),
+            Action::FocusNext => f.write_str("focus-next"),
+            Action::FocusPrev => f.write_str("focus-prev"),
+            Action::Focus(d) => write!(f, "focus-{}", d.name()),
+            Action::FocusPane(n) => write!(f, "focus-pane {n}"),
+            Action::Resize(d, n) => write!(f, "resize {} {n}", d.name()),
+            Action::Zoom => f.write_str("zoom"),
+            Action::SwapNext => f.write_str("swap-next"),
+            Action::SwapPrev => f.write_str("swap-prev"),
+            Action::NewTab => f.write_str("new-tab"),
+            Action::NextTab => f.write_str("next-tab"),
+            Action::PrevTab => f.write_str("prev-tab"),
+            Action::SelectTab(n) => write!(f, "select-tab {n}"),
+            Action::RenameTab(None) => f.write_str("rename-tab"),
+            Action::RenameTab(Some(n)) => write!(f, "rename-tab {n}"),
+            Action::CloseTab => f.write_str("close-tab"),
+            Action::Open(k) => write!(f, "open {}", k.name()),
+            Action::Detach => f.write_str("detach"),
+            Action::Palette => f.write_str("palette"),
+            Action::Help => f.write_str("help"),
+            Action::ReloadConfig => f.write_str("reload-config"),
+            Action::KillSession => f.write_str("kill-session"),
+            Action::SendPrefix => f.write_str("send-prefix"),
+            Action::Refresh => f.write_str("refresh"),
+            Action::Unbind => f.write_str("unbind"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_round_trips() {
+        for s in [
+            "split-right",
+            "resize left 5",
+            "focus-pane 3",
+            "open status",
+            "rename-tab logs and data",
+            "select-tab 2",
+            "focus-down",
+        ] {
+            let a = Action::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(a.to_string(), s);
+        }
+        assert_eq!(Action::parse("resize up"), Ok(Action::Resize(Dir::Up, 2)));
+    }
+
+    #[test]
+    fn bad_actions_say_what_is_wrong() {
+        assert_eq!(
+            Action::parse("spilt-right"),
+            Err("unknown action \"spilt-right\"".into())
+        );
+        assert!(Action::parse("resize sideways").unwrap_err().contains("direction"));
+        assert!(Action::parse("focus-pane 0").unwrap_err().contains("number from 1"));
+        assert!(Action::parse("open nothing").unwrap_err().contains("unknown pane kind"));
+        assert!(Action::parse("zoom 3").unwrap_err().contains("no arguments"));
+        assert!(Action::parse("").is_err());
+    }
+
+    #[test]
+    fn every_catalogue_entry_parses() {
+        for info in ACTIONS {
+            let example = match info.args {
+                "" | "[NAME]" => info.name.to_string(),
+                "N" => format!("{} 1", info.name),
+                "KIND" => "open status".into(),
+                _ => format!("{} left", info.name),
+            };
+            let a = Action::parse(&example).unwrap_or_else(|e| panic!("{example}: {e}"));
+            assert_eq!(a.info().name, info.name);
+        }
+    }
+}

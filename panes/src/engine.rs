@@ -1,0 +1,74 @@
+/*!
+Types that cross between panes and engines. Panes only see these values; the engines
+themselves live in the binary, so this crate links none of them.
+*/
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A pane's request to an engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineRequest {
+    /// The status pane wants fresh figures now.
+    StatusRefresh,
+}
+
+/// An engine's answer, routed to the pane that asked (or to every pane that shows it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    Status(Box<ServerStatus>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EngineState {
+    NotStarted,
+    Starting,
+    Ready,
+    Failed(String),
+}
+
+impl EngineState {
+    pub fn label(&self) -> String {
+        match self {
+            EngineState::NotStarted => "not started".into(),
+            EngineState::Starting => "starting".into(),
+            EngineState::Ready => "ready".into(),
+            EngineState::Failed(e) => format!("failed: {e}"),
+        }
+    }
+}
+
+/// One engine's row in the status pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineRow {
+    pub name: String,
+    pub state: EngineState,
+    pub pid: Option<u32>,
+    pub restarts: u32,
+    /// Free text: the last failure, a round-trip time, a model name.
+    pub detail: String,
+}
+
+/// One process's row: the server or a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcRow {
+    pub name: String,
+    pub pid: u32,
+    /// Percent of one core since the previous refresh.
+    pub cpu: f32,
+    /// Resident memory in bytes.
+    pub mem: u64,
+}
+
+/// Everything the status pane shows, gathered by the server.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerStatus {
+    pub version: String,
+    pub uptime: Duration,
+    pub sessions: usize,
+    pub tabs: usize,
+    pub panes: usize,
+    pub clients: usize,
+    pub processes: Vec<ProcRow>,
+    pub engines: Vec<EngineRow>,
+}
