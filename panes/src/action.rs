@@ -99,8 +99,16 @@ catalogue![
     ("focus-up", "", "Focus the pane above"),
     ("focus-down", "", "Focus the pane below"),
     ("focus-pane", "N", "Focus pane number N"),
-    ("resize", "left|right|up|down [N]", "Move the pane's border N cells (default 2)"),
-    ("zoom", "", "Zoom the focused pane to the whole tab, or back"),
+    (
+        "resize",
+        "left|right|up|down [N]",
+        "Move the pane's border N cells (default 2)"
+    ),
+    (
+        "zoom",
+        "",
+        "Zoom the focused pane to the whole tab, or back"
+    ),
     ("swap-next", "", "Swap the pane with the next one"),
     ("swap-prev", "", "Swap the pane with the previous one"),
     ("new-tab", "", "Open a new tab"),
@@ -109,7 +117,11 @@ catalogue![
     ("select-tab", "N", "Go to tab number N"),
     ("rename-tab", "[NAME]", "Rename the tab"),
     ("close-tab", "", "Close the tab and its panes"),
-    ("open", "KIND", "Open a pane of KIND in a split (status, term, grid, ...)"),
+    (
+        "open",
+        "KIND",
+        "Open a pane of KIND in a split (status, term, grid, ...)"
+    ),
     ("detach", "", "Detach; the session keeps running"),
     ("palette", "", "Open the command palette"),
     ("help", "", "Show every key binding"),
@@ -276,10 +288,18 @@ mod tests {
             Action::parse("spilt-right"),
             Err("unknown action \"spilt-right\"".into())
         );
-        assert!(Action::parse("resize sideways").unwrap_err().contains("direction"));
-        assert!(Action::parse("focus-pane 0").unwrap_err().contains("number from 1"));
-        assert!(Action::parse("open nothing").unwrap_err().contains("unknown pane kind"));
-        assert!(Action::parse("zoom 3").unwrap_err().contains("no arguments"));
+        assert!(Action::parse("resize sideways")
+            .unwrap_err()
+            .contains("direction"));
+        assert!(Action::parse("focus-pane 0")
+            .unwrap_err()
+            .contains("number from 1"));
+        assert!(Action::parse("open nothing")
+            .unwrap_err()
+            .contains("unknown pane kind"));
+        assert!(Action::parse("zoom 3")
+            .unwrap_err()
+            .contains("no arguments"));
         assert!(Action::parse("").is_err());
     }
 

@@ -143,7 +143,9 @@ pub trait Pane {
 /// Makes a pane of `kind` from its saved state, or a fresh one. `None` for kinds not built.
 pub fn restore(state: Option<&PaneState>, kind: PaneKind) -> Option<Box<dyn Pane>> {
     match (state, kind) {
-        (Some(PaneState::Status), _) | (None, PaneKind::Status) => Some(Box::new(StatusPane::new())),
+        (Some(PaneState::Status), _) | (None, PaneKind::Status) => {
+            Some(Box::new(StatusPane::new()))
+        }
         _ => None,
     }
 }

@@ -7,8 +7,8 @@ gathering (sysinfo, worker states) in the server keeps this pane a pure function
 */
 
 use crate::{
-    Action, Cx, Effect, EngineEvent, EngineRequest, EngineState, KeyEvent, Outcome, Pane,
-    PaneKind, PaneState, RenderCx, ServerStatus,
+    Action, Cx, Effect, EngineEvent, EngineRequest, EngineState, KeyEvent, Outcome, Pane, PaneKind,
+    PaneState, RenderCx, ServerStatus,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -122,11 +122,16 @@ impl Pane for StatusPane {
             ]),
         ];
         let head_h = (head.len() as u16).min(area.height);
-        Paragraph::new(head).render(Rect { height: head_h, ..area }, buf);
+        Paragraph::new(head).render(
+            Rect {
+                height: head_h,
+                ..area
+            },
+            buf,
+        );
 
-        let header = |cols: &[&'static str]| {
-            Row::new(cols.iter().map(|c| Span::styled(*c, t.heading())))
-        };
+        let header =
+            |cols: &[&'static str]| Row::new(cols.iter().map(|c| Span::styled(*c, t.heading())));
         let procs: Vec<Row> = s
             .processes
             .iter()
@@ -270,7 +275,10 @@ mod tests {
         let mut p = StatusPane::new();
         let mut cx = Cx::default();
         assert_eq!(p.on_action(&Action::Refresh, &mut cx), Outcome::Consumed);
-        assert_eq!(cx.effects, vec![Effect::Engine(EngineRequest::StatusRefresh)]);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::StatusRefresh)]
+        );
         assert_eq!(p.on_action(&Action::Zoom, &mut cx), Outcome::Ignored);
     }
 
@@ -278,10 +286,16 @@ mod tests {
     fn same_figures_do_not_redraw() {
         let mut p = StatusPane::new();
         let mut cx = Cx::default();
-        p.on_engine(EngineEvent::Status(Box::new(sample(EngineState::Ready, 0))), &mut cx);
+        p.on_engine(
+            EngineEvent::Status(Box::new(sample(EngineState::Ready, 0))),
+            &mut cx,
+        );
         assert!(cx.dirty);
         let mut cx = Cx::default();
-        p.on_engine(EngineEvent::Status(Box::new(sample(EngineState::Ready, 0))), &mut cx);
+        p.on_engine(
+            EngineEvent::Status(Box::new(sample(EngineState::Ready, 0))),
+            &mut cx,
+        );
         assert!(!cx.dirty);
     }
 
@@ -291,7 +305,10 @@ mod tests {
             let mut p = StatusPane::new();
             insta::assert_snapshot!("status_waiting_80x24", snapshot(&mut p, 80, 24));
             let mut cx = Cx::default();
-            p.on_engine(EngineEvent::Status(Box::new(sample(EngineState::Ready, 0))), &mut cx);
+            p.on_engine(
+                EngineEvent::Status(Box::new(sample(EngineState::Ready, 0))),
+                &mut cx,
+            );
             insta::assert_snapshot!("status_ready_80x24", snapshot(&mut p, 80, 24));
             insta::assert_snapshot!("status_ready_160x48", snapshot(&mut p, 160, 48));
             p.on_engine(

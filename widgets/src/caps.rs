@@ -161,11 +161,7 @@ pub fn rgb_to_256(r: u8, g: u8, b: u8) -> u8 {
     let (ri, gi, bi) = (cube(r), cube(g), cube(b));
     let cube_rgb = (LEVELS[ri], LEVELS[gi], LEVELS[bi]);
     let avg = (r as u32 + g as u32 + b as u32) / 3;
-    let grey_i = if avg < 8 {
-        0
-    } else {
-        ((avg - 8) / 10).min(23)
-    };
+    let grey_i = if avg < 8 { 0 } else { ((avg - 8) / 10).min(23) };
     let grey_v = (8 + grey_i * 10) as u8;
     if dist((r, g, b), (grey_v, grey_v, grey_v)) < dist((r, g, b), cube_rgb) {
         232 + grey_i as u8
@@ -230,8 +226,8 @@ pub fn ascii_for(sym: &str) -> Option<&'static str> {
     Some(match sym {
         "─" | "━" | "═" | "╌" => "-",
         "│" | "┃" | "║" | "╎" => "|",
-        "┌" | "┐" | "└" | "┘" | "╭" | "╮" | "╰" | "╯" | "├" | "┤" | "┬" | "┴" | "┼" | "╔"
-        | "╗" | "╚" | "╝" | "┏" | "┓" | "┗" | "┛" => "+",
+        "┌" | "┐" | "└" | "┘" | "╭" | "╮" | "╰" | "╯" | "├" | "┤" | "┬" | "┴" | "┼" | "╔" | "╗"
+        | "╚" | "╝" | "┏" | "┓" | "┗" | "┛" => "+",
         "…" => "~",
         "·" | "•" => ".",
         "▶" | "›" | "❯" => ">",
@@ -275,10 +271,7 @@ mod tests {
             degrade(Color::Indexed(196), ColorDepth::Ansi16),
             Color::LightRed
         );
-        assert_eq!(
-            degrade(Color::Rgb(1, 2, 3), ColorDepth::None),
-            Color::Reset
-        );
+        assert_eq!(degrade(Color::Rgb(1, 2, 3), ColorDepth::None), Color::Reset);
         assert_eq!(
             degrade(Color::Blue, ColorDepth::Ansi256),
             Color::Blue,

@@ -76,7 +76,13 @@ impl Widget for HintBar<'_> {
                 usize::MAX,
                 Style::new().fg(t.hint_key).add_modifier(Modifier::BOLD),
             );
-            let (nx, _) = buf.set_stringn(nx + 1, area.y, &h.desc, usize::MAX, Style::new().fg(t.hint_desc));
+            let (nx, _) = buf.set_stringn(
+                nx + 1,
+                area.y,
+                &h.desc,
+                usize::MAX,
+                Style::new().fg(t.hint_desc),
+            );
             x = nx + 1;
         }
     }

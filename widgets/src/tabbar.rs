@@ -59,8 +59,7 @@ impl Widget for TabBar<'_> {
             if x >= limit {
                 break;
             }
-            let (nx, _) =
-                buf.set_stringn(x, area.y, &label, (limit - x) as usize, style);
+            let (nx, _) = buf.set_stringn(x, area.y, &label, (limit - x) as usize, style);
             x = nx;
         }
         if right_w > 0 && right_w < area.width {

@@ -1,0 +1,174 @@
+/*!
+The command line, modelled on tmux's: bare `fieldkit` is `new -A -s main`; every other
+command talks to the server and exits with its answer's code.
+*/
+
+use crate::client;
+use crate::paths::Dirs;
+use crate::protocol::{AttachMode, Command};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "fieldkit",
+    version,
+    about = "A keyboard-driven terminal workspace for offline field work"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start a new session and attach to it (-d: leave it detached).
+    New {
+        #[arg(short = 's', long = "session", default_value = "main")]
+        name: String,
+        #[arg(short = 'd', long)]
+        detached: bool,
+    },
+    /// Attach to a session (without -t: the most recently used).
+    #[command(alias = "a")]
+    Attach {
+        #[arg(short = 't', long = "target")]
+        target: Option<String>,
+    },
+    /// List sessions: name, tabs, panes, clients.
+    #[command(alias = "list-sessions")]
+    Ls,
+    /// End a session and forget its layout.
+    KillSession {
+        #[arg(short = 't', long = "target")]
+        target: String,
+    },
+    /// Stop the server. Layouts are saved and come back on the next start.
+    KillServer,
+    /// Run any keymap action, e.g. `fieldkit action split-right` or `action resize left 5`.
+    Action {
+        #[arg(short = 't', long = "target")]
+        target: Option<String>,
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        action: Vec<String>,
+    },
+    /// Print the visible text of the screen, or of one pane (its number in the active tab).
+    Capture {
+        #[arg(short = 't', long = "target")]
+        target: Option<String>,
+        #[arg(long)]
+        pane: Option<u64>,
+    },
+    /// Print directories, terminal capabilities, socket state and the engines built in.
+    Doctor,
+    /// Print the key bindings in force (--markdown: as the README's table).
+    Keys {
+        #[arg(long)]
+        markdown: bool,
+    },
+    #[command(name = "__server", hide = true)]
+    Server,
+    #[command(name = "__worker", hide = true)]
+    Worker { kind: String },
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let dirs = Dirs::from_env();
+    match run(cli, &dirs) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fieldkit: {e:#}");
+            1
+        }
+    }
+}
+
+fn reply(r: (i32, String, String)) -> i32 {
+    let (code, out, err) = r;
+    print!("{out}");
+    if !err.is_empty() {
+        eprintln!("fieldkit: {}", err.trim_end());
+    }
+    code
+}
+
+fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
+    let _ = crate::logging::init(dirs, "client");
+    match cli.cmd {
+        None => client::attach(dirs, "main", AttachMode::CreateOrAttach),
+        Some(Cmd::New {
+            name,
+            detached: false,
+        }) => client::attach(dirs, &name, AttachMode::New),
+        Some(Cmd::New {
+            name,
+            detached: true,
+        }) => Ok(reply(client::command(
+            dirs,
+            None,
+            Command::NewDetached { name },
+            true,
+        )?)),
+        Some(Cmd::Attach { target: Some(t) }) => client::attach(dirs, &t, AttachMode::Existing),
+        Some(Cmd::Attach { target: None }) => client::attach(dirs, "", AttachMode::MostRecent),
+        Some(Cmd::Ls) => Ok(reply(client::command(dirs, None, Command::List, false)?)),
+        Some(Cmd::KillSession { target }) => Ok(reply(client::command(
+            dirs,
+            Some(target),
+            Command::KillSession,
+            false,
+        )?)),
+        Some(Cmd::KillServer) => Ok(reply(client::command(
+            dirs,
+            None,
+            Command::KillServer,
+            false,
+        )?)),
+        Some(Cmd::Action { target, action }) => Ok(reply(client::command(
+            dirs,
+            target,
+            Command::Action {
+                action: action.join(" "),
+            },
+            false,
+        )?)),
+        Some(Cmd::Capture { target, pane }) => Ok(reply(client::command(
+            dirs,
+            target,
+            Command::Capture { pane },
+            false,
+        )?)),
+        Some(Cmd::Doctor) => {
+            print!("{}", crate::doctor::report(dirs));
+            Ok(0)
+        }
+        Some(Cmd::Keys { markdown }) => {
+            let loaded = crate::config::load(dirs);
+            for e in &loaded.errors {
+                eprintln!("fieldkit: {e}");
+            }
+            if markdown {
+                print!("{}", loaded.keymap.markdown());
+            } else {
+                for b in &loaded.keymap.bindings {
+                    println!(
+                        "{:<14} {:<18} {}",
+                        b.keys_label(loaded.keymap.prefix),
+                        b.action.to_string(),
+                        b.desc
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Some(Cmd::Server) => {
+            crate::server::run(dirs.clone())?;
+            Ok(0)
+        }
+        Some(Cmd::Worker { kind }) => {
+            crate::engine::run_worker(&kind)?;
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,320 @@
+/*!
+User configuration: `config.toml`, the keymap and themes, each merged over what is compiled in.
+
+Loading never leaves the user with nothing: a file with an error yields the defaults plus the
+error text (file, line, key), which the server shows in a popup and `fieldkit doctor` prints.
+Unknown keys are errors, not silently ignored.
+*/
+
+use crate::keymap::Keymap;
+use crate::paths::Dirs;
+use fieldkit_widgets::theme::parse_color;
+use fieldkit_widgets::Theme;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Shipped themes, compiled in. A test parses every one.
+pub const THEMES: &[(&str, &str)] = &[
+    ("dark", include_str!("../themes/dark.toml")),
+    ("light", include_str!("../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
+    ("gold", include_str!("../themes/gold.toml")),
+];
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Name of a shipped theme or of a file in the config dir's themes/.
+    pub theme: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            theme: "dark".into(),
+        }
+    }
+}
+
+/// Everything loaded from the config dir, with the errors met on the way.
+pub struct Loaded {
+    pub config: Config,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub errors: Vec<String>,
+}
+
+pub fn load(dirs: &Dirs) -> Loaded {
+    let mut errors = Vec::new();
+    let cfg_path = dirs.config.join("config.toml");
+    let config = match std::fs::read_to_string(&cfg_path) {
+        Ok(text) => match toml::from_str::<Config>(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(format_toml_error(
+                    &cfg_path.display().to_string(),
+                    &text,
+                    &e,
+                ));
+                Config::default()
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+        Err(e) => {
+            errors.push(format!("{}: {e}", cfg_path.display()));
+            Config::default()
+        }
+    };
+    let base = Keymap::default_map();
+    let km_path = dirs.config.join("keymap.toml");
+    let keymap = match std::fs::read_to_string(&km_path) {
+        Ok(text) => match Keymap::from_str(&text, &km_path.display().to_string(), Some(&base)) {
+            Ok(k) => k,
+            Err(e) => {
+                errors.push(e);
+                base
+            }
+        },
+        Err(_) => base,
+    };
+    let user_themes = read_user_themes(dirs);
+    let theme = match resolve_theme(&config.theme, &user_themes) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(e);
+            Theme::default()
+        }
+    };
+    Loaded {
+        config,
+        keymap,
+        theme,
+        errors,
+    }
+}
+
+fn read_user_themes(dirs: &Dirs) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dirs.config.join("themes")) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("toml") {
+            continue;
+        }
+        if let (Some(stem), Ok(text)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            std::fs::read_to_string(&path),
+        ) {
+            out.insert(stem.to_string(), (path.display().to_string(), text));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThemeFile {
+    name: Option<String>,
+    inherits: Option<String>,
+    #[serde(default)]
+    colors: BTreeMap<String, toml::Spanned<String>>,
+}
+
+/// Resolves a theme by name: user files first, then shipped ones; follows `inherits`.
+pub fn resolve_theme(
+    name: &str,
+    user: &BTreeMap<String, (String, String)>,
+) -> Result<Theme, String> {
+    let mut chain: Vec<(String, String, String, ThemeFile)> = Vec::new();
+    let mut next = Some(name.to_string());
+    while let Some(n) = next.take() {
+        if chain.len() > 8 || chain.iter().any(|(c, _, _, _)| *c == n) {
+            return Err(format!(
+                "theme {name:?}: `inherits` goes round in a loop at {n:?}"
+            ));
+        }
+        let (file, text) = match user.get(&n) {
+            Some((f, t)) => (f.clone(), t.clone()),
+            None => match THEMES.iter().find(|(k, _)| *k == n) {
+                Some((k, t)) => (format!("themes/{k}.toml"), t.to_string()),
+                None => {
+                    let known: Vec<&str> = THEMES.iter().map(|(k, _)| *k).collect();
+                    return Err(format!(
+                        "unknown theme {n:?} (shipped: {}; or add a file to themes/ in the config dir)",
+                        known.join(", ")
+                    ));
+                }
+            },
+        };
+        let parsed: ThemeFile =
+            toml::from_str(&text).map_err(|e| format_toml_error(&file, &text, &e))?;
+        next = parsed.inherits.clone();
+        chain.push((n, file, text, parsed));
+    }
+    let mut theme = Theme::default();
+    for (n, file, text, parsed) in chain.into_iter().rev() {
+        for (slot, value) in &parsed.colors {
+            let line = line_of(&text, value.span().start);
+            let color = parse_color(value.get_ref()).ok_or_else(|| {
+                format!(
+                    "{file}:{line}: {slot} = {:?} is not a colour (#rrggbb, a name or 0-255)",
+                    value.get_ref()
+                )
+            })?;
+            if !theme.set(slot, color) {
+                return Err(format!(
+                    "{file}:{line}: unknown colour slot {slot:?} (slots: {})",
+                    Theme::SLOTS.join(", ")
+                ));
+            }
+        }
+        theme.name = parsed.name.unwrap_or(n);
+    }
+    Ok(theme)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+pub fn format_toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+    format!("{file}:{line}: {}", e.message().trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_theme_parses_and_differs() {
+        let none = BTreeMap::new();
+        let dark = resolve_theme("dark", &none).expect("dark");
+        assert_eq!(
+            dark,
+            Theme::default(),
+            "dark.toml and the built-in default agree"
+        );
+        let mut seen = Vec::new();
+        for (name, text) in THEMES {
+            let t = resolve_theme(name, &none).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(t.name, *name);
+            // Every slot a root theme sets must be a real slot, and dark must set them all.
+            let parsed: ThemeFile = toml::from_str(text).expect("parse");
+            if parsed.inherits.is_none() {
+                assert_eq!(
+                    parsed.colors.len(),
+                    Theme::SLOTS.len(),
+                    "{name} sets every slot"
+                );
+            }
+            assert!(!seen.contains(&t), "{name} differs from the others");
+            seen.push(t);
+        }
+    }
+
+    #[test]
+    fn user_theme_inherits_and_errors_have_lines() {
+        let mut user = BTreeMap::new();
+        user.insert(
+            "mine".to_string(),
+            (
+                "themes/mine.toml".to_string(),
+                "inherits = \"gold\"\n[colors]\nbg = \"#000001\"\n".to_string(),
+            ),
+        );
+        let t = resolve_theme("mine", &user).expect("mine");
+        assert_eq!(t.bg, ratatui::style::Color::Rgb(0, 0, 1));
+        assert_eq!(
+            t.accent,
+            resolve_theme("gold", &BTreeMap::new())
+                .expect("gold")
+                .accent
+        );
+
+        user.insert(
+            "bad".to_string(),
+            (
+                "themes/bad.toml".to_string(),
+                "[colors]\n\nbg = \"nope\"\n".to_string(),
+            ),
+        );
+        let e = resolve_theme("bad", &user).unwrap_err();
+        assert!(
+            e.starts_with("themes/bad.toml:3: bg = \"nope\" is not a colour"),
+            "{e}"
+        );
+        user.insert(
+            "typo".to_string(),
+            (
+                "themes/typo.toml".to_string(),
+                "[colors]\nbackground = \"red\"\n".to_string(),
+            ),
+        );
+        let e = resolve_theme("typo", &user).unwrap_err();
+        assert!(
+            e.starts_with("themes/typo.toml:2: unknown colour slot \"background\""),
+            "{e}"
+        );
+        user.insert(
+            "loop".to_string(),
+            (
+                "themes/loop.toml".to_string(),
+                "inherits = \"loop\"\n".to_string(),
+            ),
+        );
+        assert!(resolve_theme("loop", &user).unwrap_err().contains("loop"));
+        assert!(resolve_theme("nosuch", &user)
+            .unwrap_err()
+            .contains("unknown theme"));
+    }
+
+    #[test]
+    fn config_errors_name_file_and_line() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dirs = Dirs {
+            config: tmp.path().join("config"),
+            data: tmp.path().join("data"),
+            runtime: tmp.path().join("run"),
+        };
+        std::fs::create_dir_all(&dirs.config).expect("mkdir");
+        std::fs::write(
+            dirs.config.join("config.toml"),
+            "theme = \"gold\"\nthme = 1\n",
+        )
+        .expect("write");
+        let loaded = load(&dirs);
+        assert_eq!(loaded.config, Config::default());
+        assert_eq!(loaded.errors.len(), 1);
+        assert!(
+            loaded.errors[0].contains("config.toml:2: unknown field `thme`"),
+            "{}",
+            loaded.errors[0]
+        );
+
+        std::fs::write(dirs.config.join("config.toml"), "theme = \"gold\"\n").expect("write");
+        std::fs::write(
+            dirs.config.join("keymap.toml"),
+            "[[prefix]]\non = [\"%\"]\nrun = \"nope\"\n",
+        )
+        .expect("write");
+        let loaded = load(&dirs);
+        assert_eq!(loaded.theme.name, "gold");
+        assert_eq!(loaded.errors.len(), 1);
+        assert!(
+            loaded.errors[0].contains("keymap.toml:3: unknown action \"nope\""),
+            "{}",
+            loaded.errors[0]
+        );
+        assert!(!loaded.keymap.bindings.is_empty(), "defaults stay in force");
+    }
+}

@@ -1,0 +1,161 @@
+/*!
+Engines and their worker processes.
+
+Engines whose code can crash the process (DuckDB, llama.cpp: big C++) run in children of this
+same binary, `fieldkit __worker KIND`, speaking length-prefixed serde frames on stdin/stdout.
+The supervisor here spawns one, forwards its frames to the server loop, and when it dies says
+why and starts it again after a backoff. The server and every pane live on meanwhile.
+*/
+
+pub mod probe;
+pub mod store;
+
+use crate::wire;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+/// The engines this build can run as workers, with a line each for `doctor`.
+pub const BUILT_IN: &[(&str, &str)] = &[(
+    "probe",
+    "built-in test worker: proves spawning, framing, crash detection and restart",
+)];
+
+/// What a supervisor tells the server loop.
+#[derive(Debug)]
+pub enum WorkerNote {
+    Starting { kind: &'static str },
+    Started { kind: &'static str, pid: u32 },
+    Frame { kind: &'static str, bytes: Vec<u8> },
+    Exited { kind: &'static str, why: String },
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(300);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A worker that lived this long is healthy again: the backoff starts over.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+/// Runs `kind` as a worker until the receiver of `notes` is gone, restarting it whenever it
+/// exits. `requests` carries encoded frames for the worker's stdin.
+pub async fn supervise(
+    kind: &'static str,
+    exe: PathBuf,
+    log: Option<PathBuf>,
+    notes: UnboundedSender<WorkerNote>,
+    mut requests: UnboundedReceiver<Vec<u8>>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        if notes.send(WorkerNote::Starting { kind }).is_err() {
+            return;
+        }
+        let stderr = log
+            .as_ref()
+            .and_then(|p| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .ok()
+            })
+            .map(Stdio::from)
+            .unwrap_or_else(Stdio::null);
+        let spawned = tokio::process::Command::new(&exe)
+            .arg("__worker")
+            .arg(kind)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn();
+        let started = Instant::now();
+        let why = match spawned {
+            Err(e) => format!("could not start: {e}"),
+            Ok(mut child) => {
+                let pid = child.id().unwrap_or(0);
+                let _ = notes.send(WorkerNote::Started { kind, pid });
+                let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take())
+                else {
+                    let _ = child.kill().await;
+                    continue;
+                };
+                let mut bad_frame = None;
+                loop {
+                    tokio::select! {
+                        frame = read_raw(&mut stdout) => match frame {
+                            Ok(Some(bytes)) => {
+                                if notes.send(WorkerNote::Frame { kind, bytes }).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => { bad_frame = Some(e.to_string()); break; }
+                        },
+                        req = requests.recv() => match req {
+                            Some(bytes) => { let _ = stdin.write_all(&bytes).await; }
+                            None => return,
+                        },
+                    }
+                }
+                if let Some(e) = &bad_frame {
+                    // A worker that sends garbage is as good as dead.
+                    let _ = child.kill().await;
+                    tracing::warn!(kind, "worker sent a bad frame: {e}");
+                }
+                let status = child.wait().await;
+                match (bad_frame, status) {
+                    (Some(e), _) => format!("sent a bad frame ({e})"),
+                    (None, Ok(st)) => describe_exit(st),
+                    (None, Err(e)) => format!("lost: {e}"),
+                }
+            }
+        };
+        tracing::warn!(kind, "worker exited: {why}");
+        if notes.send(WorkerNote::Exited { kind, why }).is_err() {
+            return;
+        }
+        if started.elapsed() > HEALTHY_AFTER {
+            backoff = FIRST_BACKOFF;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn read_raw(
+    r: &mut tokio::process::ChildStdout,
+) -> Result<Option<Vec<u8>>, wire::FrameError> {
+    use tokio::io::AsyncReadExt;
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_le_bytes(len);
+    if len > wire::MAX_FRAME {
+        return Err(wire::FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body).await?;
+    Ok(Some(body))
+}
+
+pub fn describe_exit(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => "exited".into(),
+    }
+}
+
+/// Entry point of `fieldkit __worker KIND`.
+pub fn run_worker(kind: &str) -> anyhow::Result<()> {
+    match kind {
+        "probe" => probe::run(),
+        other => anyhow::bail!("unknown worker kind {other:?}"),
+    }
+}

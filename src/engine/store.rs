@@ -1,0 +1,200 @@
+/*!
+state.db: sessions and layouts, in SQLite with WAL.
+
+Each session is one row holding its saved state as JSON, written after every change (a WAL
+write of a few hundred bytes), so `kill -9` of the server loses nothing. A row that no longer
+decodes is kept aside in `broken_sessions` rather than deleted, and a database file that is not
+SQLite at all is renamed aside and a fresh one started.
+*/
+
+use crate::server::session::SessionState;
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection};
+use std::path::Path;
+
+pub struct Store {
+    db: Connection,
+}
+
+impl Store {
+    /// Opens (or creates) the database. Returns the store and, if the old file was unreadable
+    /// and had to be set aside, a sentence saying where it went.
+    pub fn open(path: &Path) -> Result<(Store, Option<String>)> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        match Self::try_open(path) {
+            Ok(s) => Ok((s, None)),
+            Err(e) => {
+                let aside = path.with_extension(format!(
+                    "db.unreadable-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0)
+                ));
+                std::fs::rename(path, &aside).with_context(|| {
+                    format!(
+                        "{} is unreadable ({e}) and cannot be moved aside",
+                        path.display()
+                    )
+                })?;
+                for ext in ["db-wal", "db-shm"] {
+                    let _ = std::fs::remove_file(path.with_extension(ext));
+                }
+                let s = Self::try_open(path)?;
+                Ok((
+                    s,
+                    Some(format!(
+                        "{} could not be read ({e}); it was moved to {} and a new one started",
+                        path.display(),
+                        aside.display()
+                    )),
+                ))
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Store> {
+        let db = Connection::open(path)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.busy_timeout(std::time::Duration::from_secs(2))?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS sessions (
+                 name TEXT PRIMARY KEY,
+                 state TEXT NOT NULL,
+                 saved_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS broken_sessions (
+                 name TEXT NOT NULL,
+                 state TEXT NOT NULL,
+                 error TEXT NOT NULL,
+                 set_aside_at INTEGER NOT NULL
+             );",
+        )?;
+        Ok(Store { db })
+    }
+
+    pub fn save(&self, s: &SessionState) -> Result<()> {
+        let json = serde_json::to_string(s)?;
+        self.db.execute(
+            "INSERT INTO sessions (name, state, saved_at) VALUES (?1, ?2, unixepoch())
+             ON CONFLICT(name) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+            params![s.name, json],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete(&self, name: &str) -> Result<()> {
+        self.db
+            .execute("DELETE FROM sessions WHERE name = ?1", params![name])?;
+        Ok(())
+    }
+
+    /// Every saved session that decodes; the others are moved to `broken_sessions` and named
+    /// in the second list.
+    pub fn load_all(&self) -> Result<(Vec<SessionState>, Vec<String>)> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT name, state FROM sessions ORDER BY name")?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut good = Vec::new();
+        let mut broken = Vec::new();
+        for (name, json) in rows {
+            match serde_json::from_str::<SessionState>(&json) {
+                Ok(s) => good.push(s),
+                Err(e) => {
+                    self.db.execute(
+                        "INSERT INTO broken_sessions (name, state, error, set_aside_at) VALUES (?1, ?2, ?3, unixepoch())",
+                        params![name, json, e.to_string()],
+                    )?;
+                    self.db
+                        .execute("DELETE FROM sessions WHERE name = ?1", params![name])?;
+                    broken.push(format!("{name} ({e})"));
+                }
+            }
+        }
+        Ok((good, broken))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Node;
+    use crate::server::session::TabState;
+    use std::collections::BTreeMap;
+
+    fn state(name: &str) -> SessionState {
+        let mut panes = BTreeMap::new();
+        panes.insert(1, fieldkit_panes::PaneState::Status);
+        SessionState {
+            name: name.into(),
+            active: 0,
+            size: (80, 24),
+            tabs: vec![TabState {
+                name: "1".into(),
+                layout: Node::Leaf(1),
+                focus: 1,
+                zoomed: false,
+            }],
+            panes,
+        }
+    }
+
+    #[test]
+    fn save_load_delete_on_a_real_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("state.db");
+        let (store, note) = Store::open(&path).expect("open");
+        assert!(note.is_none());
+        store.save(&state("a")).expect("save");
+        store.save(&state("b")).expect("save");
+        store.save(&state("a")).expect("save again");
+        drop(store);
+        let (store, _) = Store::open(&path).expect("reopen");
+        let (all, broken) = store.load_all().expect("load");
+        assert_eq!(
+            all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            vec!["a", "b"]
+        );
+        assert!(broken.is_empty());
+        store.delete("a").expect("delete");
+        assert_eq!(store.load_all().expect("load").0.len(), 1);
+    }
+
+    #[test]
+    fn broken_rows_and_files_are_set_aside_not_lost() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("state.db");
+        let (store, _) = Store::open(&path).expect("open");
+        store
+            .db
+            .execute("INSERT INTO sessions VALUES ('bad', '{not json', 0)", [])
+            .expect("insert");
+        let (all, broken) = store.load_all().expect("load");
+        assert!(all.is_empty());
+        assert_eq!(broken.len(), 1);
+        let kept: i64 = store
+            .db
+            .query_row("SELECT count(*) FROM broken_sessions", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(kept, 1);
+        drop(store);
+
+        std::fs::write(&path, b"this is not a database, just bytes").expect("write");
+        let (store, note) = Store::open(&path).expect("open fresh");
+        let note = note.expect("a note about the move");
+        assert!(note.contains("moved to"), "{note}");
+        assert!(store.load_all().expect("load").0.is_empty());
+        let moved = std::fs::read_dir(tmp.path())
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("unreadable"));
+        assert!(moved, "the unreadable file is kept");
+    }
+}

@@ -1,0 +1,207 @@
+/*!
+The client/server protocol.
+
+A connection opens with a fixed, version-independent handshake (magic + protocol version each
+way, then a status byte and a UTF-8 message), so a client and server of different versions can
+always tell each other so in words. After it, both sides exchange length-prefixed bincode
+frames of `ClientMsg` / `ServerMsg`. A frame longer than `MAX_FRAME`, or one that does not
+decode, closes that connection and nothing else.
+*/
+
+use crate::wire;
+use fieldkit_widgets::TermCaps;
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+pub const MAGIC: [u8; 4] = *b"FKIT";
+/// Bump on any change to `ClientMsg` or `ServerMsg`.
+pub const PROTOCOL_VERSION: u32 = 1;
+pub const MAX_FRAME: u32 = wire::MAX_FRAME;
+
+/// How `Attach` finds its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttachMode {
+    /// The session must exist (`attach -t`).
+    Existing,
+    /// The most recently used session (`attach` without -t).
+    MostRecent,
+    /// The session must not exist yet (`new -s`).
+    New,
+    /// Attach, creating it if needed (plain `fieldkit`).
+    CreateOrAttach,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientMsg {
+    Attach {
+        session: String,
+        mode: AttachMode,
+        cols: u16,
+        rows: u16,
+        caps: TermCaps,
+    },
+    Input {
+        event: crossterm::event::Event,
+    },
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    Detach,
+    Command {
+        session: Option<String>,
+        command: Command,
+    },
+}
+
+/// One-shot commands from the CLI; each gets exactly one `Reply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    List,
+    NewDetached { name: String },
+    KillSession,
+    KillServer,
+    Action { action: String },
+    Capture { pane: Option<u64> },
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerMsg {
+    /// Bytes to write to the terminal as they are.
+    Output { bytes: Vec<u8> },
+    /// The attachment is over; the client restores the terminal, prints `message`, exits.
+    Exit { message: String, code: i32 },
+    /// The answer to a `Command`.
+    Reply {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
+}
+
+/// The outcome of a handshake, as the server tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    Ok,
+    Refused(String),
+}
+
+/// Client side: sends our hello, reads the server's.
+pub fn client_handshake(stream: &mut (impl Read + Write)) -> anyhow::Result<()> {
+    let mut hello = Vec::with_capacity(8);
+    hello.extend_from_slice(&MAGIC);
+    hello.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    stream.write_all(&hello)?;
+    let mut head = [0u8; 13];
+    stream.read_exact(&mut head).map_err(|e| {
+        anyhow::anyhow!("the server closed the connection during the handshake ({e})")
+    })?;
+    if head[0..4] != MAGIC {
+        anyhow::bail!("the socket does not speak the fieldkit protocol");
+    }
+    let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let status = head[8];
+    let len = u32::from_le_bytes([head[9], head[10], head[11], head[12]]).min(64 * 1024);
+    let mut msg = vec![0u8; len as usize];
+    stream.read_exact(&mut msg)?;
+    let msg = String::from_utf8_lossy(&msg).into_owned();
+    if status != 0 {
+        anyhow::bail!("{msg}");
+    }
+    if version != PROTOCOL_VERSION {
+        anyhow::bail!(
+            "the running server speaks protocol {version}, this fieldkit speaks \
+             {PROTOCOL_VERSION}; run `fieldkit kill-server` (layouts are saved) and start again"
+        );
+    }
+    Ok(())
+}
+
+/// Server side: judges a client's 8-byte hello. `None` means the bytes are not fieldkit at all
+/// (garbage): close without a word.
+pub fn judge_hello(hello: &[u8; 8]) -> Option<Handshake> {
+    if hello[0..4] != MAGIC {
+        return None;
+    }
+    let version = u32::from_le_bytes([hello[4], hello[5], hello[6], hello[7]]);
+    if version == PROTOCOL_VERSION {
+        Some(Handshake::Ok)
+    } else {
+        Some(Handshake::Refused(format!(
+            "this fieldkit client speaks protocol {version}, the running server speaks \
+             {PROTOCOL_VERSION} (fieldkit {}); run `fieldkit kill-server` (layouts are saved) \
+             and start again with the same fieldkit binary",
+            env!("CARGO_PKG_VERSION")
+        )))
+    }
+}
+
+/// The server's handshake reply, in the version-independent form.
+pub fn server_hello(h: &Handshake) -> Vec<u8> {
+    let (status, msg) = match h {
+        Handshake::Ok => (0u8, ""),
+        Handshake::Refused(m) => (1u8, m.as_str()),
+    };
+    let mut out = Vec::with_capacity(13 + msg.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    out.push(status);
+    out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+    out.extend_from_slice(msg.as_bytes());
+    out
+}
+
+pub fn write_msg<T: Serialize>(w: &mut impl Write, msg: &T) -> anyhow::Result<()> {
+    w.write_all(&wire::encode(msg)?)?;
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_is_judged() {
+        let mut good = [0u8; 8];
+        good[..4].copy_from_slice(&MAGIC);
+        good[4..].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+        assert_eq!(judge_hello(&good), Some(Handshake::Ok));
+        let mut old = good;
+        old[4..].copy_from_slice(&0u32.to_le_bytes());
+        match judge_hello(&old) {
+            Some(Handshake::Refused(m)) => assert!(m.contains("protocol 0"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(judge_hello(b"GET / HT"), None);
+    }
+
+    #[test]
+    fn refusal_reaches_the_client_in_words() {
+        let reply = server_hello(&Handshake::Refused("too old".into()));
+        struct Pipe(std::io::Cursor<Vec<u8>>, Vec<u8>);
+        impl Read for Pipe {
+            fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+                self.0.read(b)
+            }
+        }
+        impl Write for Pipe {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.1.write(b)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut p = Pipe(std::io::Cursor::new(reply), Vec::new());
+        let err = client_handshake(&mut p).unwrap_err().to_string();
+        assert_eq!(err, "too old");
+        let mut p = Pipe(
+            std::io::Cursor::new(server_hello(&Handshake::Ok)),
+            Vec::new(),
+        );
+        client_handshake(&mut p).expect("ok handshake");
+        assert_eq!(&p.1[..4], &MAGIC);
+    }
+}

@@ -1,0 +1,901 @@
+/*!
+The server: one per user, detached, owning every session.
+
+One tokio task (on a current-thread runtime) owns all state; connections and worker
+supervisors are tasks that only move bytes and send `Ev`s to it. The loop drains every pending
+event, then renders each dirty session once per attached client and saves what changed.
+Nothing polls: with no input, no worker traffic and no visible status pane the server sleeps.
+*/
+
+pub mod commands;
+pub mod popup;
+pub mod render;
+pub mod session;
+
+use crate::config;
+use crate::engine::probe::{ProbeEvent, ProbeRequest};
+use crate::engine::store::Store;
+use crate::engine::{self, WorkerNote};
+use crate::keymap::{Key, KeyState, Keymap, Resolved};
+use crate::paths::Dirs;
+use crate::protocol::{self, AttachMode, ClientMsg, Handshake, ServerMsg};
+use crate::wire;
+use anyhow::{Context, Result};
+use crossterm::event::{Event, KeyEventKind};
+use fieldkit_panes::{
+    Action, Cx, Effect, EngineEvent, EngineRequest, EngineRow, EngineState, Outcome, PaneKind,
+    UiCommand,
+};
+use fieldkit_widgets::{TermCaps, Theme};
+use popup::{Popup, PopupResult};
+use render::FrameWriter;
+use session::{Ids, Session};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+type ClientId = u64;
+
+pub enum Ev {
+    Conn {
+        id: ClientId,
+        tx: mpsc::UnboundedSender<ServerMsg>,
+    },
+    Msg {
+        id: ClientId,
+        msg: ClientMsg,
+    },
+    Gone {
+        id: ClientId,
+    },
+    Worker(WorkerNote),
+}
+
+pub struct Client {
+    tx: mpsc::UnboundedSender<ServerMsg>,
+    session: Option<String>,
+    size: (u16, u16),
+    caps: TermCaps,
+    writer: FrameWriter,
+    keys: KeyState,
+}
+
+struct Worker {
+    state: EngineState,
+    pid: Option<u32>,
+    restarts: u32,
+    detail: String,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    ping: Option<(u64, Instant)>,
+}
+
+pub struct Server {
+    dirs: Dirs,
+    sessions: BTreeMap<String, Session>,
+    /// Session names, most recently used last.
+    recent: Vec<String>,
+    clients: HashMap<ClientId, Client>,
+    ids: Ids,
+    keymap: Keymap,
+    theme: Theme,
+    store: Option<Store>,
+    /// Errors to show the next client that attaches (config, store).
+    notices: Vec<String>,
+    workers: BTreeMap<&'static str, Worker>,
+    started: Instant,
+    sys: sysinfo::System,
+    shutdown: bool,
+}
+
+/// Entry point of `fieldkit __server`. Binds the socket, tells the parent it is ready by
+/// printing one line on stdout, then detaches stdout and serves until killed.
+pub fn run(dirs: Dirs) -> Result<()> {
+    crate::paths::secure_runtime_dir(&dirs.runtime)?;
+    crate::logging::init(&dirs, "server")?;
+    let socket = dirs.socket();
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        anyhow::bail!(
+            "a fieldkit server is already running on {}",
+            socket.display()
+        );
+    }
+    let _ = std::fs::remove_file(&socket);
+    let std_listener = std::os::unix::net::UnixListener::bind(&socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    std_listener.set_nonblocking(true)?;
+    std::fs::write(dirs.pid_file(), std::process::id().to_string())?;
+    tracing::info!(pid = std::process::id(), socket = %socket.display(), "server ready");
+    println!("ready");
+    crate::logging::detach_stdio(&dirs);
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let server_dirs = dirs.clone();
+    let result = rt.block_on(async move {
+        let listener = UnixListener::from_std(std_listener)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut server = Server::new(server_dirs, tx.clone());
+        tokio::spawn(accept_loop(listener, tx));
+        server.serve(rx).await
+    });
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(dirs.pid_file());
+    tracing::info!("server stopped");
+    result
+}
+
+async fn accept_loop(listener: UnixListener, tx: mpsc::UnboundedSender<Ev>) {
+    let me = unsafe { libc::getuid() };
+    let mut next: ClientId = 0;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match stream.peer_cred() {
+            Ok(c) if c.uid() == me => {}
+            Ok(c) => {
+                tracing::warn!(uid = c.uid(), "refused a connection from another user");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("refused a connection without credentials: {e}");
+                continue;
+            }
+        }
+        next += 1;
+        tokio::spawn(connection(next, stream, tx.clone()));
+    }
+}
+
+/// One client connection: handshake, then frames in both directions until either side ends.
+async fn connection(id: ClientId, stream: UnixStream, events: mpsc::UnboundedSender<Ev>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut hello = [0u8; 8];
+    let read = tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut hello)).await;
+    if !matches!(read, Ok(Ok(_))) {
+        return;
+    }
+    match protocol::judge_hello(&hello) {
+        None => {
+            tracing::warn!(
+                client = id,
+                "dropped a connection that does not speak fieldkit"
+            );
+            return;
+        }
+        Some(h @ Handshake::Refused(_)) => {
+            tracing::warn!(client = id, "refused a client of another protocol version");
+            let _ = wr.write_all(&protocol::server_hello(&h)).await;
+            return;
+        }
+        Some(Handshake::Ok) => {
+            if wr
+                .write_all(&protocol::server_hello(&Handshake::Ok))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<ServerMsg>();
+    if events.send(Ev::Conn { id, tx }).is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let last = matches!(msg, ServerMsg::Exit { .. } | ServerMsg::Reply { .. });
+            let Ok(bytes) = wire::encode(&msg) else {
+                continue;
+            };
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+            if last {
+                let _ = wr.shutdown().await;
+                break;
+            }
+        }
+    });
+    loop {
+        match wire::read_frame_async::<ClientMsg>(&mut rd).await {
+            Ok(Some(msg)) => {
+                if events.send(Ev::Msg { id, msg }).is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(client = id, "dropped a client after a bad frame: {e}");
+                break;
+            }
+        }
+    }
+    let _ = events.send(Ev::Gone { id });
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+impl Server {
+    fn new(dirs: Dirs, events: mpsc::UnboundedSender<Ev>) -> Server {
+        let loaded = config::load(&dirs);
+        let mut notices = loaded.errors;
+        let mut ids = Ids::default();
+        let mut sessions = BTreeMap::new();
+        let store = match Store::open(&dirs.state_db()) {
+            Ok((store, note)) => {
+                notices.extend(note);
+                match store.load_all() {
+                    Ok((states, broken)) => {
+                        for st in states {
+                            let name = st.name.clone();
+                            if let Some(s) = Session::restore(st, &mut ids) {
+                                sessions.insert(name, s);
+                            }
+                        }
+                        if !broken.is_empty() {
+                            notices.push(format!(
+                                "These saved sessions could not be read and were set aside in state.db: {}",
+                                broken.join(", ")
+                            ));
+                        }
+                    }
+                    Err(e) => notices.push(format!("Saved sessions could not be read: {e}")),
+                }
+                Some(store)
+            }
+            Err(e) => {
+                notices.push(format!("Sessions will not be saved: {e:#}"));
+                None
+            }
+        };
+        for n in &notices {
+            tracing::warn!("{n}");
+        }
+        let mut server = Server {
+            recent: sessions.keys().cloned().collect(),
+            sessions,
+            clients: HashMap::new(),
+            ids,
+            keymap: loaded.keymap,
+            theme: loaded.theme,
+            store,
+            notices,
+            workers: BTreeMap::new(),
+            started: Instant::now(),
+            sys: sysinfo::System::new(),
+            shutdown: false,
+            dirs,
+        };
+        server.start_workers(events);
+        server
+    }
+
+    fn start_workers(&mut self, events: mpsc::UnboundedSender<Ev>) {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "fieldkit".into());
+        for (kind, _) in engine::BUILT_IN {
+            let (req_tx, req_rx) = mpsc::unbounded_channel();
+            let (note_tx, mut note_rx) = mpsc::unbounded_channel();
+            let log = Some(self.dirs.logs().join(format!("worker-{kind}.log")));
+            tokio::spawn(engine::supervise(kind, exe.clone(), log, note_tx, req_rx));
+            let ev = events.clone();
+            tokio::spawn(async move {
+                while let Some(n) = note_rx.recv().await {
+                    if ev.send(Ev::Worker(n)).is_err() {
+                        break;
+                    }
+                }
+            });
+            self.workers.insert(
+                kind,
+                Worker {
+                    state: EngineState::NotStarted,
+                    pid: None,
+                    restarts: 0,
+                    detail: String::new(),
+                    tx: req_tx,
+                    ping: None,
+                },
+            );
+        }
+    }
+
+    async fn serve(&mut self, mut rx: mpsc::UnboundedReceiver<Ev>) -> Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            let status_visible = self.status_visible();
+            tokio::select! {
+                biased;
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM: saving and stopping");
+                    self.stop_all("[server exited]");
+                }
+                ev = rx.recv() => {
+                    let Some(ev) = ev else { break };
+                    self.handle(ev);
+                    while let Ok(ev) = rx.try_recv() {
+                        self.handle(ev);
+                    }
+                }
+                _ = tick.tick(), if status_visible => self.refresh_status(),
+            }
+            self.render_all();
+            self.save_all();
+            if self.shutdown {
+                break;
+            }
+        }
+        // Let the connection writers flush their last messages.
+        self.clients.clear();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Conn { id, tx } => {
+                self.clients.insert(
+                    id,
+                    Client {
+                        tx,
+                        session: None,
+                        size: (80, 24),
+                        caps: TermCaps::default(),
+                        writer: FrameWriter::default(),
+                        keys: KeyState::default(),
+                    },
+                );
+            }
+            Ev::Gone { id } => {
+                if let Some(c) = self.clients.remove(&id) {
+                    if let Some(name) = c.session {
+                        self.reconcile_size(&name);
+                    }
+                }
+            }
+            Ev::Msg { id, msg } => self.on_msg(id, msg),
+            Ev::Worker(note) => self.on_worker(note),
+        }
+    }
+
+    fn on_msg(&mut self, id: ClientId, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Attach {
+                session,
+                mode,
+                cols,
+                rows,
+                caps,
+            } => {
+                if let Err(e) = self.attach(id, session, mode, (cols, rows), caps) {
+                    self.send(
+                        id,
+                        ServerMsg::Exit {
+                            message: e,
+                            code: 1,
+                        },
+                    );
+                }
+            }
+            ClientMsg::Resize { cols, rows } => self.resize(id, cols, rows),
+            ClientMsg::Input { event } => match event {
+                Event::Key(k) if k.kind != KeyEventKind::Release => self.on_key(id, k),
+                Event::Resize(c, r) => self.resize(id, c, r),
+                Event::Paste(text) => {
+                    for ch in text.chars().filter(|c| !c.is_control()).take(4096) {
+                        let k = crossterm::event::KeyEvent::new(
+                            crossterm::event::KeyCode::Char(ch),
+                            crossterm::event::KeyModifiers::NONE,
+                        );
+                        self.on_key(id, k);
+                    }
+                }
+                _ => {}
+            },
+            ClientMsg::Detach => {
+                if let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) {
+                    self.detach_client(id, &name);
+                }
+            }
+            ClientMsg::Command { session, command } => {
+                let (code, stdout, stderr) = match self.command(session, command) {
+                    Ok(out) => (0, out, String::new()),
+                    Err(e) => (1, String::new(), e),
+                };
+                self.send(
+                    id,
+                    ServerMsg::Reply {
+                        code,
+                        stdout,
+                        stderr,
+                    },
+                );
+            }
+        }
+    }
+
+    fn send(&self, id: ClientId, msg: ServerMsg) {
+        if let Some(c) = self.clients.get(&id) {
+            let _ = c.tx.send(msg);
+        }
+    }
+
+    fn attach(
+        &mut self,
+        id: ClientId,
+        name: String,
+        mode: AttachMode,
+        size: (u16, u16),
+        caps: TermCaps,
+    ) -> Result<(), String> {
+        let name = match mode {
+            AttachMode::MostRecent => self
+                .recent
+                .last()
+                .cloned()
+                .ok_or("no sessions: start one with `fieldkit`")?,
+            _ => name,
+        };
+        let exists = self.sessions.contains_key(&name);
+        match mode {
+            AttachMode::Existing if !exists => {
+                return Err(format!("no session named {name:?} (see `fieldkit ls`)"))
+            }
+            AttachMode::New if exists => return Err(format!("duplicate session: {name}")),
+            _ => {}
+        }
+        if !exists {
+            commands::check_name(&name)?;
+            let s = Session::new(&name, &mut self.ids, size);
+            self.sessions.insert(name.clone(), s);
+        }
+        let size = (size.0.max(1), size.1.max(1));
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session = Some(name.clone());
+            c.size = size;
+            c.caps = caps;
+            c.writer.invalidate();
+        }
+        self.touch(&name);
+        self.reconcile_size(&name);
+        if !self.notices.is_empty() {
+            let text = std::mem::take(&mut self.notices).join("\n");
+            if let Some(s) = self.sessions.get_mut(&name) {
+                s.popup = Some(popup::message("fieldkit found problems", &text));
+            }
+        }
+        self.mark(&name);
+        tracing::info!(client = id, session = %name, "attached");
+        Ok(())
+    }
+
+    fn resize(&mut self, id: ClientId, cols: u16, rows: u16) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        c.size = (cols.max(1), rows.max(1));
+        c.writer.invalidate();
+        if let Some(name) = c.session.clone() {
+            self.reconcile_size(&name);
+            self.mark(&name);
+        }
+    }
+
+    /// The session takes the smallest size among its clients, as tmux does by default.
+    fn reconcile_size(&mut self, name: &str) {
+        let sizes: Vec<(u16, u16)> = self
+            .clients
+            .values()
+            .filter(|c| c.session.as_deref() == Some(name))
+            .map(|c| c.size)
+            .collect();
+        if sizes.is_empty() {
+            return;
+        }
+        let w = sizes.iter().map(|s| s.0).min().unwrap_or(80);
+        let h = sizes.iter().map(|s| s.1).min().unwrap_or(24);
+        if let Some(s) = self.sessions.get_mut(name) {
+            if s.size != (w, h) {
+                s.size = (w, h);
+                s.changed = true;
+            }
+            s.dirty = true;
+        }
+        for c in self
+            .clients
+            .values_mut()
+            .filter(|c| c.session.as_deref() == Some(name))
+        {
+            c.writer.invalidate();
+        }
+    }
+
+    fn touch(&mut self, name: &str) {
+        self.recent.retain(|n| n != name);
+        self.recent.push(name.to_string());
+    }
+
+    fn mark(&mut self, name: &str) {
+        if let Some(s) = self.sessions.get_mut(name) {
+            s.dirty = true;
+        }
+    }
+
+    fn detach_client(&mut self, id: ClientId, name: &str) {
+        self.send(
+            id,
+            ServerMsg::Exit {
+                message: format!("[detached (from session {name})]"),
+                code: 0,
+            },
+        );
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session = None;
+        }
+        self.reconcile_size(name);
+    }
+
+    fn on_key(&mut self, id: ClientId, k: crossterm::event::KeyEvent) {
+        let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
+            return;
+        };
+        self.touch(&name);
+        let Some(s) = self.sessions.get_mut(&name) else {
+            return;
+        };
+        if let Some(p) = s.popup.as_mut() {
+            match p.on_key(&k, &self.keymap) {
+                PopupResult::Keep => {}
+                PopupResult::Close => s.popup = None,
+                PopupResult::Run(text) => {
+                    s.popup = None;
+                    match Action::parse(&text) {
+                        Ok(a) => self.run_action(&name, a, Some(id)),
+                        Err(e) => self.show(&name, "Not run", &e),
+                    }
+                }
+            }
+            self.mark(&name);
+            return;
+        }
+        let kind = s.focused_kind();
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let resolved = self
+            .keymap
+            .resolve(&mut client.keys, Key::from_event(&k), kind);
+        match resolved {
+            Resolved::Pending | Resolved::Unbound => self.mark(&name),
+            Resolved::Action(a) => {
+                self.mark(&name);
+                self.run_action(&name, a, Some(id));
+            }
+            Resolved::Input(keys) => {
+                let n = keys.len();
+                for (i, key) in keys.into_iter().enumerate() {
+                    let ev = if i + 1 == n { k } else { key.event() };
+                    self.pane_call(&name, |p, cx| p.on_input(&ev, cx));
+                }
+                self.mark(&name);
+            }
+        }
+    }
+
+    /// Calls the focused pane of `name` and carries out the effects it asks for.
+    fn pane_call(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut dyn fieldkit_panes::Pane, &mut Cx) -> Outcome,
+    ) -> Outcome {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Outcome::Ignored;
+        };
+        let focus = s.focused();
+        let Some(p) = s.panes.get_mut(&focus) else {
+            return Outcome::Ignored;
+        };
+        let mut cx = Cx::default();
+        let out = f(p.as_mut(), &mut cx);
+        if cx.dirty || out == Outcome::Consumed {
+            s.dirty = true;
+        }
+        self.effects(name, cx.effects);
+        out
+    }
+
+    fn effects(&mut self, name: &str, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Engine(EngineRequest::StatusRefresh) => self.refresh_status(),
+                Effect::Ui(UiCommand::Message { title, text }) => self.show(name, &title, &text),
+                Effect::Ui(UiCommand::Clipboard(text)) => {
+                    let osc = format!("\x1b]52;c;{}\x07", crate::logging::base64(text.as_bytes()));
+                    for c in self
+                        .clients
+                        .values()
+                        .filter(|c| c.session.as_deref() == Some(name))
+                    {
+                        let _ = c.tx.send(ServerMsg::Output {
+                            bytes: osc.clone().into_bytes(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn show(&mut self, name: &str, title: &str, text: &str) {
+        if let Some(s) = self.sessions.get_mut(name) {
+            s.popup = Some(popup::message(title, text));
+            s.dirty = true;
+        }
+    }
+
+    /// Runs an action in session `name`. From a key (`client` is set) a refusal is shown in a
+    /// popup; from the CLI it is returned.
+    fn run_action(&mut self, name: &str, action: Action, client: Option<ClientId>) {
+        if let Err(e) = self.try_action(name, action, client) {
+            if client.is_some() {
+                self.show(name, "Not done", &e);
+            } else {
+                tracing::info!("action refused: {e}");
+            }
+        }
+    }
+
+    fn try_action(
+        &mut self,
+        name: &str,
+        action: Action,
+        client: Option<ClientId>,
+    ) -> Result<(), String> {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Err(format!("no session {name:?}"));
+        };
+        s.dirty = true;
+        match action {
+            Action::Detach => {
+                let ids: Vec<ClientId> = match client {
+                    Some(id) => vec![id],
+                    None => self.clients_of(name),
+                };
+                for id in ids {
+                    self.detach_client(id, name);
+                }
+            }
+            Action::Palette => s.popup = Some(popup::palette(&self.keymap)),
+            Action::Help => s.popup = Some(Popup::Help { scroll: 0 }),
+            Action::RenameTab(None) => {
+                s.popup = Some(Popup::Prompt {
+                    title: "rename tab".into(),
+                    input: s.tab().name.clone(),
+                    then: "rename-tab".into(),
+                })
+            }
+            Action::ReloadConfig => {
+                let loaded = config::load(&self.dirs);
+                self.keymap = loaded.keymap;
+                self.theme = loaded.theme;
+                for c in self.clients.values_mut() {
+                    c.writer.invalidate();
+                    c.keys = KeyState::default();
+                }
+                for s in self.sessions.values_mut() {
+                    s.dirty = true;
+                }
+                if !loaded.errors.is_empty() {
+                    return Err(loaded.errors.join("\n"));
+                }
+            }
+            Action::KillSession => self.kill_session(name),
+            Action::SendPrefix => {
+                let ev = self.keymap.prefix.event();
+                self.pane_call(name, |p, cx| p.on_input(&ev, cx));
+            }
+            Action::Unbind => {}
+            other => {
+                if !s.apply(&other, &mut self.ids)? {
+                    self.pane_call(name, |p, cx| p.on_action(&other, cx));
+                }
+                if self.status_visible() {
+                    self.refresh_status();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn clients_of(&self, name: &str) -> Vec<ClientId> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.session.as_deref() == Some(name))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn kill_session(&mut self, name: &str) {
+        for id in self.clients_of(name) {
+            self.send(
+                id,
+                ServerMsg::Exit {
+                    message: format!("[session {name} killed]"),
+                    code: 0,
+                },
+            );
+            if let Some(c) = self.clients.get_mut(&id) {
+                c.session = None;
+            }
+        }
+        self.sessions.remove(name);
+        self.recent.retain(|n| n != name);
+        if let Some(store) = &self.store {
+            if let Err(e) = store.delete(name) {
+                tracing::warn!("cannot forget session {name}: {e}");
+            }
+        }
+    }
+
+    fn stop_all(&mut self, message: &str) {
+        for c in self.clients.values() {
+            if c.session.is_some() {
+                let _ = c.tx.send(ServerMsg::Exit {
+                    message: message.to_string(),
+                    code: 0,
+                });
+            }
+        }
+        self.shutdown = true;
+    }
+
+    fn on_worker(&mut self, note: WorkerNote) {
+        let kind = match &note {
+            WorkerNote::Starting { kind }
+            | WorkerNote::Started { kind, .. }
+            | WorkerNote::Frame { kind, .. }
+            | WorkerNote::Exited { kind, .. } => *kind,
+        };
+        let Some(w) = self.workers.get_mut(kind) else {
+            return;
+        };
+        match note {
+            WorkerNote::Starting { .. } => {
+                // After a failure the row keeps saying why until the worker is ready again.
+                if !matches!(w.state, EngineState::Failed(_)) {
+                    w.state = EngineState::Starting;
+                }
+            }
+            WorkerNote::Started { pid, .. } => w.pid = Some(pid),
+            WorkerNote::Exited { why, .. } => {
+                w.state = EngineState::Failed(why.clone());
+                w.detail = why;
+                w.restarts += 1;
+                w.pid = None;
+                w.ping = None;
+            }
+            WorkerNote::Frame { bytes, .. } => match wire::decode::<ProbeEvent>(&bytes) {
+                Ok(ProbeEvent::Hello { pid }) => {
+                    w.state = EngineState::Ready;
+                    w.pid = Some(pid);
+                }
+                Ok(ProbeEvent::Pong { id }) => {
+                    if let Some((want, at)) = w.ping.take() {
+                        if want == id {
+                            w.detail = format!("round trip {} µs", at.elapsed().as_micros());
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
+            },
+        }
+        if self.status_visible() {
+            self.push_status();
+        }
+    }
+
+    /// Whether a status pane is on screen for some attached client.
+    fn status_visible(&self) -> bool {
+        self.clients
+            .values()
+            .filter_map(|c| c.session.as_deref())
+            .any(|name| {
+                self.sessions.get(name).is_some_and(|s| {
+                    s.visible().iter().any(|(id, _)| {
+                        s.panes
+                            .get(id)
+                            .is_some_and(|p| p.kind() == PaneKind::Status)
+                    })
+                })
+            })
+    }
+
+    fn refresh_status(&mut self) {
+        // Ask the probe for a round trip; the answer lands in the next refresh.
+        if let Some(w) = self.workers.get_mut("probe") {
+            if w.state == EngineState::Ready {
+                let id = w.ping.map(|(i, _)| i + 1).unwrap_or(1);
+                if let Ok(frame) = wire::encode(&ProbeRequest::Ping { id }) {
+                    if w.tx.send(frame).is_ok() {
+                        w.ping = Some((id, Instant::now()));
+                    }
+                }
+            }
+        }
+        self.push_status();
+    }
+
+    fn push_status(&mut self) {
+        let status = commands::gather_status(self);
+        for s in self.sessions.values_mut() {
+            for p in s.panes.values_mut() {
+                if p.kind() == PaneKind::Status {
+                    let mut cx = Cx::default();
+                    p.on_engine(EngineEvent::Status(Box::new(status.clone())), &mut cx);
+                    if cx.dirty {
+                        s.dirty = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn engine_rows(&self) -> Vec<EngineRow> {
+        self.workers
+            .iter()
+            .map(|(name, w)| EngineRow {
+                name: name.to_string(),
+                state: w.state.clone(),
+                pid: w.pid,
+                restarts: w.restarts,
+                detail: w.detail.clone(),
+            })
+            .collect()
+    }
+
+    fn render_all(&mut self) {
+        for (name, s) in self.sessions.iter_mut() {
+            if !s.dirty {
+                continue;
+            }
+            s.dirty = false;
+            for c in self
+                .clients
+                .values_mut()
+                .filter(|c| c.session.as_deref() == Some(name))
+            {
+                let (buf, cursor) = render::screen(s, &self.theme, &self.keymap, &c.keys);
+                let fitted = render::fit(&buf, c.size.0, c.size.1, &self.theme);
+                let bytes = c.writer.frame(&fitted, cursor, c.caps, self.theme.bg);
+                if !bytes.is_empty() {
+                    let _ = c.tx.send(ServerMsg::Output { bytes });
+                }
+            }
+        }
+    }
+
+    fn save_all(&mut self) {
+        let Some(store) = &self.store else { return };
+        for s in self.sessions.values_mut() {
+            if s.changed {
+                s.changed = false;
+                if let Err(e) = store.save(&s.save()) {
+                    tracing::warn!(session = %s.name, "cannot save: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+/*!
+The floating layer: command palette, help, prompts and messages.
+
+One popup at a time per session, drawn over the panes. Each popup turns keys into a
+`PopupResult`; running an action is left to the server, so the palette runs exactly what a key
+binding would. Palette and help are generated from the action catalogue and the keymap.
+*/
+
+use crate::keymap::{Keymap, Scope};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fieldkit_panes::{Action, PaneKind, ACTIONS};
+use fieldkit_widgets::popup::{centered, frame};
+use fieldkit_widgets::{Picker, PickerItem, Theme};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+#[derive(Debug)]
+pub enum Popup {
+    Palette(Picker),
+    Help {
+        scroll: u16,
+    },
+    /// Asks for text, then runs `then` with the text appended.
+    Prompt {
+        title: String,
+        input: String,
+        then: String,
+    },
+    Message {
+        title: String,
+        text: String,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PopupResult {
+    Keep,
+    Close,
+    /// Close, then run this action text.
+    Run(String),
+}
+
+/// Marks a palette entry that needs an argument: choosing it opens a prompt.
+const ASK: &str = " …";
+
+pub fn palette(keymap: &Keymap) -> Popup {
+    let mut items = Vec::new();
+    for info in ACTIONS {
+        if info.name == "unbind" {
+            continue;
+        }
+        let texts: Vec<String> = match info.args {
+            "" => vec![info.name.to_string()],
+            "KIND" => PaneKind::ALL
+                .iter()
+                .filter(|k| k.is_built())
+                .map(|k| format!("open {}", k.name()))
+                .collect(),
+            "left|right|up|down [N]" => ["left", "right", "up", "down"]
+                .iter()
+                .map(|d| format!("{} {d}", info.name))
+                .collect(),
+            _ => vec![format!("{}{ASK}", info.name)],
+        };
+        for text in texts {
+            let key = Action::parse(text.trim_end_matches(ASK))
+                .ok()
+                .and_then(|a| keymap.key_for(&a))
+                .unwrap_or_default();
+            items.push(PickerItem {
+                text,
+                detail: info.desc.to_string(),
+                key,
+            });
+        }
+    }
+    Popup::Palette(Picker::new(items))
+}
+
+pub fn message(title: &str, text: &str) -> Popup {
+    Popup::Message {
+        title: title.to_string(),
+        text: text.to_string(),
+    }
+}
+
+impl Popup {
+    pub fn on_key(&mut self, k: &KeyEvent, keymap: &Keymap) -> PopupResult {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match self {
+            Popup::Palette(p) => match k.code {
+                KeyCode::Esc => PopupResult::Close,
+                KeyCode::Char('c') if ctrl => PopupResult::Close,
+                KeyCode::Enter => match p.selected() {
+                    Some(item) if item.text.ends_with(ASK) => {
+                        let name = item.text.trim_end_matches(ASK).to_string();
+                        *self = Popup::Prompt {
+                            title: name.clone(),
+                            input: String::new(),
+                            then: name,
+                        };
+                        PopupResult::Keep
+                    }
+                    Some(item) => PopupResult::Run(item.text.clone()),
+                    None => PopupResult::Keep,
+                },
+                KeyCode::Up => {
+                    p.move_by(-1);
+                    PopupResult::Keep
+                }
+                KeyCode::Char('p') if ctrl => {
+                    p.move_by(-1);
+                    PopupResult::Keep
+                }
+                KeyCode::Down | KeyCode::Tab => {
+                    p.move_by(1);
+                    PopupResult::Keep
+                }
+                KeyCode::Char('n') if ctrl => {
+                    p.move_by(1);
+                    PopupResult::Keep
+                }
+                KeyCode::Backspace => {
+                    p.pop_char();
+                    PopupResult::Keep
+                }
+                KeyCode::Char('u') if ctrl => {
+                    p.set_query("");
+                    PopupResult::Keep
+                }
+                KeyCode::Char(c) if !ctrl => {
+                    p.push_char(c);
+                    PopupResult::Keep
+                }
+                _ => PopupResult::Keep,
+            },
+            Popup::Help { scroll } => {
+                let lines = help_lines(keymap).len() as u16;
+                match k.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => PopupResult::Close,
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        *scroll = (*scroll + 1).min(lines.saturating_sub(1));
+                        PopupResult::Keep
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        *scroll = scroll.saturating_sub(1);
+                        PopupResult::Keep
+                    }
+                    KeyCode::PageDown | KeyCode::Char(' ') => {
+                        *scroll = (*scroll + 10).min(lines.saturating_sub(1));
+                        PopupResult::Keep
+                    }
+                    KeyCode::PageUp => {
+                        *scroll = scroll.saturating_sub(10);
+                        PopupResult::Keep
+                    }
+                    KeyCode::Char('g') | KeyCode::Home => {
+                        *scroll = 0;
+                        PopupResult::Keep
+                    }
+                    _ => PopupResult::Keep,
+                }
+            }
+            Popup::Prompt { input, then, .. } => match k.code {
+                KeyCode::Esc => PopupResult::Close,
+                KeyCode::Char('c') if ctrl => PopupResult::Close,
+                KeyCode::Enter => PopupResult::Run(format!("{then} {}", input.trim())),
+                KeyCode::Backspace => {
+                    input.pop();
+                    PopupResult::Keep
+                }
+                KeyCode::Char('u') if ctrl => {
+                    input.clear();
+                    PopupResult::Keep
+                }
+                KeyCode::Char(c) if !ctrl && input.chars().count() < 200 => {
+                    input.push(c);
+                    PopupResult::Keep
+                }
+                _ => PopupResult::Keep,
+            },
+            Popup::Message { .. } => match k.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char(' ') => {
+                    PopupResult::Close
+                }
+                _ => PopupResult::Keep,
+            },
+        }
+    }
+
+    /// Draws the popup over `area`; returns where the text cursor goes, if anywhere.
+    pub fn render(
+        &mut self,
+        area: Rect,
+        buf: &mut Buffer,
+        theme: &Theme,
+        keymap: &Keymap,
+    ) -> Option<Position> {
+        if area.width < 8 || area.height < 3 {
+            return None;
+        }
+        match self {
+            Popup::Palette(p) => {
+                let rect = centered(area, 72, 18);
+                let inner = frame(rect, "command palette", theme, buf);
+                let (x, y) = p.render(inner, buf, theme);
+                Some(Position::new(x, y))
+            }
+            Popup::Help { scroll } => {
+                let rect = centered(area, 76, area.height.saturating_sub(2).max(3));
+                let inner = frame(rect, "help · j/k scroll · Esc close", theme, buf);
+                let lines = help_lines(keymap);
+                let styled: Vec<Line> = lines
+                    .into_iter()
+                    .map(|l| match l {
+                        HelpLine::Heading(h) => Line::from(Span::styled(h, theme.heading())),
+                        HelpLine::Entry(k, d) => Line::from(vec![
+                            Span::styled(
+                                format!("  {k:<16}"),
+                                Style::new().fg(theme.hint_key).add_modifier(Modifier::BOLD),
+                            ),
+                            Span::styled(d, Style::new().fg(theme.fg)),
+                        ]),
+                        HelpLine::Blank => Line::default(),
+                    })
+                    .collect();
+                Paragraph::new(styled)
+                    .style(theme.popup())
+                    .scroll((*scroll, 0))
+                    .render(inner, buf);
+                None
+            }
+            Popup::Prompt { title, input, .. } => {
+                let rect = centered(area, 60, 3);
+                let inner = frame(rect, title, theme, buf);
+                let shown: String = {
+                    let n = input.chars().count();
+                    let w = inner.width.saturating_sub(3) as usize;
+                    input.chars().skip(n.saturating_sub(w)).collect()
+                };
+                buf.set_string(inner.x, inner.y, "› ", theme.heading());
+                buf.set_stringn(
+                    inner.x + 2,
+                    inner.y,
+                    &shown,
+                    inner.width.saturating_sub(2) as usize,
+                    theme.popup(),
+                );
+                Some(Position::new(
+                    (inner.x + 2 + shown.chars().count() as u16)
+                        .min(inner.right().saturating_sub(1)),
+                    inner.y,
+                ))
+            }
+            Popup::Message { title, text } => {
+                let width = (text.chars().count() as u16 + 4).clamp(30, 70);
+                let lines = 2 + (text.chars().count() as u16 / width.saturating_sub(4).max(1));
+                let rect = centered(area, width, lines + 3);
+                let inner = frame(rect, title, theme, buf);
+                let body = vec![
+                    Line::from(Span::styled(text.clone(), Style::new().fg(theme.fg))),
+                    Line::default(),
+                    Line::from(Span::styled("Enter or Esc to close", theme.muted())),
+                ];
+                Paragraph::new(body)
+                    .wrap(Wrap { trim: true })
+                    .style(theme.popup())
+                    .render(inner, buf);
+                None
+            }
+        }
+    }
+}
+
+pub enum HelpLine {
+    Heading(String),
+    Entry(String, String),
+    Blank,
+}
+
+/// Help, generated from the keymap: every scope, then the keys inside popups.
+pub fn help_lines(keymap: &Keymap) -> Vec<HelpLine> {
+    let mut out = vec![
+        HelpLine::Heading(format!(
+            "Prefix key: {}  (press it, then one of the prefix keys)",
+            keymap.prefix
+        )),
+        HelpLine::Blank,
+    ];
+    let mut scopes = vec![Scope::Prefix, Scope::Global];
+    scopes.extend(PaneKind::ALL.iter().map(|k| Scope::Pane(*k)));
+    for scope in scopes {
+        let bindings: Vec<_> = keymap.scope(scope).collect();
+        if bindings.is_empty() {
+            continue;
+        }
+        out.push(HelpLine::Heading(match scope {
+            Scope::Prefix => "After the prefix".to_string(),
+            Scope::Global => "Everywhere but terminals".to_string(),
+            Scope::Pane(k) => format!("In a {} pane", k.name()),
+        }));
+        for b in bindings {
+            out.push(HelpLine::Entry(
+                b.keys_label(keymap.prefix),
+                format!("{}  ({})", b.desc, b.action),
+            ));
+        }
+        out.push(HelpLine::Blank);
+    }
+    out.push(HelpLine::Heading("In the palette and prompts".into()));
+    for (k, d) in [
+        ("type", "filter / enter text"),
+        ("Up Down C-p C-n", "move"),
+        ("Enter", "run / accept"),
+        ("Esc", "close"),
+    ] {
+        out.push(HelpLine::Entry(k.into(), d.into()));
+    }
+    out
+}
