@@ -166,6 +166,8 @@ fn restore_terminal() {
 /// Attaches this terminal to a session until detach, kill or server exit. Returns the exit code.
 pub fn attach(dirs: &Dirs, session: &str, mode: AttachMode) -> Result<i32> {
     use std::io::IsTerminal;
+    // The socket's safety comes before anything else is said or done.
+    paths::secure_runtime_dir(&dirs.runtime)?;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!("fieldkit needs a terminal to attach to (stdin and stdout must be a tty); for scripts use `fieldkit action` and `fieldkit capture`");
     }

@@ -155,12 +155,20 @@ impl Pane for StatusPane {
                     EngineState::Failed(_) => Style::new().fg(t.error),
                     EngineState::NotStarted => t.muted(),
                 };
+                // The state column is narrow: the reason for a failure goes in DETAIL.
+                let (state, detail) = match &e.state {
+                    EngineState::Failed(why) if e.detail.is_empty() => {
+                        ("failed".to_string(), why.clone())
+                    }
+                    EngineState::Failed(_) => ("failed".to_string(), e.detail.clone()),
+                    other => (other.label(), e.detail.clone()),
+                };
                 Row::new(vec![
                     Span::raw(e.name.clone()),
-                    Span::styled(e.state.label(), style),
+                    Span::styled(state, style),
                     Span::raw(e.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
                     Span::raw(e.restarts.to_string()),
-                    Span::styled(e.detail.clone(), t.muted()),
+                    Span::styled(detail, t.muted()),
                 ])
             })
             .collect();
@@ -311,13 +319,9 @@ mod tests {
             );
             insta::assert_snapshot!("status_ready_80x24", snapshot(&mut p, 80, 24));
             insta::assert_snapshot!("status_ready_160x48", snapshot(&mut p, 160, 48));
-            p.on_engine(
-                EngineEvent::Status(Box::new(sample(
-                    EngineState::Failed("killed by signal 9".into()),
-                    1,
-                ))),
-                &mut cx,
-            );
+            let mut failed = sample(EngineState::Failed("killed by signal 9".into()), 1);
+            failed.engines[0].detail = String::new();
+            p.on_engine(EngineEvent::Status(Box::new(failed)), &mut cx);
             insta::assert_snapshot!("status_failed_80x24", snapshot(&mut p, 80, 24));
             insta::assert_snapshot!("status_tiny_12x3", snapshot(&mut p, 12, 3));
         });

@@ -92,6 +92,8 @@ impl Server {
             }
             Command::Capture { pane } => {
                 let name = self.target(session)?;
+                // Fresh figures even when no client is attached to keep them ticking.
+                self.push_status();
                 let s = self.sessions.get_mut(&name).ok_or("no such session")?;
                 match pane {
                     None => {

@@ -1,0 +1,213 @@
+//! The end-to-end harness: the real fieldkit binary in a real terminal (tmux), driven by
+//! keys, read back by `capture-pane`. Every wait is `wait_until` with a timeout on what the
+//! screen shows; nothing sleeps to synchronise.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fieldkit");
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Fk {
+    pub home: tempfile::TempDir,
+    tmux_socket: String,
+}
+
+impl Fk {
+    pub fn new() -> Fk {
+        // Short paths: a unix socket path must fit in 108 bytes.
+        let home = tempfile::Builder::new()
+            .prefix("fk")
+            .tempdir_in("/tmp")
+            .expect("temp home");
+        let tmux_socket = format!("fkt-{}", home.path().file_name().unwrap().to_string_lossy());
+        Fk { home, tmux_socket }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.path().join("config")
+    }
+
+    /// Runs `fieldkit ARGS` with this test's FIELDKIT_HOME.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("FIELDKIT_HOME", self.path())
+            .output()
+            .expect("run fieldkit")
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "fieldkit {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn server_pid(&self) -> i32 {
+        let pid = std::fs::read_to_string(self.path().join("run/server.pid")).expect("pid file");
+        pid.trim().parse().expect("pid")
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-u", "-L", &self.tmux_socket, "-f", "/dev/null"]);
+        c
+    }
+
+    /// Opens a terminal window of `w`x`h` named `win` running a plain shell with this test's
+    /// environment, the way a person would sit down at one.
+    pub fn terminal(&self, win: &str, w: u16, h: u16) {
+        let status = self
+            .tmux()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                win,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .args(["-e", &format!("FIELDKIT_HOME={}", self.path().display())])
+            .args([
+                "-e",
+                "PS1=$ ",
+                "-e",
+                "LANG=C.UTF-8",
+                "-e",
+                "TERM=xterm-256color",
+            ])
+            .args(["sh"])
+            .status()
+            .expect("tmux");
+        assert!(status.success(), "tmux new-session");
+        self.tmux()
+            .args(["set-option", "-g", "status", "off"])
+            .status()
+            .expect("tmux");
+    }
+
+    /// Types a line into window `win`'s shell.
+    pub fn type_line(&self, win: &str, line: &str) {
+        self.keys(win, &["-l", line]);
+        self.keys(win, &["Enter"]);
+    }
+
+    /// Sends keys in tmux's notation (`C-b`, `Enter`, `-l literal`).
+    pub fn keys(&self, win: &str, keys: &[&str]) {
+        let status = self
+            .tmux()
+            .args(["send-keys", "-t", win])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    pub fn screen(&self, win: &str) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-t", win])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn resize(&self, win: &str, w: u16, h: u16) {
+        let _ = self
+            .tmux()
+            .args([
+                "resize-window",
+                "-t",
+                win,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status();
+    }
+
+    pub fn pane_pid(&self, win: &str) -> i32 {
+        let out = self
+            .tmux()
+            .args(["display-message", "-p", "-t", win, "#{pane_pid}"])
+            .output()
+            .expect("tmux display");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("pane pid")
+    }
+
+    pub fn close_terminal(&self, win: &str) {
+        let _ = self.tmux().args(["kill-session", "-t", win]).status();
+    }
+
+    /// Waits until window `win` shows what `pred` wants; panics with the last screen.
+    pub fn wait_screen(&self, win: &str, desc: &str, pred: impl Fn(&str) -> bool) -> String {
+        wait_until(desc, || {
+            let s = self.screen(win);
+            pred(&s).then_some(s.clone()).ok_or(s)
+        })
+    }
+
+    /// Waits until `fieldkit ARGS` prints what `pred` wants.
+    pub fn wait_output(&self, args: &[&str], desc: &str, pred: impl Fn(&str) -> bool) -> String {
+        wait_until(desc, || {
+            let out = self.run(args);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            pred(&text).then_some(text.clone()).ok_or(text)
+        })
+    }
+}
+
+/// Retries `f` until it returns Ok or `TIMEOUT` passes; on timeout panics with `desc` and
+/// the last thing seen.
+pub fn wait_until<T>(desc: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) if start.elapsed() > TIMEOUT => {
+                panic!("timed out waiting for {desc}; last seen:\n{last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+impl Drop for Fk {
+    fn drop(&mut self) {
+        let _ = self
+            .tmux()
+            .arg("kill-server")
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Ok(pid) = std::fs::read_to_string(self.path().join("run/server.pid")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
