@@ -271,3 +271,145 @@ fn unicode_width(s: &str) -> usize {
     use ratatui::text::Span;
     Span::raw(s).width()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::popup::{self, Popup};
+    use crate::server::session::Ids;
+    use fieldkit_panes::{Action, Cx, EngineEvent, EngineRow, EngineState, ProcRow, ServerStatus};
+    use fieldkit_widgets::ColorDepth;
+    use std::time::Duration;
+
+    fn status() -> ServerStatus {
+        ServerStatus {
+            version: "0.1.0".into(),
+            uptime: Duration::from_secs(125),
+            sessions: 1,
+            tabs: 2,
+            panes: 4,
+            clients: 1,
+            processes: vec![ProcRow { name: "server".into(), pid: 100, cpu: 0.0, mem: 8 << 20 }],
+            engines: vec![EngineRow {
+                name: "probe".into(),
+                state: EngineState::Ready,
+                pid: Some(101),
+                restarts: 0,
+                detail: "round trip 90 µs".into(),
+            }],
+        }
+    }
+
+    /// A session with three panes in tab 1 and one in tab 2, figures filled in.
+    fn session(size: (u16, u16)) -> (Session, Ids) {
+        let mut ids = Ids::default();
+        let mut s = Session::new("main", &mut ids, size);
+        for a in [Action::SplitRight, Action::SplitDown, Action::NewTab, Action::RenameTab(Some("logs".into())), Action::SelectTab(1)] {
+            s.apply(&a, &mut ids).expect("layout");
+        }
+        for p in s.panes.values_mut() {
+            p.on_engine(EngineEvent::Status(Box::new(status())), &mut Cx::default());
+        }
+        (s, ids)
+    }
+
+    fn text(s: &mut Session, keys: &KeyState) -> String {
+        let (buf, _) = screen(s, &Theme::default(), &Keymap::default_map(), keys);
+        text_of(&buf, buf.area)
+    }
+
+    fn settings() -> insta::Settings {
+        let mut s = insta::Settings::clone_current();
+        s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+        s.set_prepend_module_to_snapshot(false);
+        s
+    }
+
+    #[test]
+    fn whole_screen_snapshots() {
+        settings().bind(|| {
+            let km = Keymap::default_map();
+            let plain = KeyState::default();
+            let (mut s, mut ids) = session((80, 24));
+            insta::assert_snapshot!("screen_split_80x24", text(&mut s, &plain));
+            let prefix = KeyState { prefix: true, pending: vec![] };
+            insta::assert_snapshot!("screen_prefix_pending_80x24", text(&mut s, &prefix));
+            s.popup = Some(popup::palette(&km));
+            if let Some(Popup::Palette(p)) = s.popup.as_mut() {
+                p.set_query("split");
+            }
+            insta::assert_snapshot!("screen_palette_80x24", text(&mut s, &plain));
+            s.popup = Some(Popup::Help { scroll: 0 });
+            insta::assert_snapshot!("screen_help_80x24", text(&mut s, &plain));
+            s.popup = Some(popup::message("Not done", "There is no tab 7 (this session has 2)."));
+            insta::assert_snapshot!("screen_message_80x24", text(&mut s, &plain));
+            s.popup = Some(Popup::Prompt { title: "rename tab".into(), input: "logs".into(), then: "rename-tab".into() });
+            insta::assert_snapshot!("screen_prompt_80x24", text(&mut s, &plain));
+            s.popup = None;
+            s.apply(&Action::Zoom, &mut ids).expect("zoom");
+            insta::assert_snapshot!("screen_zoomed_80x24", text(&mut s, &plain));
+
+            let (mut wide, _) = session((200, 50));
+            insta::assert_snapshot!("screen_split_200x50", text(&mut wide, &plain));
+            wide.popup = Some(Popup::Help { scroll: 0 });
+            insta::assert_snapshot!("screen_help_200x50", text(&mut wide, &plain));
+        });
+    }
+
+    #[test]
+    fn ascii_borders_and_no_colour() {
+        let (mut s, _) = session((60, 12));
+        let (buf, _) = screen(&mut s, &Theme::default(), &Keymap::default_map(), &KeyState::default());
+        let mut b = buf.clone();
+        TermCaps { depth: ColorDepth::None, unicode: false }.adapt(&mut b, Theme::default().bg);
+        let t = text_of(&b, b.area);
+        assert!(t.lines().nth(1).is_some_and(|l| l.starts_with("+ 1 status ---")), "{t}");
+        assert!(!t.contains('│') && !t.contains('━'), "{t}");
+        assert!(b.content.iter().all(|c| c.fg == ratatui::style::Color::Reset));
+        settings().bind(|| insta::assert_snapshot!("screen_ascii_60x12", t));
+    }
+
+    #[test]
+    fn tiny_screens_never_panic() {
+        for size in [(0, 0), (1, 1), (2, 2), (5, 3), (10, 2), (500, 200)] {
+            let (mut s, _) = session(size);
+            s.popup = Some(Popup::Help { scroll: 3 });
+            let (buf, _) = screen(&mut s, &Theme::default(), &Keymap::default_map(), &KeyState::default());
+            assert_eq!(buf.area.width, size.0);
+        }
+    }
+
+    #[test]
+    fn nothing_changed_means_nothing_written() {
+        let (mut s, _) = session((200, 60));
+        let theme = Theme::default();
+        let km = Keymap::default_map();
+        let mut w = FrameWriter::default();
+        let (buf, cur) = screen(&mut s, &theme, &km, &KeyState::default());
+        let first = w.frame(&buf, cur, TermCaps::default(), theme.bg);
+        assert!(first.len() > 200 * 60, "the first frame paints everything");
+        let (buf, cur) = screen(&mut s, &theme, &km, &KeyState::default());
+        assert!(w.frame(&buf, cur, TermCaps::default(), theme.bg).is_empty());
+        // One pane title changes: only a few cells go out.
+        s.apply(&Action::FocusNext, &mut Ids(100)).expect("focus");
+        let (buf, cur) = screen(&mut s, &theme, &km, &KeyState::default());
+        let delta = w.frame(&buf, cur, TermCaps::default(), theme.bg);
+        assert!(!delta.is_empty() && delta.len() < first.len() / 4, "{} vs {}", delta.len(), first.len());
+        // A 256-colour client never receives truecolor escapes.
+        let mut w256 = FrameWriter::default();
+        let caps = TermCaps { depth: ColorDepth::Ansi256, unicode: true };
+        let bytes = w256.frame(&buf, cur, caps, theme.bg);
+        assert!(!String::from_utf8_lossy(&bytes).contains("38;2;"));
+        assert!(String::from_utf8_lossy(&bytes).contains("38;5;"));
+    }
+
+    #[test]
+    fn a_bigger_client_sees_the_rest_dotted() {
+        let (mut s, _) = session((20, 6));
+        let (buf, _) = screen(&mut s, &Theme::default(), &Keymap::default_map(), &KeyState::default());
+        let big = fit(&buf, 24, 7, &Theme::default());
+        let t = text_of(&big, big.area);
+        assert!(t.lines().all(|l| l.ends_with("····")), "{t}");
+        assert_eq!(t.lines().last(), Some("························"));
+    }
+}

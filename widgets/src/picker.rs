@@ -143,6 +143,8 @@ impl Picker {
         } else if self.selected >= self.scroll + rows {
             self.scroll = self.selected + 1 - rows;
         }
+        // Descriptions line up after the longest name (capped so a long one cannot push them off).
+        let name_w = self.items.iter().map(|i| i.text.chars().count()).max().unwrap_or(0).min(28) as u16;
         for (row, (ri, (i, idx))) in self
             .ranked
             .iter()
@@ -172,12 +174,13 @@ impl Picker {
                 buf.set_string(x, y, ch.encode_utf8(&mut tmp), style);
                 x += 1;
             }
-            if !item.detail.is_empty() && x + 2 < text_end {
+            let dx = (area.x + 1 + name_w).max(x) + 2;
+            if !item.detail.is_empty() && dx < text_end {
                 buf.set_stringn(
-                    x + 2,
+                    dx,
                     y,
                     &item.detail,
-                    (text_end - x - 2) as usize,
+                    (text_end - dx) as usize,
                     if sel { base } else { base.fg(theme.muted) },
                 );
             }
