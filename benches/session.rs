@@ -1,1 +1,420 @@
-fn main() {}
+//! Benchmarks for the foundation, each beside tmux in the same run where tmux does the same job.
+//!
+//! - attach to first frame: cold (server not running) and warm, fieldkit vs tmux, in a pty;
+//! - a full 200x60 frame: compose + encode, and bytes written when nothing changed;
+//! - an idle server over 10 s: context switches and CPU, fieldkit vs tmux.
+//!
+//! `cargo bench --bench session` (set FIELDKIT_BENCH_QUICK=1 for a shorter run).
+
+use fieldkit::keymap::{KeyState, Keymap};
+use fieldkit::server::render::{screen, screen_into, FrameWriter};
+use fieldkit::server::session::{Ids, Session};
+use fieldkit_panes::{Action, Cx, EngineEvent, EngineRow, EngineState, ProcRow, ServerStatus};
+use fieldkit_widgets::{TermCaps, Theme};
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn fieldkit_bin() -> PathBuf {
+    // Benches live next to the binary in target/release/deps.
+    let exe = std::env::current_exe().expect("bench exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("fieldkit");
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build --release ({})",
+        bin.display()
+    );
+    bin
+}
+
+/// A child on a fresh pty of `w`x`h`; the master end is returned for reading.
+fn spawn_pty(cmd: &mut Command, w: u16, h: u16) -> (Child, OwnedFd) {
+    let mut master: libc::c_int = 0;
+    let mut slave: libc::c_int = 0;
+    let ws = libc::winsize {
+        ws_row: h,
+        ws_col: w,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let s = slave.as_raw_fd();
+    unsafe {
+        cmd.stdin(Stdio::from(OwnedFd::from_raw_fd(libc::dup(s))))
+            .stdout(Stdio::from(OwnedFd::from_raw_fd(libc::dup(s))))
+            .stderr(Stdio::from(OwnedFd::from_raw_fd(libc::dup(s))))
+            .pre_exec(move || {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+    }
+    let child = cmd
+        .env("TERM", "xterm-256color")
+        .env("LANG", "C.UTF-8")
+        .spawn()
+        .expect("spawn");
+    drop(slave);
+    (child, master)
+}
+
+/// Reads the pty until `marker` appears; returns the time it took.
+fn until_marker(master: &OwnedFd, marker: &[u8], started: Instant) -> Duration {
+    let mut f = unsafe { std::fs::File::from_raw_fd(libc::dup(master.as_raw_fd())) };
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = f.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            panic!(
+                "pty closed before {:?} appeared: {}",
+                String::from_utf8_lossy(marker),
+                String::from_utf8_lossy(&seen)
+            );
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if seen.windows(marker.len()).any(|w| w == marker) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no first frame in 20 s"
+        );
+    }
+}
+
+/// Keeps a pty drained in the background so the program on it never blocks.
+fn drain(master: OwnedFd) {
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut buf = [0u8; 65536];
+        while f.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+    });
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Home(tempfile::TempDir);
+impl Home {
+    fn new() -> Home {
+        Home(
+            tempfile::Builder::new()
+                .prefix("fkb")
+                .tempdir_in("/tmp")
+                .expect("tmp"),
+        )
+    }
+    fn fk(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(fieldkit_bin());
+        c.args(args).env("FIELDKIT_HOME", self.0.path());
+        c
+    }
+    fn kill_server(&self) {
+        let _ = self.fk(&["kill-server"]).output();
+        // Wait until it is gone so the next cold start is cold.
+        let start = Instant::now();
+        while self.0.path().join("run/server.sock").exists()
+            && start.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn tmux(sock: &str) -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-u", "-L", sock, "-f", "/dev/null"]);
+    c
+}
+
+fn attach_bench(rounds: usize) {
+    let (w, h) = (120, 40);
+    let mut fk_cold = Vec::new();
+    let mut fk_warm = Vec::new();
+    let mut tm_cold = Vec::new();
+    let mut tm_warm = Vec::new();
+    for i in 0..rounds {
+        // fieldkit, cold: no server running.
+        let home = Home::new();
+        let t = Instant::now();
+        let (mut child, m) = spawn_pty(&mut home.fk(&[]), w, h);
+        fk_cold.push(until_marker(&m, b"prefix", t));
+        let _ = child.kill();
+        let _ = child.wait();
+        // fieldkit, warm: attach to the running server.
+        let t = Instant::now();
+        let (mut child, m) = spawn_pty(&mut home.fk(&["attach", "-t", "main"]), w, h);
+        fk_warm.push(until_marker(&m, b"prefix", t));
+        let _ = child.kill();
+        let _ = child.wait();
+        home.kill_server();
+
+        // tmux, cold and warm, same size, its status line as the marker.
+        let sock = format!("fkbench{}-{i}", std::process::id());
+        let t = Instant::now();
+        let (mut child, m) = spawn_pty(tmux(&sock).args(["new-session", "-s", "b", "sh"]), w, h);
+        tm_cold.push(until_marker(&m, b"[b]", t));
+        let _ = child.kill();
+        let _ = child.wait();
+        let t = Instant::now();
+        let (mut child, m) = spawn_pty(tmux(&sock).args(["attach", "-t", "b"]), w, h);
+        tm_warm.push(until_marker(&m, b"[b]", t));
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = tmux(&sock).arg("kill-server").output();
+    }
+    let (fc, fw, tc, tw) = (
+        median(fk_cold),
+        median(fk_warm),
+        median(tm_cold),
+        median(tm_warm),
+    );
+    println!("attach to first frame ({rounds} rounds, median, {w}x{h}):");
+    println!(
+        "  cold (starts the server): fieldkit {:7.2} ms   tmux {:7.2} ms   ratio {:.2}x",
+        ms(fc),
+        ms(tc),
+        ms(fc) / ms(tc)
+    );
+    println!(
+        "  warm (server running):    fieldkit {:7.2} ms   tmux {:7.2} ms   ratio {:.2}x",
+        ms(fw),
+        ms(tw),
+        ms(fw) / ms(tw)
+    );
+}
+
+fn sample_status() -> ServerStatus {
+    ServerStatus {
+        version: "0.1.0".into(),
+        uptime: Duration::from_secs(4000),
+        sessions: 3,
+        tabs: 5,
+        panes: 9,
+        clients: 2,
+        processes: vec![ProcRow {
+            name: "server".into(),
+            pid: 1,
+            cpu: 0.1,
+            mem: 9 << 20,
+        }],
+        engines: vec![EngineRow {
+            name: "probe".into(),
+            state: EngineState::Ready,
+            pid: Some(2),
+            restarts: 0,
+            detail: "round trip 80 µs".into(),
+        }],
+    }
+}
+
+fn render_bench(iters: u32) {
+    let mut ids = Ids::default();
+    let mut s = Session::new("main", &mut ids, (200, 60));
+    for a in [
+        Action::SplitRight,
+        Action::SplitDown,
+        Action::FocusPrev,
+        Action::SplitDown,
+    ] {
+        s.apply(&a, &mut ids).expect("layout");
+    }
+    for p in s.panes.values_mut() {
+        p.on_engine(
+            EngineEvent::Status(Box::new(sample_status())),
+            &mut Cx::default(),
+        );
+    }
+    let theme = Theme::default();
+    let km = Keymap::default_map();
+    let keys = KeyState::default();
+    let caps = TermCaps::default();
+    // A brand-new client: nothing allocated yet, the whole screen painted.
+    let t = Instant::now();
+    let mut w = FrameWriter::default();
+    let (buf, cur) = screen(&mut s, &theme, &km, &keys);
+    let cold_bytes = w.frame(buf, cur, caps, theme.bg).len();
+    let cold = t.elapsed();
+    // Full repaints (as after a resize or a tab switch): compose, diff against a blank
+    // screen, encode every cell, with the writer's buffers reused as the server does.
+    let mut total = Duration::ZERO;
+    let mut compose = Duration::ZERO;
+    let mut worst = Duration::ZERO;
+    let mut bytes = 0;
+    for _ in 0..iters {
+        w.invalidate();
+        let t = Instant::now();
+        let mut canvas = w.canvas();
+        let cur = screen_into(&mut s, &theme, &km, &keys, &mut canvas);
+        compose += t.elapsed();
+        bytes = w.frame(canvas, cur, caps, theme.bg).len();
+        let d = t.elapsed();
+        total += d;
+        worst = worst.max(d);
+    }
+    // Unchanged frames.
+    let mut unchanged = 0;
+    let t = Instant::now();
+    for _ in 0..iters {
+        let mut canvas = w.canvas();
+        let cur = screen_into(&mut s, &theme, &km, &keys, &mut canvas);
+        unchanged += w.frame(canvas, cur, caps, theme.bg).len();
+    }
+    let redraw = t.elapsed() / iters;
+    println!("render 200x60, 4 panes ({iters} frames):");
+    println!(
+        "  full repaint: mean {:.3} ms (compose {:.3}, diff+encode {:.3}), worst {:.3} ms, {} bytes (goal < 1 ms)",
+        ms(total / iters),
+        ms(compose / iters),
+        ms((total - compose) / iters),
+        ms(worst),
+        bytes
+    );
+    println!(
+        "  first frame to a new client (allocations included): {:.3} ms, {} bytes",
+        ms(cold),
+        cold_bytes
+    );
+    println!(
+        "  unchanged frame: {:.3} ms to compose and diff, {} bytes written in all (goal 0)",
+        ms(redraw),
+        unchanged
+    );
+}
+
+fn proc_counters(pid: u32) -> (u64, f64) {
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(st) = std::fs::read_to_string(t.path().join("status")) {
+                for l in st.lines() {
+                    if l.starts_with("voluntary_ctxt_switches")
+                        || l.starts_with("nonvoluntary_ctxt_switches")
+                    {
+                        switches += l
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0);
+                    }
+                }
+            }
+        }
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (switches, ticks as f64 * 1000.0 / hz)
+}
+
+fn idle_over(pid: u32, secs: u64) -> (u64, f64) {
+    let (s0, c0) = proc_counters(pid);
+    std::thread::sleep(Duration::from_secs(secs));
+    let (s1, c1) = proc_counters(pid);
+    (s1 - s0, c1 - c0)
+}
+
+fn idle_bench(secs: u64) {
+    println!("idle server over {secs} s (4 panes; context switches of all threads, CPU time):");
+    // fieldkit, no client attached.
+    let home = Home::new();
+    let _ = home.fk(&["new", "-d", "-s", "main"]).output();
+    for a in ["split-right", "split-down", "split-right"] {
+        let _ = home.fk(&["action", a]).output();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid: u32 = std::fs::read_to_string(home.0.path().join("run/server.pid"))
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let (fs, fc) = idle_over(pid, secs);
+    // fieldkit, a client attached and four status panes on screen (they refresh each second).
+    let (mut child, m) = spawn_pty(&mut home.fk(&["attach"]), 120, 40);
+    drain(m);
+    std::thread::sleep(Duration::from_millis(300));
+    let (fas, fac) = idle_over(pid, secs);
+    let _ = child.kill();
+    let _ = child.wait();
+    home.kill_server();
+
+    // tmux, 4 panes of sh, detached and attached.
+    let sock = format!("fkidle{}", std::process::id());
+    let _ = tmux(&sock)
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "b",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "sh",
+        ])
+        .output();
+    for _ in 0..3 {
+        let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
+    }
+    let out = tmux(&sock)
+        .args(["display-message", "-p", "#{pid}"])
+        .output()
+        .expect("tmux pid");
+    let tpid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("tmux pid");
+    std::thread::sleep(Duration::from_millis(300));
+    let (ts, tc) = idle_over(tpid, secs);
+    let (mut child, m) = spawn_pty(tmux(&sock).args(["attach", "-t", "b"]), 120, 40);
+    drain(m);
+    std::thread::sleep(Duration::from_millis(300));
+    let (tas, tac) = idle_over(tpid, secs);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = tmux(&sock).arg("kill-server").output();
+
+    println!("  detached:                 fieldkit {fs:4} switches {fc:6.1} ms CPU   tmux {ts:4} switches {tc:6.1} ms CPU");
+    println!("  attached:                 fieldkit {fas:4} switches {fac:6.1} ms CPU   tmux {tas:4} switches {tac:6.1} ms CPU");
+    println!("  (attached, fieldkit shows 4 status panes, which refresh once a second by design;");
+    println!("   tmux redraws its status line clock every 15 s)");
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing: run quickly then.
+    let quick = std::env::var_os("FIELDKIT_BENCH_QUICK").is_some()
+        || !std::env::args().any(|a| a == "--bench");
+    let have_tmux = Command::new("tmux").arg("-V").output().is_ok();
+    render_bench(if quick { 20 } else { 500 });
+    if !have_tmux {
+        println!("tmux is not installed: the peer benchmarks are skipped (run ./setup)");
+        return;
+    }
+    attach_bench(if quick { 2 } else { 15 });
+    idle_bench(if quick { 2 } else { 10 });
+}

@@ -4,7 +4,10 @@
 #[test]
 fn readme_key_table_matches_the_default_keymap() {
     let readme = include_str!("../README.md");
-    let start = readme.find("<!-- keys:start -->\n").expect("keys:start marker") + "<!-- keys:start -->\n".len();
+    let start = readme
+        .find("<!-- keys:start -->\n")
+        .expect("keys:start marker")
+        + "<!-- keys:start -->\n".len();
     let end = readme.find("<!-- keys:end -->").expect("keys:end marker");
     let table = &readme[start..end];
     let expected = fieldkit::keymap::Keymap::default_map().markdown();
@@ -19,7 +22,13 @@ fn readme_commands_are_what_ci_runs() {
     let readme = include_str!("../README.md");
     let ci = include_str!("../.ci/run");
     let test_cmd = "./setup && cargo test --release --workspace";
-    assert!(readme.contains(&format!("```sh\n{test_cmd}\n```")), "README shows the test command");
-    assert!(ci.lines().any(|l| l.trim() == test_cmd), ".ci/run runs it verbatim");
+    assert!(
+        readme.contains(&format!("```sh\n{test_cmd}\n```")),
+        "README shows the test command"
+    );
+    assert!(
+        ci.lines().any(|l| l.trim() == test_cmd),
+        ".ci/run runs it verbatim"
+    );
     assert!(readme.contains("```sh\n./setup && cargo run --release\n```"));
 }

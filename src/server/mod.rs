@@ -877,9 +877,10 @@ impl Server {
                 .values_mut()
                 .filter(|c| c.session.as_deref() == Some(name))
             {
-                let (buf, cursor) = render::screen(s, &self.theme, &self.keymap, &c.keys);
-                let fitted = render::fit(&buf, c.size.0, c.size.1, &self.theme);
-                let bytes = c.writer.frame(&fitted, cursor, c.caps, self.theme.bg);
+                let mut buf = c.writer.canvas();
+                let cursor = render::screen_into(s, &self.theme, &self.keymap, &c.keys, &mut buf);
+                let fitted = render::fit(buf, c.size.0, c.size.1, &self.theme);
+                let bytes = c.writer.frame(fitted, cursor, c.caps, self.theme.bg);
                 if !bytes.is_empty() {
                     let _ = c.tx.send(ServerMsg::Output { bytes });
                 }

@@ -11,7 +11,6 @@ use crate::keymap::{KeyState, Keymap, Scope};
 use crate::server::session::Session;
 use fieldkit_panes::{Hint, RenderCx};
 use fieldkit_widgets::{HintBar, TabBar, TabLabel, TermCaps, Theme};
-use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
@@ -24,12 +23,31 @@ pub fn screen(
     keymap: &Keymap,
     keys: &KeyState,
 ) -> (Buffer, Option<Position>) {
+    let mut buf = Buffer::empty(Rect::default());
+    let cursor = screen_into(s, theme, keymap, keys, &mut buf);
+    (buf, cursor)
+}
+
+/// `screen`, drawn into a buffer that is reused from frame to frame (a 200x60 buffer is half a
+/// megabyte: allocating one per frame costs more than drawing it).
+pub fn screen_into(
+    s: &mut Session,
+    theme: &Theme,
+    keymap: &Keymap,
+    keys: &KeyState,
+    buf: &mut Buffer,
+) -> Option<Position> {
     let (w, h) = s.size;
     let full = Rect::new(0, 0, w, h);
-    let mut buf = Buffer::empty(full);
-    buf.set_style(full, theme.base());
+    let mut blank = ratatui::buffer::Cell::default();
+    blank.set_style(theme.base());
+    buf.resize(full);
+    for c in buf.content.iter_mut() {
+        c.clone_from(&blank);
+    }
+    let buf = &mut *buf;
     if w == 0 || h == 0 {
-        return (buf, None);
+        return None;
     }
     if h >= 3 {
         let labels: Vec<TabLabel> = s
@@ -49,7 +67,7 @@ pub fn screen(
             right: "fieldkit ",
             theme,
         }
-        .render(Rect::new(0, 0, w, 1), &mut buf);
+        .render(Rect::new(0, 0, w, 1), buf);
     }
 
     let focused = s.focused();
@@ -70,13 +88,13 @@ pub fn screen(
             .border_style(theme.border(is_focus))
             .title(format!(" {number} {} ", pane.title()));
         let inner = block.inner(rect);
-        block.render(rect, &mut buf);
+        block.render(rect, buf);
         if inner.width == 0 || inner.height == 0 {
             continue;
         }
         pane.render(
             inner,
-            &mut buf,
+            buf,
             &RenderCx {
                 theme,
                 focused: is_focus,
@@ -94,13 +112,13 @@ pub fn screen(
             hints: &hints,
             theme,
         }
-        .render(Rect::new(0, h - 1, w, 1), &mut buf);
+        .render(Rect::new(0, h - 1, w, 1), buf);
     }
 
     if let Some(popup) = s.popup.as_mut() {
-        cursor = popup.render(full, &mut buf, theme, keymap);
+        cursor = popup.render(full, buf, theme, keymap);
     }
-    (buf, cursor)
+    cursor
 }
 
 /// The hint bar's contents: what the keys do right now.
@@ -156,9 +174,9 @@ pub fn hints_for(s: &Session, keymap: &Keymap, keys: &KeyState) -> (Option<Strin
 
 /// Places a session-sized frame on a client's screen: a larger client sees the rest dotted
 /// (as tmux does), a smaller one never happens because the session takes the smallest size.
-pub fn fit(frame: &Buffer, cols: u16, rows: u16, theme: &Theme) -> Buffer {
+pub fn fit(frame: Buffer, cols: u16, rows: u16, theme: &Theme) -> Buffer {
     if frame.area.width == cols && frame.area.height == rows {
-        return frame.clone();
+        return frame;
     }
     let area = Rect::new(0, 0, cols, rows);
     let mut out = Buffer::empty(area);
@@ -180,13 +198,26 @@ pub fn fit(frame: &Buffer, cols: u16, rows: u16, theme: &Theme) -> Buffer {
 #[derive(Default)]
 pub struct FrameWriter {
     prev: Option<Buffer>,
+    /// The buffer before `prev`, handed out again to draw the next frame in.
+    spare: Option<Buffer>,
     cursor: Option<Option<Position>>,
 }
 
 impl FrameWriter {
+    /// A buffer to draw the next frame into (contents unspecified; `screen_into` clears it).
+    pub fn canvas(&mut self) -> Buffer {
+        self.spare
+            .take()
+            .unwrap_or_else(|| Buffer::empty(Rect::default()))
+    }
+
     /// Forget the client's screen: the next frame is sent whole (after attach or resize).
     pub fn invalidate(&mut self) {
-        self.prev = None;
+        if let Some(mut p) = self.prev.take() {
+            // Keep the memory; mark it as a blank screen of another size so it never matches.
+            p.resize(Rect::default());
+            self.prev = Some(p);
+        }
         self.cursor = None;
     }
 
@@ -194,56 +225,207 @@ impl FrameWriter {
     /// nothing changed.
     pub fn frame(
         &mut self,
-        buf: &Buffer,
+        mut buf: Buffer,
         cursor: Option<Position>,
         caps: TermCaps,
         base_bg: ratatui::style::Color,
     ) -> Vec<u8> {
-        let mut adapted = buf.clone();
-        caps.adapt(&mut adapted, base_bg);
+        caps.adapt(&mut buf, base_bg);
         let mut out = Vec::new();
         let prev = match self.prev.take() {
-            Some(p) if p.area == adapted.area => p,
-            _ => {
+            Some(p) if p.area == buf.area => p,
+            other => {
                 out.extend_from_slice(b"\x1b[0m\x1b[2J");
-                Buffer::empty(adapted.area)
+                let mut blank = other.unwrap_or_else(|| Buffer::empty(Rect::default()));
+                blank.resize(buf.area);
+                blank.reset();
+                blank
             }
         };
-        let diff = prev.diff(&adapted);
+        let diff = diff(&prev, &buf);
         let drew = !diff.is_empty();
-        let mut body = Vec::new();
-        let mut backend = CrosstermBackend::new(&mut body);
-        if drew {
-            // Backend errors on a Vec writer cannot happen; a failure would only lose a frame.
-            let _ = backend.draw(diff.into_iter());
-        }
+        encode_cells(&diff, &mut out);
         let cursor_changed = self.cursor != Some(cursor);
         if drew || cursor_changed {
             match cursor {
                 Some(p) => {
-                    let _ = backend.set_cursor_position(p);
-                    let _ = backend.show_cursor();
+                    move_to(&mut out, p.x, p.y);
+                    out.extend_from_slice(b"\x1b[?25h");
                 }
-                None if cursor_changed => {
-                    let _ = backend.hide_cursor();
-                }
+                None if cursor_changed => out.extend_from_slice(b"\x1b[?25l"),
                 None => {}
             }
         }
-        let _ = Backend::flush(&mut backend);
-        drop(backend);
-        if !body.is_empty() || !out.is_empty() {
+        if !out.is_empty() {
             // Synchronized output: terminals that know it paint the frame at once.
-            let mut framed = b"\x1b[?2026h".to_vec();
+            let mut framed = Vec::with_capacity(out.len() + 16);
+            framed.extend_from_slice(b"\x1b[?2026h");
             framed.extend_from_slice(&out);
-            framed.extend_from_slice(&body);
             framed.extend_from_slice(b"\x1b[?2026l");
             out = framed;
         }
-        self.prev = Some(adapted);
+        self.prev = Some(buf);
+        self.spare = Some(prev);
         self.cursor = Some(cursor);
         out
     }
+}
+
+/// Display width of a cell's symbol, with the common one-byte case answered at once.
+fn width(sym: &str) -> usize {
+    if sym.len() == 1 {
+        1
+    } else {
+        unicode_width::UnicodeWidthStr::width(sym)
+    }
+}
+
+/// The cells of `next` that differ from `prev`, with ratatui's rules for wide characters (the
+/// cells a wide character covers are skipped; cells a changed wide character uncovers are
+/// redrawn). Same result as `Buffer::diff`, several times faster on ASCII screens because it
+/// looks widths up only for multi-byte symbols.
+pub fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a ratatui::buffer::Cell)> {
+    let width_of_area = next.area.width.max(1) as usize;
+    let mut updates = Vec::new();
+    let mut invalidated = 0usize;
+    let mut to_skip = 0usize;
+    for (i, (cur, old)) in next.content.iter().zip(prev.content.iter()).enumerate() {
+        if !cur.skip && (cur != old || invalidated > 0) && to_skip == 0 {
+            let x = next.area.x + (i % width_of_area) as u16;
+            let y = next.area.y + (i / width_of_area) as u16;
+            updates.push((x, y, cur));
+        }
+        let wc = width(cur.symbol());
+        to_skip = wc.saturating_sub(1);
+        let affected = wc.max(width(old.symbol()));
+        invalidated = affected.max(invalidated).saturating_sub(1);
+    }
+    updates
+}
+
+fn push_num(out: &mut Vec<u8>, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn move_to(out: &mut Vec<u8>, x: u16, y: u16) {
+    out.extend_from_slice(b"\x1b[");
+    push_num(out, y + 1);
+    out.push(b';');
+    push_num(out, x + 1);
+    out.push(b'H');
+}
+
+/// SGR parameters for a colour; `fg` picks the foreground forms.
+fn push_color(out: &mut Vec<u8>, c: ratatui::style::Color, fg: bool) {
+    use ratatui::style::Color as C;
+    let base: u16 = if fg { 30 } else { 40 };
+    let named = |i: u16| -> u16 {
+        if i < 8 {
+            base + i
+        } else {
+            base + 60 + i - 8
+        }
+    };
+    let code = match c {
+        C::Reset => base + 9,
+        C::Black => named(0),
+        C::Red => named(1),
+        C::Green => named(2),
+        C::Yellow => named(3),
+        C::Blue => named(4),
+        C::Magenta => named(5),
+        C::Cyan => named(6),
+        C::Gray => named(7),
+        C::DarkGray => named(8),
+        C::LightRed => named(9),
+        C::LightGreen => named(10),
+        C::LightYellow => named(11),
+        C::LightBlue => named(12),
+        C::LightMagenta => named(13),
+        C::LightCyan => named(14),
+        C::White => named(15),
+        C::Indexed(i) => {
+            push_num(out, base + 8);
+            out.extend_from_slice(b";5;");
+            push_num(out, i as u16);
+            return;
+        }
+        C::Rgb(r, g, b) => {
+            push_num(out, base + 8);
+            out.extend_from_slice(b";2;");
+            push_num(out, r as u16);
+            out.push(b';');
+            push_num(out, g as u16);
+            out.push(b';');
+            push_num(out, b as u16);
+            return;
+        }
+    };
+    push_num(out, code);
+}
+
+/// Writes changed cells: a cursor move only where cells are not contiguous, SGR only where
+/// the style changes, and a reset at the end.
+fn encode_cells(diff: &[(u16, u16, &ratatui::buffer::Cell)], out: &mut Vec<u8>) {
+    use ratatui::style::{Color, Modifier};
+    if diff.is_empty() {
+        return;
+    }
+    const SGR: [(Modifier, &[u8]); 9] = [
+        (Modifier::BOLD, b"1"),
+        (Modifier::DIM, b"2"),
+        (Modifier::ITALIC, b"3"),
+        (Modifier::UNDERLINED, b"4"),
+        (Modifier::SLOW_BLINK, b"5"),
+        (Modifier::RAPID_BLINK, b"6"),
+        (Modifier::REVERSED, b"7"),
+        (Modifier::HIDDEN, b"8"),
+        (Modifier::CROSSED_OUT, b"9"),
+    ];
+    let mut at: Option<(u16, u16)> = None;
+    let mut style: Option<(Color, Color, Modifier)> = None;
+    for (x, y, cell) in diff {
+        if at != Some((*x, *y)) {
+            move_to(out, *x, *y);
+        }
+        let want = (cell.fg, cell.bg, cell.modifier);
+        if style != Some(want) {
+            out.extend_from_slice(b"\x1b[0");
+            for (m, code) in SGR {
+                if cell.modifier.contains(m) {
+                    out.push(b';');
+                    out.extend_from_slice(code);
+                }
+            }
+            out.push(b';');
+            push_color(out, cell.fg, true);
+            out.push(b';');
+            push_color(out, cell.bg, false);
+            out.push(b'm');
+            style = Some(want);
+        }
+        let sym = cell.symbol();
+        out.extend_from_slice(sym.as_bytes());
+        // Only a one-byte symbol surely advances one column; after anything wider, move
+        // explicitly before the next cell rather than guess the terminal's idea of its width.
+        at = if sym.len() == 1 {
+            Some((*x + 1, *y))
+        } else {
+            None
+        };
+    }
+    out.extend_from_slice(b"\x1b[0m");
 }
 
 /// The visible text of a buffer, one line per row, trailing blanks trimmed (for `capture`).
@@ -268,8 +450,7 @@ pub fn text_of(buf: &Buffer, area: Rect) -> String {
 }
 
 fn unicode_width(s: &str) -> usize {
-    use ratatui::text::Span;
-    Span::raw(s).width()
+    width(s)
 }
 
 #[cfg(test)]
@@ -289,7 +470,12 @@ mod tests {
             tabs: 2,
             panes: 4,
             clients: 1,
-            processes: vec![ProcRow { name: "server".into(), pid: 100, cpu: 0.0, mem: 8 << 20 }],
+            processes: vec![ProcRow {
+                name: "server".into(),
+                pid: 100,
+                cpu: 0.0,
+                mem: 8 << 20,
+            }],
             engines: vec![EngineRow {
                 name: "probe".into(),
                 state: EngineState::Ready,
@@ -304,7 +490,13 @@ mod tests {
     fn session(size: (u16, u16)) -> (Session, Ids) {
         let mut ids = Ids::default();
         let mut s = Session::new("main", &mut ids, size);
-        for a in [Action::SplitRight, Action::SplitDown, Action::NewTab, Action::RenameTab(Some("logs".into())), Action::SelectTab(1)] {
+        for a in [
+            Action::SplitRight,
+            Action::SplitDown,
+            Action::NewTab,
+            Action::RenameTab(Some("logs".into())),
+            Action::SelectTab(1),
+        ] {
             s.apply(&a, &mut ids).expect("layout");
         }
         for p in s.panes.values_mut() {
@@ -332,7 +524,10 @@ mod tests {
             let plain = KeyState::default();
             let (mut s, mut ids) = session((80, 24));
             insta::assert_snapshot!("screen_split_80x24", text(&mut s, &plain));
-            let prefix = KeyState { prefix: true, pending: vec![] };
+            let prefix = KeyState {
+                prefix: true,
+                pending: vec![],
+            };
             insta::assert_snapshot!("screen_prefix_pending_80x24", text(&mut s, &prefix));
             s.popup = Some(popup::palette(&km));
             if let Some(Popup::Palette(p)) = s.popup.as_mut() {
@@ -341,9 +536,16 @@ mod tests {
             insta::assert_snapshot!("screen_palette_80x24", text(&mut s, &plain));
             s.popup = Some(Popup::Help { scroll: 0 });
             insta::assert_snapshot!("screen_help_80x24", text(&mut s, &plain));
-            s.popup = Some(popup::message("Not done", "There is no tab 7 (this session has 2)."));
+            s.popup = Some(popup::message(
+                "Not done",
+                "There is no tab 7 (this session has 2).",
+            ));
             insta::assert_snapshot!("screen_message_80x24", text(&mut s, &plain));
-            s.popup = Some(Popup::Prompt { title: "rename tab".into(), input: "logs".into(), then: "rename-tab".into() });
+            s.popup = Some(Popup::Prompt {
+                title: "rename tab".into(),
+                input: "logs".into(),
+                then: "rename-tab".into(),
+            });
             insta::assert_snapshot!("screen_prompt_80x24", text(&mut s, &plain));
             s.popup = None;
             s.apply(&Action::Zoom, &mut ids).expect("zoom");
@@ -359,13 +561,30 @@ mod tests {
     #[test]
     fn ascii_borders_and_no_colour() {
         let (mut s, _) = session((60, 12));
-        let (buf, _) = screen(&mut s, &Theme::default(), &Keymap::default_map(), &KeyState::default());
+        let (buf, _) = screen(
+            &mut s,
+            &Theme::default(),
+            &Keymap::default_map(),
+            &KeyState::default(),
+        );
         let mut b = buf.clone();
-        TermCaps { depth: ColorDepth::None, unicode: false }.adapt(&mut b, Theme::default().bg);
+        TermCaps {
+            depth: ColorDepth::None,
+            unicode: false,
+        }
+        .adapt(&mut b, Theme::default().bg);
         let t = text_of(&b, b.area);
-        assert!(t.lines().nth(1).is_some_and(|l| l.starts_with("+ 1 status ---")), "{t}");
+        assert!(
+            t.lines()
+                .nth(1)
+                .is_some_and(|l| l.starts_with("+ 1 status ---")),
+            "{t}"
+        );
         assert!(!t.contains('│') && !t.contains('━'), "{t}");
-        assert!(b.content.iter().all(|c| c.fg == ratatui::style::Color::Reset));
+        assert!(b
+            .content
+            .iter()
+            .all(|c| c.fg == ratatui::style::Color::Reset));
         settings().bind(|| insta::assert_snapshot!("screen_ascii_60x12", t));
     }
 
@@ -374,7 +593,12 @@ mod tests {
         for size in [(0, 0), (1, 1), (2, 2), (5, 3), (10, 2), (500, 200)] {
             let (mut s, _) = session(size);
             s.popup = Some(Popup::Help { scroll: 3 });
-            let (buf, _) = screen(&mut s, &Theme::default(), &Keymap::default_map(), &KeyState::default());
+            let (buf, _) = screen(
+                &mut s,
+                &Theme::default(),
+                &Keymap::default_map(),
+                &KeyState::default(),
+            );
             assert_eq!(buf.area.width, size.0);
         }
     }
@@ -386,28 +610,65 @@ mod tests {
         let km = Keymap::default_map();
         let mut w = FrameWriter::default();
         let (buf, cur) = screen(&mut s, &theme, &km, &KeyState::default());
-        let first = w.frame(&buf, cur, TermCaps::default(), theme.bg);
+        let first = w.frame(buf, cur, TermCaps::default(), theme.bg);
         assert!(first.len() > 200 * 60, "the first frame paints everything");
         let (buf, cur) = screen(&mut s, &theme, &km, &KeyState::default());
-        assert!(w.frame(&buf, cur, TermCaps::default(), theme.bg).is_empty());
+        assert!(w.frame(buf, cur, TermCaps::default(), theme.bg).is_empty());
         // One pane title changes: only a few cells go out.
         s.apply(&Action::FocusNext, &mut Ids(100)).expect("focus");
         let (buf, cur) = screen(&mut s, &theme, &km, &KeyState::default());
-        let delta = w.frame(&buf, cur, TermCaps::default(), theme.bg);
-        assert!(!delta.is_empty() && delta.len() < first.len() / 4, "{} vs {}", delta.len(), first.len());
+        let delta = w.frame(buf.clone(), cur, TermCaps::default(), theme.bg);
+        assert!(
+            !delta.is_empty() && delta.len() < first.len() / 4,
+            "{} vs {}",
+            delta.len(),
+            first.len()
+        );
         // A 256-colour client never receives truecolor escapes.
         let mut w256 = FrameWriter::default();
-        let caps = TermCaps { depth: ColorDepth::Ansi256, unicode: true };
-        let bytes = w256.frame(&buf, cur, caps, theme.bg);
+        let caps = TermCaps {
+            depth: ColorDepth::Ansi256,
+            unicode: true,
+        };
+        let bytes = w256.frame(buf, cur, caps, theme.bg);
         assert!(!String::from_utf8_lossy(&bytes).contains("38;2;"));
         assert!(String::from_utf8_lossy(&bytes).contains("38;5;"));
     }
 
     #[test]
+    fn diff_agrees_with_ratatui_on_wide_characters() {
+        let cases = [
+            (["aaaa", "bbbb"], ["aコa", "bbbb"]),
+            (["aコa", "bbbb"], ["aaaa", "b😀b"]),
+            (["    ", "    "], ["ab  ", "  cd"]),
+            (["ab😀", "xyzw"], ["ab😀", "xyzw"]),
+        ];
+        for (a, b) in cases {
+            let pa = Buffer::with_lines(a);
+            let pb = Buffer::with_lines(b);
+            let ours: Vec<_> = diff(&pa, &pb)
+                .into_iter()
+                .map(|(x, y, c)| (x, y, c.symbol().to_string()))
+                .collect();
+            let theirs: Vec<_> = pa
+                .diff(&pb)
+                .into_iter()
+                .map(|(x, y, c)| (x, y, c.symbol().to_string()))
+                .collect();
+            assert_eq!(ours, theirs, "{a:?} -> {b:?}");
+        }
+    }
+
+    #[test]
     fn a_bigger_client_sees_the_rest_dotted() {
         let (mut s, _) = session((20, 6));
-        let (buf, _) = screen(&mut s, &Theme::default(), &Keymap::default_map(), &KeyState::default());
-        let big = fit(&buf, 24, 7, &Theme::default());
+        let (buf, _) = screen(
+            &mut s,
+            &Theme::default(),
+            &Keymap::default_map(),
+            &KeyState::default(),
+        );
+        let big = fit(buf, 24, 7, &Theme::default());
         let t = text_of(&big, big.area);
         assert!(t.lines().all(|l| l.ends_with("····")), "{t}");
         assert_eq!(t.lines().last(), Some("························"));

@@ -144,7 +144,13 @@ impl Picker {
             self.scroll = self.selected + 1 - rows;
         }
         // Descriptions line up after the longest name (capped so a long one cannot push them off).
-        let name_w = self.items.iter().map(|i| i.text.chars().count()).max().unwrap_or(0).min(28) as u16;
+        let name_w = self
+            .items
+            .iter()
+            .map(|i| i.text.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(28) as u16;
         for (row, (ri, (i, idx))) in self
             .ranked
             .iter()
