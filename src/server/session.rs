@@ -58,7 +58,7 @@ pub struct SessionState {
 pub struct Ids(pub PaneId);
 
 impl Ids {
-    pub fn next(&mut self) -> PaneId {
+    pub fn allocate(&mut self) -> PaneId {
         self.0 += 1;
         self.0
     }
@@ -81,7 +81,7 @@ fn new_pane(kind: PaneKind) -> Result<Box<dyn Pane>, Refusal> {
 
 impl Session {
     pub fn new(name: &str, ids: &mut Ids, size: (u16, u16)) -> Session {
-        let id = ids.next();
+        let id = ids.allocate();
         let mut panes: BTreeMap<PaneId, Box<dyn Pane>> = BTreeMap::new();
         if let Ok(p) = new_pane(DEFAULT_KIND) {
             panes.insert(id, p);
@@ -174,7 +174,7 @@ impl Session {
                         }
                     }
                 };
-                let id = ids.next();
+                let id = ids.allocate();
                 let tab = self.tab_mut();
                 let focus = tab.focus;
                 tab.layout.split(focus, id, axis);
@@ -247,7 +247,7 @@ impl Session {
             }
             Action::NewTab => {
                 let pane = new_pane(DEFAULT_KIND)?;
-                let id = ids.next();
+                let id = ids.allocate();
                 self.panes.insert(id, pane);
                 let name = (1..)
                     .map(|i: usize| i.to_string())

@@ -165,7 +165,8 @@ impl Picker {
             let base = if sel { theme.selected() } else { theme.popup() };
             buf.set_style(Rect::new(area.x, y, area.width, 1), base);
             let key_w = item.key.chars().count() as u16;
-            let text_end = area.x + area.width - if key_w > 0 { key_w + 1 } else { 0 };
+            let text_end =
+                (area.x + area.width).saturating_sub(if key_w > 0 { key_w + 1 } else { 0 });
             let mut x = area.x + 1;
             for (ci, ch) in item.text.chars().enumerate() {
                 if x >= text_end {
