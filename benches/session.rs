@@ -155,9 +155,16 @@ fn attach_bench(rounds: usize) {
     let mut fk_warm = Vec::new();
     let mut tm_cold = Vec::new();
     let mut tm_warm = Vec::new();
+    // The very first start on a machine also creates state.db and the log files: once, apart.
+    let home = Home::new();
+    let t = Instant::now();
+    let (mut child, m) = spawn_pty(&mut home.fk(&[]), w, h);
+    let first_ever = until_marker(&m, b"prefix", t);
+    let _ = child.kill();
+    let _ = child.wait();
+    home.kill_server();
     for i in 0..rounds {
-        // fieldkit, cold: no server running.
-        let home = Home::new();
+        // fieldkit, cold: no server running (its saved state is there, as after any reboot).
         let t = Instant::now();
         let (mut child, m) = spawn_pty(&mut home.fk(&[]), w, h);
         fk_cold.push(until_marker(&m, b"prefix", t));
@@ -192,6 +199,10 @@ fn attach_bench(rounds: usize) {
         median(tm_warm),
     );
     println!("attach to first frame ({rounds} rounds, median, {w}x{h}):");
+    println!(
+        "  first start ever (creates state.db): fieldkit {:7.2} ms",
+        ms(first_ever)
+    );
     println!(
         "  cold (starts the server): fieldkit {:7.2} ms   tmux {:7.2} ms   ratio {:.2}x",
         ms(fc),
