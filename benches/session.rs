@@ -243,7 +243,13 @@ fn sample_status() -> ServerStatus {
 
 fn render_bench(iters: u32) {
     let mut ids = Ids::default();
-    let mut s = Session::new("main", &mut ids, (200, 60));
+    let mut s = Session::new_with(
+        "main",
+        &mut ids,
+        (200, 60),
+        "sh",
+        fieldkit_panes::PaneKind::Status,
+    );
     for a in [
         Action::SplitRight,
         Action::SplitDown,

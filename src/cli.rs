@@ -58,6 +58,9 @@ enum Cmd {
         target: Option<String>,
         #[arg(long)]
         pane: Option<u64>,
+        /// With a terminal pane: its scrollback too, oldest line first.
+        #[arg(long, short = 'S')]
+        scrollback: bool,
     },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
@@ -133,10 +136,14 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             },
             false,
         )?)),
-        Some(Cmd::Capture { target, pane }) => Ok(reply(client::command(
+        Some(Cmd::Capture {
+            target,
+            pane,
+            scrollback,
+        }) => Ok(reply(client::command(
             dirs,
             target,
-            Command::Capture { pane },
+            Command::Capture { pane, scrollback },
             false,
         )?)),
         Some(Cmd::Doctor) => {

@@ -29,13 +29,35 @@ pub const THEMES: &[(&str, &str)] = &[
 pub struct Config {
     /// Name of a shipped theme or of a file in the config dir's themes/.
     pub theme: String,
+    /// What a new terminal pane runs (default: $SHELL, else /bin/sh).
+    pub shell: Option<String>,
+    /// Lines of scrollback each terminal keeps.
+    pub scrollback_lines: usize,
+    /// Programs may put text on your clipboard (OSC 52 writes). Reading it is never allowed.
+    pub clipboard_from_programs: bool,
+    /// Close a terminal pane as soon as its program ends, instead of showing how it ended.
+    pub close_on_exit: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             theme: "dark".into(),
+            shell: None,
+            scrollback_lines: 10_000,
+            clipboard_from_programs: true,
+            close_on_exit: false,
         }
+    }
+}
+
+impl Config {
+    pub fn shell(&self) -> String {
+        self.shell
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| std::env::var("SHELL").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "/bin/sh".into())
     }
 }
 

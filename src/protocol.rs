@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 
 pub const MAGIC: [u8; 4] = *b"FKIT";
 /// Bump on any change to `ClientMsg` or `ServerMsg`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 pub const MAX_FRAME: u32 = wire::MAX_FRAME;
 
 /// How `Attach` finds its session.
@@ -62,7 +62,7 @@ pub enum Command {
     KillSession,
     KillServer,
     Action { action: String },
-    Capture { pane: Option<u64> },
+    Capture { pane: Option<u64>, scrollback: bool },
     Ping,
 }
 

@@ -17,13 +17,13 @@ fn split_palette_detach_ls_reattach() {
     fk.terminal("w", 100, 30);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the workspace with its hint bar", |s| {
-        s.contains("C-b prefix") && s.contains("1 status")
+        s.contains("C-b prefix") && s.contains("1 sh")
     });
 
     fk.keys("w", &["C-b", "%"]);
-    fk.wait_screen("w", "a second pane after C-b %", |s| s.contains("2 status"));
+    fk.wait_screen("w", "a second pane after C-b %", |s| s.contains("2 sh"));
     fk.keys("w", &["C-b", "\""]);
-    fk.wait_screen("w", "a third pane after C-b \"", |s| s.contains("3 status"));
+    fk.wait_screen("w", "a third pane after C-b \"", |s| s.contains("3 sh"));
 
     // The palette: fuzzy-find an action and run it.
     fk.keys("w", &["C-b", ":"]);
@@ -61,10 +61,8 @@ fn split_palette_detach_ls_reattach() {
     });
     assert_eq!(tab_bar(&after), tab_bar(&before));
     fk.keys("w", &["C-b", "1"]);
-    let tab1 = fk.wait_screen("w", "tab 1 with its three panes", |s| {
-        s.contains("3 status")
-    });
-    assert!(tab1.contains("1 status") && tab1.contains("2 status"));
+    let tab1 = fk.wait_screen("w", "tab 1 with its three panes", |s| s.contains("3 sh"));
+    assert!(tab1.contains("1 sh") && tab1.contains("2 sh"));
     assert_eq!(
         fk.ok(&["ls"]),
         "main: 2 tabs, 4 panes, 1 clients (attached)\n"
@@ -116,8 +114,9 @@ fn kill_9_of_the_server_restores_every_session_tab_and_split() {
 fn a_killed_worker_fails_then_comes_back_and_nothing_else_moves() {
     let fk = Fk::new();
     fk.ok(&["new", "-d", "-s", "main"]);
-    fk.ok(&["action", "split-down"]);
-    let screen = fk.wait_output(&["capture", "--pane", "1"], "the probe ready", |o| {
+    fk.ok(&["action", "open", "status"]);
+    fk.ok(&["action", "zoom"]);
+    let screen = fk.wait_output(&["capture", "--pane", "2"], "the probe ready", |o| {
         o.contains("probe    ready")
     });
     let row = screen
@@ -137,7 +136,7 @@ fn a_killed_worker_fails_then_comes_back_and_nothing_else_moves() {
         libc::kill(pid, libc::SIGKILL);
     }
     fk.wait_output(
-        &["capture", "--pane", "1"],
+        &["capture", "--pane", "2"],
         "the probe marked failed",
         |o| {
             o.lines().any(|l| {
@@ -145,7 +144,7 @@ fn a_killed_worker_fails_then_comes_back_and_nothing_else_moves() {
             })
         },
     );
-    let back = fk.wait_output(&["capture", "--pane", "1"], "the probe ready again", |o| {
+    let back = fk.wait_output(&["capture", "--pane", "2"], "the probe ready again", |o| {
         o.lines().any(|l| {
             l.starts_with("probe")
                 && l.contains("ready")
@@ -252,15 +251,13 @@ fn two_clients_see_every_update_and_the_smaller_size_wins() {
     fk.terminal("big", 120, 36);
     fk.terminal("small", 90, 26);
     fk.type_line("big", &format!("exec {BIN}"));
-    fk.wait_screen("big", "the first client", |s| s.contains("1 status"));
+    fk.wait_screen("big", "the first client", |s| s.contains("1 sh"));
     fk.type_line("small", &format!("exec {BIN} attach -t main"));
-    fk.wait_screen("small", "the second client", |s| s.contains("1 status"));
+    fk.wait_screen("small", "the second client", |s| s.contains("1 sh"));
     fk.ok(&["action", "split-right"]);
-    fk.wait_screen("big", "the split on the big client", |s| {
-        s.contains("2 status")
-    });
+    fk.wait_screen("big", "the split on the big client", |s| s.contains("2 sh"));
     fk.wait_screen("small", "the split on the small client", |s| {
-        s.contains("2 status")
+        s.contains("2 sh")
     });
     // The bigger client shows the session at the smaller size, the rest dotted.
     let big = fk.wait_screen("big", "filler beyond 90 columns", |s| {
@@ -287,7 +284,7 @@ fn killed_and_hung_up_clients_leave_the_session_alive() {
     let fk = Fk::new();
     fk.terminal("w", 100, 30);
     fk.type_line("w", &format!("exec {BIN}"));
-    fk.wait_screen("w", "the workspace", |s| s.contains("1 status"));
+    fk.wait_screen("w", "the workspace", |s| s.contains("1 sh"));
     fk.ok(&["action", "split-down"]);
     // SIGKILL the client (it replaced the shell, so it is the terminal's process).
     unsafe {
@@ -315,7 +312,11 @@ fn config_errors_are_shown_and_defaults_stay() {
         "[[prefix]]\non = [\"%\"]\nrun = \"spilt-right\"\n",
     )
     .expect("write");
-    std::fs::write(fk.config_dir().join("config.toml"), "theme = \"gold\"\n").expect("write");
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        "theme = \"gold\"\nshell = \"/bin/sh\"\n",
+    )
+    .expect("write");
     fk.terminal("w", 110, 30);
     fk.type_line("w", &format!("exec {BIN}"));
     let s = fk.wait_screen("w", "the config error popup", |s| {
@@ -326,7 +327,7 @@ fn config_errors_are_shown_and_defaults_stay() {
     fk.wait_screen("w", "the popup closed", |s| !s.contains("spilt-right"));
     fk.keys("w", &["C-b", "%"]);
     fk.wait_screen("w", "the default binding still works", |s| {
-        s.contains("2 status")
+        s.contains("2 sh")
     });
     let doctor = fk.ok(&["doctor"]);
     assert!(
@@ -342,7 +343,7 @@ fn tiny_huge_and_storms_of_resizes() {
     let fk = Fk::new();
     fk.terminal("w", 100, 30);
     fk.type_line("w", &format!("exec {BIN}"));
-    fk.wait_screen("w", "the workspace", |s| s.contains("1 status"));
+    fk.wait_screen("w", "the workspace", |s| s.contains("1 sh"));
     fk.ok(&["action", "split-right"]);
     for (w, h) in [
         (1, 1),
@@ -360,7 +361,7 @@ fn tiny_huge_and_storms_of_resizes() {
     }
     fk.resize("w", 100, 30);
     fk.wait_screen("w", "a whole frame at 100x30", |s| {
-        s.lines().count() >= 30 && s.contains("2 status") && s.contains("C-b prefix")
+        s.lines().count() >= 30 && s.contains("2 sh") && s.contains("C-b prefix")
     });
     assert!(fk.ok(&["ls"]).contains("1 clients"));
 }

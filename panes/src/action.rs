@@ -70,6 +70,10 @@ pub enum Action {
     SendPrefix,
     /// Pane-level: fetch fresh data now.
     Refresh,
+    /// Terminal: browse the scrollback, search, select and yank.
+    CopyMode,
+    /// Paste the most recent yank into the focused pane.
+    PasteBuffer,
     /// Removes a binding in a user keymap.
     Unbind,
 }
@@ -129,6 +133,12 @@ catalogue![
     ("kill-session", "", "End this session and forget it"),
     ("send-prefix", "", "Send the prefix key to the pane"),
     ("refresh", "", "Refresh the pane's data now"),
+    (
+        "copy-mode",
+        "",
+        "Terminal: scroll back, search, select, yank"
+    ),
+    ("paste-buffer", "", "Paste the last yank into the pane"),
     ("unbind", "", "Remove a binding (user keymaps)"),
 ];
 
@@ -211,6 +221,8 @@ impl Action {
             "kill-session" => no_args(Action::KillSession),
             "send-prefix" => no_args(Action::SendPrefix),
             "refresh" => no_args(Action::Refresh),
+            "copy-mode" => no_args(Action::CopyMode),
+            "paste-buffer" => no_args(Action::PasteBuffer),
             "unbind" => no_args(Action::Unbind),
             _ => Err(format!("unknown action {name:?}")),
         }
@@ -256,6 +268,8 @@ impl fmt::Display for Action {
             Action::KillSession => f.write_str("kill-session"),
             Action::SendPrefix => f.write_str("send-prefix"),
             Action::Refresh => f.write_str("refresh"),
+            Action::CopyMode => f.write_str("copy-mode"),
+            Action::PasteBuffer => f.write_str("paste-buffer"),
             Action::Unbind => f.write_str("unbind"),
         }
     }

@@ -11,12 +11,26 @@ use std::time::Duration;
 pub enum EngineRequest {
     /// The status pane wants fresh figures now.
     StatusRefresh,
+    /// Bytes for the asking terminal pane's program.
+    TermInput(Vec<u8>),
+    /// A copy-mode command on the asking terminal pane's scrollback.
+    TermCopy(crate::term::CopyCmd),
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
     Status(Box<ServerStatus>),
+    TermFrame(Box<crate::term::TermFrame>),
+    TermTitle(String),
+    TermBell,
+    /// How the program ended: `0`, `1`, `signal 9`.
+    TermExited(String),
+    TermCwd(String),
+    /// A word for the user from copy mode ("no match for ...").
+    TermNote(String),
+    /// Copy mode ended on the engine's side (after a yank).
+    TermCopyDone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

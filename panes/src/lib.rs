@@ -9,7 +9,9 @@ a PTY or crypto: feed it, render it on a `TestBackend`, read the effects.
 
 pub mod action;
 pub mod engine;
+pub mod keys;
 pub mod status;
+pub mod term;
 
 use std::borrow::Cow;
 
@@ -21,6 +23,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use serde::{Deserialize, Serialize};
 pub use status::StatusPane;
+pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane};
 
 /// The kinds of pane. The kind picks the keymap scope and the name used by `open KIND`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -70,7 +73,7 @@ impl PaneKind {
 
     /// Kinds whose pane this build can open.
     pub fn is_built(self) -> bool {
-        matches!(self, PaneKind::Status)
+        matches!(self, PaneKind::Status | PaneKind::Term)
     }
 }
 
@@ -88,6 +91,8 @@ pub enum UiCommand {
     Message { title: String, text: String },
     /// Put text on the client's clipboard (OSC 52).
     Clipboard(String),
+    /// Close this pane (a finished terminal, after the user saw how it ended).
+    ClosePane,
 }
 
 /// What a pane asks for; the server carries it out after the handler returns.
@@ -120,6 +125,11 @@ pub struct RenderCx<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PaneState {
     Status,
+    /// A terminal: its last working directory and the command it ran.
+    Term {
+        cwd: Option<String>,
+        command: String,
+    },
 }
 
 pub trait Pane {
@@ -141,11 +151,16 @@ pub trait Pane {
 }
 
 /// Makes a pane of `kind` from its saved state, or a fresh one. `None` for kinds not built.
-pub fn restore(state: Option<&PaneState>, kind: PaneKind) -> Option<Box<dyn Pane>> {
+/// `shell` is the command a fresh terminal runs.
+pub fn restore(state: Option<&PaneState>, kind: PaneKind, shell: &str) -> Option<Box<dyn Pane>> {
     match (state, kind) {
         (Some(PaneState::Status), _) | (None, PaneKind::Status) => {
             Some(Box::new(StatusPane::new()))
         }
+        (Some(PaneState::Term { cwd, command }), _) => {
+            Some(Box::new(TermPane::new(command, cwd.clone())))
+        }
+        (None, PaneKind::Term) => Some(Box::new(TermPane::new(shell, None))),
         _ => None,
     }
 }
@@ -154,5 +169,6 @@ pub fn restore(state: Option<&PaneState>, kind: PaneKind) -> Option<Box<dyn Pane
 pub fn kind_of(state: &PaneState) -> PaneKind {
     match state {
         PaneState::Status => PaneKind::Status,
+        PaneState::Term { .. } => PaneKind::Term,
     }
 }

@@ -90,6 +90,7 @@ impl Pane for StatusPane {
                 }
                 Outcome::Consumed
             }
+            _ => Outcome::Ignored,
         }
     }
 

@@ -8,6 +8,7 @@ why and starts it again after a backoff. The server and every pane live on meanw
 */
 
 pub mod probe;
+pub mod pty;
 pub mod store;
 
 use crate::wire;

@@ -16,6 +16,9 @@ pub struct Store {
     db: Connection,
 }
 
+/// The most scrollback text kept per terminal pane across restarts.
+pub const SCROLLBACK_CAP: usize = 512 * 1024;
+
 impl Store {
     /// Opens (or creates) the database. Returns the store and, if the old file was unreadable
     /// and had to be set aside, a sentence saying where it went.
@@ -67,6 +70,11 @@ impl Store {
                  state TEXT NOT NULL,
                  saved_at INTEGER NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS scrollback (
+                 pane INTEGER PRIMARY KEY,
+                 text TEXT NOT NULL,
+                 saved_at INTEGER NOT NULL
+             );
              CREATE TABLE IF NOT EXISTS broken_sessions (
                  name TEXT NOT NULL,
                  state TEXT NOT NULL,
@@ -83,6 +91,44 @@ impl Store {
             "INSERT INTO sessions (name, state, saved_at) VALUES (?1, ?2, unixepoch())
              ON CONFLICT(name) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
             params![s.name, json],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps the text a terminal pane showed, capped to its last `SCROLLBACK_CAP` bytes.
+    pub fn save_scrollback(&self, pane: u64, text: &str) -> Result<()> {
+        let mut start = text.len().saturating_sub(SCROLLBACK_CAP);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        // Begin at a line start so the first kept line is whole.
+        let kept = match text[start..].find('\n') {
+            Some(i) if start > 0 => &text[start + i + 1..],
+            _ => &text[start..],
+        };
+        self.db.execute(
+            "INSERT INTO scrollback (pane, text, saved_at) VALUES (?1, ?2, unixepoch())
+             ON CONFLICT(pane) DO UPDATE SET text = excluded.text, saved_at = excluded.saved_at",
+            params![pane as i64, kept],
+        )?;
+        Ok(())
+    }
+
+    pub fn scrollback(&self, pane: u64) -> Result<Option<String>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT text FROM scrollback WHERE pane = ?1")?;
+        let mut rows = stmt.query(params![pane as i64])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => None,
+        })
+    }
+
+    pub fn delete_scrollback(&self, pane: u64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM scrollback WHERE pane = ?1",
+            params![pane as i64],
         )?;
         Ok(())
     }
@@ -132,6 +178,13 @@ mod tests {
     fn state(name: &str) -> SessionState {
         let mut panes = BTreeMap::new();
         panes.insert(1, fieldkit_panes::PaneState::Status);
+        panes.insert(
+            2,
+            fieldkit_panes::PaneState::Term {
+                cwd: Some("/tmp".into()),
+                command: "sh".into(),
+            },
+        );
         SessionState {
             name: name.into(),
             active: 0,
@@ -165,6 +218,19 @@ mod tests {
         assert!(broken.is_empty());
         store.delete("a").expect("delete");
         assert_eq!(store.load_all().expect("load").0.len(), 1);
+    }
+
+    #[test]
+    fn scrollback_is_capped_at_a_line_start() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (store, _) = Store::open(&tmp.path().join("state.db")).expect("open");
+        let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        store.save_scrollback(7, &text).expect("save");
+        let back = store.scrollback(7).expect("load").expect("some");
+        assert!(back.len() <= SCROLLBACK_CAP);
+        assert!(back.starts_with("line ") && back.ends_with("line 99999\n"));
+        store.delete_scrollback(7).expect("delete");
+        assert_eq!(store.scrollback(7).expect("load"), None);
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl Server {
                 if self.sessions.contains_key(&name) {
                     return Err(format!("duplicate session: {name}"));
                 }
-                let s = Session::new(&name, &mut self.ids, (80, 24));
+                let s = Session::new(&name, &mut self.ids, (80, 24), &self.config.shell());
                 self.sessions.insert(name.clone(), s);
                 self.touch(&name);
                 Ok(String::new())
@@ -90,10 +90,28 @@ impl Server {
                 self.try_action(&name, action, None)?;
                 Ok(String::new())
             }
-            Command::Capture { pane } => {
+            Command::Capture { pane, scrollback } => {
                 let name = self.target(session)?;
                 // Fresh figures even when no client is attached to keep them ticking.
                 self.push_status();
+                self.sync_terms();
+                if let Some(n) = pane {
+                    let s = self.sessions.get(&name).ok_or("no such session")?;
+                    let order = s.tab().layout.leaves();
+                    let id = *order.get((n as usize).wrapping_sub(1)).ok_or_else(|| {
+                        format!(
+                            "there is no pane {n} in the active tab (it has {})",
+                            order.len()
+                        )
+                    })?;
+                    if let Some(t) = self.terms.get(&id) {
+                        return Ok(t.screen.text(scrollback));
+                    }
+                    if scrollback {
+                        return Err(format!("pane {n} is not a terminal: it has no scrollback"));
+                    }
+                }
+                self.refresh_frames(&name);
                 let s = self.sessions.get_mut(&name).ok_or("no such session")?;
                 match pane {
                     None => {

@@ -14,6 +14,7 @@ pub mod session;
 
 use crate::config;
 use crate::engine::probe::{ProbeEvent, ProbeRequest};
+use crate::engine::pty::{CopyResult, PtyNote, TermProc};
 use crate::engine::store::Store;
 use crate::engine::{self, WorkerNote};
 use crate::keymap::{Key, KeyState, Keymap, Resolved};
@@ -22,6 +23,7 @@ use crate::protocol::{self, AttachMode, ClientMsg, Handshake, ServerMsg};
 use crate::wire;
 use anyhow::{Context, Result};
 use crossterm::event::{Event, KeyEventKind};
+use fieldkit_panes::keys::encode_paste;
 use fieldkit_panes::{
     Action, Cx, Effect, EngineEvent, EngineRequest, EngineRow, EngineState, Outcome, PaneKind,
     UiCommand,
@@ -88,7 +90,20 @@ pub struct Server {
     started: Instant,
     sys: sysinfo::System,
     shutdown: bool,
+    config: config::Config,
+    /// Each terminal pane's process and screen.
+    terms: HashMap<u64, TermProc>,
+    /// Terminal panes whose program could not be started (not retried).
+    failed_terms: std::collections::HashSet<u64>,
+    pty_tx: mpsc::Sender<PtyNote>,
+    /// The most recent yank, for paste-buffer.
+    paste: Option<String>,
 }
+
+/// How often unsaved scrollback is written to state.db while programs print.
+const SCROLLBACK_SAVE_EVERY: Duration = Duration::from_secs(10);
+/// Output chunks taken from the pty channel before drawing: a flood still gets frames.
+const PTY_BATCH: usize = 64;
 
 /// Entry point of `fieldkit __server`. Binds the socket, tells the parent it is ready by
 /// printing one line on stdout, then detaches stdout and serves until killed.
@@ -122,9 +137,10 @@ pub fn run(dirs: Dirs) -> Result<()> {
     let result = rt.block_on(async move {
         let listener = UnixListener::from_std(std_listener)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut server = Server::new(server_dirs, tx.clone());
+        let (pty_tx, pty_rx) = mpsc::channel(PTY_BATCH);
+        let mut server = Server::new(server_dirs, tx.clone(), pty_tx);
         tokio::spawn(accept_loop(listener, tx));
-        server.serve(rx).await
+        server.serve(rx, pty_rx).await
     });
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(dirs.pid_file());
@@ -229,8 +245,9 @@ async fn connection(id: ClientId, stream: UnixStream, events: mpsc::UnboundedSen
 }
 
 impl Server {
-    fn new(dirs: Dirs, events: mpsc::UnboundedSender<Ev>) -> Server {
+    fn new(dirs: Dirs, events: mpsc::UnboundedSender<Ev>, pty_tx: mpsc::Sender<PtyNote>) -> Server {
         let loaded = config::load(&dirs);
+        let shell = loaded.config.shell();
         let mut notices = loaded.errors;
         let mut ids = Ids::default();
         let mut sessions = BTreeMap::new();
@@ -241,7 +258,7 @@ impl Server {
                     Ok((states, broken)) => {
                         for st in states {
                             let name = st.name.clone();
-                            if let Some(s) = Session::restore(st, &mut ids) {
+                            if let Some(s) = Session::restore(st, &mut ids, &shell) {
                                 sessions.insert(name, s);
                             }
                         }
@@ -278,6 +295,11 @@ impl Server {
             sys: sysinfo::System::new(),
             shutdown: false,
             dirs,
+            config: loaded.config,
+            terms: HashMap::new(),
+            failed_terms: Default::default(),
+            pty_tx,
+            paste: None,
         };
         server.start_workers(events);
         server
@@ -312,12 +334,26 @@ impl Server {
         }
     }
 
-    async fn serve(&mut self, mut rx: mpsc::UnboundedReceiver<Ev>) -> Result<()> {
+    async fn serve(
+        &mut self,
+        mut rx: mpsc::UnboundedReceiver<Ev>,
+        mut pty_rx: mpsc::Receiver<PtyNote>,
+    ) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut save_tick = tokio::time::interval(SCROLLBACK_SAVE_EVERY);
+        save_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
+            self.sync_terms();
+            self.render_all();
+            self.save_all();
+            if self.shutdown {
+                self.save_scrollbacks(false);
+                break;
+            }
             let status_visible = self.status_visible();
+            let unsaved = self.terms.values().any(|t| t.unsaved);
             tokio::select! {
                 biased;
                 _ = term.recv() => {
@@ -331,12 +367,19 @@ impl Server {
                         self.handle(ev);
                     }
                 }
+                note = pty_rx.recv() => {
+                    if let Some(note) = note {
+                        self.on_pty(note);
+                        for _ in 1..PTY_BATCH {
+                            match pty_rx.try_recv() {
+                                Ok(n) => self.on_pty(n),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
                 _ = tick.tick(), if status_visible => self.refresh_status(),
-            }
-            self.render_all();
-            self.save_all();
-            if self.shutdown {
-                break;
+                _ = save_tick.tick(), if unsaved => self.save_scrollbacks(true),
             }
         }
         // Let the connection writers flush their last messages.
@@ -396,6 +439,12 @@ impl Server {
                 Event::Key(k) if k.kind != KeyEventKind::Release => self.on_key(id, k),
                 Event::Resize(c, r) => self.resize(id, c, r),
                 Event::Paste(text) => {
+                    let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
+                        return;
+                    };
+                    if self.paste_into(&name, &text) {
+                        return;
+                    }
                     for ch in text.chars().filter(|c| !c.is_control()).take(4096) {
                         let k = crossterm::event::KeyEvent::new(
                             crossterm::event::KeyCode::Char(ch),
@@ -460,7 +509,7 @@ impl Server {
         }
         if !exists {
             commands::check_name(&name)?;
-            let s = Session::new(&name, &mut self.ids, size);
+            let s = Session::new(&name, &mut self.ids, size, &self.config.shell());
             self.sessions.insert(name.clone(), s);
         }
         let size = (size.0.max(1), size.1.max(1));
@@ -536,6 +585,8 @@ impl Server {
     }
 
     fn detach_client(&mut self, id: ClientId, name: &str) {
+        // Detaching is a natural moment to keep what the terminals show.
+        self.save_scrollbacks(false);
         self.send(
             id,
             ServerMsg::Exit {
@@ -606,7 +657,21 @@ impl Server {
             return Outcome::Ignored;
         };
         let focus = s.focused();
-        let Some(p) = s.panes.get_mut(&focus) else {
+        s.bells.remove(&focus);
+        self.pane_call_id(name, focus, f)
+    }
+
+    /// Calls pane `id` of session `name` and carries out its effects.
+    fn pane_call_id(
+        &mut self,
+        name: &str,
+        id: u64,
+        f: impl FnOnce(&mut dyn fieldkit_panes::Pane, &mut Cx) -> Outcome,
+    ) -> Outcome {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Outcome::Ignored;
+        };
+        let Some(p) = s.panes.get_mut(&id) else {
             return Outcome::Ignored;
         };
         let mut cx = Cx::default();
@@ -614,27 +679,78 @@ impl Server {
         if cx.dirty || out == Outcome::Consumed {
             s.dirty = true;
         }
-        self.effects(name, cx.effects);
+        self.effects(name, id, cx.effects);
         out
     }
 
-    fn effects(&mut self, name: &str, effects: Vec<Effect>) {
+    /// The session holding pane `id`.
+    fn session_of(&self, id: u64) -> Option<String> {
+        self.sessions
+            .iter()
+            .find(|(_, s)| s.panes.contains_key(&id))
+            .map(|(n, _)| n.clone())
+    }
+
+    /// Sends text to the clipboard of every client of `name` (OSC 52).
+    fn clipboard(&self, name: &str, text: &str) {
+        let osc = format!("\x1b]52;c;{}\x07", crate::logging::base64(text.as_bytes()));
+        for c in self
+            .clients
+            .values()
+            .filter(|c| c.session.as_deref() == Some(name))
+        {
+            let _ = c.tx.send(ServerMsg::Output {
+                bytes: osc.clone().into_bytes(),
+            });
+        }
+    }
+
+    /// Pastes into the focused pane if it is a running terminal. Returns whether it was.
+    fn paste_into(&mut self, name: &str, text: &str) -> bool {
+        let Some(id) = self.sessions.get(name).map(|s| s.focused()) else {
+            return false;
+        };
+        match self.terms.get(&id) {
+            Some(t) if !t.exited => {
+                t.write(encode_paste(text, t.screen.modes().bracketed_paste));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn effects(&mut self, name: &str, source: u64, effects: Vec<Effect>) {
         for e in effects {
             match e {
                 Effect::Engine(EngineRequest::StatusRefresh) => self.refresh_status(),
-                Effect::Ui(UiCommand::Message { title, text }) => self.show(name, &title, &text),
-                Effect::Ui(UiCommand::Clipboard(text)) => {
-                    let osc = format!("\x1b]52;c;{}\x07", crate::logging::base64(text.as_bytes()));
-                    for c in self
-                        .clients
-                        .values()
-                        .filter(|c| c.session.as_deref() == Some(name))
-                    {
-                        let _ = c.tx.send(ServerMsg::Output {
-                            bytes: osc.clone().into_bytes(),
-                        });
+                Effect::Engine(EngineRequest::TermInput(bytes)) => {
+                    if let Some(t) = self.terms.get(&source) {
+                        t.write(bytes);
                     }
                 }
+                Effect::Engine(EngineRequest::TermCopy(cmd)) => {
+                    let Some(t) = self.terms.get_mut(&source) else {
+                        continue;
+                    };
+                    let result = t.screen.copy(&cmd);
+                    t.dirty = true;
+                    let ev = match result {
+                        CopyResult::Done => None,
+                        CopyResult::Note(n) => Some(EngineEvent::TermNote(n)),
+                        CopyResult::Yanked(text) => {
+                            self.clipboard(name, &text);
+                            self.paste = Some(text);
+                            Some(EngineEvent::TermCopyDone)
+                        }
+                    };
+                    if let Some(ev) = ev {
+                        self.pane_call_id(name, source, |p, cx| p.on_engine(ev, cx));
+                    }
+                    self.mark(name);
+                }
+                Effect::Ui(UiCommand::ClosePane) => self.close_pane(name, source),
+                Effect::Ui(UiCommand::Message { title, text }) => self.show(name, &title, &text),
+                Effect::Ui(UiCommand::Clipboard(text)) => self.clipboard(name, &text),
             }
         }
     }
@@ -691,6 +807,7 @@ impl Server {
                 let loaded = config::load(&self.dirs);
                 self.keymap = loaded.keymap;
                 self.theme = loaded.theme;
+                self.config = loaded.config;
                 for c in self.clients.values_mut() {
                     c.writer.invalidate();
                     c.keys = KeyState::default();
@@ -706,6 +823,14 @@ impl Server {
             Action::SendPrefix => {
                 let ev = self.keymap.prefix.event();
                 self.pane_call(name, |p, cx| p.on_input(&ev, cx));
+            }
+            Action::PasteBuffer => {
+                let Some(text) = self.paste.clone() else {
+                    return Err("Nothing yanked yet: copy mode (C-b [) then y yanks.".into());
+                };
+                if !self.paste_into(name, &text) {
+                    return Err("Paste goes into a running terminal pane.".into());
+                }
             }
             Action::Unbind => {}
             other => {
@@ -747,6 +872,22 @@ impl Server {
             if let Err(e) = store.delete(name) {
                 tracing::warn!("cannot forget session {name}: {e}");
             }
+        }
+    }
+
+    /// Closes pane `id` of session `name` (a finished terminal); the last pane ends the session.
+    fn close_pane(&mut self, name: &str, id: u64) {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        if s.pane_count() == 1 {
+            self.kill_session(name);
+            return;
+        }
+        if let Some(tab) = s.tabs.iter().position(|t| t.layout.contains(id)) {
+            s.active = tab;
+            s.tabs[tab].focus = id;
+            let _ = s.apply(&Action::ClosePane, &mut self.ids);
         }
     }
 
@@ -866,7 +1007,194 @@ impl Server {
             .collect()
     }
 
+    /// Starts a process for every terminal pane that has none, stops those whose pane is gone,
+    /// and gives each the size its pane has on screen.
+    fn sync_terms(&mut self) {
+        let mut wanted: HashMap<u64, (u16, u16, String, Option<String>)> = HashMap::new();
+        for s in self.sessions.values() {
+            for (id, rect) in s.all_rects() {
+                let Some(p) = s.panes.get(&id) else { continue };
+                if p.kind() != PaneKind::Term {
+                    continue;
+                }
+                let (cwd, command) = match p.save() {
+                    fieldkit_panes::PaneState::Term { cwd, command } => (cwd, command),
+                    _ => continue,
+                };
+                // The pane's border takes a cell on each side.
+                let inner = (rect.width.saturating_sub(2), rect.height.saturating_sub(2));
+                wanted.insert(id, (inner.0, inner.1, command, cwd));
+            }
+        }
+        let gone: Vec<u64> = self
+            .terms
+            .keys()
+            .filter(|id| !wanted.contains_key(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.terms.remove(&id);
+            if let Some(store) = &self.store {
+                let _ = store.delete_scrollback(id);
+            }
+        }
+        self.failed_terms.retain(|id| wanted.contains_key(id));
+        for (id, (cols, rows, command, cwd)) in wanted {
+            if let Some(t) = self.terms.get_mut(&id) {
+                t.resize(cols, rows);
+                continue;
+            }
+            if self.failed_terms.contains(&id) {
+                continue;
+            }
+            let restored = self
+                .store
+                .as_ref()
+                .and_then(|s| s.scrollback(id).ok().flatten());
+            match TermProc::spawn(
+                id,
+                &command,
+                cwd.as_deref(),
+                (cols, rows),
+                self.config.scrollback_lines,
+                restored.as_deref(),
+                self.pty_tx.clone(),
+            ) {
+                Ok(t) => {
+                    tracing::info!(pane = id, pid = ?t.pid, %command, "terminal started");
+                    self.terms.insert(id, t);
+                }
+                Err(e) => {
+                    tracing::warn!(pane = id, "cannot start {command:?}: {e:#}");
+                    self.failed_terms.insert(id);
+                    if let Some(name) = self.session_of(id) {
+                        let how = format!("could not start: {e:#}");
+                        self.pane_call_id(&name, id, |p, cx| {
+                            p.on_engine(EngineEvent::TermExited(how), cx)
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_pty(&mut self, note: PtyNote) {
+        match note {
+            PtyNote::Output { pane, bytes } => {
+                let Some(t) = self.terms.get_mut(&pane) else {
+                    return;
+                };
+                let fed = t.feed(&bytes);
+                let Some(name) = self.session_of(pane) else {
+                    return;
+                };
+                if let Some(title) = fed.title {
+                    self.pane_call_id(&name, pane, |p, cx| {
+                        p.on_engine(EngineEvent::TermTitle(title), cx)
+                    });
+                }
+                if fed.bell {
+                    if let Some(s) = self.sessions.get_mut(&name) {
+                        if s.focused() != pane
+                            || s.tab().layout.leaves().iter().all(|id| *id != pane)
+                        {
+                            s.bells.insert(pane);
+                        }
+                    }
+                    self.pane_call_id(&name, pane, |p, cx| p.on_engine(EngineEvent::TermBell, cx));
+                }
+                if let Some(text) = fed.clipboard {
+                    if self.config.clipboard_from_programs {
+                        self.clipboard(&name, &text);
+                    }
+                }
+                if let Some(s) = self.sessions.get_mut(&name) {
+                    if s.visible().iter().any(|(id, _)| *id == pane) {
+                        s.dirty = true;
+                    }
+                }
+            }
+            PtyNote::Exited { pane, how } => {
+                if let Some(t) = self.terms.get_mut(&pane) {
+                    t.exited = true;
+                    t.dirty = true;
+                }
+                let Some(name) = self.session_of(pane) else {
+                    return;
+                };
+                tracing::info!(pane, %how, "terminal program ended");
+                if self.config.close_on_exit {
+                    self.close_pane(&name, pane);
+                } else {
+                    self.pane_call_id(&name, pane, |p, cx| {
+                        p.on_engine(EngineEvent::TermExited(how), cx)
+                    });
+                }
+            }
+        }
+    }
+
+    /// Gives every visible terminal pane of `name` a fresh frame if its screen changed.
+    fn refresh_frames(&mut self, name: &str) {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        for (id, _) in s.visible() {
+            let Some(t) = self.terms.get_mut(&id) else {
+                continue;
+            };
+            if !t.dirty {
+                continue;
+            }
+            t.dirty = false;
+            if let Some(p) = s.panes.get_mut(&id) {
+                p.on_engine(
+                    EngineEvent::TermFrame(Box::new(t.screen.frame())),
+                    &mut Cx::default(),
+                );
+            }
+        }
+    }
+
+    /// Writes the scrollback of terminals (only those with new output if `only_unsaved`) and
+    /// notes each one's working directory in its pane, so both survive a crash.
+    fn save_scrollbacks(&mut self, only_unsaved: bool) {
+        let Some(store) = &self.store else { return };
+        let mut cwds = Vec::new();
+        for (id, t) in self.terms.iter_mut() {
+            if only_unsaved && !t.unsaved {
+                continue;
+            }
+            t.unsaved = false;
+            if let Err(e) = store.save_scrollback(*id, &t.screen.text(true)) {
+                tracing::warn!(pane = id, "cannot save scrollback: {e}");
+            }
+            if let Some(cwd) = t.cwd() {
+                cwds.push((*id, cwd));
+            }
+        }
+        for (id, cwd) in cwds {
+            if let Some(name) = self.session_of(id) {
+                if let Some(s) = self.sessions.get_mut(&name) {
+                    if let Some(p) = s.panes.get_mut(&id) {
+                        p.on_engine(EngineEvent::TermCwd(cwd), &mut Cx::default());
+                        s.changed = true;
+                    }
+                }
+            }
+        }
+    }
+
     fn render_all(&mut self) {
+        let dirty: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in &dirty {
+            self.refresh_frames(name);
+        }
         for (name, s) in self.sessions.iter_mut() {
             if !s.dirty {
                 continue;

@@ -59,6 +59,7 @@ pub fn screen_into(
                 name: &t.name,
                 active: i == s.active,
                 zoomed: t.zoomed,
+                alert: i != s.active && t.layout.leaves().iter().any(|id| s.bells.contains(id)),
             })
             .collect();
         TabBar {
@@ -489,7 +490,13 @@ mod tests {
     /// A session with three panes in tab 1 and one in tab 2, figures filled in.
     fn session(size: (u16, u16)) -> (Session, Ids) {
         let mut ids = Ids::default();
-        let mut s = Session::new("main", &mut ids, size);
+        let mut s = Session::new_with(
+            "main",
+            &mut ids,
+            size,
+            "sh",
+            fieldkit_panes::PaneKind::Status,
+        );
         for a in [
             Action::SplitRight,
             Action::SplitDown,

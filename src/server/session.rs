@@ -24,6 +24,11 @@ pub struct Tab {
 
 pub struct Session {
     pub name: String,
+    /// What a fresh terminal runs, and the kind a split opens.
+    pub shell: String,
+    pub new_kind: PaneKind,
+    /// Panes that rang the bell while out of sight; their tab shows it.
+    pub bells: std::collections::BTreeSet<PaneId>,
     pub tabs: Vec<Tab>,
     pub active: usize,
     pub panes: BTreeMap<PaneId, Box<dyn Pane>>,
@@ -67,27 +72,42 @@ impl Ids {
 /// The result of a layout action the session could not carry out, in words for the user.
 pub type Refusal = String;
 
-/// The kind a new pane gets when a split does not say (a terminal, once terminals exist).
-pub const DEFAULT_KIND: PaneKind = PaneKind::Status;
+/// The kind a new pane gets when a split does not say.
+pub const DEFAULT_KIND: PaneKind = PaneKind::Term;
 
-fn new_pane(kind: PaneKind) -> Result<Box<dyn Pane>, Refusal> {
-    restore(None, kind).ok_or_else(|| {
+fn new_pane(kind: PaneKind, shell: &str) -> Result<Box<dyn Pane>, Refusal> {
+    restore(None, kind, shell).ok_or_else(|| {
         format!(
-            "The {} pane is not part of this build yet; `open status` works today.",
+            "The {} pane is not part of this build yet; `open term` and `open status` work today.",
             kind.name()
         )
     })
 }
 
 impl Session {
-    pub fn new(name: &str, ids: &mut Ids, size: (u16, u16)) -> Session {
+    /// A session whose panes are terminals running `shell`.
+    pub fn new(name: &str, ids: &mut Ids, size: (u16, u16), shell: &str) -> Session {
+        Self::new_with(name, ids, size, shell, DEFAULT_KIND)
+    }
+
+    /// A session whose first pane and splits are of `kind`.
+    pub fn new_with(
+        name: &str,
+        ids: &mut Ids,
+        size: (u16, u16),
+        shell: &str,
+        kind: PaneKind,
+    ) -> Session {
         let id = ids.allocate();
         let mut panes: BTreeMap<PaneId, Box<dyn Pane>> = BTreeMap::new();
-        if let Ok(p) = new_pane(DEFAULT_KIND) {
+        if let Ok(p) = new_pane(kind, shell) {
             panes.insert(id, p);
         }
         Session {
             name: name.to_string(),
+            shell: shell.to_string(),
+            new_kind: kind,
+            bells: Default::default(),
             tabs: vec![Tab {
                 name: "1".into(),
                 layout: Node::Leaf(id),
@@ -156,9 +176,9 @@ impl Session {
             Action::SplitRight | Action::SplitDown | Action::Open(_) => {
                 let kind = match action {
                     Action::Open(k) => *k,
-                    _ => DEFAULT_KIND,
+                    _ => self.new_kind,
                 };
-                let pane = new_pane(kind)?;
+                let pane = new_pane(kind, &self.shell)?;
                 let axis = match action {
                     Action::SplitDown => Axis::Vertical,
                     Action::SplitRight => Axis::Horizontal,
@@ -246,7 +266,7 @@ impl Session {
                 tab.layout.swap(order[i], order[j]);
             }
             Action::NewTab => {
-                let pane = new_pane(DEFAULT_KIND)?;
+                let pane = new_pane(self.new_kind, &self.shell)?;
                 let id = ids.allocate();
                 self.panes.insert(id, pane);
                 let name = (1..)
@@ -320,7 +340,7 @@ impl Session {
 
     /// Rebuilds a session from its saved form. Panes of kinds this build cannot open come
     /// back as status panes rather than holes; a malformed state (no tabs) is refused.
-    pub fn restore(state: SessionState, ids: &mut Ids) -> Option<Session> {
+    pub fn restore(state: SessionState, ids: &mut Ids, shell: &str) -> Option<Session> {
         if state.tabs.is_empty() {
             return None;
         }
@@ -331,11 +351,9 @@ impl Session {
             for id in &leaves {
                 ids.0 = ids.0.max(*id);
                 let saved = state.panes.get(id);
-                let pane = restore(
-                    saved,
-                    saved.map(fieldkit_panes::kind_of).unwrap_or(DEFAULT_KIND),
-                )
-                .or_else(|| restore(None, PaneKind::Status))?;
+                let kind = saved.map(fieldkit_panes::kind_of).unwrap_or(DEFAULT_KIND);
+                let pane = restore(saved, kind, shell)
+                    .or_else(|| restore(None, PaneKind::Status, shell))?;
                 panes.insert(*id, pane);
             }
             let focus = if leaves.contains(&t.focus) {
@@ -352,6 +370,9 @@ impl Session {
         }
         Some(Session {
             name: state.name,
+            shell: shell.to_string(),
+            new_kind: DEFAULT_KIND,
+            bells: Default::default(),
             active: state.active.min(tabs.len() - 1),
             tabs,
             panes,
@@ -360,6 +381,27 @@ impl Session {
             dirty: true,
             changed: false,
         })
+    }
+
+    /// Every pane's rectangle as it would be drawn: the active tab as shown (zoom included),
+    /// other tabs as they will be when selected.
+    pub fn all_rects(&self) -> Vec<(PaneId, Rect)> {
+        let area = Self::pane_area(self.size);
+        let mut out = Vec::new();
+        for t in &self.tabs {
+            if t.zoomed {
+                out.push((t.focus, area));
+                out.extend(
+                    t.layout
+                        .rects(area)
+                        .into_iter()
+                        .filter(|(id, _)| *id != t.focus),
+                );
+            } else {
+                out.extend(t.layout.rects(area));
+            }
+        }
+        out
     }
 
     /// The pane's 1-based number in its tab, for titles.
@@ -396,7 +438,7 @@ mod tests {
     #[test]
     fn layout_actions_and_round_trip() {
         let mut ids = Ids::default();
-        let mut s = Session::new("main", &mut ids, (80, 24));
+        let mut s = Session::new("main", &mut ids, (80, 24), "sh");
         s.apply(&Action::SplitRight, &mut ids).expect("split");
         s.apply(&Action::SplitDown, &mut ids).expect("split");
         assert_eq!(s.pane_count(), 3);
@@ -415,7 +457,7 @@ mod tests {
         let json = serde_json::to_string(&saved).expect("json");
         let back: SessionState = serde_json::from_str(&json).expect("parse");
         let mut ids2 = Ids::default();
-        let r = Session::restore(back, &mut ids2).expect("restore");
+        let r = Session::restore(back, &mut ids2, "sh").expect("restore");
         assert_eq!(r.save(), saved);
         assert_eq!(ids2.0, 4, "ids continue after the largest restored");
     }
@@ -423,7 +465,7 @@ mod tests {
     #[test]
     fn refusals_are_sentences() {
         let mut ids = Ids::default();
-        let mut s = Session::new("main", &mut ids, (80, 24));
+        let mut s = Session::new("main", &mut ids, (80, 24), "sh");
         assert!(s
             .apply(&Action::ClosePane, &mut ids)
             .unwrap_err()
@@ -453,7 +495,8 @@ mod tests {
                 tabs: vec![],
                 panes: BTreeMap::new()
             },
-            &mut ids
+            &mut ids,
+            "sh"
         )
         .is_none());
     }

@@ -24,6 +24,13 @@ impl Fk {
             .tempdir_in("/tmp")
             .expect("temp home");
         let tmux_socket = format!("fkt-{}", home.path().file_name().unwrap().to_string_lossy());
+        // tmux sets SHELL in its panes, so the shell a test's terminals run is set in config.
+        std::fs::create_dir_all(home.path().join("config")).expect("config dir");
+        std::fs::write(
+            home.path().join("config/config.toml"),
+            "shell = \"/bin/sh\"\n",
+        )
+        .expect("config");
         Fk { home, tmux_socket }
     }
 
@@ -40,6 +47,7 @@ impl Fk {
         Command::new(BIN)
             .args(args)
             .env("FIELDKIT_HOME", self.path())
+            .env("SHELL", "/bin/sh")
             .output()
             .expect("run fieldkit")
     }
@@ -70,31 +78,38 @@ impl Fk {
     /// Opens a terminal window of `w`x`h` named `win` running a plain shell with this test's
     /// environment, the way a person would sit down at one.
     pub fn terminal(&self, win: &str, w: u16, h: u16) {
-        let status = self
-            .tmux()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                win,
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-            ])
-            .args(["-e", &format!("FIELDKIT_HOME={}", self.path().display())])
-            .args([
-                "-e",
-                "PS1=$ ",
-                "-e",
-                "LANG=C.UTF-8",
-                "-e",
-                "TERM=xterm-256color",
-            ])
-            .args(["sh"])
-            .status()
-            .expect("tmux");
-        assert!(status.success(), "tmux new-session");
+        // A tmux server whose last window just closed may still be exiting: try until one
+        // takes the new session.
+        wait_until("tmux to open a terminal", || {
+            let out = self
+                .tmux()
+                .args([
+                    "new-session",
+                    "-d",
+                    "-s",
+                    win,
+                    "-x",
+                    &w.to_string(),
+                    "-y",
+                    &h.to_string(),
+                ])
+                .args(["-e", &format!("FIELDKIT_HOME={}", self.path().display())])
+                .args([
+                    "-e",
+                    "PS1=$ ",
+                    "-e",
+                    "LANG=C.UTF-8",
+                    "-e",
+                    "TERM=xterm-256color",
+                ])
+                .args(["sh"])
+                .output()
+                .expect("tmux");
+            out.status
+                .success()
+                .then_some(())
+                .ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
+        });
         self.tmux()
             .args(["set-option", "-g", "status", "off"])
             .status()

@@ -14,6 +14,8 @@ pub struct TabLabel<'a> {
     pub name: &'a str,
     pub active: bool,
     pub zoomed: bool,
+    /// Something happened in the tab while it was out of sight (a bell).
+    pub alert: bool,
 }
 
 pub struct TabBar<'a> {
@@ -43,10 +45,11 @@ impl Widget for TabBar<'_> {
         );
         for tab in self.tabs {
             let label = format!(
-                " {}:{}{} ",
+                " {}:{}{}{} ",
                 tab.index,
                 tab.name,
-                if tab.zoomed { " Z" } else { "" }
+                if tab.zoomed { " Z" } else { "" },
+                if tab.alert { " !" } else { "" }
             );
             let style = if tab.active {
                 Style::new()
@@ -81,12 +84,14 @@ mod tests {
                 name: "main",
                 active: true,
                 zoomed: false,
+                alert: false,
             },
             TabLabel {
                 index: 2,
                 name: "logs",
                 active: false,
                 zoomed: true,
+                alert: true,
             },
         ];
         let mut buf = Buffer::empty(Rect::new(0, 0, 40, 1));
@@ -98,7 +103,7 @@ mod tests {
         }
         .render(buf.area, &mut buf);
         let text: String = buf.content.iter().map(|c| c.symbol()).collect();
-        assert_eq!(text, " [s]  1:main  2:logs Z                fk");
+        assert_eq!(text, " [s]  1:main  2:logs Z !              fk");
         assert_eq!(buf[(6, 0)].bg, theme.tab_active_bg);
     }
 }

@@ -1,0 +1,811 @@
+/*!
+The pty engine: a process on a pseudo-terminal (portable-pty) and its screen
+(alacritty_terminal) for each terminal pane.
+
+Output is read by one thread per pane and handed to the server loop over a bounded channel,
+so a program that floods output is slowed by back-pressure (as under tmux) rather than growing
+memory. The loop feeds the bytes to the emulator; a `TermFrame` snapshot is taken only when the
+pane is about to be drawn. Input goes through a writer thread per pane, so a program that stops
+reading can never block the server.
+
+The emulator may answer queries on the program's behalf. Only answers with fixed,
+program-independent content are written back (device attributes, cursor position, modes,
+sizes, colours); anything that would echo attacker-chosen bytes into a shell (clipboard reads,
+title reports, DECRQSS, font queries) is answered with nothing.
+*/
+
+use alacritty_terminal::event::{Event, EventListener, WindowSize};
+use alacritty_terminal::grid::{Dimensions, Scroll};
+use alacritty_terminal::index::{Column, Direction, Line, Point, Side};
+use alacritty_terminal::selection::{Selection, SelectionType};
+use alacritty_terminal::term::cell::Flags;
+use alacritty_terminal::term::search::{Match, RegexSearch};
+use alacritty_terminal::term::{Config, Osc52, Term, TermMode};
+use alacritty_terminal::vi_mode::ViMotion;
+use alacritty_terminal::vte::ansi::{Color as AColor, NamedColor, Processor, Rgb, StdSyncHandler};
+use anyhow::{Context, Result};
+use fieldkit_panes::term::Highlight;
+use fieldkit_panes::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes};
+use portable_pty::{ChildKiller, CommandBuilder, MasterPty, PtySize};
+use ratatui::style::{Color, Modifier};
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+
+pub type PaneId = u64;
+
+/// What the reader threads tell the server loop.
+#[derive(Debug)]
+pub enum PtyNote {
+    Output {
+        pane: PaneId,
+        bytes: Vec<u8>,
+    },
+    /// The program ended; `how` is `0`, `1`, `signal 9`...
+    Exited {
+        pane: PaneId,
+        how: String,
+    },
+}
+
+/// What feeding output produced, for the server to route.
+#[derive(Debug, Default, PartialEq)]
+pub struct Fed {
+    pub title: Option<String>,
+    pub bell: bool,
+    /// Text a program asked to put on the clipboard (OSC 52 write).
+    pub clipboard: Option<String>,
+    /// Bytes written back to the program (answers to queries).
+    pub answered: Vec<u8>,
+}
+
+#[derive(Clone, Default)]
+struct Events(Rc<RefCell<Vec<Event>>>);
+
+impl EventListener for Events {
+    fn send_event(&self, event: Event) {
+        self.0.borrow_mut().push(event);
+    }
+}
+
+struct Size {
+    cols: usize,
+    rows: usize,
+}
+
+impl Dimensions for Size {
+    fn total_lines(&self) -> usize {
+        self.rows
+    }
+    fn screen_lines(&self) -> usize {
+        self.rows
+    }
+    fn columns(&self) -> usize {
+        self.cols
+    }
+}
+
+/// The emulator of one pane, without the process: what tests and fuzzing drive directly.
+pub struct Screen {
+    term: Term<Events>,
+    parser: Processor<StdSyncHandler>,
+    events: Events,
+    search: Option<(RegexSearch, String, bool)>,
+    found: Option<Match>,
+}
+
+/// Regex metacharacters are searched for literally: people search for text.
+fn literal(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    for c in pattern.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn color(c: AColor) -> Color {
+    const NAMED: [Color; 16] = [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    match c {
+        AColor::Spec(Rgb { r, g, b }) => Color::Rgb(r, g, b),
+        AColor::Indexed(i) if i < 16 => NAMED[i as usize],
+        AColor::Indexed(i) => Color::Indexed(i),
+        AColor::Named(n) => {
+            let i = n as usize;
+            if i < 16 {
+                NAMED[i]
+            } else {
+                match n {
+                    NamedColor::DimBlack => Color::Black,
+                    NamedColor::DimRed => Color::Red,
+                    NamedColor::DimGreen => Color::Green,
+                    NamedColor::DimYellow => Color::Yellow,
+                    NamedColor::DimBlue => Color::Blue,
+                    NamedColor::DimMagenta => Color::Magenta,
+                    NamedColor::DimCyan => Color::Cyan,
+                    NamedColor::DimWhite => Color::Gray,
+                    _ => Color::Reset,
+                }
+            }
+        }
+    }
+}
+
+impl Screen {
+    pub fn new(cols: u16, rows: u16, scrollback: usize) -> Screen {
+        let events = Events::default();
+        let config = Config {
+            scrolling_history: scrollback,
+            // Programs may set the clipboard; they may never read it back.
+            osc52: Osc52::OnlyCopy,
+            ..Config::default()
+        };
+        let size = Size {
+            cols: cols.max(2) as usize,
+            rows: rows.max(1) as usize,
+        };
+        Screen {
+            term: Term::new(config, &size, events.clone()),
+            parser: Processor::new(),
+            events,
+            search: None,
+            found: None,
+        }
+    }
+
+    /// Feeds program output; returns what it asked for.
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+        self.parser.advance(&mut self.term, bytes);
+        let mut fed = Fed::default();
+        let size = (self.term.columns(), self.term.screen_lines());
+        for ev in self.events.0.borrow_mut().drain(..) {
+            match ev {
+                Event::Title(t) => fed.title = Some(t),
+                Event::ResetTitle => fed.title = Some(String::new()),
+                Event::Bell => fed.bell = true,
+                Event::ClipboardStore(_, text) => fed.clipboard = Some(text),
+                // Fixed-format answers: device attributes, cursor position, mode reports.
+                Event::PtyWrite(text) => fed.answered.extend_from_slice(text.as_bytes()),
+                Event::TextAreaSizeRequest(format) => fed.answered.extend_from_slice(
+                    format(WindowSize {
+                        num_lines: size.1 as u16,
+                        num_cols: size.0 as u16,
+                        cell_width: 8,
+                        cell_height: 16,
+                    })
+                    .as_bytes(),
+                ),
+                Event::ColorRequest(index, format) => {
+                    // Only the default foreground and background are told (vim asks, to pick
+                    // a light or dark scheme); they are numbers, never program text.
+                    let rgb = match index {
+                        256 => Some(Rgb {
+                            r: 0xd4,
+                            g: 0xd7,
+                            b: 0xdd,
+                        }),
+                        257 => Some(Rgb {
+                            r: 0x1d,
+                            g: 0x1f,
+                            b: 0x24,
+                        }),
+                        _ => None,
+                    };
+                    if let Some(rgb) = rgb {
+                        fed.answered.extend_from_slice(format(rgb).as_bytes());
+                    }
+                }
+                // Clipboard reads (OSC 52 ?) are never answered.
+                Event::ClipboardLoad(..) => {}
+                _ => {}
+            }
+        }
+        fed
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.term.resize(Size {
+            cols: cols.max(2) as usize,
+            rows: rows.max(1) as usize,
+        });
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        (self.term.columns() as u16, self.term.screen_lines() as u16)
+    }
+
+    pub fn modes(&self) -> TermModes {
+        let m = self.term.mode();
+        TermModes {
+            app_cursor: m.contains(TermMode::APP_CURSOR),
+            bracketed_paste: m.contains(TermMode::BRACKETED_PASTE),
+            alt_screen: m.contains(TermMode::ALT_SCREEN),
+        }
+    }
+
+    /// A snapshot of what is visible now.
+    pub fn frame(&self) -> TermFrame {
+        let content = self.term.renderable_content();
+        let cols = self.term.columns();
+        let rows = self.term.screen_lines();
+        let offset = content.display_offset as i32;
+        let mut cells = vec![
+            TermCell {
+                ch: ' ',
+                ..Default::default()
+            };
+            cols * rows
+        ];
+        let selection = content.selection;
+        for ic in content.display_iter {
+            let row = ic.point.line.0 + offset;
+            let col = ic.point.column.0;
+            if row < 0 || row as usize >= rows || col >= cols {
+                continue;
+            }
+            let c = ic.cell;
+            let f = c.flags;
+            let mut mods = Modifier::empty();
+            for (flag, m) in [
+                (Flags::BOLD, Modifier::BOLD),
+                (Flags::ITALIC, Modifier::ITALIC),
+                (Flags::ALL_UNDERLINES, Modifier::UNDERLINED),
+                (Flags::INVERSE, Modifier::REVERSED),
+                (Flags::DIM, Modifier::DIM),
+                (Flags::HIDDEN, Modifier::HIDDEN),
+                (Flags::STRIKEOUT, Modifier::CROSSED_OUT),
+            ] {
+                if f.intersects(flag) {
+                    mods |= m;
+                }
+            }
+            let hl = if self.found.as_ref().is_some_and(|m| m.contains(&ic.point)) {
+                Highlight::Match
+            } else if selection.is_some_and(|s| s.contains(ic.point)) {
+                Highlight::Selection
+            } else {
+                Highlight::None
+            };
+            let ch = if f.contains(Flags::LEADING_WIDE_CHAR_SPACER) || c.c == '\0' || c.c == '\t' {
+                ' '
+            } else {
+                c.c
+            };
+            cells[row as usize * cols + col] = TermCell {
+                ch,
+                combining: c.zerowidth().map(|z| z.to_vec().into_boxed_slice()),
+                fg: color(c.fg),
+                bg: color(c.bg),
+                mods,
+                wide: f.contains(Flags::WIDE_CHAR),
+                spacer: f.contains(Flags::WIDE_CHAR_SPACER),
+                hl,
+            };
+        }
+        let mode = *self.term.mode();
+        let cursor = (mode.contains(TermMode::SHOW_CURSOR) && offset == 0)
+            .then(|| {
+                let p = content.cursor.point;
+                (p.line.0 >= 0).then_some((p.column.0 as u16, p.line.0 as u16))
+            })
+            .flatten();
+        let copy_cursor = mode.contains(TermMode::VI).then(|| {
+            let p = self.term.vi_mode_cursor.point;
+            ((p.column.0) as u16, (p.line.0 + offset).max(0) as u16)
+        });
+        TermFrame {
+            cols: cols as u16,
+            rows: rows as u16,
+            cells,
+            cursor,
+            copy_cursor,
+            display_offset: offset as usize,
+            history: self.term.grid().history_size(),
+            modes: self.modes(),
+        }
+    }
+
+    /// The text of the screen, and with `history` the scrollback above it; trailing blanks
+    /// and blank lines at the end trimmed.
+    pub fn text(&self, history: bool) -> String {
+        let grid = self.term.grid();
+        let top = if history {
+            -(grid.history_size() as i32)
+        } else {
+            0
+        };
+        let cols = self.term.columns();
+        let mut lines: Vec<String> = Vec::new();
+        for l in top..self.term.screen_lines() as i32 {
+            let row = &grid[Line(l)];
+            let mut line = String::with_capacity(cols);
+            for c in 0..cols {
+                let cell = &row[Column(c)];
+                if cell
+                    .flags
+                    .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
+                {
+                    continue;
+                }
+                // Tabs are kept in cells for copying; a capture shows the blanks they made.
+                line.push(if cell.c == '\t' || cell.c == '\0' {
+                    ' '
+                } else {
+                    cell.c
+                });
+                if let Some(z) = cell.zerowidth() {
+                    line.extend(z.iter());
+                }
+            }
+            lines.push(line.trim_end().to_string());
+        }
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        let mut out = lines.join("\n");
+        out.push('\n');
+        out
+    }
+
+    /// Carries out a copy-mode command. Returns the yanked text for `Yank`, or a note for the
+    /// user ("no match").
+    pub fn copy(&mut self, cmd: &CopyCmd) -> CopyResult {
+        let vi = self.term.mode().contains(TermMode::VI);
+        match cmd {
+            CopyCmd::Enter => {
+                if !vi {
+                    self.term.toggle_vi_mode();
+                }
+            }
+            CopyCmd::Exit => self.leave_copy(),
+            CopyCmd::Left => self.term.vi_motion(ViMotion::Left),
+            CopyCmd::Right => self.term.vi_motion(ViMotion::Right),
+            CopyCmd::Up => self.term.vi_motion(ViMotion::Up),
+            CopyCmd::Down => self.term.vi_motion(ViMotion::Down),
+            CopyCmd::WordLeft => self.term.vi_motion(ViMotion::WordLeft),
+            CopyCmd::WordRight => self.term.vi_motion(ViMotion::WordRight),
+            CopyCmd::LineStart => self.term.vi_motion(ViMotion::First),
+            CopyCmd::LineEnd => self.term.vi_motion(ViMotion::Last),
+            CopyCmd::Top => {
+                let top = -(self.term.grid().history_size() as i32);
+                self.term.vi_goto_point(Point::new(Line(top), Column(0)));
+            }
+            CopyCmd::Bottom => {
+                let bottom = self.term.screen_lines() as i32 - 1;
+                self.term.vi_goto_point(Point::new(Line(bottom), Column(0)));
+            }
+            CopyCmd::HalfPageUp | CopyCmd::HalfPageDown => {
+                let half = (self.term.screen_lines() / 2).max(1) as i32;
+                let lines = if *cmd == CopyCmd::HalfPageUp {
+                    half
+                } else {
+                    -half
+                };
+                self.term.scroll_display(Scroll::Delta(lines));
+                let cursor = self.term.vi_mode_cursor.scroll(&self.term, lines);
+                self.term.vi_goto_point(cursor.point);
+            }
+            CopyCmd::Select(kind) => {
+                let ty = match kind {
+                    SelectKind::Char => SelectionType::Simple,
+                    SelectKind::Line => SelectionType::Lines,
+                    SelectKind::Block => SelectionType::Block,
+                };
+                if self.term.selection.as_ref().is_some_and(|s| s.ty == ty) {
+                    self.term.selection = None;
+                } else {
+                    let mut s = Selection::new(ty, self.term.vi_mode_cursor.point, Side::Left);
+                    s.include_all();
+                    self.term.selection = Some(s);
+                }
+            }
+            CopyCmd::Search { pattern, forward } => {
+                match RegexSearch::new(&literal(pattern)) {
+                    Ok(re) => self.search = Some((re, pattern.clone(), *forward)),
+                    Err(_) => return CopyResult::Note(format!("cannot search for {pattern:?}")),
+                }
+                return self.search_step(false);
+            }
+            CopyCmd::SearchAgain { reverse } => return self.search_step(*reverse),
+            CopyCmd::Yank => {
+                let text = match self.term.selection_to_string() {
+                    Some(t) if !t.is_empty() => t,
+                    _ => {
+                        let line = self.term.vi_mode_cursor.point.line;
+                        self.term.bounds_to_string(
+                            Point::new(line, Column(0)),
+                            Point::new(line, self.term.last_column()),
+                        )
+                    }
+                };
+                self.leave_copy();
+                return CopyResult::Yanked(text.trim_end_matches('\n').to_string());
+            }
+        }
+        CopyResult::Done
+    }
+
+    fn leave_copy(&mut self) {
+        if self.term.mode().contains(TermMode::VI) {
+            self.term.toggle_vi_mode();
+        }
+        self.term.selection = None;
+        self.found = None;
+        self.term.scroll_display(Scroll::Bottom);
+    }
+
+    fn search_step(&mut self, reverse: bool) -> CopyResult {
+        let Some((re, pattern, forward)) = self.search.as_mut() else {
+            return CopyResult::Note("no search yet: / or ? starts one".into());
+        };
+        let forward = *forward != reverse;
+        let dir = if forward {
+            Direction::Right
+        } else {
+            Direction::Left
+        };
+        // Start one cell past the cursor so that `n` moves on from the current match.
+        let here = self.term.vi_mode_cursor.point;
+        let origin = if forward {
+            here.add(&self.term, alacritty_terminal::index::Boundary::None, 1)
+        } else {
+            here.sub(&self.term, alacritty_terminal::index::Boundary::None, 1)
+        };
+        let found = self.term.search_next(re, origin, dir, Side::Left, None);
+        match found {
+            Some(m) => {
+                let start = *m.start();
+                self.found = Some(m);
+                self.term.vi_goto_point(start);
+                CopyResult::Done
+            }
+            None => CopyResult::Note(format!("no match for {pattern:?}")),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CopyResult {
+    Done,
+    Yanked(String),
+    Note(String),
+}
+
+/// A pane's process and its screen.
+pub struct TermProc {
+    pub screen: Screen,
+    master: Box<dyn MasterPty + Send>,
+    input: std::sync::mpsc::Sender<Vec<u8>>,
+    killer: Box<dyn ChildKiller + Send + Sync>,
+    pub pid: Option<u32>,
+    pub exited: bool,
+    /// Output arrived since the frame was last taken.
+    pub dirty: bool,
+    /// Output arrived since the scrollback was last saved.
+    pub unsaved: bool,
+}
+
+impl TermProc {
+    /// Starts `command` (through `sh -c` when it has arguments) in `cwd` on a pty of the given
+    /// size. `restored` is text from before a server restart, shown above the new shell.
+    pub fn spawn(
+        pane: PaneId,
+        command: &str,
+        cwd: Option<&str>,
+        size: (u16, u16),
+        scrollback: usize,
+        restored: Option<&str>,
+        notes: tokio::sync::mpsc::Sender<PtyNote>,
+    ) -> Result<TermProc> {
+        let (cols, rows) = (size.0.max(2), size.1.max(1));
+        let pty = portable_pty::native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .context("cannot open a pseudo-terminal")?;
+        let mut cmd = if command.contains(char::is_whitespace) {
+            let mut c = CommandBuilder::new("/bin/sh");
+            c.arg("-c");
+            c.arg(command);
+            c
+        } else {
+            CommandBuilder::new(command)
+        };
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("COLORTERM", "truecolor");
+        cmd.env("FIELDKIT_PANE", pane.to_string());
+        cmd.env_remove("FIELDKIT_LOG");
+        let dir = cwd
+            .filter(|d| std::path::Path::new(d).is_dir())
+            .map(str::to_string)
+            .or_else(|| std::env::var("HOME").ok())
+            .unwrap_or_else(|| "/".into());
+        cmd.cwd(dir);
+        let mut child = pair
+            .slave
+            .spawn_command(cmd)
+            .with_context(|| format!("cannot start {command:?}"))?;
+        drop(pair.slave);
+        let pid = child.process_id();
+        let killer = child.clone_killer();
+        let mut reader = pair.master.try_clone_reader().context("pty reader")?;
+        let mut writer = pair.master.take_writer().context("pty writer")?;
+        let (input, input_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::Builder::new()
+            .name(format!("pty-write-{pane}"))
+            .spawn(move || {
+                while let Ok(bytes) = input_rx.recv() {
+                    if writer
+                        .write_all(&bytes)
+                        .and_then(|_| writer.flush())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+            .context("pty writer thread")?;
+        std::thread::Builder::new()
+            .name(format!("pty-read-{pane}"))
+            .spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if notes
+                                .blocking_send(PtyNote::Output {
+                                    pane,
+                                    bytes: buf[..n].to_vec(),
+                                })
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let how = match child.wait() {
+                    Ok(st) => match st.signal() {
+                        Some(sig) => format!(
+                            "signal {}",
+                            sig.trim_start_matches("Signal ").to_lowercase()
+                        ),
+                        None => st.exit_code().to_string(),
+                    },
+                    Err(e) => format!("lost: {e}"),
+                };
+                let _ = notes.blocking_send(PtyNote::Exited { pane, how });
+            })
+            .context("pty reader thread")?;
+        let mut screen = Screen::new(cols, rows, scrollback);
+        if let Some(text) = restored.filter(|t| !t.trim().is_empty()) {
+            let mut b = text.trim_end().replace('\n', "\r\n").into_bytes();
+            b.extend_from_slice(b"\r\n\x1b[2m[fieldkit: the server restarted; the program above ended with it]\x1b[0m\r\n");
+            screen.feed(&b);
+        }
+        Ok(TermProc {
+            screen,
+            master: pair.master,
+            input,
+            killer,
+            pid,
+            exited: false,
+            dirty: true,
+            unsaved: false,
+        })
+    }
+
+    /// Feeds output and writes back the safe answers.
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+        let fed = self.screen.feed(bytes);
+        if !fed.answered.is_empty() {
+            self.write(fed.answered.clone());
+        }
+        self.dirty = true;
+        self.unsaved = true;
+        fed
+    }
+
+    pub fn write(&self, bytes: Vec<u8>) {
+        let _ = self.input.send(bytes);
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        let (cols, rows) = (cols.max(2), rows.max(1));
+        if self.screen.size() != (cols, rows) {
+            self.screen.resize(cols, rows);
+            let _ = self.master.resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            });
+            self.dirty = true;
+        }
+    }
+
+    /// The program's working directory, from /proc.
+    pub fn cwd(&self) -> Option<String> {
+        let pid = self.pid?;
+        std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .ok()
+            .map(|p| p.display().to_string())
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.killer.kill();
+    }
+}
+
+impl Drop for TermProc {
+    fn drop(&mut self) {
+        if !self.exited {
+            self.kill();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_and_text_reach_the_frame() {
+        let mut s = Screen::new(20, 3, 100);
+        s.feed(b"\x1b[31mred\x1b[0m \x1b[1;4mbold\x1b[0m\r\n\x1b[38;2;1;2;3mrgb\x1b[48;5;200mX");
+        let f = s.frame();
+        assert_eq!(f.cells[0].ch, 'r');
+        assert_eq!(f.cells[0].fg, Color::Red);
+        assert!(f.cells[4]
+            .mods
+            .contains(Modifier::BOLD | Modifier::UNDERLINED));
+        assert_eq!(f.cells[20].fg, Color::Rgb(1, 2, 3));
+        assert_eq!(f.cells[23].bg, Color::Indexed(200));
+        assert_eq!(f.cursor, Some((4, 1)));
+        assert_eq!(s.text(false), "red bold\nrgbX\n");
+    }
+
+    #[test]
+    fn wide_characters_and_title_and_bell() {
+        let mut s = Screen::new(10, 2, 10);
+        let fed = s.feed("世界\x1b]0;my title\x07\x07".as_bytes());
+        assert_eq!(fed.title.as_deref(), Some("my title"));
+        assert!(fed.bell);
+        let f = s.frame();
+        assert!(f.cells[0].wide && f.cells[1].spacer && f.cells[2].ch == '界');
+    }
+
+    #[test]
+    fn echoback_sequences_answer_nothing() {
+        // Each would write attacker-chosen bytes into the shell if answered.
+        let hostile: [&[u8]; 5] = [
+            b"\x1b[21t",                       // title report
+            b"\x1bP$qm\x1b\\",                 // DECRQSS
+            b"\x1b]50;?\x07",                  // font query
+            b"\x1b]52;c;?\x07",                // clipboard read
+            b"\x1b]2;$(rm -rf ~)\x07\x1b[21t", // a title set, then a report of it
+        ];
+        for seq in hostile {
+            let mut s = Screen::new(40, 5, 10);
+            let fed = s.feed(seq);
+            assert!(
+                fed.answered.is_empty(),
+                "{:?} answered {:?}",
+                String::from_utf8_lossy(seq),
+                String::from_utf8_lossy(&fed.answered)
+            );
+        }
+        // Fixed-format queries are answered (the control that the test can fail).
+        let mut s = Screen::new(40, 5, 10);
+        assert!(!s.feed(b"\x1b[c").answered.is_empty(), "device attributes");
+        assert_eq!(s.feed(b"\x1b[6n").answered, b"\x1b[1;1R");
+        // A clipboard write is passed on, never echoed.
+        let fed = s.feed(b"\x1b]52;c;aGVsbG8=\x07");
+        assert_eq!(fed.clipboard.as_deref(), Some("hello"));
+        assert!(fed.answered.is_empty());
+    }
+
+    #[test]
+    fn copy_mode_finds_old_lines_and_yanks() {
+        let mut s = Screen::new(30, 10, 10_000);
+        let mut out = String::new();
+        for i in 0..6000 {
+            out.push_str(&format!("row {i}\r\n"));
+        }
+        s.feed(out.as_bytes());
+        assert_eq!(s.copy(&CopyCmd::Enter), CopyResult::Done);
+        assert_eq!(
+            s.copy(&CopyCmd::Search {
+                pattern: "row 991".into(),
+                forward: false
+            }),
+            CopyResult::Done
+        );
+        let f = s.frame();
+        assert!(
+            f.display_offset > 4900,
+            "scrolled back {}",
+            f.display_offset
+        );
+        let (cx, cy) = f.copy_cursor.expect("copy cursor");
+        assert_eq!(f.cells[cy as usize * 30 + cx as usize].ch, 'r');
+        assert!(f.cells.iter().any(|c| c.hl == Highlight::Match));
+        assert_eq!(s.copy(&CopyCmd::Select(SelectKind::Line)), CopyResult::Done);
+        assert_eq!(s.copy(&CopyCmd::Yank), CopyResult::Yanked("row 991".into()));
+        assert_eq!(
+            s.frame().display_offset,
+            0,
+            "yank leaves copy mode at the bottom"
+        );
+        s.copy(&CopyCmd::Enter);
+        assert!(matches!(
+            s.copy(&CopyCmd::Search {
+                pattern: "no such".into(),
+                forward: true
+            }),
+            CopyResult::Note(_)
+        ));
+        assert!(
+            matches!(
+                s.copy(&CopyCmd::Search {
+                    pattern: "a[(".into(),
+                    forward: true
+                }),
+                CopyResult::Note(_)
+            ),
+            "metacharacters are literal"
+        );
+    }
+
+    #[test]
+    fn hostile_output_never_panics_and_stays_bounded() {
+        let mut s = Screen::new(80, 24, 1000);
+        let mut seed = 0x9e37_79b9u32;
+        let mut bytes = Vec::new();
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            bytes.push(match seed % 7 {
+                0 => 0x1b,
+                1 => b'[',
+                2 => b';',
+                3 => (seed >> 8) as u8 % 10 + b'0',
+                _ => (seed >> 16) as u8,
+            });
+        }
+        s.feed(&bytes);
+        s.feed(b"\x1b[999999999;999999999H\x1b[99999999999999999999m");
+        s.feed(&vec![b'x'; 1 << 20]);
+        s.resize(1, 1);
+        s.feed(b"\x1b[?1049h\x1b[2J\xff\xfe\xc3");
+        s.resize(300, 100);
+        let f = s.frame();
+        assert_eq!(f.cells.len(), 300 * 100);
+        assert!(s.term.grid().history_size() <= 1000);
+    }
+}
