@@ -171,8 +171,9 @@ pub fn attach(dirs: &Dirs, session: &str, mode: AttachMode) -> Result<i32> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!("fieldkit needs a terminal to attach to (stdin and stdout must be a tty); for scripts use `fieldkit action` and `fieldkit capture`");
     }
-    let start = matches!(mode, AttachMode::CreateOrAttach | AttachMode::New);
-    let mut sock = connect(dirs, start)?;
+    // Saved sessions outlive the server, so attaching starts one if none runs.
+    let mut sock = connect(dirs, true)?;
+    let _ = mode;
     let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
     protocol::write_msg(
         &mut sock,

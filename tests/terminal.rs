@@ -1,0 +1,262 @@
+//! Terminal panes end to end: a real shell on a real pty inside fieldkit, inside tmux, typed
+//! at as a person would.
+
+mod common;
+
+use common::{Fk, BIN};
+
+/// Opens fieldkit in a tmux window and waits for its shell prompt.
+fn workspace(fk: &Fk, w: u16, h: u16) {
+    fk.terminal("w", w, h);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the shell prompt in the first pane", |s| {
+        s.contains("1 sh") && s.contains("# ")
+    });
+}
+
+fn capture(fk: &Fk, args: &[&str]) -> String {
+    fk.ok(&[&["capture"], args].concat())
+}
+
+#[test]
+fn echo_and_colours_reach_the_screen() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    fk.type_line("w", "printf '\\033[31mRED\\033[0m \\033[1mBOLD\\033[0m \\033[38;5;202mIDX\\033[0m \\344\\270\\226wide\\n'");
+    fk.wait_screen("w", "the output", |s| s.contains("RED BOLD IDX 世wide"));
+    // The colours survive all the way to the outer terminal.
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &format!("fkt-{}", fk.path().file_name().unwrap().to_string_lossy()),
+            "capture-pane",
+            "-p",
+            "-e",
+            "-t",
+            "w",
+        ])
+        .output()
+        .expect("capture -e");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("RED") && l.contains("wide") && !l.contains("printf"))
+        .expect("the output line");
+    assert!(
+        line.contains("\x1b[31mRED") || line.contains(";31mRED") || line.contains("31m\x1b"),
+        "red: {line:?}"
+    );
+    assert!(line.contains("38;5;202"), "256-colour: {line:?}");
+}
+
+#[test]
+fn vim_edits_saves_and_quits() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    let file = fk.path().join("note.txt");
+    fk.type_line("w", &format!("vim -u NONE -N {}", file.display()));
+    fk.wait_screen("w", "vim on the alternate screen", |s| {
+        s.contains("~") && s.contains("note.txt")
+    });
+    fk.keys("w", &["i"]);
+    fk.keys("w", &["-l", "field notes, day 1"]);
+    fk.keys("w", &["Escape"]);
+    fk.keys("w", &["-l", ":wq"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the shell again after :wq", |s| {
+        !s.contains("~  ") && s.contains("# ")
+    });
+    common::wait_until("the file on disk", || {
+        std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| (t == "field notes, day 1\n").then_some(()).ok_or(t))
+    });
+}
+
+#[test]
+fn resizes_reach_the_program() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    fk.type_line("w", "stty size");
+    // 100x30 less the tab bar, the hint bar and the pane border.
+    fk.wait_screen("w", "stty size before", |s| s.contains("26 98"));
+    fk.resize("w", 120, 40);
+    fk.type_line("w", "stty size");
+    fk.wait_screen("w", "stty size after the resize", |s| s.contains("36 118"));
+    fk.keys("w", &["C-b", "%"]);
+    fk.wait_screen("w", "the second pane", |s| s.contains("2 sh"));
+    fk.type_line("w", "stty size");
+    fk.wait_screen("w", "the split pane's size", |s| s.contains("36 58"));
+}
+
+#[test]
+fn copy_mode_search_finds_a_line_5000_back_and_yank_reaches_the_client() {
+    let fk = Fk::new();
+    // tmux stands in for the user's terminal: with set-clipboard on, an OSC 52 the client
+    // writes becomes a tmux buffer we can read back.
+    fk.terminal("w", 100, 30);
+    let sock = format!("fkt-{}", fk.path().file_name().unwrap().to_string_lossy());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &sock])
+            .args(args)
+            .output()
+            .expect("tmux")
+    };
+    tmux(&["set-option", "-g", "set-clipboard", "on"]);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the prompt", |s| {
+        s.contains("1 sh") && s.contains("# ")
+    });
+    fk.type_line("w", "seq -f 'row %g' 1 6000");
+    fk.wait_screen("w", "the last row", |s| s.contains("row 6000"));
+    fk.keys("w", &["C-b", "["]);
+    fk.wait_screen("w", "copy mode", |s| s.contains("[copy]"));
+    fk.keys("w", &["?"]);
+    fk.keys("w", &["-l", "row 1000"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "the match far back", |s| {
+        s.lines().any(|l| l.starts_with("┃row 1000 "))
+    });
+    // The position indicator: lines scrolled back / lines of history.
+    let pos = s.lines().nth(2).unwrap_or("");
+    let indicator = pos.rsplit('[').next().unwrap_or("");
+    let (back, total) = indicator
+        .trim_end_matches(|c| c != ']')
+        .trim_end_matches(']')
+        .split_once('/')
+        .expect("[back/total]");
+    let (back, total): (usize, usize) =
+        (back.parse().expect("back"), total.parse().expect("total"));
+    assert!(
+        back > 4900 && total >= 5970,
+        "scrolled back {back} of {total}: {pos}"
+    );
+    fk.keys("w", &["V"]);
+    fk.keys("w", &["y"]);
+    fk.wait_screen("w", "copy mode left", |s| !s.contains("[copy]"));
+    common::wait_until("the yank in the outer terminal's clipboard", || {
+        let out = tmux(&["show-buffer"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (text.trim_end() == "row 1000").then_some(()).ok_or(text)
+    });
+    // prefix ] pastes it back into the shell.
+    fk.keys("w", &["C-b", "]"]);
+    fk.wait_screen("w", "the pasted yank at the prompt", |s| {
+        s.lines().any(|l| l.starts_with("┃# row 1000 "))
+    });
+    // The scrollback capture has all of it.
+    let all = capture(&fk, &["--pane", "1", "--scrollback"]);
+    assert!(
+        all.contains("\nrow 1\n") && all.contains("\nrow 6000\n"),
+        "{} lines",
+        all.lines().count()
+    );
+}
+
+#[test]
+fn output_goes_on_while_detached_and_reattach_shows_it() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    fk.type_line(
+        "w",
+        "for i in $(seq 1 400); do echo tick $i; sleep 0.005; done; echo all-done",
+    );
+    fk.wait_screen("w", "output started", |s| s.contains("tick "));
+    fk.keys("w", &["C-b", "d"]);
+    fk.wait_screen("w", "detached", |s| s.contains("[detached"));
+    let done = |s: &str| {
+        s.lines()
+            .any(|l| l.trim_matches(|c: char| c == '┃' || c == ' ') == "all-done")
+    };
+    fk.wait_output(
+        &["capture", "--pane", "1"],
+        "the loop finished while detached",
+        done,
+    );
+    fk.type_line("w", &format!("{BIN} attach"));
+    let s = fk.wait_screen("w", "the current screen after reattach", done);
+    assert!(s.contains("tick 400"), "{s}");
+}
+
+#[test]
+fn kill_9_brings_back_cwd_and_scrollback() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    let dir = fk.path().join("work dir");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    fk.type_line(
+        "w",
+        &format!("cd '{}' && echo marker-before-crash", dir.display()),
+    );
+    fk.wait_screen("w", "the marker", |s| s.contains("marker-before-crash"));
+    fk.keys("w", &["C-b", "d"]);
+    fk.wait_screen("w", "detached (scrollback saved)", |s| {
+        s.contains("[detached")
+    });
+    unsafe {
+        libc::kill(fk.server_pid(), libc::SIGKILL);
+    }
+    fk.wait_output(&["ls"], "the server gone", |o| {
+        o.contains("no server running")
+    });
+    fk.type_line("w", &format!("{BIN} attach -t main"));
+    fk.wait_screen("w", "the restored pane", |s| {
+        s.contains("marker-before-crash") && s.contains("server restarted")
+    });
+    fk.type_line("w", "pwd");
+    let at = format!("┃{}", dir.display());
+    fk.wait_screen("w", "the shell in its old directory", |s| {
+        s.lines().any(|l| l.starts_with(&at))
+    });
+}
+
+#[test]
+fn echoback_queries_write_nothing_back() {
+    let fk = Fk::new();
+    workspace(&fk, 120, 30);
+    // Reads whatever the terminal answers within half a second, and says how many bytes.
+    let probe = |seq: &str, tag: &str| {
+        format!("stty -echo -icanon min 0 time 5; printf '{seq}'; n=$(dd bs=1 count=200 2>/dev/null | wc -c); stty sane; echo {tag}=$n")
+    };
+    for (seq, tag) in [
+        ("\\033[21t", "title"),
+        ("\\033P$qm\\033\\\\", "decrqss"),
+        ("\\033]50;?\\007", "font"),
+        ("\\033]52;c;?\\007", "clipread"),
+    ] {
+        fk.type_line("w", &probe(seq, tag));
+        fk.wait_screen("w", tag, |s| {
+            s.contains(&format!("{tag}=0")) || s.lines().any(|l| l.starts_with(&format!("{tag}=")))
+        });
+        let s = fk.screen("w");
+        assert!(
+            s.contains(&format!("{tag}=0")),
+            "{tag} wrote bytes back:\n{s}"
+        );
+    }
+    // The control: device attributes are answered, so the probe can see answers at all.
+    fk.type_line("w", &probe("\\033[c", "da"));
+    let s = fk.wait_screen("w", "the DA answer", |s| {
+        s.lines().any(|l| l.contains("da=") && !l.contains("da=$"))
+    });
+    assert!(!s.contains("da=0"), "{s}");
+}
+
+#[test]
+fn exit_shows_how_and_a_key_closes() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    fk.keys("w", &["C-b", "%"]);
+    fk.wait_screen("w", "two panes", |s| s.contains("2 sh"));
+    fk.type_line("w", "exit 3");
+    fk.wait_screen("w", "the exit status", |s| s.contains("[exited 3]"));
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the pane closed", |s| {
+        !s.contains("2 sh") && !s.contains("[exited")
+    });
+    assert_eq!(
+        fk.ok(&["ls"]),
+        "main: 1 tabs, 1 panes, 1 clients (attached)\n"
+    );
+}
