@@ -62,6 +62,17 @@ enum Cmd {
         #[arg(long, short = 'S')]
         scrollback: bool,
     },
+    /// Type into a terminal pane: each argument is a key name (Enter, Tab, Escape, C-c, M-x,
+    /// Up...) or else literal text, as with `tmux send-keys`.
+    SendKeys {
+        #[arg(short = 't', long = "target")]
+        target: Option<String>,
+        /// The pane's number in the active tab (default: the focused pane).
+        #[arg(long)]
+        pane: Option<u64>,
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        keys: Vec<String>,
+    },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print the key bindings in force (--markdown: as the README's table).
@@ -144,6 +155,12 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             dirs,
             target,
             Command::Capture { pane, scrollback },
+            false,
+        )?)),
+        Some(Cmd::SendKeys { target, pane, keys }) => Ok(reply(client::command(
+            dirs,
+            target,
+            Command::SendKeys { pane, keys },
             false,
         )?)),
         Some(Cmd::Doctor) => {

@@ -155,6 +155,7 @@ fn restore_terminal() {
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(
         out,
+        crossterm::event::DisableMouseCapture,
         crossterm::event::DisableFocusChange,
         crossterm::event::DisableBracketedPaste,
         crossterm::terminal::LeaveAlternateScreen,

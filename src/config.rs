@@ -37,6 +37,9 @@ pub struct Config {
     pub clipboard_from_programs: bool,
     /// Close a terminal pane as soon as its program ends, instead of showing how it ended.
     pub close_on_exit: bool,
+    /// Use the mouse: a click focuses a pane, and programs that ask get mouse reports.
+    /// Off by default, as in tmux, so the terminal's own selection keeps working.
+    pub mouse: bool,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             scrollback_lines: 10_000,
             clipboard_from_programs: true,
             close_on_exit: false,
+            mouse: false,
         }
     }
 }

@@ -58,11 +58,23 @@ pub enum ClientMsg {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     List,
-    NewDetached { name: String },
+    NewDetached {
+        name: String,
+    },
     KillSession,
     KillServer,
-    Action { action: String },
-    Capture { pane: Option<u64>, scrollback: bool },
+    Action {
+        action: String,
+    },
+    Capture {
+        pane: Option<u64>,
+        scrollback: bool,
+    },
+    /// Keys for a terminal pane: key names (`Enter`, `C-c`) or literal text.
+    SendKeys {
+        pane: Option<u64>,
+        keys: Vec<String>,
+    },
     Ping,
 }
 

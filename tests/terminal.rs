@@ -260,3 +260,87 @@ fn exit_shows_how_and_a_key_closes() {
         "main: 1 tabs, 1 panes, 1 clients (attached)\n"
     );
 }
+
+/// Resident memory of a process in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
+    let fk = Fk::new();
+    fk.terminal("w", 120, 40);
+    fk.type_line("w", &format!("exec {BIN}"));
+    fk.wait_screen("w", "the prompt", |s| {
+        s.contains("1 sh") && s.contains("# ")
+    });
+    let client = fk.pane_pid("w");
+    let server = fk.server_pid();
+    // The client stops reading, as over a stalled ssh link.
+    unsafe {
+        libc::kill(client, libc::SIGSTOP);
+    }
+    fk.ok(&["action", "split-down"]);
+    let before = rss_kib(server);
+    // ~40 MB of output into a pane nobody can see arrive; the keys go in by script, since
+    // the stopped client cannot forward any.
+    fk.ok(&[
+        "send-keys",
+        "--pane",
+        "1",
+        "seq 1 5000000; echo flood-done",
+        "Enter",
+    ]);
+    let peak = std::cell::Cell::new(0);
+    fk.wait_output(&["capture", "--pane", "1"], "the flood to finish", |o| {
+        peak.set(peak.get().max(rss_kib(server)));
+        o.lines().any(|l| l == "flood-done")
+    });
+    let peak = peak.get().max(rss_kib(server));
+    assert!(
+        peak < before + 64 * 1024,
+        "server grew from {before} KiB to {peak} KiB"
+    );
+    unsafe {
+        libc::kill(client, libc::SIGCONT);
+    }
+    fk.wait_screen(
+        "w",
+        "the stalled client catches up with the final screen",
+        |s| {
+            s.lines()
+                .any(|l| l.starts_with("│flood-done") || l.starts_with("┃flood-done"))
+        },
+    );
+}
+
+#[test]
+fn mouse_clicks_focus_panes_and_reach_programs_that_ask() {
+    let fk = Fk::new();
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        "shell = \"/bin/sh\"\nmouse = true\n",
+    )
+    .expect("config");
+    workspace(&fk, 100, 30);
+    fk.keys("w", &["C-b", "%"]);
+    fk.wait_screen("w", "pane 2 focused", |s| s.contains("┏ 2 sh"));
+    // The outer terminal reports a left click at column 10, row 5 (1-based, SGR form).
+    fk.keys("w", &["-l", "\x1b[<0;10;5M\x1b[<0;10;5m"]);
+    fk.wait_screen("w", "pane 1 focused by the click", |s| s.contains("┏ 1 sh"));
+    // A program that asks for SGR mouse reports gets them in its own pane's coordinates.
+    fk.type_line("w", "printf '\\033[?1000h\\033[?1006h'; stty -echo -icanon min 1; head -c 9 | od -An -c; stty sane; printf '\\033[?1000l'");
+    fk.wait_screen("w", "the program waiting", |s| s.contains("od -An"));
+    // Screen column 6, row 4 (1-based) is inside pane 1 at column 5, row 2 (1-based): the tab
+    // bar and the pane's border come first.
+    fk.keys("w", &["-l", "\x1b[<0;6;4M"]);
+    fk.wait_screen("w", "the report the program read", |s| {
+        s.contains("5   ;   2   M")
+    });
+}

@@ -126,6 +126,27 @@ pub fn encode_key(key: &KeyEvent, app_cursor: bool) -> Vec<u8> {
     out
 }
 
+/// A mouse event as xterm reports it to a program that asked: `button` is 0 left, 1 middle,
+/// 2 right, 64/65 wheel up/down, plus 32 for motion; `x`, `y` are 0-based cells in the pane.
+/// SGR form when the program asked for it, else the old X10 form (cells past 222 unreportable).
+pub fn encode_mouse(button: u8, x: u16, y: u16, release: bool, sgr: bool) -> Vec<u8> {
+    if sgr {
+        format!(
+            "\x1b[<{button};{};{}{}",
+            x + 1,
+            y + 1,
+            if release { 'm' } else { 'M' }
+        )
+        .into_bytes()
+    } else {
+        if x > 222 || y > 222 {
+            return Vec::new();
+        }
+        let b = if release { 3 } else { button };
+        vec![0x1b, b'[', b'M', 32 + b, 33 + x as u8, 33 + y as u8]
+    }
+}
+
 /// What a paste sends: wrapped in bracketed-paste markers when the program asked for them,
 /// with any ESC removed from the text so a paste cannot end the bracket early or smuggle a
 /// sequence in; without brackets, newlines become carriage returns as a terminal types them.
@@ -177,6 +198,14 @@ mod tests {
         assert_eq!(k(KeyCode::F(5), n), b"\x1b[15~");
         assert_eq!(k(KeyCode::F(12), c), b"\x1b[24;5~");
         assert_eq!(k(KeyCode::F(20), n), b"");
+    }
+
+    #[test]
+    fn mouse_reports() {
+        assert_eq!(encode_mouse(0, 4, 2, false, true), b"\x1b[<0;5;3M");
+        assert_eq!(encode_mouse(0, 4, 2, true, true), b"\x1b[<0;5;3m");
+        assert_eq!(encode_mouse(64, 0, 0, false, false), b"\x1b[M`!!");
+        assert_eq!(encode_mouse(0, 300, 0, false, false), b"");
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub struct TermModes {
     pub app_cursor: bool,
     pub bracketed_paste: bool,
     pub alt_screen: bool,
+    /// The program asked for mouse reports (clicks, drags or all motion).
+    pub mouse: bool,
+    /// ... in SGR form (`CSI < b ; x ; y M`), which has no coordinate limit.
+    pub sgr_mouse: bool,
+    /// ... including motion with a button held (drags).
+    pub mouse_drag: bool,
 }
 
 /// A snapshot of what the terminal shows.
@@ -266,7 +272,11 @@ impl Pane for TermPane {
     }
 
     fn on_input(&mut self, k: &KeyEvent, cx: &mut Cx) -> Outcome {
-        self.bell = false;
+        if self.bell {
+            // The title loses its bell mark.
+            self.bell = false;
+            cx.dirty = true;
+        }
         if self.exited.is_some() {
             if matches!(k.code, KeyCode::Enter | KeyCode::Char('q') | KeyCode::Esc) {
                 cx.push(Effect::Ui(UiCommand::ClosePane));

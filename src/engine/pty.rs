@@ -239,6 +239,9 @@ impl Screen {
             app_cursor: m.contains(TermMode::APP_CURSOR),
             bracketed_paste: m.contains(TermMode::BRACKETED_PASTE),
             alt_screen: m.contains(TermMode::ALT_SCREEN),
+            mouse: m.intersects(TermMode::MOUSE_MODE),
+            sgr_mouse: m.contains(TermMode::SGR_MOUSE),
+            mouse_drag: m.intersects(TermMode::MOUSE_DRAG | TermMode::MOUSE_MOTION),
         }
     }
 

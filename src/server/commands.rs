@@ -90,6 +90,40 @@ impl Server {
                 self.try_action(&name, action, None)?;
                 Ok(String::new())
             }
+            Command::SendKeys { pane, keys } => {
+                let name = self.target(session)?;
+                let s = self.sessions.get(&name).ok_or("no such session")?;
+                let id = match pane {
+                    None => s.focused(),
+                    Some(n) => {
+                        let order = s.tab().layout.leaves();
+                        *order.get((n as usize).wrapping_sub(1)).ok_or_else(|| {
+                            format!(
+                                "there is no pane {n} in the active tab (it has {})",
+                                order.len()
+                            )
+                        })?
+                    }
+                };
+                self.sync_terms();
+                let t = self
+                    .terms
+                    .get(&id)
+                    .ok_or("that pane is not a running terminal")?;
+                let app_cursor = t.screen.modes().app_cursor;
+                let mut bytes = Vec::new();
+                for k in keys {
+                    match crate::keymap::Key::parse(&k) {
+                        // Single characters are text; names and chords are keys.
+                        Ok(key) if k.chars().count() > 1 => {
+                            bytes.extend(fieldkit_panes::keys::encode_key(&key.event(), app_cursor))
+                        }
+                        _ => bytes.extend_from_slice(k.as_bytes()),
+                    }
+                }
+                t.write(bytes);
+                Ok(String::new())
+            }
             Command::Capture { pane, scrollback } => {
                 let name = self.target(session)?;
                 // Fresh figures even when no client is attached to keep them ticking.

@@ -8,6 +8,7 @@ Nothing polls: with no input, no worker traffic and no visible status pane the s
 */
 
 pub mod commands;
+pub mod memory;
 pub mod popup;
 pub mod render;
 pub mod session;
@@ -34,6 +35,8 @@ use render::FrameWriter;
 use session::{Ids, Session};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -45,6 +48,11 @@ pub enum Ev {
     Conn {
         id: ClientId,
         tx: mpsc::UnboundedSender<ServerMsg>,
+        backlog: Arc<Backlog>,
+    },
+    /// A slow client's queue emptied after frames were held back from it.
+    Drained {
+        id: ClientId,
     },
     Msg {
         id: ClientId,
@@ -56,8 +64,31 @@ pub enum Ev {
     Worker(WorkerNote),
 }
 
+/// What a connection has queued but not yet written, shared between the loop and the
+/// connection's writer. A client that stops reading is sent no more frames until it catches up,
+/// so a stalled ssh link costs a bounded amount of memory, never the server.
+#[derive(Default)]
+pub struct Backlog {
+    bytes: AtomicUsize,
+    held_back: AtomicBool,
+}
+
+/// Frames are held back from a client with more than this queued.
+const MAX_BACKLOG: usize = 1 << 20;
+
+impl Client {
+    /// Queues terminal bytes for this client, counted in its backlog.
+    fn output(&self, bytes: Vec<u8>) {
+        self.backlog.bytes.fetch_add(bytes.len(), Ordering::AcqRel);
+        if self.tx.send(ServerMsg::Output { bytes }).is_err() {
+            self.backlog.bytes.store(0, Ordering::Release);
+        }
+    }
+}
+
 pub struct Client {
     tx: mpsc::UnboundedSender<ServerMsg>,
+    backlog: Arc<Backlog>,
     session: Option<String>,
     size: (u16, u16),
     caps: TermCaps,
@@ -100,6 +131,8 @@ pub struct Server {
     paste: Option<String>,
 }
 
+/// Quiet time after which the server trims its memory.
+const IDLE_TRIM_AFTER: Duration = Duration::from_secs(5);
 /// How often unsaved scrollback is written to state.db while programs print.
 const SCROLLBACK_SAVE_EVERY: Duration = Duration::from_secs(10);
 /// Output chunks taken from the pty channel before drawing: a flood still gets frames.
@@ -140,6 +173,9 @@ pub fn run(dirs: Dirs) -> Result<()> {
         let (pty_tx, pty_rx) = mpsc::channel(PTY_BATCH);
         let mut server = Server::new(server_dirs, tx.clone(), pty_tx);
         tokio::spawn(accept_loop(listener, tx));
+        // Start-up is done: from here on only the code the server runs stays resident.
+        let trimmed = memory::trim_code_pages();
+        tracing::debug!(trimmed, "code pages trimmed");
         server.serve(rx, pty_rx).await
     });
     let _ = std::fs::remove_file(&socket);
@@ -208,17 +244,34 @@ async fn connection(id: ClientId, stream: UnixStream, events: mpsc::UnboundedSen
         }
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<ServerMsg>();
-    if events.send(Ev::Conn { id, tx }).is_err() {
+    let backlog = Arc::new(Backlog::default());
+    if events
+        .send(Ev::Conn {
+            id,
+            tx,
+            backlog: backlog.clone(),
+        })
+        .is_err()
+    {
         return;
     }
+    let drained = events.clone();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             let last = matches!(msg, ServerMsg::Exit { .. } | ServerMsg::Reply { .. });
+            let queued = match &msg {
+                ServerMsg::Output { bytes } => bytes.len(),
+                _ => 0,
+            };
             let Ok(bytes) = wire::encode(&msg) else {
                 continue;
             };
             if wr.write_all(&bytes).await.is_err() {
                 break;
+            }
+            let left = backlog.bytes.fetch_sub(queued, Ordering::AcqRel) - queued;
+            if left == 0 && backlog.held_back.swap(false, Ordering::AcqRel) {
+                let _ = drained.send(Ev::Drained { id });
             }
             if last {
                 let _ = wr.shutdown().await;
@@ -344,6 +397,8 @@ impl Server {
         let mut save_tick = tokio::time::interval(SCROLLBACK_SAVE_EVERY);
         save_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        // Set after every burst of work; when it passes with nothing else to do, memory is trimmed.
+        let mut trim_at: Option<tokio::time::Instant> = None;
         loop {
             self.sync_terms();
             self.render_all();
@@ -354,8 +409,14 @@ impl Server {
             }
             let status_visible = self.status_visible();
             let unsaved = self.terms.values().any(|t| t.unsaved);
+            let trim_deadline = trim_at.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 biased;
+                _ = tokio::time::sleep_until(trim_deadline), if trim_at.is_some() => {
+                    trim_at = None;
+                    memory::trim_idle();
+                    continue;
+                }
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: saving and stopping");
                     self.stop_all("[server exited]");
@@ -381,6 +442,7 @@ impl Server {
                 _ = tick.tick(), if status_visible => self.refresh_status(),
                 _ = save_tick.tick(), if unsaved => self.save_scrollbacks(true),
             }
+            trim_at = Some(tokio::time::Instant::now() + IDLE_TRIM_AFTER);
         }
         // Let the connection writers flush their last messages.
         self.clients.clear();
@@ -390,11 +452,20 @@ impl Server {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::Conn { id, tx } => {
+            Ev::Drained { id } => {
+                if let Some(c) = self.clients.get_mut(&id) {
+                    c.writer.invalidate();
+                    if let Some(name) = c.session.clone() {
+                        self.mark(&name);
+                    }
+                }
+            }
+            Ev::Conn { id, tx, backlog } => {
                 self.clients.insert(
                     id,
                     Client {
                         tx,
+                        backlog,
                         session: None,
                         size: (80, 24),
                         caps: TermCaps::default(),
@@ -437,6 +508,7 @@ impl Server {
             ClientMsg::Resize { cols, rows } => self.resize(id, cols, rows),
             ClientMsg::Input { event } => match event {
                 Event::Key(k) if k.kind != KeyEventKind::Release => self.on_key(id, k),
+                Event::Mouse(m) if self.config.mouse => self.on_mouse(id, m),
                 Event::Resize(c, r) => self.resize(id, c, r),
                 Event::Paste(text) => {
                     let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
@@ -521,6 +593,12 @@ impl Server {
         }
         self.touch(&name);
         self.reconcile_size(&name);
+        if self.config.mouse {
+            // Ask the client's terminal for mouse reports (button events, drags, SGR form).
+            if let Some(c) = self.clients.get(&id) {
+                c.output(b"\x1b[?1000h\x1b[?1002h\x1b[?1006h".to_vec());
+            }
+        }
         if !self.notices.is_empty() {
             let text = std::mem::take(&mut self.notices).join("\n");
             if let Some(s) = self.sessions.get_mut(&name) {
@@ -627,6 +705,7 @@ impl Server {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
+        let had_pending = client.keys.prefix || !client.keys.pending.is_empty();
         let resolved = self
             .keymap
             .resolve(&mut client.keys, Key::from_event(&k), kind);
@@ -642,8 +721,68 @@ impl Server {
                     let ev = if i + 1 == n { k } else { key.event() };
                     self.pane_call(&name, |p, cx| p.on_input(&ev, cx));
                 }
-                self.mark(&name);
+                // A pending prefix or sequence may have ended: the hint bar changes only then.
+                if had_pending {
+                    self.mark(&name);
+                }
             }
+        }
+    }
+
+    /// A click focuses the pane under it; a program that asked for the mouse gets the event,
+    /// in its own pane's coordinates.
+    fn on_mouse(&mut self, id: ClientId, m: crossterm::event::MouseEvent) {
+        use crossterm::event::{MouseButton, MouseEventKind as K};
+        let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&name) else {
+            return;
+        };
+        if s.popup.is_some() {
+            return;
+        }
+        let at = ratatui::layout::Position::new(m.column, m.row);
+        let Some((pane, rect)) = s.visible().into_iter().find(|(_, r)| r.contains(at)) else {
+            return;
+        };
+        if matches!(m.kind, K::Down(_)) && s.focused() != pane {
+            if let Some(tab) = s.tabs.get_mut(s.active) {
+                tab.focus = pane;
+            }
+            s.bells.remove(&pane);
+            s.dirty = true;
+        }
+        let Some(t) = self.terms.get(&pane) else {
+            return;
+        };
+        let modes = t.screen.modes();
+        // Inside the border only.
+        if !modes.mouse || m.column <= rect.x || m.row <= rect.y {
+            return;
+        }
+        let (x, y) = (m.column - rect.x - 1, m.row - rect.y - 1);
+        let mods = (m.modifiers.contains(crossterm::event::KeyModifiers::SHIFT) as u8) * 4
+            + (m.modifiers.contains(crossterm::event::KeyModifiers::ALT) as u8) * 8
+            + (m.modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL) as u8)
+                * 16;
+        let button = |b: MouseButton| match b {
+            MouseButton::Left => 0,
+            MouseButton::Middle => 1,
+            MouseButton::Right => 2,
+        };
+        let (b, release) = match m.kind {
+            K::Down(b) => (button(b), false),
+            K::Up(b) => (button(b), true),
+            K::Drag(b) if modes.mouse_drag => (button(b) + 32, false),
+            K::ScrollUp => (64, false),
+            K::ScrollDown => (65, false),
+            _ => return,
+        };
+        let bytes = fieldkit_panes::keys::encode_mouse(b + mods, x, y, release, modes.sgr_mouse);
+        if !bytes.is_empty() {
+            t.write(bytes);
         }
     }
 
@@ -676,7 +815,9 @@ impl Server {
         };
         let mut cx = Cx::default();
         let out = f(p.as_mut(), &mut cx);
-        if cx.dirty || out == Outcome::Consumed {
+        // Only a pane that says it changed is redrawn: typing into a terminal changes nothing
+        // until the program answers, and drawing before the echo would only delay it.
+        if cx.dirty {
             s.dirty = true;
         }
         self.effects(name, id, cx.effects);
@@ -699,9 +840,7 @@ impl Server {
             .values()
             .filter(|c| c.session.as_deref() == Some(name))
         {
-            let _ = c.tx.send(ServerMsg::Output {
-                bytes: osc.clone().into_bytes(),
-            });
+            c.output(osc.clone().into_bytes());
         }
     }
 
@@ -1205,12 +1344,18 @@ impl Server {
                 .values_mut()
                 .filter(|c| c.session.as_deref() == Some(name))
             {
+                if c.backlog.bytes.load(Ordering::Acquire) > MAX_BACKLOG {
+                    // The client is not keeping up: send nothing until its queue drains,
+                    // then one whole frame of what is current by then.
+                    c.backlog.held_back.store(true, Ordering::Release);
+                    continue;
+                }
                 let mut buf = c.writer.canvas();
                 let cursor = render::screen_into(s, &self.theme, &self.keymap, &c.keys, &mut buf);
                 let fitted = render::fit(buf, c.size.0, c.size.1, &self.theme);
                 let bytes = c.writer.frame(fitted, cursor, c.caps, self.theme.bg);
                 if !bytes.is_empty() {
-                    let _ = c.tx.send(ServerMsg::Output { bytes });
+                    c.output(bytes);
                 }
             }
         }
