@@ -139,8 +139,10 @@ fn memory_bench() {
         let out = home.fk(&["capture"]).output().ok()?;
         (String::from_utf8_lossy(&out.stdout).matches('#').count() >= 4).then_some(())
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // Idle means idle: past the server's quiet-time trim (5 s), as a server sits most of a day.
+    std::thread::sleep(Duration::from_secs(7));
     let fk = pss_kib(pid);
+    let fk_anon = pss_anon_kib(pid);
     home.kill_server();
 
     let sock = format!("fkmem{}", std::process::id());

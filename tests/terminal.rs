@@ -344,3 +344,36 @@ fn mouse_clicks_focus_panes_and_reach_programs_that_ask() {
         s.contains("5   ;   2   M")
     });
 }
+
+#[test]
+fn a_bell_out_of_sight_marks_its_tab_and_program_clipboard_writes_reach_the_client() {
+    let fk = Fk::new();
+    fk.terminal("w", 100, 30);
+    let sock = format!("fkt-{}", fk.path().file_name().unwrap().to_string_lossy());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &sock])
+            .args(args)
+            .output()
+            .expect("tmux")
+    };
+    tmux(&["set-option", "-g", "set-clipboard", "on"]);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the prompt", |s| {
+        s.contains("1 sh") && s.contains("# ")
+    });
+    // A program sets the clipboard (OSC 52 write): it reaches the outer terminal.
+    fk.type_line("w", "printf '\\033]52;c;ZmllbGQgbm90ZXM=\\007'");
+    common::wait_until("the program's clipboard write", || {
+        let text = String::from_utf8_lossy(&tmux(&["show-buffer"]).stdout).into_owned();
+        (text == "field notes").then_some(()).ok_or(text)
+    });
+    // A bell in tab 1 while tab 2 is shown marks tab 1.
+    fk.type_line("w", "sleep 0.5; printf '\\a'");
+    fk.keys("w", &["C-b", "c"]);
+    fk.wait_screen("w", "the bell mark on tab 1", |s| {
+        s.lines().next().is_some_and(|l| l.contains("1:1 !"))
+    });
+    fk.keys("w", &["C-b", "1"]);
+    fk.wait_screen("w", "the pane title shows it too", |s| s.contains("1 ! sh"));
+}

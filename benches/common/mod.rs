@@ -151,6 +151,16 @@ pub fn pss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The anonymous (heap, stacks) part of the PSS, in KiB.
+pub fn pss_anon_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("Pss_Anon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// CPU time (user + system) a process has used, in milliseconds.
 pub fn cpu_ms(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
