@@ -162,14 +162,19 @@ fn memory_bench() {
     for _ in 0..3 {
         let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
     }
-    std::thread::sleep(Duration::from_millis(500));
-    let tm = pss_kib(tmux_server_pid(&sock));
+    std::thread::sleep(Duration::from_secs(7));
+    let tpid = tmux_server_pid(&sock);
+    let (tm, tm_anon) = (pss_kib(tpid), pss_anon_kib(tpid));
     let _ = tmux(&sock).arg("kill-server").output();
-    println!("idle server with 4 terminal panes, PSS:");
     println!(
-        "  fieldkit {:6.1} MiB   tmux {:6.1} MiB   ratio {:.2}x (goal <= 1.5)",
+        "idle server with 4 terminal panes, PSS after 7 s quiet (anonymous part in brackets):"
+    );
+    println!(
+        "  fieldkit {:6.1} MiB ({:.1})   tmux {:6.1} MiB ({:.1})   ratio {:.2}x (goal <= 1.5)",
         fk as f64 / 1024.0,
+        fk_anon as f64 / 1024.0,
         tm as f64 / 1024.0,
+        tm_anon as f64 / 1024.0,
         fk as f64 / tm as f64
     );
 }
@@ -253,6 +258,77 @@ fn latency_bench(keys: usize) {
     );
 }
 
+/// Where one echo's frame goes: the emulator snapshot, the pane drawing it, the whole screen
+/// composed and diffed. No peer: these are the parts of fieldkit's own latency.
+fn frame_path_bench(iters: u32) {
+    use fieldkit::engine::pty::Screen;
+    use fieldkit::keymap::{KeyState, Keymap};
+    use fieldkit::server::render::{screen_into, FrameWriter};
+    use fieldkit::server::session::{Ids, Session};
+    use fieldkit_panes::{Cx, EngineEvent, Pane, RenderCx, TermPane};
+    use fieldkit_widgets::{TermCaps, Theme};
+    let (cols, rows) = (W - 2, H - 4);
+    let mut screen = Screen::new(cols, rows, 10_000);
+    for i in 0..rows {
+        screen.feed(
+            format!(
+                "\x1b[3{}mline {i} of some shell output with colour\x1b[0m\r\n",
+                i % 8
+            )
+            .as_bytes(),
+        );
+    }
+    let theme = Theme::default();
+    let mut t_frame = Duration::ZERO;
+    let mut t_pane = Duration::ZERO;
+    let mut pane = TermPane::new("sh", None);
+    let area = ratatui::layout::Rect::new(0, 0, cols, rows);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    for i in 0..iters {
+        screen.feed(if i % 2 == 0 { b"x" } else { b"\x08 \x08" });
+        let t = Instant::now();
+        let f = screen.frame();
+        t_frame += t.elapsed();
+        let t = Instant::now();
+        pane.on_engine(EngineEvent::TermFrame(Box::new(f)), &mut Cx::default());
+        pane.render(
+            area,
+            &mut buf,
+            &RenderCx {
+                theme: &theme,
+                focused: true,
+            },
+        );
+        t_pane += t.elapsed();
+    }
+    // The whole screen around a pane (tab bar, border, hint bar), composed and diffed.
+    let mut ids = Ids::default();
+    let mut s = Session::new_with(
+        "main",
+        &mut ids,
+        (W, H),
+        "sh",
+        fieldkit_panes::PaneKind::Status,
+    );
+    let km = Keymap::default_map();
+    let mut w = FrameWriter::default();
+    let mut t_screen = Duration::ZERO;
+    for _ in 0..iters {
+        let t = Instant::now();
+        let mut canvas = w.canvas();
+        let cur = screen_into(&mut s, &theme, &km, &KeyState::default(), &mut canvas);
+        let _ = w.frame(canvas, cur, TermCaps::default(), theme.bg);
+        t_screen += t.elapsed();
+    }
+    println!("one terminal frame, {cols}x{rows} ({iters} frames, mean):");
+    println!(
+        "  emulator snapshot {:.3} ms   pane draw {:.3} ms   screen compose + diff {:.3} ms",
+        ms(t_frame / iters),
+        ms(t_pane / iters),
+        ms(t_screen / iters)
+    );
+}
+
 fn main() {
     let quick = std::env::var_os("FIELDKIT_BENCH_QUICK").is_some()
         || !std::env::args().any(|a| a == "--bench");
@@ -264,6 +340,7 @@ fn main() {
         println!("tmux is not installed: run ./setup");
         return;
     }
+    frame_path_bench(if quick { 50 } else { 1000 });
     cat_bench(if quick { 20 } else { 200 });
     memory_bench();
     latency_bench(if quick { 20 } else { 100 });

@@ -108,7 +108,10 @@ fn reply(r: (i32, String, String)) -> i32 {
 }
 
 fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
-    let _ = crate::logging::init(dirs, "client");
+    // The server and workers set up their own logs; everything else logs as the client.
+    if !matches!(cli.cmd, Some(Cmd::Server) | Some(Cmd::Worker { .. })) {
+        let _ = crate::logging::init(dirs, "client");
+    }
     match cli.cmd {
         None => client::attach(dirs, "main", AttachMode::CreateOrAttach),
         Some(Cmd::New {

@@ -400,9 +400,14 @@ impl Server {
         // Set after every burst of work; when it passes with nothing else to do, memory is trimmed.
         let mut trim_at: Option<tokio::time::Instant> = None;
         loop {
+            let drawing = std::time::Instant::now();
             self.sync_terms();
             self.render_all();
             self.save_all();
+            tracing::trace!(
+                us = drawing.elapsed().as_micros() as u64,
+                "sync, draw and save"
+            );
             if self.shutdown {
                 self.save_scrollbacks(false);
                 break;
