@@ -373,6 +373,15 @@ fn scripting_action_and_capture_report_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no server running"));
     fk.ok(&["new", "-d", "-s", "main"]);
+    // The server logs to its own file, never the client's.
+    let log = std::fs::read_to_string(fk.path().join("data/logs/server.log")).unwrap_or_default();
+    assert!(log.contains("server ready"), "server.log: {log}");
+    let client_log =
+        std::fs::read_to_string(fk.path().join("data/logs/client.log")).unwrap_or_default();
+    assert!(
+        !client_log.contains("server ready"),
+        "client.log: {client_log}"
+    );
     let out = fk.run(&["action", "spilt-right"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown action \"spilt-right\""));

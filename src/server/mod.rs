@@ -400,12 +400,16 @@ impl Server {
         // Set after every burst of work; when it passes with nothing else to do, memory is trimmed.
         let mut trim_at: Option<tokio::time::Instant> = None;
         loop {
-            let drawing = std::time::Instant::now();
+            let t0 = std::time::Instant::now();
             self.sync_terms();
+            let t1 = std::time::Instant::now();
             self.render_all();
+            let t2 = std::time::Instant::now();
             self.save_all();
             tracing::trace!(
-                us = drawing.elapsed().as_micros() as u64,
+                sync_us = (t1 - t0).as_micros() as u64,
+                draw_us = (t2 - t1).as_micros() as u64,
+                save_us = t2.elapsed().as_micros() as u64,
                 "sync, draw and save"
             );
             if self.shutdown {
@@ -684,6 +688,7 @@ impl Server {
     }
 
     fn on_key(&mut self, id: ClientId, k: crossterm::event::KeyEvent) {
+        tracing::trace!(?k.code, "key in");
         let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
             return;
         };
@@ -1225,6 +1230,7 @@ impl Server {
     fn on_pty(&mut self, note: PtyNote) {
         match note {
             PtyNote::Output { pane, bytes } => {
+                tracing::trace!(pane, n = bytes.len(), "pty out");
                 let Some(t) = self.terms.get_mut(&pane) else {
                     return;
                 };
@@ -1360,6 +1366,7 @@ impl Server {
                 let fitted = render::fit(buf, c.size.0, c.size.1, &self.theme);
                 let bytes = c.writer.frame(fitted, cursor, c.caps, self.theme.bg);
                 if !bytes.is_empty() {
+                    tracing::trace!(n = bytes.len(), "frame out");
                     c.output(bytes);
                 }
             }

@@ -226,12 +226,13 @@ impl FrameWriter {
     /// nothing changed.
     pub fn frame(
         &mut self,
-        mut buf: Buffer,
+        buf: Buffer,
         cursor: Option<Position>,
         caps: TermCaps,
         base_bg: ratatui::style::Color,
     ) -> Vec<u8> {
-        caps.adapt(&mut buf, base_bg);
+        // Frames are diffed as drawn and only the cells that go out are brought down to the
+        // client's terminal: adapting a whole frame first would cost more than drawing it.
         let mut out = Vec::new();
         let prev = match self.prev.take() {
             Some(p) if p.area == buf.area => p,
@@ -245,7 +246,21 @@ impl FrameWriter {
         };
         let diff = diff(&prev, &buf);
         let drew = !diff.is_empty();
-        encode_cells(&diff, &mut out);
+        if caps.is_full() {
+            encode_cells(&diff, &mut out);
+        } else {
+            let adapted: Vec<(u16, u16, ratatui::buffer::Cell)> = diff
+                .iter()
+                .map(|(x, y, c)| {
+                    let mut c = (*c).clone();
+                    caps.adapt_cell(&mut c, base_bg);
+                    (*x, *y, c)
+                })
+                .collect();
+            let refs: Vec<(u16, u16, &ratatui::buffer::Cell)> =
+                adapted.iter().map(|(x, y, c)| (*x, *y, c)).collect();
+            encode_cells(&refs, &mut out);
+        }
         let cursor_changed = self.cursor != Some(cursor);
         if drew || cursor_changed {
             match cursor {

@@ -106,25 +106,35 @@ impl TermCaps {
     /// background: without colour, cells on any other background are shown reversed so that
     /// selections and the focused tab stay visible.
     pub fn adapt(&self, buf: &mut Buffer, base_bg: Color) {
-        if self.depth == ColorDepth::TrueColor && self.unicode {
+        if self.is_full() {
             return;
         }
         for cell in buf.content.iter_mut() {
-            if self.depth == ColorDepth::None {
-                let highlighted = cell.bg != base_bg && cell.bg != Color::Reset;
-                cell.fg = Color::Reset;
-                cell.bg = Color::Reset;
-                if highlighted {
-                    cell.modifier.insert(Modifier::REVERSED);
-                }
-            } else {
-                cell.fg = degrade(cell.fg, self.depth);
-                cell.bg = degrade(cell.bg, self.depth);
+            self.adapt_cell(cell, base_bg);
+        }
+    }
+
+    /// Nothing to adapt: truecolor and Unicode.
+    pub fn is_full(&self) -> bool {
+        self.depth == ColorDepth::TrueColor && self.unicode
+    }
+
+    /// `adapt` for one cell: what a frame writer applies to just the cells it sends.
+    pub fn adapt_cell(&self, cell: &mut ratatui::buffer::Cell, base_bg: Color) {
+        if self.depth == ColorDepth::None {
+            let highlighted = cell.bg != base_bg && cell.bg != Color::Reset;
+            cell.fg = Color::Reset;
+            cell.bg = Color::Reset;
+            if highlighted {
+                cell.modifier.insert(Modifier::REVERSED);
             }
-            if !self.unicode {
-                if let Some(ascii) = ascii_for(cell.symbol()) {
-                    cell.set_symbol(ascii);
-                }
+        } else {
+            cell.fg = degrade(cell.fg, self.depth);
+            cell.bg = degrade(cell.bg, self.depth);
+        }
+        if !self.unicode {
+            if let Some(ascii) = ascii_for(cell.symbol()) {
+                cell.set_symbol(ascii);
             }
         }
     }
