@@ -6,10 +6,9 @@ program would ignore matter here:
 
 - The kernel maps code pages around each one touched ("fault-around", 64 KiB by default), so
   after start-up a large binary has megabytes of code resident that the idle server never runs.
-  Once start-up is done, the executable's text mappings are told to fault only what is used
-  (`MADV_RANDOM`) and what was mapped so far is dropped (`MADV_DONTNEED`); the pages stay in the
-  page cache and come back on the next touch. Only `r-xp` mappings of our own binary are
-  touched: text is never written, unlike the relocated read-only data, which must stay.
+  Once start-up is done, and again after each busy spell, the binary's text and untouched
+  read-only data are dropped (`MADV_DONTNEED`); the pages stay in the page cache and come back
+  on the next touch. (`MADV_RANDOM` does not stop fault-around on current kernels.)
 - glibc gives each thread that allocates its own malloc arena; with two threads per terminal
   that is a lot of mostly empty heaps, so arenas are capped.
 
@@ -37,41 +36,55 @@ pub fn limit_arenas() {
     }
 }
 
-/// Drops code pages mapped during start-up and stops fault-around on the binary's text.
-/// Returns how many mappings were trimmed.
+/// Drops code and read-only data pages of our binary mapped so far. Returns how many mappings
+/// were trimmed.
+///
+/// Text (`r-xp`) is never written. Read-only data (`r--p`) may hold pages the loader wrote
+/// while relocating (copied-on-write, so anonymous); dropping those would bring back the
+/// unrelocated bytes, so a read-only mapping is trimmed only when it has no anonymous pages.
 pub fn trim_code_pages() -> usize {
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
         return 0;
     };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
     let exe = exe.display().to_string();
     let mut trimmed = 0;
-    for line in maps.lines() {
+    let mut current: Option<(usize, usize, bool)> = None;
+    let mut trim = |range: Option<(usize, usize, bool)>, anon_kib: u64| {
+        if let Some((a, b, text)) = range {
+            if text || anon_kib == 0 {
+                // Safety: a whole file mapping of our own executable that holds no written
+                // pages; dropping its pages only makes the next access read them again.
+                unsafe {
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+                }
+                trimmed += 1;
+            }
+        }
+    };
+    let mut anon = 0u64;
+    for line in smaps.lines() {
         let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let path = f.nth(3).unwrap_or("");
-        if perms != "r-xp" || path != exe {
-            continue;
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            trim(current.take(), anon);
+            anon = 0;
+            let perms = f.next().unwrap_or("");
+            let path = f.nth(3).unwrap_or("");
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                continue;
+            };
+            if path == exe && (perms == "r-xp" || perms == "r--p") {
+                current = Some((a, b, perms == "r-xp"));
+            }
+        } else if first == "Anonymous:" {
+            anon = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
         }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        // Safety: the range is a whole, read-only, never-written file mapping of our own
-        // executable; dropping its pages only makes the next access fault them back in.
-        unsafe {
-            let p = a as *mut libc::c_void;
-            libc::madvise(p, b - a, libc::MADV_RANDOM);
-            libc::madvise(p, b - a, libc::MADV_DONTNEED);
-        }
-        trimmed += 1;
     }
+    trim(current.take(), anon);
     trimmed
 }
 
