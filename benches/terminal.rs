@@ -139,8 +139,8 @@ fn memory_bench() {
         let out = home.fk(&["capture"]).output().ok()?;
         (String::from_utf8_lossy(&out.stdout).matches('#').count() >= 4).then_some(())
     });
-    // Idle means idle: past the server's quiet-time trim (5 s), as a server sits most of a day.
-    std::thread::sleep(Duration::from_secs(7));
+    // Idle means idle: past the save (5 s after output) and the quiet-time trim (3 s after that), as a server sits most of a day.
+    std::thread::sleep(Duration::from_secs(9));
     let fk = pss_kib(pid);
     let fk_anon = pss_anon_kib(pid);
     home.kill_server();
@@ -162,12 +162,12 @@ fn memory_bench() {
     for _ in 0..3 {
         let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
     }
-    std::thread::sleep(Duration::from_secs(7));
+    std::thread::sleep(Duration::from_secs(9));
     let tpid = tmux_server_pid(&sock);
     let (tm, tm_anon) = (pss_kib(tpid), pss_anon_kib(tpid));
     let _ = tmux(&sock).arg("kill-server").output();
     println!(
-        "idle server with 4 terminal panes, PSS after 7 s quiet (anonymous part in brackets):"
+        "idle server with 4 terminal panes, PSS after 9 s quiet (anonymous part in brackets):"
     );
     println!(
         "  fieldkit {:6.1} MiB ({:.1})   tmux {:6.1} MiB ({:.1})   ratio {:.2}x (goal <= 1.5)",

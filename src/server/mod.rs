@@ -132,9 +132,9 @@ pub struct Server {
 }
 
 /// Quiet time after which the server trims its memory.
-const IDLE_TRIM_AFTER: Duration = Duration::from_secs(5);
-/// How often unsaved scrollback is written to state.db while programs print.
-const SCROLLBACK_SAVE_EVERY: Duration = Duration::from_secs(10);
+const IDLE_TRIM_AFTER: Duration = Duration::from_secs(3);
+/// How long after output its scrollback is written to state.db (at most this much is lost).
+const SCROLLBACK_SAVE_EVERY: Duration = Duration::from_secs(5);
 /// Output chunks taken from the pty channel before drawing: a flood still gets frames.
 const PTY_BATCH: usize = 64;
 
@@ -394,11 +394,11 @@ impl Server {
     ) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut save_tick = tokio::time::interval(SCROLLBACK_SAVE_EVERY);
-        save_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        // Set after every burst of work; when it passes with nothing else to do, memory is trimmed.
+        // One-shot deadlines, armed only by real work, so that an idle server never wakes:
+        // memory is trimmed once activity stops, and scrollback is saved a while after output.
         let mut trim_at: Option<tokio::time::Instant> = None;
+        let mut save_at: Option<tokio::time::Instant> = None;
         loop {
             let t0 = std::time::Instant::now();
             self.sync_terms();
@@ -416,15 +416,23 @@ impl Server {
                 self.save_scrollbacks(false);
                 break;
             }
+            if save_at.is_none() && self.terms.values().any(|t| t.unsaved) {
+                save_at = Some(tokio::time::Instant::now() + SCROLLBACK_SAVE_EVERY);
+            }
             let status_visible = self.status_visible();
-            let unsaved = self.terms.values().any(|t| t.unsaved);
-            let trim_deadline = trim_at.unwrap_or_else(tokio::time::Instant::now);
+            let now = tokio::time::Instant::now();
+            let (trim_deadline, save_deadline) = (trim_at.unwrap_or(now), save_at.unwrap_or(now));
+            let mut worked = true;
             tokio::select! {
                 biased;
                 _ = tokio::time::sleep_until(trim_deadline), if trim_at.is_some() => {
                     trim_at = None;
+                    worked = false;
                     memory::trim_idle();
-                    continue;
+                }
+                _ = tokio::time::sleep_until(save_deadline), if save_at.is_some() => {
+                    save_at = None;
+                    self.save_scrollbacks(true);
                 }
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: saving and stopping");
@@ -449,9 +457,10 @@ impl Server {
                     }
                 }
                 _ = tick.tick(), if status_visible => self.refresh_status(),
-                _ = save_tick.tick(), if unsaved => self.save_scrollbacks(true),
             }
-            trim_at = Some(tokio::time::Instant::now() + IDLE_TRIM_AFTER);
+            if worked {
+                trim_at = Some(tokio::time::Instant::now() + IDLE_TRIM_AFTER);
+            }
         }
         // Let the connection writers flush their last messages.
         self.clients.clear();
