@@ -143,6 +143,7 @@ fn memory_bench() {
     std::thread::sleep(Duration::from_secs(9));
     let fk = pss_kib(pid);
     let fk_anon = pss_anon_kib(pid);
+    let fk_uss = uss_kib(pid);
     home.kill_server();
 
     let sock = format!("fkmem{}", std::process::id());
@@ -164,18 +165,24 @@ fn memory_bench() {
     }
     std::thread::sleep(Duration::from_secs(9));
     let tpid = tmux_server_pid(&sock);
-    let (tm, tm_anon) = (pss_kib(tpid), pss_anon_kib(tpid));
+    let (tm, tm_anon, tm_uss) = (pss_kib(tpid), pss_anon_kib(tpid), uss_kib(tpid));
     let _ = tmux(&sock).arg("kill-server").output();
     println!(
-        "idle server with 4 terminal panes, PSS after 9 s quiet (anonymous part in brackets):"
+        "idle server with 4 terminal panes, after 9 s quiet (PSS: anonymous part in brackets):"
     );
     println!(
-        "  fieldkit {:6.1} MiB ({:.1})   tmux {:6.1} MiB ({:.1})   ratio {:.2}x (goal <= 1.5)",
+        "  PSS: fieldkit {:6.1} MiB ({:.1})   tmux {:6.1} MiB ({:.1})   ratio {:.2}x (goal <= 1.5)",
         fk as f64 / 1024.0,
         fk_anon as f64 / 1024.0,
         tm as f64 / 1024.0,
         tm_anon as f64 / 1024.0,
         fk as f64 / tm as f64
+    );
+    println!(
+        "  USS: fieldkit {:6.1} MiB   tmux {:6.1} MiB   ratio {:.2}x (private pages only)",
+        fk_uss as f64 / 1024.0,
+        tm_uss as f64 / 1024.0,
+        fk_uss as f64 / tm_uss as f64
     );
 }
 

@@ -151,6 +151,20 @@ pub fn pss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Unique set size in KiB: pages no other process shares (Private_Clean + Private_Dirty).
+/// Unlike PSS it does not move with how many other processes map the same libraries.
+pub fn uss_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("Private_Clean:") || l.starts_with("Private_Dirty:"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum()
+}
+
 /// The anonymous (heap, stacks) part of the PSS, in KiB.
 pub fn pss_anon_kib(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
