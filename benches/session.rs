@@ -208,13 +208,7 @@ fn proc_counters(pid: u32) -> (u64, f64) {
             }
         }
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (switches, ticks as f64 * 1000.0 / hz)
+    (switches, cpu_ms(pid))
 }
 
 fn idle_over(pid: u32, secs: u64) -> (u64, f64) {
@@ -255,19 +249,7 @@ fn idle_bench(secs: u64) {
 
     // tmux, 4 panes of sh, detached and attached.
     let sock = format!("fkidle{}", std::process::id());
-    let _ = tmux(&sock)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "sh",
-        ])
-        .output();
+    tmux_session(&sock, 120, 40);
     for _ in 0..3 {
         let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
     }

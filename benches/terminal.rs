@@ -88,19 +88,7 @@ fn cat_bench(mb: usize) {
 
     // tmux
     let sock = format!("fkcat{}", std::process::id());
-    let _ = tmux(&sock)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            &W.to_string(),
-            "-y",
-            &H.to_string(),
-            "sh",
-        ])
-        .output();
+    tmux_session(&sock, W, H);
     let (mut client, m) = spawn_pty(tmux(&sock).args(["attach", "-t", "b"]), W, H);
     drain(m);
     let tpid = tmux_server_pid(&sock);
@@ -147,19 +135,7 @@ fn memory_bench() {
     home.kill_server();
 
     let sock = format!("fkmem{}", std::process::id());
-    let _ = tmux(&sock)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            &W.to_string(),
-            "-y",
-            &H.to_string(),
-            "sh",
-        ])
-        .output();
+    tmux_session(&sock, W, H);
     for _ in 0..3 {
         let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
     }
@@ -238,19 +214,7 @@ fn latency_bench(keys: usize) {
     home.kill_server();
 
     let sock = format!("fklat{}", std::process::id());
-    let _ = tmux(&sock)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            &W.to_string(),
-            "-y",
-            &H.to_string(),
-            "sh",
-        ])
-        .output();
+    tmux_session(&sock, W, H);
     let (mut client, m) = spawn_pty(tmux(&sock).args(["attach", "-t", "b"]), W, H);
     let tm = echo_latency(m, keys);
     let _ = client.kill();

@@ -6,7 +6,7 @@ error text (file, line, key), which the server shows in a popup and `fieldkit do
 Unknown keys are errors, not silently ignored.
 */
 
-use crate::keymap::Keymap;
+use crate::keymap::{line_of, toml_error, Keymap};
 use crate::paths::Dirs;
 use fieldkit_widgets::theme::parse_color;
 use fieldkit_widgets::Theme;
@@ -80,11 +80,7 @@ pub fn load(dirs: &Dirs) -> Loaded {
         Ok(text) => match toml::from_str::<Config>(&text) {
             Ok(c) => c,
             Err(e) => {
-                errors.push(format_toml_error(
-                    &cfg_path.display().to_string(),
-                    &text,
-                    &e,
-                ));
+                errors.push(toml_error(&cfg_path.display().to_string(), &text, &e));
                 Config::default()
             }
         },
@@ -177,8 +173,7 @@ pub fn resolve_theme(
                 }
             },
         };
-        let parsed: ThemeFile =
-            toml::from_str(&text).map_err(|e| format_toml_error(&file, &text, &e))?;
+        let parsed: ThemeFile = toml::from_str(&text).map_err(|e| toml_error(&file, &text, &e))?;
         next = parsed.inherits.clone();
         chain.push((n, file, text, parsed));
     }
@@ -202,19 +197,6 @@ pub fn resolve_theme(
         theme.name = parsed.name.unwrap_or(n);
     }
     Ok(theme)
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
-pub fn format_toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
-    let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-    format!("{file}:{line}: {}", e.message().trim())
 }
 
 #[cfg(test)]

@@ -318,7 +318,7 @@ fn to_binding(scope: Scope, spec: BindingSpec, file: &str, text: &str) -> Result
 }
 
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|b| **b == b'\n')
@@ -337,7 +337,8 @@ fn find_line(text: &str, word: &str) -> usize {
         .unwrap_or(1)
 }
 
-fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
+/// A TOML error as `file:line: message`.
+pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
     format!("{file}:{line}: {}", e.message().trim())
 }

@@ -69,10 +69,10 @@ pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>, F
     decode(&body).map(Some)
 }
 
-/// Async twin of `read_frame`.
-pub async fn read_frame_async<T: DeserializeOwned>(
+/// Reads one frame's body without decoding it. `Ok(None)` at a clean end of stream.
+pub async fn read_raw_async(
     r: &mut (impl AsyncRead + Unpin),
-) -> Result<Option<T>, FrameError> {
+) -> Result<Option<Vec<u8>>, FrameError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -85,7 +85,17 @@ pub async fn read_frame_async<T: DeserializeOwned>(
     }
     let mut body = vec![0u8; len as usize];
     r.read_exact(&mut body).await?;
-    decode(&body).map(Some)
+    Ok(Some(body))
+}
+
+/// Async twin of `read_frame`.
+pub async fn read_frame_async<T: DeserializeOwned>(
+    r: &mut (impl AsyncRead + Unpin),
+) -> Result<Option<T>, FrameError> {
+    match read_raw_async(r).await? {
+        Some(body) => decode(&body).map(Some),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

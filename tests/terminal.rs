@@ -14,6 +14,17 @@ fn workspace(fk: &Fk, w: u16, h: u16) {
     });
 }
 
+/// `workspace`, in an outer terminal that keeps what programs put on its clipboard: tmux with
+/// set-clipboard on turns an OSC 52 the client writes into a buffer we can read back.
+fn workspace_with_clipboard(fk: &Fk) {
+    fk.terminal("w", 100, 30);
+    fk.tmux_run(&["set-option", "-g", "set-clipboard", "on"]);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the prompt", |s| {
+        s.contains("1 sh") && s.contains("# ")
+    });
+}
+
 fn capture(fk: &Fk, args: &[&str]) -> String {
     fk.ok(&[&["capture"], args].concat())
 }
@@ -25,18 +36,7 @@ fn echo_and_colours_reach_the_screen() {
     fk.type_line("w", "printf '\\033[31mRED\\033[0m \\033[1mBOLD\\033[0m \\033[38;5;202mIDX\\033[0m \\344\\270\\226wide\\n'");
     fk.wait_screen("w", "the output", |s| s.contains("RED BOLD IDX 世wide"));
     // The colours survive all the way to the outer terminal.
-    let out = std::process::Command::new("tmux")
-        .args([
-            "-L",
-            &format!("fkt-{}", fk.path().file_name().unwrap().to_string_lossy()),
-            "capture-pane",
-            "-p",
-            "-e",
-            "-t",
-            "w",
-        ])
-        .output()
-        .expect("capture -e");
+    let out = fk.tmux_run(&["capture-pane", "-p", "-e", "-t", "w"]);
     let screen = String::from_utf8_lossy(&out.stdout);
     let line = screen
         .lines()
@@ -92,22 +92,8 @@ fn resizes_reach_the_program() {
 #[test]
 fn copy_mode_search_finds_a_line_5000_back_and_yank_reaches_the_client() {
     let fk = Fk::new();
-    // tmux stands in for the user's terminal: with set-clipboard on, an OSC 52 the client
-    // writes becomes a tmux buffer we can read back.
-    fk.terminal("w", 100, 30);
-    let sock = format!("fkt-{}", fk.path().file_name().unwrap().to_string_lossy());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &sock])
-            .args(args)
-            .output()
-            .expect("tmux")
-    };
-    tmux(&["set-option", "-g", "set-clipboard", "on"]);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the prompt", |s| {
-        s.contains("1 sh") && s.contains("# ")
-    });
+    workspace_with_clipboard(&fk);
+    let tmux = |args: &[&str]| fk.tmux_run(args);
     fk.type_line("w", "seq -f 'row %g' 1 6000");
     fk.wait_screen("w", "the last row", |s| s.contains("row 6000"));
     fk.keys("w", &["C-b", "["]);
@@ -348,20 +334,8 @@ fn mouse_clicks_focus_panes_and_reach_programs_that_ask() {
 #[test]
 fn a_bell_out_of_sight_marks_its_tab_and_program_clipboard_writes_reach_the_client() {
     let fk = Fk::new();
-    fk.terminal("w", 100, 30);
-    let sock = format!("fkt-{}", fk.path().file_name().unwrap().to_string_lossy());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &sock])
-            .args(args)
-            .output()
-            .expect("tmux")
-    };
-    tmux(&["set-option", "-g", "set-clipboard", "on"]);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the prompt", |s| {
-        s.contains("1 sh") && s.contains("# ")
-    });
+    workspace_with_clipboard(&fk);
+    let tmux = |args: &[&str]| fk.tmux_run(args);
     // A program sets the clipboard (OSC 52 write): it reaches the outer terminal.
     fk.type_line("w", "printf '\\033]52;c;ZmllbGQgbm90ZXM=\\007'");
     common::wait_until("the program's clipboard write", || {

@@ -194,6 +194,14 @@ pub fn server_pid(home: &Home) -> u32 {
         .expect("pid")
 }
 
+/// A detached tmux session `b` of `w`x`h` running sh, on its own server `sock`.
+pub fn tmux_session(sock: &str, w: u16, h: u16) {
+    let (w, h) = (w.to_string(), h.to_string());
+    let _ = tmux(sock)
+        .args(["new-session", "-d", "-s", "b", "-x", &w, "-y", &h, "sh"])
+        .output();
+}
+
 pub fn tmux_server_pid(sock: &str) -> u32 {
     let out = tmux(sock)
         .args(["display-message", "-p", "#{pid}"])

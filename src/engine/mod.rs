@@ -85,7 +85,7 @@ pub async fn supervise(
                 let mut bad_frame = None;
                 loop {
                     tokio::select! {
-                        frame = read_raw(&mut stdout) => match frame {
+                        frame = wire::read_raw_async(&mut stdout) => match frame {
                             Ok(Some(bytes)) => {
                                 if notes.send(WorkerNote::Frame { kind, bytes }).is_err() {
                                     return;
@@ -123,25 +123,6 @@ pub async fn supervise(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-async fn read_raw(
-    r: &mut tokio::process::ChildStdout,
-) -> Result<Option<Vec<u8>>, wire::FrameError> {
-    use tokio::io::AsyncReadExt;
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let len = u32::from_le_bytes(len);
-    if len > wire::MAX_FRAME {
-        return Err(wire::FrameError::TooLarge(len));
-    }
-    let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body).await?;
-    Ok(Some(body))
 }
 
 pub fn describe_exit(st: std::process::ExitStatus) -> String {

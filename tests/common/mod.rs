@@ -69,6 +69,11 @@ impl Fk {
         pid.trim().parse().expect("pid")
     }
 
+    /// Runs a tmux command on this test's tmux server (the outer terminal).
+    pub fn tmux_run(&self, args: &[&str]) -> Output {
+        self.tmux().args(args).output().expect("tmux")
+    }
+
     fn tmux(&self) -> Command {
         let mut c = Command::new("tmux");
         c.args(["-u", "-L", &self.tmux_socket, "-f", "/dev/null"]);
