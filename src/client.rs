@@ -198,6 +198,7 @@ pub fn attach(dirs: &Dirs, session: &str, mode: AttachMode) -> Result<i32> {
                     if out.write_all(&bytes).and_then(|_| out.flush()).is_err() {
                         break ("[terminal closed]".to_string(), 1);
                     }
+                    tracing::trace!(n = bytes.len(), "frame written");
                 }
                 Ok(Some(ServerMsg::Exit { message, code })) => break (message, code),
                 Ok(Some(ServerMsg::Reply { .. })) => {}
@@ -212,6 +213,7 @@ pub fn attach(dirs: &Dirs, session: &str, mode: AttachMode) -> Result<i32> {
     });
     let mut writer = sock;
     while let Ok(event) = crossterm::event::read() {
+        tracing::trace!(?event, "event read");
         let msg = match event {
             crossterm::event::Event::Resize(cols, rows) => ClientMsg::Resize { cols, rows },
             e => ClientMsg::Input { event: e },
