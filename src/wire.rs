@@ -52,10 +52,10 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
         .map_err(|e| FrameError::Decode(e.to_string()))
 }
 
-/// Reads one frame. `Ok(None)` at a clean end of stream.
-pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>, FrameError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
+/// What reading a frame's length prefix gave: the body's length, a clean end of stream, or an
+/// error. Shared by the blocking and async readers so both refuse the same frames.
+fn body_len(read: std::io::Result<()>, len: [u8; 4]) -> Result<Option<usize>, FrameError> {
+    match read {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -64,7 +64,17 @@ pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>, F
     if len > MAX_FRAME {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len as usize];
+    Ok(Some(len as usize))
+}
+
+/// Reads one frame. `Ok(None)` at a clean end of stream.
+pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>, FrameError> {
+    let mut len = [0u8; 4];
+    let read = r.read_exact(&mut len);
+    let Some(n) = body_len(read, len)? else {
+        return Ok(None);
+    };
+    let mut body = vec![0u8; n];
     r.read_exact(&mut body)?;
     decode(&body).map(Some)
 }
@@ -74,16 +84,11 @@ pub async fn read_raw_async(
     r: &mut (impl AsyncRead + Unpin),
 ) -> Result<Option<Vec<u8>>, FrameError> {
     let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let len = u32::from_le_bytes(len);
-    if len > MAX_FRAME {
-        return Err(FrameError::TooLarge(len));
-    }
-    let mut body = vec![0u8; len as usize];
+    let read = r.read_exact(&mut len).await.map(|_| ());
+    let Some(n) = body_len(read, len)? else {
+        return Ok(None);
+    };
+    let mut body = vec![0u8; n];
     r.read_exact(&mut body).await?;
     Ok(Some(body))
 }
