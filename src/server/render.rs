@@ -432,7 +432,14 @@ fn encode_cells(diff: &[(u16, u16, &ratatui::buffer::Cell)], out: &mut Vec<u8>) 
             style = Some(want);
         }
         let sym = cell.symbol();
-        out.extend_from_slice(sym.as_bytes());
+        // Nothing drawn may carry a control character to the client's terminal, whatever text
+        // reached a cell (a tab name, a description from a config file): it could start an
+        // escape sequence there.
+        if sym.chars().any(char::is_control) {
+            out.push(b'?');
+        } else {
+            out.extend_from_slice(sym.as_bytes());
+        }
         // Only a one-byte symbol surely advances one column; after anything wider, move
         // explicitly before the next cell rather than guess the terminal's idea of its width.
         at = if sym.len() == 1 {
@@ -679,6 +686,33 @@ mod tests {
                 .collect();
             assert_eq!(ours, theirs, "{a:?} -> {b:?}");
         }
+    }
+
+    #[test]
+    fn control_characters_in_cells_never_reach_the_client() {
+        let (mut s, mut ids) = session((40, 6));
+        // Through text widgets (ratatui drops controls there) and straight into a cell.
+        s.apply(
+            &Action::RenameTab(Some("x\x1b]52;c;aGk=\x07y".into())),
+            &mut ids,
+        )
+        .expect("rename");
+        let (mut buf, cur) = screen(
+            &mut s,
+            &Theme::default(),
+            &Keymap::default_map(),
+            &KeyState::default(),
+        );
+        buf[(5, 3)].set_symbol("\x1b]52;c;aGk=\x07");
+        buf[(6, 3)].set_char('\u{9b}');
+        let bytes =
+            FrameWriter::default().frame(buf, cur, TermCaps::default(), Theme::default().bg);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("\x1b]"), "an OSC got through: {text:?}");
+        assert!(
+            !text.contains('\x07') && !text.contains('\u{9b}'),
+            "a control got through: {text:?}"
+        );
     }
 
     #[test]
