@@ -419,3 +419,66 @@ fn scripting_action_and_capture_report_errors() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
 }
+
+#[test]
+fn reload_config_reports_errors_and_keeps_what_works() {
+    let fk = Fk::new();
+    fk.ok(&["new", "-d", "-s", "main"]);
+    std::fs::write(
+        fk.config_dir().join("keymap.toml"),
+        "[[prefix]]\non = [\"v\"]\nrun = \"split-sideways\"\n",
+    )
+    .expect("write");
+    let out = fk.run(&["action", "reload-config"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keymap.toml:3: unknown action \"split-sideways\""),
+        "{err}"
+    );
+    // The defaults are still in force: the server keeps working.
+    fk.ok(&["action", "split-right"]);
+    assert_eq!(fk.ok(&["ls"]), "main: 1 tabs, 2 panes, 0 clients\n");
+    // Fixed, it takes effect.
+    std::fs::write(
+        fk.config_dir().join("keymap.toml"),
+        "[[prefix]]\non = [\"v\"]\nrun = \"split-right\"\n",
+    )
+    .expect("write");
+    fk.ok(&["action", "reload-config"]);
+}
+
+#[test]
+fn palette_entries_that_need_an_argument_ask_for_it() {
+    let fk = Fk::new();
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("1 sh"));
+    fk.type_line("w", "echo tab-one-marker");
+    fk.wait_screen("w", "the marker in tab 1", |s| {
+        s.lines().any(|l| l.starts_with("┃tab-one-marker"))
+    });
+    fk.keys("w", &["C-b", "c"]);
+    fk.wait_screen("w", "tab 2 shown, without the marker", |s| {
+        tab_bar(s).contains("2:2") && !s.contains("tab-one-marker")
+    });
+    fk.keys("w", &["C-b", ":"]);
+    fk.wait_screen("w", "the palette", |s| s.contains("command palette"));
+    fk.keys("w", &["-l", "select-tab"]);
+    fk.wait_screen("w", "select-tab listed", |s| s.contains("select-tab …"));
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the prompt for N", |s| s.contains("╭ select-tab"));
+    fk.keys("w", &["-l", "1"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "tab 1 shown again", |s| {
+        s.lines().any(|l| l.starts_with("┃tab-one-marker")) && !s.contains("select-tab")
+    });
+    // A wrong argument is refused in words, not ignored.
+    fk.keys("w", &["C-b", ":"]);
+    fk.keys("w", &["-l", "select-tab"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the prompt again", |s| s.contains("╭ select-tab"));
+    fk.keys("w", &["-l", "9"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the refusal", |s| s.contains("There is no tab 9"));
+}
