@@ -141,22 +141,11 @@ pub fn tmux(sock: &str) -> Command {
     c
 }
 
-/// Proportional set size of a process in KiB (its fair share of shared pages).
-pub fn pss_kib(pid: u32) -> u64 {
+/// Sum of the named fields of /proc/PID/smaps_rollup, in KiB.
+fn smaps_kib(pid: u32, fields: &[&str]) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     text.lines()
-        .find(|l| l.starts_with("Pss:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Unique set size in KiB: pages no other process shares (Private_Clean + Private_Dirty).
-/// Unlike PSS it does not move with how many other processes map the same libraries.
-pub fn uss_kib(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("Private_Clean:") || l.starts_with("Private_Dirty:"))
+        .filter(|l| fields.iter().any(|f| l.split(':').next() == Some(*f)))
         .filter_map(|l| {
             l.split_whitespace()
                 .nth(1)
@@ -165,14 +154,20 @@ pub fn uss_kib(pid: u32) -> u64 {
         .sum()
 }
 
+/// Proportional set size of a process in KiB (its fair share of shared pages).
+pub fn pss_kib(pid: u32) -> u64 {
+    smaps_kib(pid, &["Pss"])
+}
+
+/// Unique set size in KiB: pages no other process shares (Private_Clean + Private_Dirty).
+/// Unlike PSS it does not move with how many other processes map the same libraries.
+pub fn uss_kib(pid: u32) -> u64 {
+    smaps_kib(pid, &["Private_Clean", "Private_Dirty"])
+}
+
 /// The anonymous (heap, stacks) part of the PSS, in KiB.
 pub fn pss_anon_kib(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with("Pss_Anon:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    smaps_kib(pid, &["Pss_Anon"])
 }
 
 /// CPU time (user + system) a process has used, in milliseconds.

@@ -683,16 +683,7 @@ impl Server {
     fn detach_client(&mut self, id: ClientId, name: &str) {
         // Detaching is a natural moment to keep what the terminals show.
         self.save_scrollbacks(false);
-        self.send(
-            id,
-            ServerMsg::Exit {
-                message: format!("[detached (from session {name})]"),
-                code: 0,
-            },
-        );
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.session = None;
-        }
+        self.end_attachment(id, format!("[detached (from session {name})]"));
         self.reconcile_size(name);
     }
 
@@ -1011,18 +1002,18 @@ impl Server {
             .collect()
     }
 
+    /// Tells client `id` its attachment is over (it prints `message` and exits) and forgets
+    /// which session it showed.
+    fn end_attachment(&mut self, id: ClientId, message: String) {
+        self.send(id, ServerMsg::Exit { message, code: 0 });
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session = None;
+        }
+    }
+
     fn kill_session(&mut self, name: &str) {
         for id in self.clients_of(name) {
-            self.send(
-                id,
-                ServerMsg::Exit {
-                    message: format!("[session {name} killed]"),
-                    code: 0,
-                },
-            );
-            if let Some(c) = self.clients.get_mut(&id) {
-                c.session = None;
-            }
+            self.end_attachment(id, format!("[session {name} killed]"));
         }
         self.sessions.remove(name);
         self.recent.retain(|n| n != name);
