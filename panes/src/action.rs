@@ -76,6 +76,14 @@ pub enum Action {
     PasteBuffer,
     /// Removes a binding in a user keymap.
     Unbind,
+    /// Opens a data file in a grid pane; without a path, a file picker.
+    OpenFile(Option<String>),
+    /// An action the focused pane handles itself (`sort desc`, `run statement`): the name is
+    /// the catalogue's, the argument checked against it.
+    Pane {
+        name: &'static str,
+        arg: Option<String>,
+    },
 }
 
 /// A catalogue entry: the action's name, its arguments, and what it does.
@@ -140,7 +148,120 @@ catalogue![
     ),
     ("paste-buffer", "", "Paste the last yank into the pane"),
     ("unbind", "", "Remove a binding (user keymaps)"),
+    (
+        "open-file",
+        "[PATH]",
+        "Open a data file (CSV, TSV, Parquet, JSON, XLSX) in a grid"
+    ),
+    (
+        "move",
+        "up|down|left|right|top|bottom|page-up|page-down|home|end",
+        "Grid: move the cursor"
+    ),
+    (
+        "sort",
+        "asc|desc",
+        "Grid: sort by this column (again: unsorted)"
+    ),
+    (
+        "filter",
+        "[EXPR]",
+        "Grid: keep rows where a SQL expression holds (empty: all)"
+    ),
+    ("filter-cell", "", "Grid: keep rows equal to this cell"),
+    ("filter-clear", "", "Grid: show every row again"),
+    ("stats", "", "Grid: column statistics (SUMMARIZE)"),
+    ("freq", "", "Grid: frequency table of this column"),
+    ("inspect", "", "Grid: the whole cell; JSON pretty-printed"),
+    ("copy-cell", "", "Grid: copy the cell to the clipboard"),
+    ("copy-row", "", "Grid: copy the row (tab-separated)"),
+    (
+        "export",
+        "[PATH]",
+        "Grid: write the result to .csv, .tsv, .parquet or .json"
+    ),
+    (
+        "plot",
+        "",
+        "Grid: histogram of a number column, bar chart of others"
+    ),
+    (
+        "plot-line",
+        "",
+        "Grid: line chart of the marked column (x) and this one (y)"
+    ),
+    ("mark", "", "Grid: mark this column as the x axis"),
+    (
+        "cancel",
+        "",
+        "Stop the running query or load, or close an overlay"
+    ),
+    (
+        "run",
+        "statement|all",
+        "SQL: run the selection or the statement at the cursor, or all"
+    ),
+    ("sql-history", "", "SQL: search earlier queries"),
+    ("complete", "", "SQL: complete the word at the cursor"),
+    ("buffer", "new|next|prev|close", "SQL: editor buffers"),
+    ("catalog", "", "SQL: show or hide the catalog tree"),
+    (
+        "dialect",
+        "duckdb|postgres|mysql|bigquery|redshift",
+        "SQL: the dialect the editor's SQL is written in"
+    ),
 ];
+
+/// Catalogue names that the focused pane handles (`Action::Pane`).
+const PANE_ACTIONS: &[&str] = &[
+    "move",
+    "sort",
+    "filter",
+    "filter-cell",
+    "filter-clear",
+    "stats",
+    "freq",
+    "inspect",
+    "copy-cell",
+    "copy-row",
+    "export",
+    "plot",
+    "plot-line",
+    "mark",
+    "cancel",
+    "run",
+    "sql-history",
+    "complete",
+    "buffer",
+    "catalog",
+    "dialect",
+];
+
+/// Checks a pane action's arguments against its catalogue entry.
+fn pane_action(info: &'static ActionInfo, args: &[&str]) -> Result<Action, String> {
+    let name = info.name;
+    let spec = info.args;
+    let arg = if args.is_empty() {
+        None
+    } else {
+        Some(args.join(" "))
+    };
+    if spec.is_empty() {
+        return match arg {
+            None => Ok(Action::Pane { name, arg: None }),
+            Some(_) => Err(format!("{name} takes no arguments")),
+        };
+    }
+    if spec.starts_with('[') {
+        return Ok(Action::Pane { name, arg });
+    }
+    // A choice: `asc|desc`.
+    match arg {
+        Some(a) if spec.split('|').any(|c| c == a) => Ok(Action::Pane { name, arg: Some(a) }),
+        Some(a) => Err(format!("{name}: {a:?} is not one of {spec}")),
+        None => Err(format!("{name} needs one of {spec}")),
+    }
+}
 
 impl Action {
     /// Parses the text form, e.g. `split-right`, `resize left 5`, `open status`.
@@ -224,7 +345,18 @@ impl Action {
             "copy-mode" => no_args(Action::CopyMode),
             "paste-buffer" => no_args(Action::PasteBuffer),
             "unbind" => no_args(Action::Unbind),
-            _ => Err(format!("unknown action {name:?}")),
+            "open-file" => Ok(Action::OpenFile(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            _ => match ACTIONS
+                .iter()
+                .find(|a| a.name == name && PANE_ACTIONS.contains(&a.name))
+            {
+                Some(info) => pane_action(info, &args),
+                None => Err(format!("unknown action {name:?}")),
+            },
         }
     }
 
@@ -271,6 +403,10 @@ impl fmt::Display for Action {
             Action::CopyMode => f.write_str("copy-mode"),
             Action::PasteBuffer => f.write_str("paste-buffer"),
             Action::Unbind => f.write_str("unbind"),
+            Action::OpenFile(None) => f.write_str("open-file"),
+            Action::OpenFile(Some(p)) => write!(f, "open-file {p}"),
+            Action::Pane { name, arg: None } => f.write_str(name),
+            Action::Pane { name, arg: Some(a) } => write!(f, "{name} {a}"),
         }
     }
 }
@@ -289,6 +425,11 @@ mod tests {
             "rename-tab logs and data",
             "select-tab 2",
             "focus-down",
+            "sort desc",
+            "filter amount > 3 and x = 'a b'",
+            "open-file /tmp/data.csv",
+            "run all",
+            "stats",
         ] {
             let a = Action::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(a.to_string(), s);
@@ -315,13 +456,20 @@ mod tests {
             .unwrap_err()
             .contains("no arguments"));
         assert!(Action::parse("").is_err());
+        assert!(Action::parse("sort up").unwrap_err().contains("asc|desc"));
+        assert!(Action::parse("stats now")
+            .unwrap_err()
+            .contains("no arguments"));
     }
 
     #[test]
     fn every_catalogue_entry_parses() {
         for info in ACTIONS {
             let example = match info.args {
-                "" | "[NAME]" => info.name.to_string(),
+                "" | "[NAME]" | "[PATH]" | "[EXPR]" => info.name.to_string(),
+                choice if choice.contains('|') && !choice.contains('[') => {
+                    format!("{} {}", info.name, choice.split('|').next().unwrap_or(""))
+                }
                 "N" => format!("{} 1", info.name),
                 "KIND" => "open status".into(),
                 _ => format!("{} left", info.name),

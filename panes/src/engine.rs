@@ -15,6 +15,17 @@ pub enum EngineRequest {
     TermInput(Vec<u8>),
     /// A copy-mode command on the asking terminal pane's scrollback.
     TermCopy(crate::term::CopyCmd),
+    /// A request for the data worker, answered to the asking pane.
+    Data(crate::data::DataRequest),
+    /// The SQL editor runs this text; its results go to the grid linked to the editor.
+    RunSql {
+        sql: String,
+        dialect: Option<String>,
+    },
+    /// The SQL editor's running query (in its linked grid) should stop.
+    CancelSql,
+    /// Show the SQL history in a picker; the choice comes back as `InsertText`.
+    SqlHistory,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -31,6 +42,16 @@ pub enum EngineEvent {
     TermNote(String),
     /// Copy mode ended on the engine's side (after a yank).
     TermCopyDone,
+    Data(crate::data::DataEvent),
+    /// A grid is told to show the result of this query (from its SQL editor).
+    ShowQuery {
+        sql: String,
+        dialect: Option<String>,
+    },
+    /// Text for an editor, picked from history.
+    InsertText(String),
+    /// The data worker is (again) ready: panes restored from a saved session load now.
+    Ready,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,10 +8,15 @@ a PTY or crypto: feed it, render it on a `TestBackend`, read the effects.
 */
 
 pub mod action;
+pub mod data;
 pub mod engine;
+pub mod grid;
 pub mod keys;
+pub mod sql;
 pub mod status;
 pub mod term;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use std::borrow::Cow;
 
@@ -19,9 +24,11 @@ pub use action::{Action, ActionInfo, Dir, ACTIONS};
 pub use crossterm::event::KeyEvent;
 pub use engine::{EngineEvent, EngineRequest, EngineRow, EngineState, ProcRow, ServerStatus};
 pub use fieldkit_widgets::{Hint, Theme};
+pub use grid::GridPane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use serde::{Deserialize, Serialize};
+pub use sql::SqlPane;
 pub use status::StatusPane;
 pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane};
 
@@ -73,7 +80,10 @@ impl PaneKind {
 
     /// Kinds whose pane this build can open.
     pub fn is_built(self) -> bool {
-        matches!(self, PaneKind::Status | PaneKind::Term)
+        matches!(
+            self,
+            PaneKind::Status | PaneKind::Term | PaneKind::Grid | PaneKind::Sql
+        )
     }
 }
 
@@ -93,6 +103,14 @@ pub enum UiCommand {
     Clipboard(String),
     /// Close this pane (a finished terminal, after the user saw how it ended).
     ClosePane,
+    /// Ask the user for text, then run the action `then` with it as the argument.
+    Prompt {
+        title: String,
+        initial: String,
+        then: String,
+        /// What Enter on an empty prompt runs instead (`filter-clear`).
+        on_empty: Option<String>,
+    },
 }
 
 /// What a pane asks for; the server carries it out after the handler returns.
@@ -130,6 +148,15 @@ pub enum PaneState {
         cwd: Option<String>,
         command: String,
     },
+    Grid {
+        source: Option<data::Source>,
+        view: data::View,
+    },
+    Sql {
+        buffers: Vec<String>,
+        active: usize,
+        dialect: Option<String>,
+    },
 }
 
 pub trait Pane {
@@ -161,6 +188,24 @@ pub fn restore(state: Option<&PaneState>, kind: PaneKind, shell: &str) -> Option
             Some(Box::new(TermPane::new(command, cwd.clone())))
         }
         (None, PaneKind::Term) => Some(Box::new(TermPane::new(shell, None))),
+        (Some(PaneState::Grid { source, view }), _) => Some(Box::new(match source {
+            Some(s) => GridPane::with_source(s.clone(), view.clone()),
+            None => GridPane::new(),
+        })),
+        (None, PaneKind::Grid) => Some(Box::new(GridPane::new())),
+        (
+            Some(PaneState::Sql {
+                buffers,
+                active,
+                dialect,
+            }),
+            _,
+        ) => Some(Box::new(SqlPane::new(
+            buffers.clone(),
+            *active,
+            dialect.clone(),
+        ))),
+        (None, PaneKind::Sql) => Some(Box::new(SqlPane::default())),
         _ => None,
     }
 }
@@ -170,5 +215,7 @@ pub fn kind_of(state: &PaneState) -> PaneKind {
     match state {
         PaneState::Status => PaneKind::Status,
         PaneState::Term { .. } => PaneKind::Term,
+        PaneState::Grid { .. } => PaneKind::Grid,
+        PaneState::Sql { .. } => PaneKind::Sql,
     }
 }

@@ -218,10 +218,8 @@ impl Pane for StatusPane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{settings, snapshot};
     use crate::{EngineRow, ProcRow};
-    use fieldkit_widgets::Theme;
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     fn sample(probe: EngineState, restarts: u32) -> ServerStatus {
         ServerStatus {
@@ -253,30 +251,6 @@ mod tests {
                 detail: "round trip 85 µs".into(),
             }],
         }
-    }
-
-    fn snapshot(pane: &mut StatusPane, w: u16, h: u16) -> String {
-        let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-        let theme = Theme::default();
-        term.draw(|f| {
-            pane.render(
-                f.area(),
-                f.buffer_mut(),
-                &RenderCx {
-                    theme: &theme,
-                    focused: true,
-                },
-            )
-        })
-        .expect("draw");
-        format!("{}", term.backend())
-    }
-
-    fn settings() -> insta::Settings {
-        let mut s = insta::Settings::clone_current();
-        s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"));
-        s.set_prepend_module_to_snapshot(false);
-        s
     }
 
     #[test]

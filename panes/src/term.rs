@@ -620,10 +620,7 @@ mod tests {
 
     #[test]
     fn snapshots() {
-        let mut s = insta::Settings::clone_current();
-        s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"));
-        s.set_prepend_module_to_snapshot(false);
-        s.bind(|| {
+        crate::testkit::settings().bind(|| {
             let mut p = TermPane::new("bash", None);
             insta::assert_snapshot!("term_starting_80x24", draw(&mut p, 80, 24).1);
             let mut lines: Vec<String> = (0..24).map(|i| format!("$ echo line {i}")).collect();

@@ -7,10 +7,12 @@ rendering it into a `Buffer` and reading the cells back.
 */
 
 pub mod caps;
+pub mod code;
 pub mod hints;
 pub mod picker;
 pub mod popup;
 pub mod tabbar;
+pub mod table;
 pub mod theme;
 
 pub use caps::{ColorDepth, TermCaps};

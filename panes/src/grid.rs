@@ -1,0 +1,1413 @@
+/*!
+The data grid: a window onto a result that lives in the data worker.
+
+The pane holds the result's shape (columns, row count) and a small cache of fetched blocks
+around the cursor; moving asks for the blocks it is about to show and draws placeholders until
+they come, so a frame never waits on DuckDB and memory does not grow with the result. Sorting
+and filtering are new queries (`View`), stats, frequencies and plots are computed by DuckDB and
+shown in an overlay over the grid. Everything the worker says arrives as a `DataEvent`; answers
+to superseded requests (older `seq`) are dropped.
+*/
+
+use crate::data::{
+    quote_ident, quote_literal, Cell, Column, DataEvent, DataRequest, Plot, PlotAsk,
+};
+use crate::data::{Source, View};
+use crate::{
+    Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
+    RenderCx, UiCommand,
+};
+use fieldkit_widgets::table::{fit_width, text_width, TableView};
+use fieldkit_widgets::{Hint, Theme};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Block, Borders, Chart, Dataset, GraphType, Paragraph, Widget,
+    Wrap,
+};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Rows per fetched block.
+pub const BLOCK: u64 = 200;
+/// Blocks kept on each side of the view; the rest are dropped.
+const KEEP_BLOCKS: u64 = 3;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Overlay {
+    /// Stats or a frequency table.
+    Table {
+        title: String,
+        columns: Vec<Column>,
+        rows: Vec<Vec<Cell>>,
+        top: usize,
+    },
+    Inspect {
+        title: String,
+        text: String,
+        scroll: u16,
+    },
+    Plot(Plot),
+}
+
+#[derive(Debug, Default)]
+pub struct GridPane {
+    source: Option<Source>,
+    view: View,
+    seq: u64,
+    result: Option<u64>,
+    columns: Vec<Column>,
+    /// Known total; `None` while a file is still loading.
+    total: Option<u64>,
+    /// Rows that can be shown now (the preview while loading).
+    known: u64,
+    blocks: BTreeMap<u64, Vec<Vec<Cell>>>,
+    asked: BTreeSet<u64>,
+    row: u64,
+    col: usize,
+    top: u64,
+    left: usize,
+    widths: Vec<u16>,
+    marked: Option<usize>,
+    /// What is running, and how far it is.
+    busy: Option<(String, Option<f64>)>,
+    notes: Vec<String>,
+    error: Option<String>,
+    /// A line for the footer (export done, copied).
+    message: Option<String>,
+    overlay: Option<Overlay>,
+    /// Body rows on screen at the last render.
+    page: u64,
+    /// Columns on screen at the last render.
+    cols_shown: usize,
+    /// Loaded at restore: the source is loaded when the worker is ready.
+    pending_load: bool,
+}
+
+impl GridPane {
+    pub fn new() -> Self {
+        GridPane {
+            page: 20,
+            ..Default::default()
+        }
+    }
+
+    /// A grid that loads `source` as soon as it can.
+    pub fn with_source(source: Source, view: View) -> Self {
+        GridPane {
+            source: Some(source),
+            view,
+            pending_load: true,
+            page: 20,
+            ..Default::default()
+        }
+    }
+
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
+    }
+
+    fn data(cx: &mut Cx, req: DataRequest) {
+        cx.push(Effect::Engine(EngineRequest::Data(req)));
+    }
+
+    /// Starts (again) from the source: a new query, a new result, an empty cache.
+    pub fn load(&mut self, cx: &mut Cx) {
+        let Some(source) = self.source.clone() else {
+            return;
+        };
+        if let Some(r) = self.result.take() {
+            Self::data(cx, DataRequest::Forget { result: r });
+        }
+        self.pending_load = false;
+        self.seq += 1;
+        self.blocks.clear();
+        self.asked.clear();
+        self.total = None;
+        self.known = 0;
+        self.error = None;
+        self.notes.clear();
+        self.overlay = None;
+        self.row = 0;
+        self.top = 0;
+        self.busy = Some((format!("loading {}", source.label()), None));
+        Self::data(
+            cx,
+            DataRequest::Load {
+                seq: self.seq,
+                source,
+                view: self.view.clone(),
+            },
+        );
+        cx.dirty = true;
+    }
+
+    fn column_name(&self) -> Option<&str> {
+        self.columns.get(self.col).map(|c| c.name.as_str())
+    }
+
+    fn cell(&self, row: u64, col: usize) -> Option<&Cell> {
+        self.blocks
+            .get(&(row / BLOCK))
+            .and_then(|b| b.get((row % BLOCK) as usize))
+            .and_then(|r| r.get(col))
+    }
+
+    fn row_cells(&self, row: u64) -> Option<&[Cell]> {
+        self.blocks
+            .get(&(row / BLOCK))
+            .and_then(|b| b.get((row % BLOCK) as usize))
+            .map(|r| r.as_slice())
+    }
+
+    /// Asks for the blocks the view needs (and the next one), drops far ones.
+    fn fetch(&mut self, cx: &mut Cx) {
+        let Some(result) = self.result else {
+            return;
+        };
+        if self.known == 0 {
+            return;
+        }
+        let first = self.top / BLOCK;
+        let last = (self.top + self.page.max(1)).min(self.known.saturating_sub(1)) / BLOCK;
+        let max_block = (self.known - 1) / BLOCK;
+        for b in first..=(last + 1).min(max_block) {
+            if !self.blocks.contains_key(&b) && self.asked.insert(b) {
+                Self::data(
+                    cx,
+                    DataRequest::Rows {
+                        seq: self.seq,
+                        result,
+                        offset: b * BLOCK,
+                        limit: BLOCK as u32,
+                    },
+                );
+            }
+        }
+        let lo = first.saturating_sub(KEEP_BLOCKS);
+        let hi = last + KEEP_BLOCKS;
+        self.blocks.retain(|b, _| *b >= lo && *b <= hi);
+        self.asked.retain(|b| *b >= lo && *b <= hi);
+    }
+
+    fn clamp(&mut self) {
+        if self.known == 0 {
+            self.row = 0;
+        } else {
+            self.row = self.row.min(self.known - 1);
+        }
+        if !self.columns.is_empty() {
+            self.col = self.col.min(self.columns.len() - 1);
+        }
+        let page = self.page.max(1);
+        if self.row < self.top {
+            self.top = self.row;
+        } else if self.row >= self.top + page {
+            self.top = self.row + 1 - page;
+        }
+        if self.col < self.left {
+            self.left = self.col;
+        } else if self.cols_shown > 0 && self.col >= self.left + self.cols_shown {
+            self.left = self.col + 1 - self.cols_shown;
+        }
+    }
+
+    fn move_by(&mut self, how: &str, cx: &mut Cx) {
+        if let Some(o) = &mut self.overlay {
+            match o {
+                Overlay::Table { top, rows, .. } => {
+                    let max = rows.len().saturating_sub(1);
+                    *top = match how {
+                        "down" => (*top + 1).min(max),
+                        "up" => top.saturating_sub(1),
+                        "page-down" => (*top + 10).min(max),
+                        "page-up" => top.saturating_sub(10),
+                        "top" => 0,
+                        "bottom" => max,
+                        _ => *top,
+                    }
+                }
+                Overlay::Inspect { scroll, .. } => {
+                    *scroll = match how {
+                        "down" => scroll.saturating_add(1),
+                        "up" => scroll.saturating_sub(1),
+                        "page-down" => scroll.saturating_add(10),
+                        "page-up" => scroll.saturating_sub(10),
+                        "top" => 0,
+                        _ => *scroll,
+                    }
+                }
+                Overlay::Plot(_) => {}
+            }
+            cx.dirty = true;
+            return;
+        }
+        let page = self.page.max(1);
+        let last_col = self.columns.len().saturating_sub(1);
+        match how {
+            "down" => self.row = self.row.saturating_add(1),
+            "up" => self.row = self.row.saturating_sub(1),
+            "left" => self.col = self.col.saturating_sub(1),
+            "right" => self.col = (self.col + 1).min(last_col),
+            "top" => self.row = 0,
+            "bottom" => self.row = self.known.saturating_sub(1),
+            "page-down" => {
+                self.row = self.row.saturating_add(page);
+                self.top = self.top.saturating_add(page);
+            }
+            "page-up" => {
+                self.row = self.row.saturating_sub(page);
+                self.top = self.top.saturating_sub(page);
+            }
+            "home" => self.col = 0,
+            "end" => self.col = last_col,
+            _ => return,
+        }
+        if self.known > 0 {
+            self.top = self
+                .top
+                .min(self.known.saturating_sub(page.min(self.known)));
+        }
+        self.clamp();
+        self.fetch(cx);
+        cx.dirty = true;
+    }
+
+    /// Puts the cursor on `row` (0-based), asking for the rows around it.
+    pub fn goto(&mut self, row: u64, cx: &mut Cx) {
+        self.row = row;
+        let page = self.page.max(1);
+        self.top = row.saturating_sub(page / 2);
+        if self.known > 0 {
+            self.top = self
+                .top
+                .min(self.known.saturating_sub(page.min(self.known)));
+        }
+        self.clamp();
+        self.fetch(cx);
+        cx.dirty = true;
+    }
+
+    fn say(&mut self, cx: &mut Cx, text: impl Into<String>) {
+        self.message = Some(text.into());
+        cx.dirty = true;
+    }
+
+    fn prompt(cx: &mut Cx, title: &str, initial: String, then: &str, on_empty: Option<&str>) {
+        cx.push(Effect::Ui(UiCommand::Prompt {
+            title: title.into(),
+            initial,
+            then: then.into(),
+            on_empty: on_empty.map(str::to_string),
+        }));
+    }
+
+    fn is_number(&self, col: usize) -> bool {
+        self.columns
+            .get(col)
+            .is_some_and(|c| fieldkit_widgets::table::is_numeric_type(&c.ty))
+    }
+
+    fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        self.message = None;
+        match (name, arg) {
+            ("move", Some(how)) => self.move_by(how, cx),
+            ("cancel", _) => {
+                if self.overlay.take().is_some() {
+                    cx.dirty = true;
+                } else if self.busy.is_some() {
+                    Self::data(cx, DataRequest::Cancel);
+                    self.say(cx, "cancelling…");
+                } else {
+                    return Outcome::Ignored;
+                }
+            }
+            _ if self.columns.is_empty() && name != "filter" => {
+                self.say(cx, "Nothing loaded yet: open-file or run a query first.");
+            }
+            ("sort", Some(dir)) => {
+                let Some(col) = self.column_name().map(str::to_string) else {
+                    return Outcome::Consumed;
+                };
+                let desc = dir == "desc";
+                self.view.sort = match &self.view.sort {
+                    Some((c, d)) if *c == col && *d == desc => None,
+                    _ => Some((col, desc)),
+                };
+                self.load(cx);
+            }
+            ("filter", None) => Self::prompt(
+                cx,
+                "filter (SQL expression, empty for all rows)",
+                self.view.filter.clone().unwrap_or_default(),
+                "filter",
+                Some("filter-clear"),
+            ),
+            ("filter-clear", _) => {
+                if self.view.filter.take().is_some() {
+                    self.load(cx);
+                }
+            }
+            ("filter", Some(expr)) => {
+                let expr = expr.trim();
+                self.view.filter = (!expr.is_empty()).then(|| expr.to_string());
+                self.load(cx);
+            }
+            ("filter-cell", _) => {
+                let Some(col) = self.column_name().map(quote_ident) else {
+                    return Outcome::Consumed;
+                };
+                let expr = match self.cell(self.row, self.col) {
+                    Some(Some(v)) => format!("{col} = {}", quote_literal(v)),
+                    Some(None) => format!("{col} IS NULL"),
+                    None => return Outcome::Consumed,
+                };
+                self.view.filter = Some(match self.view.filter.take() {
+                    Some(f) => format!("({f}) AND {expr}"),
+                    None => expr,
+                });
+                self.load(cx);
+            }
+            ("stats", _) => {
+                let (Some(result), seq) = (self.result, self.seq) else {
+                    return Outcome::Consumed;
+                };
+                self.busy = Some(("summarizing".into(), None));
+                Self::data(cx, DataRequest::Summarize { seq, result });
+                cx.dirty = true;
+            }
+            ("freq", _) => {
+                let (Some(result), Some(column)) = (self.result, self.column_name()) else {
+                    return Outcome::Consumed;
+                };
+                let column = column.to_string();
+                self.busy = Some((format!("counting values of {column}"), None));
+                Self::data(
+                    cx,
+                    DataRequest::Frequency {
+                        seq: self.seq,
+                        result,
+                        column,
+                    },
+                );
+                cx.dirty = true;
+            }
+            ("plot", _) | ("plot-line", _) => {
+                let (Some(result), Some(column)) = (self.result, self.column_name()) else {
+                    return Outcome::Consumed;
+                };
+                let column = column.to_string();
+                let ask = if name == "plot-line" {
+                    let x = self.marked.filter(|m| *m != self.col).or_else(|| {
+                        (0..self.columns.len()).find(|c| *c != self.col && self.is_number(*c))
+                    });
+                    let (Some(x), true) = (x, self.is_number(self.col)) else {
+                        self.say(cx, "A line chart needs two number columns: mark the x column with m, then stand on y.");
+                        return Outcome::Consumed;
+                    };
+                    PlotAsk::Line {
+                        x: self.columns[x].name.clone(),
+                        y: column,
+                        points: 2000,
+                    }
+                } else if self.is_number(self.col) {
+                    PlotAsk::Histogram { column, bins: 30 }
+                } else {
+                    PlotAsk::Bars { column, top: 20 }
+                };
+                self.busy = Some(("plotting".into(), None));
+                Self::data(
+                    cx,
+                    DataRequest::Plot {
+                        seq: self.seq,
+                        result,
+                        plot: ask,
+                    },
+                );
+                cx.dirty = true;
+            }
+            ("mark", _) => {
+                self.marked = if self.marked == Some(self.col) {
+                    None
+                } else {
+                    Some(self.col)
+                };
+                cx.dirty = true;
+            }
+            ("inspect", _) => {
+                let Some(c) = self.columns.get(self.col) else {
+                    return Outcome::Consumed;
+                };
+                let text = match self.cell(self.row, self.col) {
+                    Some(Some(v)) => pretty(v),
+                    Some(None) => "NULL".into(),
+                    None => return Outcome::Consumed,
+                };
+                self.overlay = Some(Overlay::Inspect {
+                    title: format!("{} ({}), row {}", c.name, c.ty, self.row + 1),
+                    text,
+                    scroll: 0,
+                });
+                cx.dirty = true;
+            }
+            ("copy-cell", _) => {
+                if let Some(v) = self.cell(self.row, self.col) {
+                    let text = v.clone().unwrap_or_default();
+                    cx.push(Effect::Ui(UiCommand::Clipboard(text)));
+                    self.say(cx, "cell copied");
+                }
+            }
+            ("copy-row", _) => {
+                if let Some(r) = self.row_cells(self.row) {
+                    let text = r
+                        .iter()
+                        .map(|c| c.clone().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("\t");
+                    cx.push(Effect::Ui(UiCommand::Clipboard(text)));
+                    self.say(cx, "row copied (tab-separated)");
+                }
+            }
+            ("export", None) => {
+                let suggestion = match &self.source {
+                    Some(Source::File(p)) => {
+                        let path = std::path::Path::new(p);
+                        let stem = path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "export".into());
+                        path.with_file_name(format!("{stem}-export.csv"))
+                            .to_string_lossy()
+                            .into_owned()
+                    }
+                    _ => String::new(),
+                };
+                Self::prompt(
+                    cx,
+                    "export to (.csv .tsv .parquet .json)",
+                    suggestion,
+                    "export",
+                    None,
+                );
+            }
+            ("export", Some(path)) => {
+                let Some(result) = self.result else {
+                    return Outcome::Consumed;
+                };
+                self.busy = Some((format!("exporting to {path}"), None));
+                Self::data(
+                    cx,
+                    DataRequest::Export {
+                        seq: self.seq,
+                        result,
+                        path: path.trim().to_string(),
+                    },
+                );
+                cx.dirty = true;
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    fn on_data(&mut self, ev: DataEvent, cx: &mut Cx) -> Outcome {
+        if let Some(seq) = ev.seq() {
+            if seq != self.seq {
+                return Outcome::Ignored;
+            }
+        }
+        cx.dirty = true;
+        match ev {
+            DataEvent::Progress { what, pct, .. } => self.busy = Some((what, pct)),
+            DataEvent::Loaded {
+                result,
+                columns,
+                rows,
+                notes,
+                ..
+            } => {
+                self.result = Some(result);
+                self.widths = columns
+                    .iter()
+                    .map(|c| fit_width(&c.name, &c.ty, std::iter::empty()))
+                    .collect();
+                self.columns = columns;
+                self.notes = notes;
+                match rows {
+                    Some(n) => {
+                        self.total = Some(n);
+                        self.known = n;
+                        self.busy = None;
+                    }
+                    None => {
+                        // The first block can be shown while the rest loads.
+                        self.known = BLOCK;
+                    }
+                }
+                self.clamp();
+                self.fetch(cx);
+            }
+            DataEvent::Counted { result, rows, .. } => {
+                if Some(result) == self.result {
+                    self.total = Some(rows);
+                    self.known = rows;
+                    self.busy = None;
+                    // A preview block may be shorter than what is there now.
+                    self.blocks.clear();
+                    self.asked.clear();
+                    self.clamp();
+                    self.fetch(cx);
+                }
+            }
+            DataEvent::Rows {
+                result,
+                offset,
+                rows,
+                ..
+            } => {
+                if Some(result) != self.result {
+                    return Outcome::Ignored;
+                }
+                let b = offset / BLOCK;
+                if self.total.is_none() && (rows.len() as u64) < BLOCK {
+                    // The preview is all there is so far.
+                    self.known = self.known.min(offset + rows.len() as u64);
+                }
+                for r in &rows {
+                    for (i, v) in r.iter().enumerate() {
+                        if let (Some(w), Some(v)) = (self.widths.get_mut(i), v) {
+                            let c = &self.columns[i];
+                            *w =
+                                (*w).max(fit_width(&c.name, &c.ty, std::iter::once(text_width(v))));
+                        }
+                    }
+                }
+                self.blocks.insert(b, rows);
+                self.clamp();
+            }
+            DataEvent::Table {
+                title,
+                columns,
+                rows,
+                ..
+            } => {
+                self.busy = self.total.is_none().then(|| ("loading".into(), None));
+                self.overlay = Some(Overlay::Table {
+                    title,
+                    columns,
+                    rows,
+                    top: 0,
+                });
+            }
+            DataEvent::Plot { plot, .. } => {
+                self.busy = self.total.is_none().then(|| ("loading".into(), None));
+                self.overlay = Some(Overlay::Plot(plot));
+            }
+            DataEvent::Exported { path, rows, .. } => {
+                self.busy = None;
+                self.message = Some(format!("exported {} rows to {path}", group(rows)));
+            }
+            DataEvent::Done { message, .. } => {
+                // A statement without rows (DDL, DML) must not run again on reload or restore.
+                self.busy = None;
+                self.source = None;
+                self.columns.clear();
+                self.result = None;
+                self.message = Some(message);
+            }
+            DataEvent::Error { message, .. } => {
+                self.busy = None;
+                if self.result.is_some() && self.total.is_some() {
+                    self.message = Some(first_line(&message));
+                } else {
+                    self.error = Some(message);
+                }
+            }
+            DataEvent::Lost { why } => {
+                self.busy = None;
+                self.result = None;
+                self.blocks.clear();
+                self.asked.clear();
+                self.error = Some(format!(
+                    "The data worker stopped ({why}); it has been restarted. Press r to load again."
+                ));
+            }
+            DataEvent::Catalog { .. } => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    fn footer(&self, t: &Theme) -> Line<'static> {
+        let label = Style::new().fg(t.muted);
+        let value = Style::new().fg(t.fg).add_modifier(Modifier::BOLD);
+        let mut spans = Vec::new();
+        if let Some((what, pct)) = &self.busy {
+            let bar = match pct {
+                Some(p) => {
+                    let filled = ((p / 100.0) * 10.0).round().clamp(0.0, 10.0) as usize;
+                    format!(" {}{} {p:.0}%", "█".repeat(filled), "░".repeat(10 - filled))
+                }
+                None => " …".into(),
+            };
+            spans.push(Span::styled(
+                format!("{what}{bar}"),
+                Style::new().fg(t.warn),
+            ));
+            spans.push(Span::styled("  Esc cancels  ", label));
+        }
+        if !self.columns.is_empty() {
+            spans.push(Span::styled("row ", label));
+            spans.push(Span::styled(group(self.row + 1), value));
+            spans.push(Span::styled(" of ", label));
+            match self.total {
+                Some(n) => spans.push(Span::styled(group(n), value)),
+                None => spans.push(Span::styled(format!("{}+", group(self.known)), value)),
+            }
+            spans.push(Span::styled("  col ", label));
+            spans.push(Span::styled(
+                format!("{}/{}", self.col + 1, self.columns.len()),
+                value,
+            ));
+        }
+        if let Some((c, desc)) = &self.view.sort {
+            spans.push(Span::styled(
+                format!("  sorted {c} {}", if *desc { "↓" } else { "↑" }),
+                Style::new().fg(t.accent),
+            ));
+        }
+        if let Some(f) = &self.view.filter {
+            spans.push(Span::styled(
+                format!("  filter {f}"),
+                Style::new().fg(t.accent),
+            ));
+        }
+        if let Some(m) = &self.message {
+            spans.push(Span::styled(format!("  {m}"), Style::new().fg(t.ok)));
+        } else if let Some(n) = self.notes.first() {
+            spans.push(Span::styled(format!("  {n}"), Style::new().fg(t.warn)));
+        }
+        Line::from(spans)
+    }
+
+    fn render_overlay(&self, o: &Overlay, area: Rect, buf: &mut Buffer, t: &Theme) {
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(Style::new().fg(t.popup_border))
+            .style(Style::new().bg(t.popup_bg).fg(t.fg));
+        match o {
+            Overlay::Table {
+                title,
+                columns,
+                rows,
+                top,
+            } => {
+                let block = block.title(Span::styled(format!(" {title} "), t.heading()));
+                let inner = block.inner(area);
+                block.render(area, buf);
+                let cols: Vec<(String, String)> = columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.ty.clone()))
+                    .collect();
+                let widths: Vec<u16> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        fit_width(
+                            &c.name,
+                            &c.ty,
+                            rows.iter()
+                                .map(|r| r.get(i).and_then(|v| v.as_deref()).map_or(4, text_width)),
+                        )
+                    })
+                    .collect();
+                let visible: Vec<(u64, Option<&[Cell]>)> = rows
+                    .iter()
+                    .enumerate()
+                    .skip(*top)
+                    .map(|(i, r)| (i as u64, Some(r.as_slice())))
+                    .collect();
+                TableView {
+                    columns: &cols,
+                    widths: &widths,
+                    left: 0,
+                    rows: &visible,
+                    cursor: None,
+                    marked: None,
+                    theme: t,
+                    ascii: false,
+                }
+                .render(inner, buf, rows.len() as u64);
+            }
+            Overlay::Inspect {
+                title,
+                text,
+                scroll,
+            } => {
+                let block = block.title(Span::styled(format!(" {title} "), t.heading()));
+                Paragraph::new(text.as_str())
+                    .block(block)
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0))
+                    .render(area, buf);
+            }
+            Overlay::Plot(p) => render_plot(p, block, area, buf, t),
+        }
+    }
+}
+
+fn render_plot(p: &Plot, block: Block, area: Rect, buf: &mut Buffer, t: &Theme) {
+    match p {
+        Plot::Histogram { column, bins } => {
+            let block = block.title(Span::styled(
+                format!(" histogram of {column} "),
+                t.heading(),
+            ));
+            let inner = block.inner(area);
+            block.render(area, buf);
+            if bins.is_empty() {
+                Paragraph::new("no values").render(inner, buf);
+                return;
+            }
+            let n = bins.len().max(1) as u16;
+            let width = (inner.width / n).clamp(1, 8);
+            let gap = if width > 2 { 1 } else { 0 };
+            let bars: Vec<Bar> = bins
+                .iter()
+                .map(|(lo, _, c)| {
+                    Bar::default()
+                        .value(*c)
+                        .text_value(String::new())
+                        .label(Line::from(short_num(*lo)))
+                })
+                .collect();
+            BarChart::default()
+                .data(BarGroup::default().bars(&bars))
+                .bar_width(width.saturating_sub(gap).max(1))
+                .bar_gap(gap)
+                .bar_style(Style::new().fg(t.accent))
+                .value_style(Style::new().fg(t.fg))
+                .label_style(Style::new().fg(t.muted))
+                .render(inner, buf);
+            let (lo, hi) = (bins[0].0, bins[bins.len() - 1].1);
+            let max = bins.iter().map(|b| b.2).max().unwrap_or(0);
+            let caption = format!(
+                "{} … {}  (tallest bin {})",
+                short_num(lo),
+                short_num(hi),
+                group(max)
+            );
+            if inner.height > 0 {
+                buf.set_stringn(
+                    inner.x,
+                    inner.y,
+                    &caption,
+                    inner.width as usize,
+                    Style::new().fg(t.muted),
+                );
+            }
+        }
+        Plot::Bars { column, bars } => {
+            let block = block.title(Span::styled(
+                format!(" most frequent {column} "),
+                t.heading(),
+            ));
+            let inner = block.inner(area);
+            block.render(area, buf);
+            let label_w = bars
+                .iter()
+                .map(|(l, _)| text_width(l))
+                .max()
+                .unwrap_or(0)
+                .min(inner.width as usize / 3) as u16;
+            let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+            for (i, (label, count)) in bars.iter().enumerate() {
+                let y = inner.y + i as u16;
+                if y >= inner.y + inner.height {
+                    break;
+                }
+                fieldkit_widgets::table::put(
+                    buf,
+                    inner.x,
+                    y,
+                    label_w,
+                    label,
+                    Style::new().fg(t.fg),
+                );
+                let room = inner.width.saturating_sub(label_w + 2 + 12) as u64;
+                let len = (count * room).div_ceil(max) as usize;
+                let bar = format!("{} {}", "█".repeat(len), group(*count));
+                buf.set_stringn(
+                    inner.x + label_w + 1,
+                    y,
+                    &bar,
+                    inner.width.saturating_sub(label_w + 1) as usize,
+                    Style::new().fg(t.accent),
+                );
+            }
+        }
+        Plot::Line { x, y, points } => {
+            let block = block.title(Span::styled(format!(" {y} by {x} "), t.heading()));
+            if points.is_empty() {
+                Paragraph::new("no values").block(block).render(area, buf);
+                return;
+            }
+            let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+            for (a, b) in points {
+                x0 = x0.min(*a);
+                x1 = x1.max(*a);
+                y0 = y0.min(*b);
+                y1 = y1.max(*b);
+            }
+            if x1 <= x0 {
+                x1 = x0 + 1.0;
+            }
+            if y1 <= y0 {
+                y1 = y0 + 1.0;
+            }
+            let data = [Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(t.accent))
+                .data(points)];
+            Chart::new(data.to_vec())
+                .block(block)
+                .x_axis(
+                    Axis::default()
+                        .title(x.as_str())
+                        .style(Style::new().fg(t.muted))
+                        .bounds([x0, x1])
+                        .labels([short_num(x0), short_num(x1)]),
+                )
+                .y_axis(
+                    Axis::default()
+                        .title(y.as_str())
+                        .style(Style::new().fg(t.muted))
+                        .bounds([y0, y1])
+                        .labels([short_num(y0), short_num(y1)]),
+                )
+                .render(area, buf);
+        }
+    }
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number short enough for an axis label.
+pub fn short_num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+/// JSON pretty-printed; anything else as it is.
+fn pretty(v: &str) -> String {
+    let t = v.trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        if let Ok(j) = serde_json::from_str::<serde_json::Value>(v) {
+            if let Ok(p) = serde_json::to_string_pretty(&j) {
+                return p;
+            }
+        }
+    }
+    v.to_string()
+}
+
+impl Pane for GridPane {
+    fn kind(&self) -> PaneKind {
+        PaneKind::Grid
+    }
+
+    fn title(&self) -> Cow<'_, str> {
+        match &self.source {
+            Some(s) => Cow::Owned(format!("grid: {}", s.label())),
+            None => Cow::Borrowed("grid"),
+        }
+    }
+
+    fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
+        match a {
+            Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),
+            Action::Refresh => {
+                self.load(cx);
+                Outcome::Consumed
+            }
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn on_input(&mut self, _k: &KeyEvent, _cx: &mut Cx) -> Outcome {
+        Outcome::Ignored
+    }
+
+    fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
+        match ev {
+            EngineEvent::Data(DataEvent::Lost { why }) => {
+                if self.busy.is_some() || self.result.is_some() {
+                    self.on_data(DataEvent::Lost { why }, cx)
+                } else {
+                    Outcome::Ignored
+                }
+            }
+            EngineEvent::Data(d) => self.on_data(d, cx),
+            EngineEvent::ShowQuery { sql, dialect } => {
+                self.source = Some(Source::Query { sql, dialect });
+                self.view = View::default();
+                self.col = 0;
+                self.left = 0;
+                self.marked = None;
+                self.load(cx);
+                Outcome::Consumed
+            }
+            EngineEvent::Ready => {
+                if self.pending_load {
+                    self.load(cx);
+                }
+                Outcome::Consumed
+            }
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn render(&mut self, area: Rect, buf: &mut Buffer, rcx: &RenderCx) {
+        let t = rcx.theme;
+        if area.height < 2 || area.width < 4 {
+            return;
+        }
+        buf.set_style(area, Style::new().bg(t.bg).fg(t.fg));
+        let body = Rect {
+            height: area.height - 1,
+            ..area
+        };
+        let foot = Rect {
+            y: area.y + area.height - 1,
+            height: 1,
+            ..area
+        };
+        Paragraph::new(self.footer(t)).render(foot, buf);
+        if let Some(e) = &self.error {
+            let text = vec![
+                Line::from(Span::styled(
+                    "Could not load",
+                    Style::new().fg(t.error).add_modifier(Modifier::BOLD),
+                )),
+                Line::from(Span::styled(e.clone(), Style::new().fg(t.error))),
+            ];
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .render(body, buf);
+            return;
+        }
+        if self.columns.is_empty() {
+            let text = match &self.source {
+                None if self.message.is_some() => vec![Line::from(Span::styled(
+                    self.message.clone().unwrap_or_default(),
+                    Style::new().fg(t.ok),
+                ))],
+                None => vec![
+                    Line::from(Span::styled("No data yet.", t.heading())),
+                    Line::from(Span::styled(
+                        "Open a file: palette (C-b :) → open-file, or `fieldkit open PATH`.",
+                        t.muted(),
+                    )),
+                    Line::from(Span::styled(
+                        "Or run a query from a SQL editor (open sql).",
+                        t.muted(),
+                    )),
+                ],
+                Some(s) => vec![Line::from(Span::styled(
+                    format!("loading {}…", s.label()),
+                    t.muted(),
+                ))],
+            };
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .render(body, buf);
+            return;
+        }
+        self.page = body.height.saturating_sub(2).max(1) as u64;
+        let last = self.total.unwrap_or(self.known).max(1);
+        let gutter = TableView::gutter_width(last);
+        self.cols_shown =
+            TableView::columns_fitting(&self.widths, self.left, body.width.saturating_sub(gutter));
+        self.clamp();
+        let cols: Vec<(String, String)> = self
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        let end = (self.top + self.page).min(self.known);
+        let rows: Vec<(u64, Option<&[Cell]>)> =
+            (self.top..end).map(|r| (r, self.row_cells(r))).collect();
+        let sort_col = self
+            .view
+            .sort
+            .as_ref()
+            .and_then(|(c, _)| self.columns.iter().position(|x| &x.name == c));
+        TableView {
+            columns: &cols,
+            widths: &self.widths,
+            left: self.left,
+            rows: &rows,
+            cursor: Some(((self.row - self.top) as usize, self.col)),
+            marked: self.marked.or(sort_col),
+            theme: t,
+            ascii: false,
+        }
+        .render(body, buf, last);
+        if let Some(o) = &self.overlay {
+            let w = body.width.saturating_sub(4).max(10).min(body.width);
+            let h = body.height.saturating_sub(2).max(3).min(body.height);
+            let r = Rect {
+                x: body.x + (body.width - w) / 2,
+                y: body.y + (body.height - h) / 2,
+                width: w,
+                height: h,
+            };
+            ratatui::widgets::Clear.render(r, buf);
+            self.render_overlay(o, r, buf, t);
+        }
+    }
+
+    fn hints(&self, out: &mut Vec<Hint>) {
+        if self.overlay.is_some() {
+            out.push(Hint::new("Esc", "close"));
+        } else if self.busy.is_some() {
+            out.push(Hint::new("Esc", "cancel"));
+        }
+    }
+
+    fn save(&self) -> PaneState {
+        PaneState::Grid {
+            source: self.source.clone(),
+            view: self.view.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{settings, snapshot};
+
+    fn act(p: &mut GridPane, a: &str) -> Cx {
+        let mut cx = Cx::default();
+        p.on_action(&Action::parse(a).expect("action"), &mut cx);
+        cx
+    }
+
+    fn requests(cx: &Cx) -> Vec<DataRequest> {
+        cx.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Engine(EngineRequest::Data(r)) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn cols() -> Vec<Column> {
+        vec![
+            Column {
+                name: "id".into(),
+                ty: "BIGINT".into(),
+            },
+            Column {
+                name: "city".into(),
+                ty: "VARCHAR".into(),
+            },
+            Column {
+                name: "fare".into(),
+                ty: "DOUBLE".into(),
+            },
+            Column {
+                name: "note".into(),
+                ty: "VARCHAR".into(),
+            },
+        ]
+    }
+
+    fn row(i: u64) -> Vec<Cell> {
+        let cities = ["Oslo", "Lima", "Pune", "Kyiv"];
+        vec![
+            Some(i.to_string()),
+            Some(cities[(i % 4) as usize].to_string()),
+            Some(format!("{:.2}", (i as f64) * 1.25)),
+            if i % 5 == 0 {
+                None
+            } else {
+                Some(format!("{{\"k\": {i}}}"))
+            },
+        ]
+    }
+
+    /// A grid over `n` rows, every request answered as the worker would.
+    fn loaded(n: u64) -> GridPane {
+        let mut p = GridPane::with_source(Source::File("/data/trips.csv".into()), View::default());
+        let mut cx = Cx::default();
+        p.on_engine(EngineEvent::Ready, &mut cx);
+        let seq = p.seq;
+        let mut cx = Cx::default();
+        p.on_engine(
+            EngineEvent::Data(DataEvent::Loaded {
+                seq,
+                result: 7,
+                columns: cols(),
+                rows: Some(n),
+                notes: vec![],
+            }),
+            &mut cx,
+        );
+        answer(&mut p, &cx);
+        p
+    }
+
+    fn answer(p: &mut GridPane, cx: &Cx) {
+        for r in requests(cx) {
+            if let DataRequest::Rows {
+                seq,
+                result,
+                offset,
+                limit,
+            } = r
+            {
+                let total = p.total.unwrap_or(p.known);
+                let rows = (offset..(offset + limit as u64).min(total))
+                    .map(row)
+                    .collect();
+                let mut cx2 = Cx::default();
+                p.on_engine(
+                    EngineEvent::Data(DataEvent::Rows {
+                        seq,
+                        result,
+                        offset,
+                        rows,
+                    }),
+                    &mut cx2,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_windows_near_the_view_are_fetched_and_kept() {
+        let mut p = loaded(100_000_000);
+        snapshot(&mut p, 80, 24);
+        let cx = act(&mut p, "move bottom");
+        let asked = requests(&cx);
+        assert_eq!(
+            asked,
+            vec![DataRequest::Rows {
+                seq: p.seq,
+                result: 7,
+                offset: 99_999_800,
+                limit: 200
+            }]
+        );
+        answer(&mut p, &cx);
+        assert_eq!(p.row, 99_999_999);
+        // Far blocks are dropped: memory does not grow with the result.
+        assert!(
+            p.blocks.len() <= 2 * KEEP_BLOCKS as usize + 2,
+            "{:?}",
+            p.blocks.keys()
+        );
+        assert!(!p.blocks.contains_key(&0));
+    }
+
+    #[test]
+    fn stale_answers_are_dropped() {
+        let mut p = loaded(10);
+        let old = p.seq;
+        act(&mut p, "sort desc");
+        assert_eq!(p.seq, old + 1);
+        let mut cx = Cx::default();
+        let out = p.on_engine(
+            EngineEvent::Data(DataEvent::Rows {
+                seq: old,
+                result: 7,
+                offset: 0,
+                rows: vec![row(99)],
+            }),
+            &mut cx,
+        );
+        assert_eq!(out, Outcome::Ignored);
+    }
+
+    #[test]
+    fn sort_filter_and_cell_filter_are_queries() {
+        let mut p = loaded(10);
+        act(&mut p, "move right");
+        let cx = act(&mut p, "sort desc");
+        let loads: Vec<View> = requests(&cx)
+            .into_iter()
+            .filter_map(|r| match r {
+                DataRequest::Load { view, .. } => Some(view),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            loads,
+            vec![View {
+                filter: None,
+                sort: Some(("city".into(), true))
+            }]
+        );
+        // The same sort again turns it off.
+        let _ = act(&mut p, "sort desc");
+        assert_eq!(p.view.sort, None);
+        let seq = p.seq;
+        let mut cx = Cx::default();
+        p.on_engine(
+            EngineEvent::Data(DataEvent::Loaded {
+                seq,
+                result: 8,
+                columns: cols(),
+                rows: Some(10),
+                notes: vec![],
+            }),
+            &mut cx,
+        );
+        answer(&mut p, &cx);
+        act(&mut p, "move down");
+        act(&mut p, "filter-cell");
+        assert_eq!(p.view.filter.as_deref(), Some("\"city\" = 'Lima'"));
+        let cx = act(&mut p, "filter");
+        assert!(
+            matches!(&cx.effects[..], [Effect::Ui(UiCommand::Prompt { initial, then, on_empty, .. })] if initial == "\"city\" = 'Lima'" && then == "filter" && on_empty.as_deref() == Some("filter-clear"))
+        );
+        let cx = act(&mut p, "filter-clear");
+        assert_eq!(p.view.filter, None);
+        assert!(
+            matches!(&requests(&cx)[..], [.., DataRequest::Load { view, .. }] if view == &View::default())
+        );
+    }
+
+    #[test]
+    fn copy_row_is_tab_separated_and_null_is_empty() {
+        let mut p = loaded(10);
+        let cx = act(&mut p, "copy-row");
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Ui(UiCommand::Clipboard("0\tOslo\t0.00\t".into()))]
+        );
+    }
+
+    #[test]
+    fn snapshots() {
+        settings().bind(|| {
+            let mut p = loaded(1_234_567);
+            insta::assert_snapshot!("grid_plain_80x24", snapshot(&mut p, 80, 24));
+            insta::assert_snapshot!("grid_plain_160x40", snapshot(&mut p, 160, 40));
+            act(&mut p, "move right");
+            act(&mut p, "move right");
+            let cx = act(&mut p, "sort desc");
+            assert!(!requests(&cx).is_empty());
+            let seq = p.seq;
+            let mut cx = Cx::default();
+            p.on_engine(EngineEvent::Data(DataEvent::Loaded { seq, result: 9, columns: cols(), rows: Some(1_234_567), notes: vec![] }), &mut cx);
+            answer(&mut p, &cx);
+            insta::assert_snapshot!("grid_sorted_80x24", snapshot(&mut p, 80, 24));
+            act(&mut p, "filter fare > 100 and city <> 'Oslo'");
+            let seq = p.seq;
+            let mut cx = Cx::default();
+            p.on_engine(EngineEvent::Data(DataEvent::Loaded { seq, result: 10, columns: cols(), rows: Some(4321), notes: vec!["3 bad rows skipped; first at line 17: Expected Number of Columns: 4 Found: 5".into()] }), &mut cx);
+            answer(&mut p, &cx);
+            insta::assert_snapshot!("grid_filtered_80x24", snapshot(&mut p, 80, 24));
+            let seq = p.seq;
+            let stats_cols: Vec<Column> = ["column_name", "column_type", "min", "max", "approx_unique", "avg", "null_percentage"]
+                .iter()
+                .map(|n| Column { name: n.to_string(), ty: "VARCHAR".into() })
+                .collect();
+            let mut cx = Cx::default();
+            p.on_engine(EngineEvent::Data(DataEvent::Table {
+                seq,
+                title: "column statistics (SUMMARIZE)".into(),
+                columns: stats_cols,
+                rows: vec![
+                    vec![Some("id".into()), Some("BIGINT".into()), Some("0".into()), Some("1234566".into()), Some("1201344".into()), Some("617283.0".into()), Some("0.00".into())],
+                    vec![Some("fare".into()), Some("DOUBLE".into()), Some("0.0".into()), Some("1543207.5".into()), Some("1190031".into()), Some("771603.75".into()), Some("0.00".into())],
+                ],
+            }), &mut cx);
+            insta::assert_snapshot!("grid_stats_80x24", snapshot(&mut p, 80, 24));
+            act(&mut p, "cancel");
+            let mut cx = Cx::default();
+            p.on_engine(EngineEvent::Data(DataEvent::Plot {
+                seq,
+                plot: Plot::Histogram { column: "fare".into(), bins: (0..12).map(|i| (i as f64 * 10.0, (i + 1) as f64 * 10.0, [3, 8, 15, 30, 42, 51, 44, 31, 18, 9, 4, 1][i])).collect() },
+            }), &mut cx);
+            insta::assert_snapshot!("grid_plot_histogram_80x24", snapshot(&mut p, 80, 24));
+            let mut cx = Cx::default();
+            p.on_engine(EngineEvent::Data(DataEvent::Plot {
+                seq,
+                plot: Plot::Bars { column: "city".into(), bars: vec![("Oslo".into(), 420), ("Lima".into(), 300), ("Pune".into(), 120), ("Kyiv".into(), 33)] },
+            }), &mut cx);
+            insta::assert_snapshot!("grid_plot_bars_80x24", snapshot(&mut p, 80, 24));
+            let mut cx = Cx::default();
+            p.on_engine(EngineEvent::Data(DataEvent::Plot {
+                seq,
+                plot: Plot::Line { x: "id".into(), y: "fare".into(), points: (0..50).map(|i| (i as f64, ((i as f64) / 6.0).sin() * 10.0 + 20.0)).collect() },
+            }), &mut cx);
+            insta::assert_snapshot!("grid_plot_line_160x40", snapshot(&mut p, 160, 40));
+            act(&mut p, "cancel");
+            act(&mut p, "move right");
+            act(&mut p, "inspect");
+            insta::assert_snapshot!("grid_inspect_80x24", snapshot(&mut p, 80, 24));
+            let mut e = GridPane::with_source(Source::File("/data/bad.bin".into()), View::default());
+            let mut cx = Cx::default();
+            e.on_engine(EngineEvent::Ready, &mut cx);
+            let seq = e.seq;
+            e.on_engine(EngineEvent::Data(DataEvent::Error { seq, message: "/data/bad.bin looks binary (it has NUL bytes), not like CSV or JSON text".into(), line: None, column: None }), &mut cx);
+            insta::assert_snapshot!("grid_error_80x24", snapshot(&mut e, 80, 24));
+            let mut l = GridPane::with_source(Source::File("/data/big.csv".into()), View::default());
+            l.on_engine(EngineEvent::Ready, &mut cx);
+            let seq = l.seq;
+            let mut cx = Cx::default();
+            l.on_engine(EngineEvent::Data(DataEvent::Loaded { seq, result: 3, columns: cols(), rows: None, notes: vec![] }), &mut cx);
+            answer(&mut l, &cx);
+            l.on_engine(EngineEvent::Data(DataEvent::Progress { seq, what: "loading big.csv".into(), pct: Some(42.0) }), &mut cx);
+            insta::assert_snapshot!("grid_loading_80x24", snapshot(&mut l, 80, 24));
+            insta::assert_snapshot!("grid_empty_80x24", snapshot(&mut GridPane::new(), 80, 24));
+        });
+    }
+
+    #[test]
+    fn numbers_are_grouped_and_shortened() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(short_num(2_500_000.0), "2.5M");
+        assert_eq!(short_num(3.0), "3");
+    }
+
+    #[test]
+    fn json_cells_are_pretty_printed_and_others_kept() {
+        assert_eq!(pretty("{\"a\":1}"), "{\n  \"a\": 1\n}");
+        assert_eq!(pretty("{not json"), "{not json");
+    }
+}

@@ -1,0 +1,1025 @@
+/*!
+The SQL editor: buffers of SQL, run against DuckDB, results in a linked grid.
+
+Editing is tui-textarea's (emacs-style keys, undo, Shift+arrows select); drawing is ours, so
+that syntect can colour the text with the theme and errors can be marked at their line and
+column. The editor does not run anything itself: `run` sends the statement under the cursor
+(or the selection, or everything) to the server, which shows the result in the grid linked to
+this editor and sends back what happened (rows, error, done). Completion draws on keywords
+and the live catalog the worker reports.
+*/
+
+use crate::data::{split_statements, Catalog, DataEvent, DataRequest};
+use crate::{
+    Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
+    RenderCx,
+};
+use fieldkit_widgets::code::{highlight, Token};
+use fieldkit_widgets::table::{put, text_width};
+use fieldkit_widgets::{Hint, Theme};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use std::borrow::Cow;
+use tui_textarea::{CursorMove, TextArea};
+
+pub const DIALECTS: &[&str] = &["duckdb", "postgres", "mysql", "bigquery", "redshift"];
+
+const KEYWORDS: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT JOIN",
+    "INNER JOIN",
+    "FULL JOIN",
+    "CROSS JOIN",
+    "ON",
+    "USING",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "LIKE",
+    "ILIKE",
+    "BETWEEN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "DISTINCT",
+    "UNION",
+    "UNION ALL",
+    "EXCEPT",
+    "INTERSECT",
+    "WITH",
+    "INSERT INTO",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE FROM",
+    "CREATE TABLE",
+    "CREATE VIEW",
+    "DROP TABLE",
+    "ALTER TABLE",
+    "DESCRIBE",
+    "SUMMARIZE",
+    "PIVOT",
+    "UNPIVOT",
+    "QUALIFY",
+    "WINDOW",
+    "OVER",
+    "PARTITION BY",
+    "ASC",
+    "DESC",
+    "NULLS FIRST",
+    "NULLS LAST",
+    "CAST",
+    "TRY_CAST",
+    "COPY",
+    "ATTACH",
+    "EXPLAIN",
+];
+
+#[derive(Debug)]
+struct Buf {
+    text: TextArea<'static>,
+    /// First line on screen.
+    top: usize,
+}
+
+impl Buf {
+    fn new(text: &str) -> Buf {
+        let lines: Vec<String> = if text.is_empty() {
+            vec![String::new()]
+        } else {
+            text.split('\n').map(str::to_string).collect()
+        };
+        Buf {
+            text: TextArea::new(lines),
+            top: 0,
+        }
+    }
+    fn content(&self) -> String {
+        self.text.lines().join("\n")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Completion {
+    items: Vec<String>,
+    sel: usize,
+    /// Characters of the word already typed.
+    typed: usize,
+}
+
+/// The last run's outcome, for the footer and the error mark.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome2 {
+    Running(String, Option<f64>),
+    Rows(Option<u64>),
+    Done(String),
+    Error {
+        message: String,
+        /// 0-based (line, column) in the buffer.
+        at: Option<(usize, usize)>,
+    },
+}
+
+#[derive(Debug)]
+pub struct SqlPane {
+    bufs: Vec<Buf>,
+    active: usize,
+    dialect: Option<String>,
+    /// Where the last sent SQL starts in its buffer (0-based line, column).
+    origin: (usize, usize),
+    last: Option<Outcome2>,
+    catalog: Catalog,
+    seq: u64,
+    tree: bool,
+    tree_top: usize,
+    completion: Option<Completion>,
+    /// Text rows at the last render (for scrolling).
+    page: usize,
+}
+
+impl Default for SqlPane {
+    fn default() -> Self {
+        SqlPane::new(vec![String::new()], 0, None)
+    }
+}
+
+impl SqlPane {
+    pub fn new(buffers: Vec<String>, active: usize, dialect: Option<String>) -> Self {
+        let mut bufs: Vec<Buf> = buffers.iter().map(|b| Buf::new(b)).collect();
+        if bufs.is_empty() {
+            bufs.push(Buf::new(""));
+        }
+        let active = active.min(bufs.len() - 1);
+        SqlPane {
+            bufs,
+            active,
+            dialect,
+            origin: (0, 0),
+            last: None,
+            catalog: Catalog::default(),
+            seq: 0,
+            tree: false,
+            tree_top: 0,
+            completion: None,
+            page: 10,
+        }
+    }
+
+    fn buf(&self) -> &Buf {
+        &self.bufs[self.active]
+    }
+    fn buf_mut(&mut self) -> &mut Buf {
+        &mut self.bufs[self.active]
+    }
+
+    /// The text of the active buffer.
+    pub fn text(&self) -> String {
+        self.buf().content()
+    }
+
+    fn ask_catalog(&mut self, cx: &mut Cx) {
+        self.seq += 1;
+        cx.push(Effect::Engine(EngineRequest::Data(DataRequest::Catalog {
+            seq: self.seq,
+        })));
+    }
+
+    /// What `run statement` sends: the selection, else the statement under the cursor, with
+    /// where it starts.
+    fn statement_at_cursor(&self) -> Option<(String, (usize, usize))> {
+        let ta = &self.buf().text;
+        let lines = ta.lines();
+        if let Some(((r0, c0), (r1, c1))) = ta.selection_range() {
+            let mut out = String::new();
+            for r in r0..=r1 {
+                let line = &lines[r];
+                let from = if r == r0 { byte_of(line, c0) } else { 0 };
+                let to = if r == r1 {
+                    byte_of(line, c1)
+                } else {
+                    line.len()
+                };
+                out.push_str(line.get(from..to).unwrap_or(""));
+                if r != r1 {
+                    out.push('\n');
+                }
+            }
+            if !out.trim().is_empty() {
+                return Some((out, (r0, c0)));
+            }
+        }
+        let text = lines.join("\n");
+        let (row, col) = ta.cursor();
+        let at: usize =
+            lines[..row].iter().map(|l| l.len() + 1).sum::<usize>() + byte_of(&lines[row], col);
+        let stmts = split_statements(&text);
+        // The statement the cursor is in, or the last one that starts before it.
+        let pick = stmts
+            .iter()
+            .rev()
+            .find(|(off, _)| *off <= at)
+            .or_else(|| stmts.first())?;
+        let (off, s) = *pick;
+        Some((s.to_string(), position_of(&text, off)))
+    }
+
+    fn run(&mut self, what: &str, cx: &mut Cx) {
+        let picked = if what == "all" {
+            let t = self.text();
+            (!t.trim().is_empty()).then(|| (t, (0, 0)))
+        } else {
+            self.statement_at_cursor()
+        };
+        let Some((sql, origin)) = picked else {
+            self.last = Some(Outcome2::Done("nothing to run".into()));
+            cx.dirty = true;
+            return;
+        };
+        self.origin = origin;
+        self.last = Some(Outcome2::Running("running".into(), None));
+        cx.push(Effect::Engine(EngineRequest::RunSql {
+            sql,
+            dialect: self.dialect.clone(),
+        }));
+        cx.dirty = true;
+    }
+
+    fn word_before_cursor(&self) -> (String, Option<String>) {
+        let ta = &self.buf().text;
+        let (row, col) = ta.cursor();
+        let line: Vec<char> = ta.lines()[row].chars().collect();
+        let mut start = col.min(line.len());
+        while start > 0 && (line[start - 1].is_alphanumeric() || line[start - 1] == '_') {
+            start -= 1;
+        }
+        let word: String = line[start..col.min(line.len())].iter().collect();
+        // `table.col`: the qualifier limits the candidates to that table's columns.
+        let qualifier = if start > 0 && line[start - 1] == '.' {
+            let mut q = start - 1;
+            while q > 0 && (line[q - 1].is_alphanumeric() || line[q - 1] == '_') {
+                q -= 1;
+            }
+            Some(line[q..start - 1].iter().collect())
+        } else {
+            None
+        };
+        (word, qualifier)
+    }
+
+    /// Candidates for `word`, keywords and catalog names, case-insensitively by prefix.
+    pub fn candidates(&self, word: &str, qualifier: Option<&str>) -> Vec<String> {
+        let w = word.to_lowercase();
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |s: &str| {
+            if s.to_lowercase().starts_with(&w)
+                && s.len() > word.len()
+                && !out.iter().any(|o| o == s)
+            {
+                out.push(s.to_string());
+            }
+        };
+        if let Some(q) = qualifier {
+            for t in &self.catalog.tables {
+                let short = t.name.rsplit('.').next().unwrap_or(&t.name);
+                if short.eq_ignore_ascii_case(q) || t.name.eq_ignore_ascii_case(q) {
+                    for c in &t.columns {
+                        add(&c.name);
+                    }
+                }
+            }
+            return out;
+        }
+        for t in &self.catalog.tables {
+            add(&t.name);
+        }
+        for t in &self.catalog.tables {
+            for c in &t.columns {
+                add(&c.name);
+            }
+        }
+        for k in KEYWORDS {
+            add(k);
+        }
+        for f in &self.catalog.functions {
+            add(f);
+        }
+        out
+    }
+
+    fn complete(&mut self, cx: &mut Cx) {
+        cx.dirty = true;
+        if let Some(c) = &mut self.completion {
+            c.sel = (c.sel + 1) % c.items.len().max(1);
+            return;
+        }
+        let (word, qualifier) = self.word_before_cursor();
+        if word.is_empty() && qualifier.is_none() {
+            self.buf_mut().text.insert_tab();
+            return;
+        }
+        let items = self.candidates(&word, qualifier.as_deref());
+        let typed = word.chars().count();
+        match items.len() {
+            0 => self.last = Some(Outcome2::Done(format!("no completion for {word:?}"))),
+            1 => self.accept(&items[0], typed),
+            _ => {
+                self.completion = Some(Completion {
+                    items,
+                    sel: 0,
+                    typed,
+                })
+            }
+        }
+    }
+
+    fn accept(&mut self, item: &str, typed: usize) {
+        let ta = &mut self.buf_mut().text;
+        for _ in 0..typed {
+            ta.delete_char();
+        }
+        ta.insert_str(item);
+    }
+
+    fn scroll_to_cursor(&mut self) {
+        let page = self.page.max(1);
+        let b = self.buf_mut();
+        let (row, _) = b.text.cursor();
+        if row < b.top {
+            b.top = row;
+        } else if row >= b.top + page {
+            b.top = row + 1 - page;
+        }
+    }
+
+    fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        match (name, arg) {
+            ("run", Some(what)) => self.run(what, cx),
+            ("cancel", _) => {
+                if self.completion.take().is_some() {
+                    cx.dirty = true;
+                } else if matches!(self.last, Some(Outcome2::Running(..))) {
+                    cx.push(Effect::Engine(EngineRequest::CancelSql));
+                    self.last = Some(Outcome2::Running("cancelling".into(), None));
+                    cx.dirty = true;
+                } else if self.buf().text.is_selecting() {
+                    self.buf_mut().text.cancel_selection();
+                    cx.dirty = true;
+                } else {
+                    return Outcome::Ignored;
+                }
+            }
+            ("complete", _) => self.complete(cx),
+            ("sql-history", _) => cx.push(Effect::Engine(EngineRequest::SqlHistory)),
+            ("catalog", _) => {
+                self.tree = !self.tree;
+                if self.tree {
+                    self.ask_catalog(cx);
+                }
+                cx.dirty = true;
+            }
+            ("dialect", Some(d)) => {
+                self.dialect = (d != "duckdb").then(|| d.to_string());
+                self.last = Some(Outcome2::Done(format!("dialect: {d}")));
+                cx.dirty = true;
+            }
+            ("buffer", Some(op)) => {
+                match op {
+                    "new" => {
+                        self.bufs.push(Buf::new(""));
+                        self.active = self.bufs.len() - 1;
+                    }
+                    "next" => self.active = (self.active + 1) % self.bufs.len(),
+                    "prev" => self.active = (self.active + self.bufs.len() - 1) % self.bufs.len(),
+                    "close" => {
+                        if self.bufs.len() > 1 {
+                            self.bufs.remove(self.active);
+                            self.active = self.active.min(self.bufs.len() - 1);
+                        } else {
+                            self.bufs[0] = Buf::new("");
+                        }
+                    }
+                    _ => {}
+                }
+                self.completion = None;
+                cx.dirty = true;
+            }
+            ("move", Some(how)) if self.tree => {
+                match how {
+                    "down" => self.tree_top += 1,
+                    "up" => self.tree_top = self.tree_top.saturating_sub(1),
+                    _ => {}
+                }
+                cx.dirty = true;
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    fn on_data(&mut self, ev: DataEvent, cx: &mut Cx) -> Outcome {
+        cx.dirty = true;
+        match ev {
+            DataEvent::Catalog { catalog, .. } => self.catalog = catalog,
+            DataEvent::Progress { what, pct, .. } => {
+                self.last = Some(Outcome2::Running(what, pct));
+            }
+            DataEvent::Loaded { rows, .. } => {
+                self.last = Some(Outcome2::Rows(rows));
+                self.ask_catalog(cx);
+            }
+            DataEvent::Counted { rows, .. } => self.last = Some(Outcome2::Rows(Some(rows))),
+            DataEvent::Done { message, .. } => {
+                self.last = Some(Outcome2::Done(message));
+                self.ask_catalog(cx);
+            }
+            DataEvent::Error {
+                message,
+                line,
+                column,
+                ..
+            } => {
+                let at = line.map(|l| {
+                    let l = l.saturating_sub(1) as usize;
+                    let c = column.unwrap_or(1).saturating_sub(1) as usize;
+                    if l == 0 {
+                        (self.origin.0, self.origin.1 + c)
+                    } else {
+                        (self.origin.0 + l, c)
+                    }
+                });
+                self.last = Some(Outcome2::Error { message, at });
+            }
+            DataEvent::Lost { why } => {
+                if matches!(self.last, Some(Outcome2::Running(..))) {
+                    self.last = Some(Outcome2::Error {
+                        message: format!("The data worker stopped ({why}); it has been restarted."),
+                        at: None,
+                    });
+                }
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    fn footer(&self, t: &Theme) -> Vec<(String, Style)> {
+        let label = Style::new().fg(t.muted);
+        let mut out = vec![(
+            format!(
+                "buffer {}/{} · {} ",
+                self.active + 1,
+                self.bufs.len(),
+                self.dialect.as_deref().unwrap_or("duckdb")
+            ),
+            label,
+        )];
+        match &self.last {
+            None => out.push(("C-r runs the statement, F5 all".into(), label)),
+            Some(Outcome2::Running(what, pct)) => out.push((
+                match pct {
+                    Some(p) => format!("{what} {p:.0}% · Esc cancels"),
+                    None => format!("{what}… · Esc cancels"),
+                },
+                Style::new().fg(t.warn),
+            )),
+            Some(Outcome2::Rows(Some(n))) => out.push((
+                format!("{} rows", crate::grid::group(*n)),
+                Style::new().fg(t.ok),
+            )),
+            Some(Outcome2::Rows(None)) => {
+                out.push(("rows arriving…".into(), Style::new().fg(t.ok)))
+            }
+            Some(Outcome2::Done(m)) => out.push((m.clone(), Style::new().fg(t.ok))),
+            Some(Outcome2::Error { message, at }) => {
+                let first = message.lines().next().unwrap_or("");
+                let pos = at
+                    .map(|(l, c)| format!("line {}, column {}: ", l + 1, c + 1))
+                    .unwrap_or_default();
+                out.push((format!("{pos}{first}"), Style::new().fg(t.error)));
+            }
+        }
+        out
+    }
+
+    fn render_tree(&self, area: Rect, buf: &mut Buffer, t: &Theme) {
+        let mut lines: Vec<(String, Style)> = vec![("catalog".into(), t.heading())];
+        if self.catalog.tables.is_empty() {
+            lines.push(("(no tables yet)".into(), t.muted()));
+        }
+        for tb in &self.catalog.tables {
+            lines.push((format!("▸ {}", tb.name), Style::new().fg(t.accent)));
+            for c in &tb.columns {
+                lines.push((format!("    {} {}", c.name, c.ty), Style::new().fg(t.fg)));
+            }
+        }
+        let top = self.tree_top.min(lines.len().saturating_sub(1));
+        for (i, (s, st)) in lines.iter().skip(top).enumerate() {
+            if i as u16 >= area.height {
+                break;
+            }
+            put(buf, area.x, area.y + i as u16, area.width, s, *st);
+        }
+    }
+}
+
+/// Byte offset of character `col` in `line`.
+fn byte_of(line: &str, col: usize) -> usize {
+    line.char_indices()
+        .nth(col)
+        .map(|(b, _)| b)
+        .unwrap_or(line.len())
+}
+
+/// 0-based (line, column in characters) of byte `off` in `text`.
+fn position_of(text: &str, off: usize) -> (usize, usize) {
+    let before = &text[..off.min(text.len())];
+    let line = before.matches('\n').count();
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count();
+    (line, col)
+}
+
+impl Pane for SqlPane {
+    fn kind(&self) -> PaneKind {
+        PaneKind::Sql
+    }
+
+    fn title(&self) -> Cow<'_, str> {
+        Cow::Owned(format!("sql {}/{}", self.active + 1, self.bufs.len()))
+    }
+
+    fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
+        match a {
+            Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),
+            Action::Refresh => {
+                self.ask_catalog(cx);
+                Outcome::Consumed
+            }
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn on_input(&mut self, k: &KeyEvent, cx: &mut Cx) -> Outcome {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        if k.kind == KeyEventKind::Release {
+            return Outcome::Ignored;
+        }
+        if let Some(c) = self.completion.take() {
+            match k.code {
+                KeyCode::Enter | KeyCode::Tab => {
+                    if let Some(item) = c.items.get(c.sel) {
+                        self.accept(&item.clone(), c.typed);
+                    }
+                    cx.dirty = true;
+                    return Outcome::Consumed;
+                }
+                KeyCode::Down => {
+                    self.completion = Some(Completion {
+                        sel: (c.sel + 1) % c.items.len().max(1),
+                        ..c
+                    });
+                    cx.dirty = true;
+                    return Outcome::Consumed;
+                }
+                KeyCode::Up => {
+                    let n = c.items.len().max(1);
+                    self.completion = Some(Completion {
+                        sel: (c.sel + n - 1) % n,
+                        ..c
+                    });
+                    cx.dirty = true;
+                    return Outcome::Consumed;
+                }
+                _ => {}
+            }
+        }
+        self.buf_mut().text.input(*k);
+        if matches!(self.last, Some(Outcome2::Error { .. })) {
+            // The mark points at text that may have changed; the message stays in the footer.
+            if let Some(Outcome2::Error { at, .. }) = &mut self.last {
+                *at = None;
+            }
+        }
+        self.scroll_to_cursor();
+        cx.dirty = true;
+        Outcome::Consumed
+    }
+
+    fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
+        match ev {
+            EngineEvent::Data(d) => self.on_data(d, cx),
+            EngineEvent::InsertText(text) => {
+                let b = self.buf_mut();
+                if !b.text.is_empty() {
+                    b.text.move_cursor(CursorMove::Bottom);
+                    b.text.move_cursor(CursorMove::End);
+                    b.text.insert_newline();
+                }
+                b.text.insert_str(&text);
+                self.scroll_to_cursor();
+                cx.dirty = true;
+                Outcome::Consumed
+            }
+            EngineEvent::Ready => {
+                self.ask_catalog(cx);
+                Outcome::Consumed
+            }
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn render(&mut self, area: Rect, buf: &mut Buffer, rcx: &RenderCx) {
+        let t = rcx.theme;
+        if area.height < 2 || area.width < 8 {
+            return;
+        }
+        buf.set_style(area, Style::new().bg(t.bg).fg(t.fg));
+        let tree_w = if self.tree {
+            (area.width / 3).max(16).min(area.width / 2)
+        } else {
+            0
+        };
+        let edit = Rect {
+            width: area.width - tree_w,
+            height: area.height - 1,
+            ..area
+        };
+        if tree_w > 0 {
+            let r = Rect {
+                x: area.x + area.width - tree_w,
+                width: tree_w,
+                height: area.height - 1,
+                ..area
+            };
+            for y in r.y..r.y + r.height {
+                if let Some(c) = buf.cell_mut((r.x, y)) {
+                    c.set_symbol("│").set_style(Style::new().fg(t.border));
+                }
+            }
+            self.render_tree(
+                Rect {
+                    x: r.x + 2,
+                    width: r.width.saturating_sub(2),
+                    ..r
+                },
+                buf,
+                t,
+            );
+        }
+        self.page = edit.height as usize;
+        self.scroll_to_cursor();
+        let b = self.buf();
+        let lines = b.text.lines();
+        let gutter = (lines.len().to_string().len() as u16 + 1).max(3);
+        let spans = highlight("sql", lines);
+        let sel = b.text.selection_range();
+        let err_at = match &self.last {
+            Some(Outcome2::Error { at, .. }) => *at,
+            _ => None,
+        };
+        for (i, line) in lines.iter().enumerate().skip(b.top) {
+            let y = edit.y + (i - b.top) as u16;
+            if y >= edit.y + edit.height {
+                break;
+            }
+            let num_style = if err_at.map(|e| e.0) == Some(i) {
+                Style::new().fg(t.error).add_modifier(Modifier::BOLD)
+            } else {
+                Style::new().fg(t.muted)
+            };
+            put(
+                buf,
+                edit.x,
+                y,
+                gutter - 1,
+                &format!("{:>w$}", i + 1, w = gutter as usize - 1),
+                num_style,
+            );
+            let mut x = edit.x + gutter;
+            let right = edit.x + edit.width;
+            for (ci, (bi, ch)) in line.char_indices().enumerate() {
+                let w = text_width(ch.encode_utf8(&mut [0; 4])) as u16;
+                if x + w > right {
+                    break;
+                }
+                let tok = spans[i]
+                    .iter()
+                    .find(|(r, _)| r.contains(&bi))
+                    .map(|(_, t)| *t)
+                    .unwrap_or(Token::Plain);
+                let mut style = tok.style(t).bg(t.bg);
+                if let Some(((r0, c0), (r1, c1))) = sel {
+                    let after_start = i > r0 || (i == r0 && ci >= c0);
+                    let before_end = i < r1 || (i == r1 && ci < c1);
+                    if after_start && before_end {
+                        style = style.bg(t.selection_bg);
+                    }
+                }
+                if err_at == Some((i, ci)) {
+                    style = style
+                        .fg(t.error)
+                        .add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
+                }
+                if let Some(c) = buf.cell_mut((x, y)) {
+                    c.set_char(if ch == '\t' { ' ' } else { ch })
+                        .set_style(style);
+                }
+                x += w.max(1);
+            }
+        }
+        if lines.len() == 1 && lines[0].is_empty() {
+            put(
+                buf,
+                edit.x + gutter,
+                edit.y,
+                edit.width.saturating_sub(gutter),
+                "SELECT … FROM …   (C-r runs, Tab completes, C-o history, C-t catalog)",
+                Style::new().fg(t.muted),
+            );
+        }
+        // Footer.
+        let fy = area.y + area.height - 1;
+        let mut x = area.x;
+        for (s, st) in self.footer(t) {
+            let w = (text_width(&s) as u16).min(area.x + area.width - x);
+            put(buf, x, fy, w, &s, st);
+            x += w;
+        }
+        // Completion list under the cursor.
+        if let Some(c) = &self.completion {
+            if let Some(pos) = self.cursor(area) {
+                let w = c
+                    .items
+                    .iter()
+                    .map(|s| text_width(s))
+                    .max()
+                    .unwrap_or(4)
+                    .min(40) as u16
+                    + 2;
+                let h = (c.items.len() as u16).min(8);
+                let y0 = if pos.y + 1 + h <= area.y + area.height {
+                    pos.y + 1
+                } else {
+                    pos.y.saturating_sub(h)
+                };
+                let x0 = pos.x.min((area.x + area.width).saturating_sub(w));
+                let first = c.sel.saturating_sub(h as usize - 1);
+                for (i, item) in c.items.iter().enumerate().skip(first).take(h as usize) {
+                    let style = if i == c.sel {
+                        Style::new().fg(t.selection_fg).bg(t.border_focused)
+                    } else {
+                        Style::new().fg(t.fg).bg(t.popup_bg)
+                    };
+                    put(
+                        buf,
+                        x0,
+                        y0 + (i - first) as u16,
+                        w,
+                        &format!(" {item}"),
+                        style,
+                    );
+                }
+            }
+        }
+    }
+
+    fn cursor(&self, area: Rect) -> Option<Position> {
+        let b = self.buf();
+        let (row, col) = b.text.cursor();
+        if row < b.top || row - b.top >= area.height.saturating_sub(1) as usize {
+            return None;
+        }
+        let lines = b.text.lines();
+        let gutter = (lines.len().to_string().len() as u16 + 1).max(3);
+        let before: String = lines[row].chars().take(col).collect();
+        let x = area.x + gutter + text_width(&before) as u16;
+        (x < area.x + area.width).then(|| Position::new(x, area.y + (row - b.top) as u16))
+    }
+
+    fn hints(&self, out: &mut Vec<Hint>) {
+        if self.completion.is_some() {
+            out.push(Hint::new("Tab/Enter", "accept"));
+            out.push(Hint::new("Esc", "close"));
+        } else if matches!(self.last, Some(Outcome2::Running(..))) {
+            out.push(Hint::new("Esc", "cancel"));
+        }
+    }
+
+    fn save(&self) -> PaneState {
+        PaneState::Sql {
+            buffers: self.bufs.iter().map(Buf::content).collect(),
+            active: self.active,
+            dialect: self.dialect.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{CatalogTable, Column};
+    use crate::testkit::settings;
+
+    fn typed(p: &mut SqlPane, s: &str) {
+        let mut cx = Cx::default();
+        for ch in s.chars() {
+            let k = if ch == '\n' {
+                KeyEvent::from(crossterm::event::KeyCode::Enter)
+            } else {
+                KeyEvent::from(crossterm::event::KeyCode::Char(ch))
+            };
+            p.on_input(&k, &mut cx);
+        }
+    }
+
+    fn snapshot(pane: &mut SqlPane, w: u16, h: u16) -> String {
+        use ratatui::backend::TestBackend;
+        let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        let theme = Theme::default();
+        term.draw(|f| {
+            let area = f.area();
+            pane.render(
+                area,
+                f.buffer_mut(),
+                &RenderCx {
+                    theme: &theme,
+                    focused: true,
+                },
+            );
+            if let Some(p) = pane.cursor(area) {
+                f.set_cursor_position(p);
+            }
+        })
+        .expect("draw");
+        let buf = term.backend().buffer().clone();
+        // Colours matter here (highlighting, the error mark): list each run of one style.
+        let mut styles = String::new();
+        for y in 0..buf.area.height.min(6) {
+            let mut last = None;
+            for x in 0..buf.area.width {
+                let c = &buf[(x, y)];
+                let st = (c.fg, c.modifier);
+                if last != Some(st) {
+                    styles.push_str(&format!("({x},{y}) {:?} {:?}\n", c.fg, c.modifier));
+                    last = Some(st);
+                }
+            }
+        }
+        format!("{}\n{styles}", term.backend())
+    }
+
+    #[test]
+    fn snapshots() {
+        settings().bind(|| {
+            let mut p = SqlPane::default();
+            insta::assert_snapshot!("sql_empty_80x24", snapshot(&mut p, 80, 24));
+            typed(&mut p, "-- fares by city\nSELECT city, sum(fare) AS total\n  FROM trips\n WHERE note <> 'x' AND id > 10\n GROUP BY city;");
+            insta::assert_snapshot!("sql_highlight_80x24", snapshot(&mut p, 80, 24));
+            insta::assert_snapshot!("sql_highlight_140x30", snapshot(&mut p, 140, 30));
+            let mut cx = Cx::default();
+            p.on_action(&Action::parse("run statement").unwrap(), &mut cx);
+            p.on_engine(
+                EngineEvent::Data(DataEvent::Error {
+                    seq: 0,
+                    message: "Binder Error: Referenced column \"note\" not found in FROM clause!".into(),
+                    line: Some(3),
+                    column: Some(8),
+                }),
+                &mut cx,
+            );
+            insta::assert_snapshot!("sql_error_80x24", snapshot(&mut p, 80, 24));
+            p.catalog = Catalog {
+                tables: vec![CatalogTable {
+                    name: "trips".into(),
+                    columns: vec![
+                        Column { name: "city".into(), ty: "VARCHAR".into() },
+                        Column { name: "fare".into(), ty: "DOUBLE".into() },
+                        Column { name: "fare_class".into(), ty: "VARCHAR".into() },
+                    ],
+                }],
+                functions: vec!["favg".into(), "fdiv".into()],
+            };
+            typed(&mut p, "\nSELECT fa");
+            p.on_action(&Action::parse("complete").unwrap(), &mut cx);
+            insta::assert_snapshot!("sql_autocomplete_80x24", snapshot(&mut p, 80, 24));
+            p.on_action(&Action::parse("cancel").unwrap(), &mut cx);
+            p.on_action(&Action::parse("catalog").unwrap(), &mut cx);
+            insta::assert_snapshot!("sql_catalog_120x24", snapshot(&mut p, 120, 24));
+        });
+    }
+
+    #[test]
+    fn buffers_are_kept_in_the_saved_state() {
+        let mut p = SqlPane::default();
+        typed(&mut p, "select 1");
+        let mut cx = Cx::default();
+        p.on_action(&Action::parse("buffer new").unwrap(), &mut cx);
+        typed(&mut p, "select 2");
+        assert_eq!(
+            p.save(),
+            PaneState::Sql {
+                buffers: vec!["select 1".into(), "select 2".into()],
+                active: 1,
+                dialect: None
+            }
+        );
+        let mut back = SqlPane::new(
+            vec!["select 1".into(), "select 2".into()],
+            1,
+            Some("mysql".into()),
+        );
+        assert_eq!(back.text(), "select 2");
+        p.on_action(&Action::parse("buffer prev").unwrap(), &mut cx);
+        assert_eq!(p.text(), "select 1");
+        back.on_action(&Action::parse("run all").unwrap(), &mut cx);
+        assert!(cx.effects.contains(&Effect::Engine(EngineRequest::RunSql {
+            sql: "select 2".into(),
+            dialect: Some("mysql".into())
+        })));
+    }
+
+    #[test]
+    fn run_sends_the_statement_under_the_cursor_with_its_position() {
+        let mut p = SqlPane::default();
+        typed(&mut p, "select 1;\n\nselect 2\n  from t;");
+        let mut cx = Cx::default();
+        p.on_action(&Action::parse("run statement").unwrap(), &mut cx);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::RunSql {
+                sql: "select 2\n  from t".into(),
+                dialect: None
+            })]
+        );
+        assert_eq!(p.origin, (2, 0));
+        // An error on the statement's second line lands on the buffer's fourth.
+        p.on_engine(
+            EngineEvent::Data(DataEvent::Error {
+                seq: 0,
+                message: "Binder Error: no t".into(),
+                line: Some(2),
+                column: Some(8),
+            }),
+            &mut cx,
+        );
+        assert_eq!(
+            p.last,
+            Some(Outcome2::Error {
+                message: "Binder Error: no t".into(),
+                at: Some((3, 7))
+            })
+        );
+    }
+
+    #[test]
+    fn completion_uses_the_catalog_and_qualifiers() {
+        let mut p = SqlPane::default();
+        p.catalog = Catalog {
+            tables: vec![CatalogTable {
+                name: "trips".into(),
+                columns: vec![
+                    Column {
+                        name: "fare".into(),
+                        ty: "DOUBLE".into(),
+                    },
+                    Column {
+                        name: "pickup".into(),
+                        ty: "TIMESTAMP".into(),
+                    },
+                ],
+            }],
+            functions: vec!["fsum".into()],
+        };
+        assert_eq!(p.candidates("tr", None), vec!["trips", "TRY_CAST"]);
+        assert_eq!(p.candidates("", Some("trips")), vec!["fare", "pickup"]);
+        typed(&mut p, "select pic");
+        let mut cx = Cx::default();
+        let complete = Action::parse("complete").unwrap();
+        p.on_action(&complete, &mut cx);
+        assert_eq!(p.text(), "select pickup");
+        // Several candidates open a list; Tab moves, Enter takes the selected one.
+        typed(&mut p, ", pi");
+        p.on_action(&complete, &mut cx);
+        assert_eq!(
+            p.completion.as_ref().map(|c| c.items.clone()),
+            Some(vec!["pickup".to_string(), "PIVOT".to_string()])
+        );
+        p.on_action(&complete, &mut cx);
+        typed(&mut p, "\n");
+        assert_eq!(p.text(), "select pickup, PIVOT");
+    }
+}
