@@ -73,6 +73,25 @@ enum Cmd {
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
         keys: Vec<String>,
     },
+    /// Open a data file (CSV, TSV, Parquet, JSON, XLSX) in a grid pane of a session.
+    Open {
+        #[arg(short = 't', long = "target")]
+        target: Option<String>,
+        path: String,
+    },
+    /// Run SQL on DuckDB and print the result; exits non-zero with the error on failure.
+    Sql {
+        /// Database file (default: data.duckdb in the data dir; `:memory:` for none).
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::sqlcli::Format,
+        /// Translate from this dialect first: postgres, mysql, bigquery, redshift.
+        #[arg(long = "from")]
+        from: Option<String>,
+        /// The SQL, or `-` to read it from standard input.
+        query: String,
+    },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print the key bindings in force (--markdown: as the README's table).
@@ -142,6 +161,34 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             Command::KillServer,
             false,
         )?)),
+        Some(Cmd::Open { target, path }) => {
+            let abs = std::path::absolute(&path)?;
+            if !abs.exists() {
+                anyhow::bail!("{}: no such file", abs.display());
+            }
+            Ok(reply(client::command(
+                dirs,
+                target,
+                Command::Action {
+                    action: format!("open-file {}", abs.display()),
+                },
+                false,
+            )?))
+        }
+        Some(Cmd::Sql {
+            db,
+            format,
+            from,
+            query,
+        }) => crate::sqlcli::run(
+            dirs,
+            crate::sqlcli::Args {
+                db,
+                format,
+                from,
+                query,
+            },
+        ),
         Some(Cmd::Action { target, action }) => Ok(reply(client::command(
             dirs,
             target,

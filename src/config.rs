@@ -40,6 +40,29 @@ pub struct Config {
     /// Use the mouse: a click focuses a pane, and programs that ask get mouse reports.
     /// Off by default, as in tmux, so the terminal's own selection keeps working.
     pub mouse: bool,
+    /// The data engine (DuckDB).
+    pub data: DataConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// DuckDB's memory limit: a share of this machine's memory (`50%`) or a size (`4GB`).
+    pub memory_limit: String,
+    /// Threads DuckDB may use (default: every core).
+    pub threads: Option<usize>,
+    /// The persistent database (default: data.duckdb in the data dir).
+    pub database: Option<String>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            memory_limit: "50%".into(),
+            threads: None,
+            database: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -51,6 +74,7 @@ impl Default for Config {
             clipboard_from_programs: true,
             close_on_exit: false,
             mouse: false,
+            data: DataConfig::default(),
         }
     }
 }

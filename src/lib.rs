@@ -16,4 +16,5 @@ pub mod logging;
 pub mod paths;
 pub mod protocol;
 pub mod server;
+pub mod sqlcli;
 pub mod wire;

@@ -32,3 +32,24 @@ fn readme_commands_are_what_ci_runs() {
     );
     assert!(readme.contains("```sh\n./setup && cargo run --release\n```"));
 }
+
+#[test]
+fn readme_dialect_table_is_what_the_translator_does() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("<!-- dialects:start -->\n")
+        .expect("dialects:start marker")
+        + "<!-- dialects:start -->\n".len();
+    let end = readme
+        .find("<!-- dialects:end -->")
+        .expect("dialects:end marker");
+    let mut expected = String::from("| dialect | translated to DuckDB |\n|---|---|\n");
+    for (d, what) in fieldkit::engine::dialect::TRANSLATED {
+        expected.push_str(&format!("| {d} | {what} |\n"));
+    }
+    assert_eq!(
+        &readme[start..end],
+        expected,
+        "README's dialect table is stale"
+    );
+}

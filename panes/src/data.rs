@@ -71,12 +71,15 @@ pub enum DataRequest {
         source: Source,
         view: View,
     },
-    /// A window of rows of a loaded result.
+    /// A window of a loaded result: `limit` rows from `offset`, `cols` columns from
+    /// `first_col` (a wide result is fetched a block of columns at a time too).
     Rows {
         seq: u64,
         result: u64,
         offset: u64,
         limit: u32,
+        first_col: u32,
+        cols: u32,
     },
     /// SUMMARIZE of the result: one row per column.
     Summarize { seq: u64, result: u64 },
@@ -166,6 +169,7 @@ pub enum DataEvent {
         seq: u64,
         result: u64,
         offset: u64,
+        first_col: u32,
         rows: Vec<Vec<Cell>>,
     },
     /// A small table to show over the grid (stats, frequencies).

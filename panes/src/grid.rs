@@ -33,6 +33,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Rows per fetched block.
 pub const BLOCK: u64 = 200;
+/// Columns per fetched block: a result 10,000 columns wide is fetched a slice at a time.
+pub const COL_BLOCK: usize = 64;
 /// Blocks kept on each side of the view; the rest are dropped.
 const KEEP_BLOCKS: u64 = 3;
 
@@ -64,8 +66,9 @@ pub struct GridPane {
     total: Option<u64>,
     /// Rows that can be shown now (the preview while loading).
     known: u64,
-    blocks: BTreeMap<u64, Vec<Vec<Cell>>>,
-    asked: BTreeSet<u64>,
+    /// Fetched blocks by (row block, column block).
+    blocks: BTreeMap<(u64, usize), Vec<Vec<Cell>>>,
+    asked: BTreeSet<(u64, usize)>,
     row: u64,
     col: usize,
     top: u64,
@@ -151,16 +154,22 @@ impl GridPane {
 
     fn cell(&self, row: u64, col: usize) -> Option<&Cell> {
         self.blocks
-            .get(&(row / BLOCK))
+            .get(&(row / BLOCK, col / COL_BLOCK))
             .and_then(|b| b.get((row % BLOCK) as usize))
-            .and_then(|r| r.get(col))
+            .and_then(|r| r.get(col % COL_BLOCK))
     }
 
-    fn row_cells(&self, row: u64) -> Option<&[Cell]> {
-        self.blocks
-            .get(&(row / BLOCK))
-            .and_then(|b| b.get((row % BLOCK) as usize))
-            .map(|r| r.as_slice())
+    /// The row's cells that are loaded, and whether that is all of them.
+    fn row_cells(&self, row: u64) -> Option<(Vec<Cell>, bool)> {
+        let mut out = Vec::with_capacity(self.columns.len());
+        for c in 0..self.columns.len() {
+            match self.cell(row, c) {
+                Some(v) => out.push(v.clone()),
+                None if c == 0 => return None,
+                None => return Some((out, false)),
+            }
+        }
+        Some((out, true))
     }
 
     /// Asks for the blocks the view needs (and the next one), drops far ones.
@@ -174,23 +183,32 @@ impl GridPane {
         let first = self.top / BLOCK;
         let last = (self.top + self.page.max(1)).min(self.known.saturating_sub(1)) / BLOCK;
         let max_block = (self.known - 1) / BLOCK;
+        let ncols = self.columns.len().max(1);
+        let c0 = self.left / COL_BLOCK;
+        let c1 = ((self.left + self.cols_shown.max(1)).min(ncols) - 1) / COL_BLOCK;
         for b in first..=(last + 1).min(max_block) {
-            if !self.blocks.contains_key(&b) && self.asked.insert(b) {
-                Self::data(
-                    cx,
-                    DataRequest::Rows {
-                        seq: self.seq,
-                        result,
-                        offset: b * BLOCK,
-                        limit: BLOCK as u32,
-                    },
-                );
+            for cb in c0..=c1 {
+                if !self.blocks.contains_key(&(b, cb)) && self.asked.insert((b, cb)) {
+                    let first_col = cb * COL_BLOCK;
+                    Self::data(
+                        cx,
+                        DataRequest::Rows {
+                            seq: self.seq,
+                            result,
+                            offset: b * BLOCK,
+                            limit: BLOCK as u32,
+                            first_col: first_col as u32,
+                            cols: COL_BLOCK.min(ncols - first_col) as u32,
+                        },
+                    );
+                }
             }
         }
         let lo = first.saturating_sub(KEEP_BLOCKS);
         let hi = last + KEEP_BLOCKS;
-        self.blocks.retain(|b, _| *b >= lo && *b <= hi);
-        self.asked.retain(|b| *b >= lo && *b <= hi);
+        let near = |k: &(u64, usize)| k.0 >= lo && k.0 <= hi && k.1 + 1 >= c0 && k.1 <= c1 + 1;
+        self.blocks.retain(|k, _| near(k));
+        self.asked.retain(near);
     }
 
     fn clamp(&mut self) {
@@ -461,14 +479,24 @@ impl GridPane {
                 }
             }
             ("copy-row", _) => {
-                if let Some(r) = self.row_cells(self.row) {
+                if let Some((r, whole)) = self.row_cells(self.row) {
+                    let n = r.len();
                     let text = r
-                        .iter()
-                        .map(|c| c.clone().unwrap_or_default())
+                        .into_iter()
+                        .map(|c| c.unwrap_or_default())
                         .collect::<Vec<_>>()
                         .join("\t");
                     cx.push(Effect::Ui(UiCommand::Clipboard(text)));
-                    self.say(cx, "row copied (tab-separated)");
+                    if whole {
+                        self.say(cx, "row copied (tab-separated)");
+                    } else {
+                        self.say(
+                            cx,
+                            format!(
+                                "the row's first {n} columns copied (the rest are not on screen)"
+                            ),
+                        );
+                    }
                 }
             }
             ("export", None) => {
@@ -565,6 +593,7 @@ impl GridPane {
             DataEvent::Rows {
                 result,
                 offset,
+                first_col,
                 rows,
                 ..
             } => {
@@ -572,20 +601,23 @@ impl GridPane {
                     return Outcome::Ignored;
                 }
                 let b = offset / BLOCK;
+                let first_col = first_col as usize;
                 if self.total.is_none() && (rows.len() as u64) < BLOCK {
                     // The preview is all there is so far.
                     self.known = self.known.min(offset + rows.len() as u64);
                 }
                 for r in &rows {
                     for (i, v) in r.iter().enumerate() {
-                        if let (Some(w), Some(v)) = (self.widths.get_mut(i), v) {
-                            let c = &self.columns[i];
+                        let i = first_col + i;
+                        if let (Some(w), Some(v), Some(c)) =
+                            (self.widths.get_mut(i), v, self.columns.get(i))
+                        {
                             *w =
                                 (*w).max(fit_width(&c.name, &c.ty, std::iter::once(text_width(v))));
                         }
                     }
                 }
-                self.blocks.insert(b, rows);
+                self.blocks.insert((b, first_col / COL_BLOCK), rows);
                 self.clamp();
             }
             DataEvent::Table {
@@ -723,17 +755,18 @@ impl GridPane {
                         )
                     })
                     .collect();
-                let visible: Vec<(u64, Option<&[Cell]>)> = rows
-                    .iter()
-                    .enumerate()
-                    .skip(*top)
-                    .map(|(i, r)| (i as u64, Some(r.as_slice())))
-                    .collect();
+                let visible: Vec<u64> = (*top as u64..rows.len() as u64).collect();
+                let cell = |r: u64, c: usize| {
+                    rows.get(r as usize)
+                        .and_then(|row| row.get(c))
+                        .map(|v| v.as_deref())
+                };
                 TableView {
                     columns: &cols,
                     widths: &widths,
                     left: 0,
                     rows: &visible,
+                    cell: &cell,
                     cursor: None,
                     marked: None,
                     theme: t,
@@ -1063,8 +1096,8 @@ impl Pane for GridPane {
             .map(|c| (c.name.clone(), c.ty.clone()))
             .collect();
         let end = (self.top + self.page).min(self.known);
-        let rows: Vec<(u64, Option<&[Cell]>)> =
-            (self.top..end).map(|r| (r, self.row_cells(r))).collect();
+        let rows: Vec<u64> = (self.top..end).collect();
+        let cell = |r: u64, c: usize| self.cell(r, c).map(|v| v.as_deref());
         let sort_col = self
             .view
             .sort
@@ -1075,6 +1108,7 @@ impl Pane for GridPane {
             widths: &self.widths,
             left: self.left,
             rows: &rows,
+            cell: &cell,
             cursor: Some(((self.row - self.top) as usize, self.col)),
             marked: self.marked.or(sort_col),
             theme: t,
@@ -1195,11 +1229,19 @@ mod tests {
                 result,
                 offset,
                 limit,
+                first_col,
+                cols,
             } = r
             {
                 let total = p.total.unwrap_or(p.known);
                 let rows = (offset..(offset + limit as u64).min(total))
-                    .map(row)
+                    .map(|i| {
+                        row(i)
+                            .into_iter()
+                            .skip(first_col as usize)
+                            .take(cols as usize)
+                            .collect()
+                    })
                     .collect();
                 let mut cx2 = Cx::default();
                 p.on_engine(
@@ -1207,6 +1249,7 @@ mod tests {
                         seq,
                         result,
                         offset,
+                        first_col,
                         rows,
                     }),
                     &mut cx2,
@@ -1227,7 +1270,9 @@ mod tests {
                 seq: p.seq,
                 result: 7,
                 offset: 99_999_800,
-                limit: 200
+                limit: 200,
+                first_col: 0,
+                cols: 4,
             }]
         );
         answer(&mut p, &cx);
@@ -1238,7 +1283,58 @@ mod tests {
             "{:?}",
             p.blocks.keys()
         );
-        assert!(!p.blocks.contains_key(&0));
+        assert!(!p.blocks.contains_key(&(0, 0)));
+    }
+
+    #[test]
+    fn a_wide_result_is_fetched_a_block_of_columns_at_a_time() {
+        let mut p = GridPane::with_source(Source::Table("wide".into()), View::default());
+        let mut cx = Cx::default();
+        p.on_engine(EngineEvent::Ready, &mut cx);
+        let columns: Vec<Column> = (0..10_000)
+            .map(|i| Column {
+                name: format!("c{i}"),
+                ty: "BIGINT".into(),
+            })
+            .collect();
+        let seq = p.seq;
+        let mut cx = Cx::default();
+        p.on_engine(
+            EngineEvent::Data(DataEvent::Loaded {
+                seq,
+                result: 1,
+                columns,
+                rows: Some(2),
+                notes: vec![],
+            }),
+            &mut cx,
+        );
+        let asked = requests(&cx);
+        assert!(
+            matches!(
+                &asked[..],
+                [DataRequest::Rows {
+                    first_col: 0,
+                    cols: 64,
+                    ..
+                }]
+            ),
+            "{asked:?}"
+        );
+        snapshot(&mut p, 80, 24);
+        let cx = act(&mut p, "move end");
+        let asked = requests(&cx);
+        assert!(
+            matches!(
+                &asked[..],
+                [DataRequest::Rows {
+                    first_col: 9984,
+                    cols: 16,
+                    ..
+                }]
+            ),
+            "{asked:?}"
+        );
     }
 
     #[test]
@@ -1253,6 +1349,7 @@ mod tests {
                 seq: old,
                 result: 7,
                 offset: 0,
+                first_col: 0,
                 rows: vec![row(99)],
             }),
             &mut cx,

@@ -7,6 +7,8 @@ The supervisor here spawns one, forwards its frames to the server loop, and when
 why and starts it again after a backoff. The server and every pane live on meanwhile.
 */
 
+pub mod data;
+pub mod dialect;
 pub mod probe;
 pub mod pty;
 pub mod store;
@@ -19,10 +21,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// The engines this build can run as workers, with a line each for `doctor`.
-pub const BUILT_IN: &[(&str, &str)] = &[(
-    "probe",
-    "built-in test worker: proves spawning, framing, crash detection and restart",
-)];
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "probe",
+        "built-in test worker: proves spawning, framing, crash detection and restart",
+    ),
+    (
+        "data",
+        "DuckDB (bundled, with parquet and json): files, SQL, result windows, stats, export",
+    ),
+];
+
+/// Workers started on first use rather than with the server (DuckDB costs memory idle).
+pub const LAZY: &[&str] = &["data"];
 
 /// What a supervisor tells the server loop.
 #[derive(Debug)]
@@ -138,6 +149,7 @@ pub fn describe_exit(st: std::process::ExitStatus) -> String {
 pub fn run_worker(kind: &str) -> anyhow::Result<()> {
     match kind {
         "probe" => probe::run(),
+        "data" => data::run(),
         other => anyhow::bail!("unknown worker kind {other:?}"),
     }
 }

@@ -75,6 +75,12 @@ impl Store {
                  text TEXT NOT NULL,
                  saved_at INTEGER NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS sql_history (
+                 id INTEGER PRIMARY KEY,
+                 sql TEXT NOT NULL,
+                 dialect TEXT,
+                 ran_at INTEGER NOT NULL
+             );
              CREATE TABLE IF NOT EXISTS broken_sessions (
                  name TEXT NOT NULL,
                  state TEXT NOT NULL,
@@ -123,6 +129,26 @@ impl Store {
             Some(r) => Some(r.get(0)?),
             None => None,
         })
+    }
+
+    /// Keeps a query the user ran (the same text again moves it to the top).
+    pub fn add_history(&self, sql: &str, dialect: Option<&str>) -> Result<()> {
+        self.db
+            .execute("DELETE FROM sql_history WHERE sql = ?1", params![sql])?;
+        self.db.execute(
+            "INSERT INTO sql_history (sql, dialect, ran_at) VALUES (?1, ?2, unixepoch())",
+            params![sql, dialect],
+        )?;
+        Ok(())
+    }
+
+    /// The most recent queries first.
+    pub fn history(&self, limit: usize) -> Result<Vec<String>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT sql FROM sql_history ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+        Ok(rows.filter_map(|r| r.ok()).collect())
     }
 
     pub fn delete_scrollback(&self, pane: u64) -> Result<()> {

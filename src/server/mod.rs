@@ -14,6 +14,7 @@ pub mod render;
 pub mod session;
 
 use crate::config;
+use crate::engine::data::{DataIn, DataOut};
 use crate::engine::probe::{ProbeEvent, ProbeRequest};
 use crate::engine::pty::{CopyResult, PtyNote, TermProc};
 use crate::engine::store::Store;
@@ -24,13 +25,14 @@ use crate::protocol::{self, AttachMode, ClientMsg, Handshake, ServerMsg};
 use crate::wire;
 use anyhow::{Context, Result};
 use crossterm::event::{Event, KeyEventKind};
+use fieldkit_panes::data::{DataEvent, DataRequest};
 use fieldkit_panes::keys::encode_paste;
 use fieldkit_panes::{
     Action, Cx, Effect, EngineEvent, EngineRequest, EngineRow, EngineState, Outcome, PaneKind,
     UiCommand,
 };
 use fieldkit_widgets::{TermCaps, Theme};
-use popup::{Popup, PopupResult};
+use popup::{PickThen, Popup, PopupResult};
 use render::FrameWriter;
 use session::{Ids, Session};
 use std::collections::{BTreeMap, HashMap};
@@ -129,6 +131,8 @@ pub struct Server {
     pty_tx: mpsc::Sender<PtyNote>,
     /// The most recent yank, for paste-buffer.
     paste: Option<String>,
+    /// For starting workers later (lazy ones on first use).
+    events: mpsc::UnboundedSender<Ev>,
 }
 
 /// Quiet time after which the server trims its memory.
@@ -353,14 +357,37 @@ impl Server {
             failed_terms: Default::default(),
             pty_tx,
             paste: None,
+            events,
         };
-        server.start_workers(events);
+        server.start_workers();
+        // Grids and editors restored from a saved session need DuckDB at once.
+        let data_panes = server.sessions.values().any(|s| {
+            s.panes
+                .values()
+                .any(|p| matches!(p.kind(), PaneKind::Grid | PaneKind::Sql))
+        });
+        if data_panes {
+            server.spawn_worker("data");
+        }
         server
     }
 
-    fn start_workers(&mut self, events: mpsc::UnboundedSender<Ev>) {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "fieldkit".into());
+    fn start_workers(&mut self) {
         for (kind, _) in engine::BUILT_IN {
+            if !engine::LAZY.contains(kind) {
+                self.spawn_worker(*kind);
+            }
+        }
+    }
+
+    /// Starts the supervisor of worker `kind` unless it runs already.
+    fn spawn_worker(&mut self, kind: &'static str) {
+        if self.workers.contains_key(kind) {
+            return;
+        }
+        let events = self.events.clone();
+        let exe = std::env::current_exe().unwrap_or_else(|_| "fieldkit".into());
+        {
             let (req_tx, req_rx) = mpsc::unbounded_channel();
             let (note_tx, mut note_rx) = mpsc::unbounded_channel();
             let log = Some(self.dirs.logs().join(format!("worker-{kind}.log")));
@@ -707,6 +734,12 @@ impl Server {
                         Err(e) => self.show(&name, "Not run", &e),
                     }
                 }
+                PopupResult::Insert(text) => {
+                    s.popup = None;
+                    self.pane_call(&name, |p, cx| {
+                        p.on_engine(EngineEvent::InsertText(text), cx)
+                    });
+                }
             }
             self.mark(&name);
             return;
@@ -897,6 +930,36 @@ impl Server {
                     }
                     self.mark(name);
                 }
+                Effect::Engine(EngineRequest::Data(req)) => self.data_send(source, req),
+                Effect::Engine(EngineRequest::RunSql { sql, dialect }) => {
+                    self.run_sql(name, source, sql, dialect)
+                }
+                Effect::Engine(EngineRequest::CancelSql) => {
+                    let grid = self
+                        .sessions
+                        .get(name)
+                        .and_then(|s| s.links.get(&source).copied());
+                    if let Some(g) = grid {
+                        self.data_send(g, DataRequest::Cancel);
+                    }
+                }
+                Effect::Engine(EngineRequest::SqlHistory) => self.sql_history(name),
+                Effect::Ui(UiCommand::Prompt {
+                    title,
+                    initial,
+                    then,
+                    on_empty,
+                }) => {
+                    if let Some(s) = self.sessions.get_mut(name) {
+                        s.popup = Some(Popup::Prompt {
+                            title,
+                            input: initial,
+                            then,
+                            on_empty,
+                        });
+                        s.dirty = true;
+                    }
+                }
                 Effect::Ui(UiCommand::ClosePane) => self.close_pane(name, source),
                 Effect::Ui(UiCommand::Message { title, text }) => self.show(name, &title, &text),
                 Effect::Ui(UiCommand::Clipboard(text)) => self.clipboard(name, &text),
@@ -950,6 +1013,7 @@ impl Server {
                     title: "rename tab".into(),
                     input: s.tab().name.clone(),
                     then: "rename-tab".into(),
+                    on_empty: None,
                 })
             }
             Action::ReloadConfig => {
@@ -982,9 +1046,20 @@ impl Server {
                 }
             }
             Action::Unbind => {}
+            Action::OpenFile(Some(path)) => self.open_file(name, &path)?,
+            Action::OpenFile(None) => self.file_picker(name),
             other => {
                 if !s.apply(&other, &mut self.ids)? {
-                    self.pane_call(name, |p, cx| p.on_action(&other, cx));
+                    let out = self.pane_call(name, |p, cx| p.on_action(&other, cx));
+                    if let (Outcome::Ignored, Action::Pane { name: verb, .. }) = (out, &other) {
+                        // `cancel` with nothing to cancel is not worth a popup.
+                        if *verb != "cancel" {
+                            return Err(format!(
+                                "`{verb}` does nothing in this pane. {}",
+                                other.info().desc
+                            ));
+                        }
+                    }
                 }
                 if self.status_visible() {
                     self.refresh_status();
@@ -1072,10 +1147,25 @@ impl Server {
             WorkerNote::Started { pid, .. } => w.pid = Some(pid),
             WorkerNote::Exited { why, .. } => {
                 w.state = EngineState::Failed(why.clone());
-                w.detail = why;
+                w.detail = why.clone();
                 w.restarts += 1;
                 w.pid = None;
                 w.ping = None;
+                if kind == "data" {
+                    self.data_broadcast(|| EngineEvent::Data(DataEvent::Lost { why: why.clone() }));
+                }
+            }
+            WorkerNote::Frame { bytes, .. } if kind == "data" => {
+                match wire::decode::<DataOut>(&bytes) {
+                    Ok(DataOut::Hello { pid, detail }) => {
+                        w.state = EngineState::Ready;
+                        w.pid = Some(pid);
+                        w.detail = detail;
+                        self.data_broadcast(|| EngineEvent::Ready);
+                    }
+                    Ok(DataOut::Event { pane, ev }) => self.data_event(pane, ev),
+                    Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
+                }
             }
             WorkerNote::Frame { bytes, .. } => match wire::decode::<ProbeEvent>(&bytes) {
                 Ok(ProbeEvent::Hello { pid }) => {
@@ -1095,6 +1185,200 @@ impl Server {
         if self.status_visible() {
             self.push_status();
         }
+    }
+
+    /// Sends a request to the data worker on behalf of pane `pane`, starting the worker first.
+    fn data_send(&mut self, pane: u64, req: DataRequest) {
+        self.spawn_worker("data");
+        let Some(w) = self.workers.get("data") else {
+            return;
+        };
+        match wire::encode(&DataIn { pane, req }) {
+            Ok(frame) => {
+                let _ = w.tx.send(frame);
+            }
+            Err(e) => tracing::warn!("data request not sent: {e}"),
+        }
+    }
+
+    /// Gives every grid and SQL pane the event `make` builds.
+    fn data_broadcast(&mut self, make: impl Fn() -> EngineEvent) {
+        let targets: Vec<(String, u64)> = self
+            .sessions
+            .iter()
+            .flat_map(|(n, s)| {
+                s.panes
+                    .iter()
+                    .filter(|(_, p)| matches!(p.kind(), PaneKind::Grid | PaneKind::Sql))
+                    .map(move |(id, _)| (n.clone(), *id))
+            })
+            .collect();
+        for (name, id) in targets {
+            self.pane_call_id(&name, id, |p, cx| p.on_engine(make(), cx));
+        }
+    }
+
+    /// Routes a data event to its pane, and what matters of it to the editor linked to a grid.
+    fn data_event(&mut self, pane: u64, ev: DataEvent) {
+        let Some(name) = self.session_of(pane) else {
+            return;
+        };
+        let editor = self
+            .sessions
+            .get(&name)
+            .and_then(|s| s.links.iter().find(|(_, g)| **g == pane).map(|(e, _)| *e));
+        if let Some(e) = editor {
+            let relevant = matches!(
+                ev,
+                DataEvent::Loaded { .. }
+                    | DataEvent::Counted { .. }
+                    | DataEvent::Error { .. }
+                    | DataEvent::Done { .. }
+            );
+            if relevant {
+                let copy = ev.clone();
+                self.pane_call_id(&name, e, |p, cx| p.on_engine(EngineEvent::Data(copy), cx));
+            }
+        }
+        self.pane_call_id(&name, pane, |p, cx| p.on_engine(EngineEvent::Data(ev), cx));
+        self.mark(&name);
+    }
+
+    /// Shows `sql` in the grid linked to editor `editor`, opening one below it if needed.
+    fn run_sql(&mut self, name: &str, editor: u64, sql: String, dialect: Option<String>) {
+        if let Some(store) = &self.store {
+            if let Err(e) = store.add_history(&sql, dialect.as_deref()) {
+                tracing::warn!("history not kept: {e}");
+            }
+        }
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        let linked = s
+            .links
+            .get(&editor)
+            .copied()
+            .filter(|g| s.panes.contains_key(g));
+        let grid = match linked {
+            Some(g) => g,
+            None => {
+                let pane: Box<dyn fieldkit_panes::Pane> = Box::new(fieldkit_panes::GridPane::new());
+                let Some(g) =
+                    s.insert_beside(editor, pane, crate::layout::Axis::Vertical, &mut self.ids)
+                else {
+                    return;
+                };
+                s.links.insert(editor, g);
+                g
+            }
+        };
+        s.dirty = true;
+        self.pane_call_id(name, grid, |p, cx| {
+            p.on_engine(EngineEvent::ShowQuery { sql, dialect }, cx)
+        });
+        self.save_all();
+    }
+
+    /// The SQL history in a picker; the choice goes into the focused editor.
+    fn sql_history(&mut self, name: &str) {
+        let history = self
+            .store
+            .as_ref()
+            .and_then(|s| s.history(5000).ok())
+            .unwrap_or_default();
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        if history.is_empty() {
+            s.popup = Some(popup::message("SQL history", "No queries run yet."));
+            s.dirty = true;
+            return;
+        }
+        let items = history
+            .iter()
+            .map(|h| fieldkit_widgets::PickerItem {
+                text: popup::one_line(h),
+                detail: String::new(),
+                key: String::new(),
+            })
+            .collect();
+        s.popup = Some(Popup::Pick {
+            title: "SQL history".into(),
+            picker: fieldkit_widgets::Picker::new(items),
+            then: PickThen::Insert(history),
+        });
+        s.dirty = true;
+    }
+
+    /// Opens `path` in a grid: the focused grid if it is empty, else a new split.
+    fn open_file(&mut self, name: &str, path: &str) -> Result<(), String> {
+        let p = std::path::Path::new(path);
+        if !p.exists() {
+            return Err(format!("{path}: no such file"));
+        }
+        let source = fieldkit_panes::data::Source::File(path.to_string());
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Err(format!("no session {name:?}"));
+        };
+        let pane = Box::new(fieldkit_panes::GridPane::with_source(
+            source,
+            Default::default(),
+        ));
+        let focus = s.focused();
+        let reuse = s
+            .panes
+            .get(&focus)
+            .is_some_and(|p| p.kind() == PaneKind::Grid && p.title() == "grid");
+        let id = if reuse {
+            s.panes.insert(focus, pane);
+            s.changed = true;
+            focus
+        } else {
+            s.open_pane(pane, &mut self.ids)
+        };
+        s.dirty = true;
+        self.pane_call_id(name, id, |p, cx| p.on_action(&Action::Refresh, cx));
+        self.save_all();
+        Ok(())
+    }
+
+    /// A fuzzy picker over the data files under the focused terminal's folder (or home).
+    fn file_picker(&mut self, name: &str) {
+        let focus = self.sessions.get(name).map(|s| s.focused());
+        let start = focus
+            .and_then(|f| self.terms.get(&f))
+            .and_then(|t| t.cwd())
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from))
+            .unwrap_or_else(|| "/".into());
+        let files = data_files(&start, 20_000);
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        if files.is_empty() {
+            s.popup = Some(popup::message(
+                "open-file",
+                &format!(
+                    "No data files (csv, tsv, parquet, json, xlsx) under {}. Type a path: open-file PATH in the palette.",
+                    start.display()
+                ),
+            ));
+        } else {
+            let items = files
+                .into_iter()
+                .map(|f| fieldkit_widgets::PickerItem {
+                    text: f,
+                    detail: String::new(),
+                    key: String::new(),
+                })
+                .collect();
+            s.popup = Some(Popup::Pick {
+                title: format!("open a data file under {}", start.display()),
+                picker: fieldkit_widgets::Picker::new(items),
+                then: PickThen::Action("open-file".into()),
+            });
+        }
+        s.dirty = true;
     }
 
     /// Whether a status pane is on screen for some attached client.
@@ -1144,14 +1428,23 @@ impl Server {
     }
 
     fn engine_rows(&self) -> Vec<EngineRow> {
-        self.workers
+        engine::BUILT_IN
             .iter()
-            .map(|(name, w)| EngineRow {
-                name: name.to_string(),
-                state: w.state.clone(),
-                pid: w.pid,
-                restarts: w.restarts,
-                detail: w.detail.clone(),
+            .map(|(name, _)| match self.workers.get(name) {
+                Some(w) => EngineRow {
+                    name: name.to_string(),
+                    state: w.state.clone(),
+                    pid: w.pid,
+                    restarts: w.restarts,
+                    detail: w.detail.clone(),
+                },
+                None => EngineRow {
+                    name: name.to_string(),
+                    state: EngineState::NotStarted,
+                    pid: None,
+                    restarts: 0,
+                    detail: "starts on first use".into(),
+                },
             })
             .collect()
     }
@@ -1384,4 +1677,44 @@ impl Server {
             }
         }
     }
+}
+
+/// Data files under `root` (relative paths, nearest first), at most `limit` entries looked at.
+fn data_files(root: &std::path::Path, limit: usize) -> Vec<String> {
+    const EXT: &[&str] = &[
+        "csv", "tsv", "tab", "parquet", "pq", "json", "ndjson", "jsonl", "xlsx", "xls", "ods",
+    ];
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    let mut seen = 0;
+    while let Some((dir, depth)) = queue.pop_front() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            seen += 1;
+            if seen > limit {
+                return out;
+            }
+            let p = e.path();
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() && depth < 5 => queue.push_back((p, depth + 1)),
+                Ok(t) if t.is_file() => {
+                    let ext = p
+                        .extension()
+                        .map(|x| x.to_string_lossy().to_lowercase())
+                        .unwrap_or_default();
+                    if EXT.contains(&ext.as_str()) {
+                        out.push(p.to_string_lossy().into_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }

@@ -28,11 +28,27 @@ pub enum Popup {
         title: String,
         input: String,
         then: String,
+        /// Run instead when Enter is pressed on an empty prompt.
+        on_empty: Option<String>,
     },
     Message {
         title: String,
         text: String,
     },
+    /// A fuzzy list (files, SQL history); the choice goes to `then`.
+    Pick {
+        title: String,
+        picker: Picker,
+        then: PickThen,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickThen {
+    /// Run this action with the chosen item's text as its argument.
+    Action(String),
+    /// Give the focused pane the full text whose one-line form was chosen (SQL history).
+    Insert(Vec<String>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +57,47 @@ pub enum PopupResult {
     Close,
     /// Close, then run this action text.
     Run(String),
+    /// Close, then give this text to the focused pane.
+    Insert(String),
+}
+
+/// Keys every picker shares; `None` for Enter, which depends on the picker.
+fn pick_keys(p: &mut Picker, k: &KeyEvent) -> Option<PopupResult> {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match k.code {
+        KeyCode::Esc => PopupResult::Close,
+        KeyCode::Char('c') if ctrl => PopupResult::Close,
+        KeyCode::Enter => return None,
+        KeyCode::Up => {
+            p.move_by(-1);
+            PopupResult::Keep
+        }
+        KeyCode::Char('p') if ctrl => {
+            p.move_by(-1);
+            PopupResult::Keep
+        }
+        KeyCode::Down | KeyCode::Tab => {
+            p.move_by(1);
+            PopupResult::Keep
+        }
+        KeyCode::Char('n') if ctrl => {
+            p.move_by(1);
+            PopupResult::Keep
+        }
+        KeyCode::Backspace => {
+            p.pop_char();
+            PopupResult::Keep
+        }
+        KeyCode::Char('u') if ctrl => {
+            p.set_query("");
+            PopupResult::Keep
+        }
+        KeyCode::Char(c) if !ctrl => {
+            p.push_char(c);
+            PopupResult::Keep
+        }
+        _ => PopupResult::Keep,
+    })
 }
 
 /// Marks a palette entry that needs an argument: choosing it opens a prompt.
@@ -63,6 +120,11 @@ pub fn palette(keymap: &Keymap) -> Popup {
                 .iter()
                 .map(|d| format!("{} {d}", info.name))
                 .collect(),
+            // A choice (`asc|desc`): an entry per choice.
+            choice if choice.contains('|') && !choice.contains('[') => choice
+                .split('|')
+                .map(|c| format!("{} {c}", info.name))
+                .collect(),
             _ => vec![format!("{}{ASK}", info.name)],
         };
         for text in texts {
@@ -80,6 +142,11 @@ pub fn palette(keymap: &Keymap) -> Popup {
     Popup::Palette(Picker::new(items))
 }
 
+/// Text on one line, runs of whitespace as one space (how a multi-line query is listed).
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 pub fn message(title: &str, text: &str) -> Popup {
     Popup::Message {
         title: title.to_string(),
@@ -91,51 +158,22 @@ impl Popup {
     pub fn on_key(&mut self, k: &KeyEvent, keymap: &Keymap) -> PopupResult {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match self {
-            Popup::Palette(p) => match k.code {
-                KeyCode::Esc => PopupResult::Close,
-                KeyCode::Char('c') if ctrl => PopupResult::Close,
-                KeyCode::Enter => match p.selected() {
+            Popup::Palette(p) => match pick_keys(p, k) {
+                Some(r) => r,
+                None => match p.selected() {
                     Some(item) if item.text.ends_with(ASK) => {
                         let name = item.text.trim_end_matches(ASK).to_string();
                         *self = Popup::Prompt {
                             title: name.clone(),
                             input: String::new(),
                             then: name,
+                            on_empty: None,
                         };
                         PopupResult::Keep
                     }
                     Some(item) => PopupResult::Run(item.text.clone()),
                     None => PopupResult::Keep,
                 },
-                KeyCode::Up => {
-                    p.move_by(-1);
-                    PopupResult::Keep
-                }
-                KeyCode::Char('p') if ctrl => {
-                    p.move_by(-1);
-                    PopupResult::Keep
-                }
-                KeyCode::Down | KeyCode::Tab => {
-                    p.move_by(1);
-                    PopupResult::Keep
-                }
-                KeyCode::Char('n') if ctrl => {
-                    p.move_by(1);
-                    PopupResult::Keep
-                }
-                KeyCode::Backspace => {
-                    p.pop_char();
-                    PopupResult::Keep
-                }
-                KeyCode::Char('u') if ctrl => {
-                    p.set_query("");
-                    PopupResult::Keep
-                }
-                KeyCode::Char(c) if !ctrl => {
-                    p.push_char(c);
-                    PopupResult::Keep
-                }
-                _ => PopupResult::Keep,
             },
             Popup::Help { scroll } => {
                 let lines = help_lines(keymap).len() as u16;
@@ -164,10 +202,18 @@ impl Popup {
                     _ => PopupResult::Keep,
                 }
             }
-            Popup::Prompt { input, then, .. } => match k.code {
+            Popup::Prompt {
+                input,
+                then,
+                on_empty,
+                ..
+            } => match k.code {
                 KeyCode::Esc => PopupResult::Close,
                 KeyCode::Char('c') if ctrl => PopupResult::Close,
-                KeyCode::Enter => PopupResult::Run(format!("{then} {}", input.trim())),
+                KeyCode::Enter => match on_empty {
+                    Some(e) if input.trim().is_empty() => PopupResult::Run(e.clone()),
+                    _ => PopupResult::Run(format!("{then} {}", input.trim())),
+                },
                 KeyCode::Backspace => {
                     input.pop();
                     PopupResult::Keep
@@ -188,6 +234,21 @@ impl Popup {
                 }
                 _ => PopupResult::Keep,
             },
+            Popup::Pick { picker, then, .. } => match pick_keys(picker, k) {
+                Some(r) => r,
+                None => match (picker.selected(), then) {
+                    (Some(item), PickThen::Action(a)) => {
+                        PopupResult::Run(format!("{a} {}", item.text))
+                    }
+                    (Some(item), PickThen::Insert(full)) => PopupResult::Insert(
+                        full.iter()
+                            .find(|f| one_line(f) == item.text)
+                            .cloned()
+                            .unwrap_or_else(|| item.text.clone()),
+                    ),
+                    (None, _) => PopupResult::Keep,
+                },
+            },
         }
     }
 
@@ -207,6 +268,12 @@ impl Popup {
                 let rect = centered(area, 72, 18);
                 let inner = frame(rect, "command palette", theme, buf);
                 let (x, y) = p.render(inner, buf, theme);
+                Some(Position::new(x, y))
+            }
+            Popup::Pick { title, picker, .. } => {
+                let rect = centered(area, 90, 20);
+                let inner = frame(rect, title, theme, buf);
+                let (x, y) = picker.render(inner, buf, theme);
                 Some(Position::new(x, y))
             }
             Popup::Help { scroll } => {

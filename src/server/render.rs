@@ -574,6 +574,7 @@ mod tests {
                 title: "rename tab".into(),
                 input: "logs".into(),
                 then: "rename-tab".into(),
+                on_empty: None,
             });
             insta::assert_snapshot!("screen_prompt_80x24", text(&mut s, &plain));
             s.popup = None;

@@ -39,6 +39,8 @@ pub struct Session {
     pub dirty: bool,
     /// Something changed that must be saved.
     pub changed: bool,
+    /// SQL editor -> the grid that shows its results.
+    pub links: BTreeMap<PaneId, PaneId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +106,7 @@ impl Session {
             panes.insert(id, p);
         }
         Session {
+            links: BTreeMap::new(),
             name: name.to_string(),
             shell: shell.to_string(),
             new_kind: kind,
@@ -170,6 +173,40 @@ impl Session {
 
     /// Carries out a layout, tab or popup action. `Ok(false)` means the action is not a layout
     /// action and belongs to the focused pane.
+    /// Puts `pane` beside pane `beside` (in `beside`'s tab), leaving the focus where it is.
+    pub fn insert_beside(
+        &mut self,
+        beside: PaneId,
+        pane: Box<dyn Pane>,
+        axis: Axis,
+        ids: &mut Ids,
+    ) -> Option<PaneId> {
+        let tab = self.tabs.iter_mut().find(|t| t.layout.contains(beside))?;
+        let id = ids.allocate();
+        tab.layout.split(beside, id, axis);
+        tab.zoomed = false;
+        self.panes.insert(id, pane);
+        self.changed = true;
+        Some(id)
+    }
+
+    /// Puts `pane` in a new split of the focused pane and focuses it.
+    pub fn open_pane(&mut self, pane: Box<dyn Pane>, ids: &mut Ids) -> PaneId {
+        let focus = self.focused();
+        let axis = match self.visible().into_iter().find(|(id, _)| *id == focus) {
+            Some((_, r)) if r.height * 2 > r.width => Axis::Vertical,
+            _ => Axis::Horizontal,
+        };
+        let id = ids.allocate();
+        let tab = self.tab_mut();
+        tab.layout.split(focus, id, axis);
+        tab.focus = id;
+        tab.zoomed = false;
+        self.panes.insert(id, pane);
+        self.changed = true;
+        id
+    }
+
     pub fn apply(&mut self, action: &Action, ids: &mut Ids) -> Result<bool, Refusal> {
         let area = Self::pane_area(self.size);
         match action {
@@ -369,6 +406,7 @@ impl Session {
             });
         }
         Some(Session {
+            links: BTreeMap::new(),
             name: state.name,
             shell: shell.to_string(),
             new_kind: DEFAULT_KIND,

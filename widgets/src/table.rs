@@ -22,8 +22,10 @@ pub struct TableView<'a> {
     pub widths: &'a [u16],
     /// First column drawn (horizontal scroll).
     pub left: usize,
-    /// Row number (0-based) and its cells, or `None` while it is being fetched.
-    pub rows: &'a [(u64, Option<&'a [Option<String>]>)],
+    /// Row numbers (0-based) on screen, top to bottom.
+    pub rows: &'a [u64],
+    /// The cell at (row, column): `None` while it is being fetched, `Some(None)` for NULL.
+    pub cell: &'a dyn Fn(u64, usize) -> Option<Option<&'a str>>,
     /// (index into `rows`, column) of the cursor cell.
     pub cursor: Option<(usize, usize)>,
     /// A column drawn in the accent colour (the marked x axis, the sort column).
@@ -182,7 +184,7 @@ impl TableView<'_> {
             x += w + 1;
         }
         let body = area.y + 2;
-        for (ri, (num, cells)) in self.rows.iter().enumerate() {
+        for (ri, num) in self.rows.iter().enumerate() {
             let y = body + ri as u16;
             if y >= area.y + area.height {
                 break;
@@ -221,7 +223,7 @@ impl TableView<'_> {
                 } else {
                     base
                 };
-                match cells.and_then(|c| c.get(ci)) {
+                match (self.cell)(*num, ci) {
                     Some(Some(v)) => {
                         let vw = text_width(v) as u16;
                         if is_numeric_type(ty) && vw < w {
