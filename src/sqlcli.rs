@@ -128,8 +128,13 @@ pub fn query(conn: &duckdb::Connection, text: &str) -> Result<Option<Table>> {
     Ok(Some((names, types, out)))
 }
 
+/// Quoted as the duckdb CLI quotes in `-csv` mode: a separator, a quote, an apostrophe, a
+/// control character or any non-ASCII byte.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+    let needs = s
+        .bytes()
+        .any(|b| b < 0x20 || b >= 0x7f || matches!(b, b',' | b'"' | b'\''));
+    if needs {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -142,7 +147,7 @@ pub fn write_csv(out: &mut impl Write, (names, _, rows): &Table) -> Result<()> {
     for r in rows {
         let cells: Vec<String> = r
             .iter()
-            .map(|c| c.as_deref().map(csv_field).unwrap_or_default())
+            .map(|c| c.as_deref().map(csv_field).unwrap_or_else(|| "NULL".into()))
             .collect();
         writeln!(out, "{}", cells.join(","))?;
     }
@@ -164,19 +169,22 @@ fn json_value(v: &Option<String>, ty: &str) -> serde_json::Value {
     serde_json::Value::String(s.clone())
 }
 
+/// An array of objects whose keys keep the result's column order, as the duckdb CLI's `-json`.
 pub fn write_json(out: &mut impl Write, (names, types, rows): &Table) -> Result<()> {
-    let arr: Vec<serde_json::Value> = rows
+    let keys: Vec<String> = names
         .iter()
-        .map(|r| {
-            let mut m = serde_json::Map::new();
-            for ((n, t), v) in names.iter().zip(types).zip(r) {
-                m.insert(n.clone(), json_value(v, t));
-            }
-            serde_json::Value::Object(m)
-        })
+        .map(|n| serde_json::to_string(n).unwrap_or_default())
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &arr)?;
-    writeln!(out)?;
+    writeln!(out, "[")?;
+    for (i, r) in rows.iter().enumerate() {
+        writeln!(out, "  {{")?;
+        for (k, ((key, t), v)) in keys.iter().zip(types).zip(r).enumerate() {
+            let comma = if k + 1 < keys.len() { "," } else { "" };
+            writeln!(out, "    {key}: {}{comma}", json_value(v, t))?;
+        }
+        writeln!(out, "  }}{}", if i + 1 < rows.len() { "," } else { "" })?;
+    }
+    writeln!(out, "]")?;
     Ok(())
 }
 

@@ -44,7 +44,7 @@ fn open_a_csv_go_to_the_end_sort_filter_export_and_read_back() {
         .collect();
     let lima_max = lima.iter().cloned().fold(f64::MIN, f64::max);
 
-    fk.terminal("w", 120, 40);
+    fk.terminal("w", 160, 40);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
     fk.ok(&["open", &csv.to_string_lossy()]);
@@ -64,7 +64,8 @@ fn open_a_csv_go_to_the_end_sort_filter_export_and_read_back() {
     fk.wait_screen("w", "the last row", |s| s.contains("row 3,000 of 3,000"));
 
     fk.keys("w", &["g", "l", "l", "S"]);
-    let top = format!("{lima_max}");
+    // As DuckDB prints a DOUBLE: 749.0, 748.5.
+    let top = format!("{lima_max:?}");
     fk.wait_screen("w", "sorted by fare, descending", |s| {
         s.contains("sorted fare ↓") && s.contains("row 1 of 3,000")
     });
@@ -132,7 +133,7 @@ fn open_a_csv_go_to_the_end_sort_filter_export_and_read_back() {
 #[test]
 fn cancel_a_query_kill_the_worker_mid_query_and_terminals_live_on() {
     let fk = Fk::new();
-    fk.terminal("w", 120, 40);
+    fk.terminal("w", 160, 40);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
     fk.ok(&["action", "open", "sql"]);
@@ -274,7 +275,7 @@ fn pick_a_file_from_the_terminals_folder_and_reuse_a_query_from_history() {
     )
     .expect("csv");
     std::fs::write(dir.join("notes.txt"), "not data\n").expect("txt");
-    fk.terminal("w", 120, 40);
+    fk.terminal("w", 160, 40);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
     fk.type_line("w", &format!("cd {}", dir.display()));
@@ -314,11 +315,10 @@ fn pick_a_file_from_the_terminals_folder_and_reuse_a_query_from_history() {
         !s.contains("SQL history") && s.contains(" 1 SELECT max(depth) AS deepest")
     });
     // A mistake is shown at its line and column.
-    fk.keys("w", &["-l", ";"]);
+    // A lone ";" would be a command separator to tmux.
+    fk.keys("w", &["-l", "; -- the next one is wrong"]);
     fk.keys("w", &["Enter"]);
     fk.keys("w", &["-l", "SELECT nosuch FROM wells"]);
     fk.keys("w", &["C-r"]);
-    fk.wait_screen("w", "the error with its place", |s| {
-        s.contains("line 2, column 8") && s.contains("nosuch")
-    });
+    fk.wait_screen("w", "the error with its place", |s| s.contains("line 2, column 8"));
 }

@@ -704,6 +704,11 @@ impl GridPane {
                 value,
             ));
         }
+        if let Some(m) = &self.message {
+            spans.push(Span::styled(format!("  {m}"), Style::new().fg(t.ok)));
+        } else if let Some(n) = self.notes.first() {
+            spans.push(Span::styled(format!("  {n}"), Style::new().fg(t.warn)));
+        }
         if let Some((c, desc)) = &self.view.sort {
             spans.push(Span::styled(
                 format!("  sorted {c} {}", if *desc { "↓" } else { "↑" }),
@@ -715,11 +720,6 @@ impl GridPane {
                 format!("  filter {f}"),
                 Style::new().fg(t.accent),
             ));
-        }
-        if let Some(m) = &self.message {
-            spans.push(Span::styled(format!("  {m}"), Style::new().fg(t.ok)));
-        } else if let Some(n) = self.notes.first() {
-            spans.push(Span::styled(format!("  {n}"), Style::new().fg(t.warn)));
         }
         Line::from(spans)
     }

@@ -94,12 +94,43 @@ impl Shared {
     }
 }
 
+/// A job's tag: the lane's cancel epoch when it was asked for.
+const IDLE: u64 = u64::MAX;
+
 struct Lane {
-    job: Sender<DataRequest>,
+    job: Sender<(u64, DataRequest)>,
     window: Sender<DataRequest>,
     job_int: Arc<duckdb::InterruptHandle>,
     win_int: Arc<duckdb::InterruptHandle>,
-    job_busy: Arc<AtomicBool>,
+    /// Bumped by every cancel: jobs tagged with an older epoch are stopped or skipped.
+    epoch: Arc<AtomicU64>,
+    /// The tag of the job running now, or `IDLE`.
+    running: Arc<AtomicU64>,
+}
+
+impl Lane {
+    /// Stops the job running now and every job asked for before now. DuckDB forgets an
+    /// interrupt that lands between two queries, so it is repeated until the job is gone.
+    fn cancel(&self) {
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.win_int.interrupt();
+        let running = self.running.clone();
+        let int = self.job_int.clone();
+        std::thread::spawn(move || {
+            for _ in 0..250 {
+                let r = running.load(Ordering::SeqCst);
+                if r == IDLE || r >= epoch {
+                    break;
+                }
+                int.interrupt();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+    }
+
+    fn send_job(&self, req: DataRequest) {
+        let _ = self.job.send((self.epoch.load(Ordering::SeqCst), req));
+    }
 }
 
 /// Opens the database with the configured limits. Shared by the worker and `fieldkit sql`.
@@ -230,25 +261,18 @@ pub fn run() -> Result<()> {
             continue;
         };
         match req {
-            DataRequest::Cancel => {
-                if lane.job_busy.load(Ordering::SeqCst) {
-                    lane.job_int.interrupt();
-                }
-                lane.win_int.interrupt();
-            }
+            DataRequest::Cancel => lane.cancel(),
             DataRequest::Rows { .. } => {
                 let _ = lane.window.send(req);
             }
             DataRequest::Load { .. } => {
                 // A new load replaces whatever the pane was waiting for.
-                if lane.job_busy.load(Ordering::SeqCst) {
-                    lane.job_int.interrupt();
+                if lane.running.load(Ordering::SeqCst) != IDLE {
+                    lane.cancel();
                 }
-                let _ = lane.job.send(req);
+                lane.send_job(req);
             }
-            other => {
-                let _ = lane.job.send(other);
-            }
+            other => lane.send_job(other),
         }
     }
     Ok(())
@@ -273,21 +297,27 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
     job_conn.set_query_progress_tracking(true).ok();
     let job_int = job_conn.interrupt_handle();
     let win_int = win_conn.interrupt_handle();
-    let job_busy = Arc::new(AtomicBool::new(false));
-    let (job_tx, job_rx) = channel::<DataRequest>();
+    let epoch = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicU64::new(IDLE));
+    let (job_tx, job_rx) = channel::<(u64, DataRequest)>();
     let (win_tx, win_rx) = channel::<DataRequest>();
     let sh = shared.clone();
-    let busy = job_busy.clone();
+    let (ep, run) = (epoch.clone(), running.clone());
     std::thread::Builder::new()
         .name(format!("job-{pane}"))
         .spawn(move || {
-            while let Ok(req) = job_rx.recv() {
-                busy.store(true, Ordering::SeqCst);
+            while let Ok((tag, req)) = job_rx.recv() {
                 let seq = seq_of(&req);
+                let forget = matches!(req, DataRequest::Forget { .. });
+                if tag < ep.load(Ordering::SeqCst) && !forget {
+                    sh.send(pane, error_event(seq, "Interrupted: cancelled before it started", 0));
+                    continue;
+                }
+                run.store(tag, Ordering::SeqCst);
                 if let Err(e) = job(&job_conn, pane, req, &sh) {
                     sh.send(pane, error_event(seq, &format!("{e:#}"), 0));
                 }
-                busy.store(false, Ordering::SeqCst);
+                run.store(IDLE, Ordering::SeqCst);
             }
         })?;
     let sh = shared.clone();
@@ -325,7 +355,8 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
         window: win_tx,
         job_int,
         win_int,
-        job_busy,
+        epoch,
+        running,
     })
 }
 
