@@ -563,6 +563,10 @@ impl GridPane {
                     .map(|c| fit_width(&c.name, &c.ty, std::iter::empty()))
                     .collect();
                 self.columns = columns;
+                // Said once, in the footer, until the next key.
+                if let Some(n) = notes.first() {
+                    self.message = Some(n.clone());
+                }
                 self.notes = notes;
                 match rows {
                     Some(n) => {
@@ -706,8 +710,6 @@ impl GridPane {
         }
         if let Some(m) = &self.message {
             spans.push(Span::styled(format!("  {m}"), Style::new().fg(t.ok)));
-        } else if let Some(n) = self.notes.first() {
-            spans.push(Span::styled(format!("  {n}"), Style::new().fg(t.warn)));
         }
         if let Some((c, desc)) = &self.view.sort {
             spans.push(Span::styled(

@@ -71,12 +71,32 @@ struct Res {
 #[derive(Clone)]
 struct Shared {
     results: Arc<Mutex<HashMap<u64, Res>>>,
+    /// Files loaded into tables by this worker, with the size and mtime they had: a sort or
+    /// filter of the same, unchanged file reuses the table instead of reading the file again.
+    imported: Arc<Mutex<HashMap<PathBuf, (String, FileStamp)>>>,
     next: Arc<AtomicU64>,
     out: Arc<Mutex<std::io::Stdout>>,
     home: PathBuf,
 }
 
+/// What tells a file changed: its size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp(u64, Option<std::time::SystemTime>);
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp(m.len(), m.modified().ok()))
+    }
+}
+
 impl Shared {
+    fn remember_import(&self, path: &Path, table: &str) {
+        if let (Some(stamp), Ok(mut m)) = (FileStamp::of(path), self.imported.lock()) {
+            m.insert(path.to_path_buf(), (table.to_string(), stamp));
+        }
+    }
+
     fn send(&self, pane: u64, ev: DataEvent) {
         let Ok(frame) = wire::encode(&DataOut::Event { pane, ev }) else {
             return;
@@ -220,6 +240,7 @@ pub fn run() -> Result<()> {
         .unwrap_or_default();
     let shared = Shared {
         results: Arc::new(Mutex::new(HashMap::new())),
+        imported: Arc::new(Mutex::new(HashMap::new())),
         next: Arc::new(AtomicU64::new(1)),
         out: Arc::new(Mutex::new(std::io::stdout())),
         home: std::env::var_os("HOME")
@@ -1081,6 +1102,7 @@ fn load(
                         ))
                         .ok();
                     }
+                    sh.remember_import(&path, &table);
                     let rows = count(conn, &table)?;
                     if let Ok(mut r) = sh.results.lock() {
                         if let Some(res) = r.get_mut(&result) {
@@ -1115,7 +1137,18 @@ fn load(
                     }
                     return Ok(());
                 }
-                // A view over the file: load it fully first (a sort needs every row anyway).
+                // A view over the file: load it fully first (a sort needs every row anyway),
+                // unless this worker loaded it already and it has not changed since.
+                let stamp = FileStamp::of(&path);
+                let known = sh
+                    .imported
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&path).cloned())
+                    .filter(|(t, st)| *t == table && Some(st) == stamp.as_ref());
+                if known.is_some() {
+                    return finish(conn, pane, seq, source, view, sh, table, notes);
+                }
                 let rej = format!("fk_rej_{seq}_{pane}");
                 let scan = format!("fk_scan_{seq}_{pane}");
                 let rejects = (kind == FileKind::Csv).then_some((rej.as_str(), scan.as_str()));
@@ -1129,6 +1162,7 @@ fn load(
                 if rejects.is_some() {
                     notes.extend(reject_notes(conn, &rej));
                 }
+                sh.remember_import(&path, &table);
                 table
             }
         }
@@ -1139,6 +1173,21 @@ fn load(
             }
         }
     };
+    finish(conn, pane, seq, source, view, sh, base, notes)
+}
+
+/// Applies the view to `base` (a new table when sorted or filtered) and reports the result.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    conn: &Connection,
+    pane: u64,
+    seq: u64,
+    source: &Source,
+    view: &View,
+    sh: &Shared,
+    base: String,
+    notes: Vec<String>,
+) -> Result<()> {
     let mut owned = Vec::new();
     let rel = if view == &View::default() {
         base
