@@ -80,7 +80,7 @@ pub const DEFAULT_KIND: PaneKind = PaneKind::Term;
 fn new_pane(kind: PaneKind, shell: &str) -> Result<Box<dyn Pane>, Refusal> {
     restore(None, kind, shell).ok_or_else(|| {
         format!(
-            "The {} pane is not part of this build yet; `open term` and `open status` work today.",
+            "The {} pane is not part of this build yet; `open term`, `open grid`, `open sql` and `open status` work today.",
             kind.name()
         )
     })
@@ -521,7 +521,7 @@ mod tests {
             .unwrap_err()
             .contains("no pane 2"));
         assert!(s
-            .apply(&Action::Open(PaneKind::Grid), &mut ids)
+            .apply(&Action::Open(PaneKind::Chat), &mut ids)
             .unwrap_err()
             .contains("not part of this build"));
         assert_eq!(s.apply(&Action::Refresh, &mut ids), Ok(false));
