@@ -133,7 +133,7 @@ pub fn query(conn: &duckdb::Connection, text: &str) -> Result<Option<Table>> {
 fn csv_field(s: &str) -> String {
     let needs = s
         .bytes()
-        .any(|b| b < 0x20 || b >= 0x7f || matches!(b, b',' | b'"' | b'\''));
+        .any(|b| !(0x20..0x7f).contains(&b) || matches!(b, b',' | b'"' | b'\''));
     if needs {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

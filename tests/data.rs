@@ -320,5 +320,7 @@ fn pick_a_file_from_the_terminals_folder_and_reuse_a_query_from_history() {
     fk.keys("w", &["Enter"]);
     fk.keys("w", &["-l", "SELECT nosuch FROM wells"]);
     fk.keys("w", &["C-r"]);
-    fk.wait_screen("w", "the error with its place", |s| s.contains("line 2, column 8"));
+    fk.wait_screen("w", "the error with its place", |s| {
+        s.contains("line 2, column 8")
+    });
 }

@@ -206,8 +206,7 @@ impl SqlPane {
         let lines = ta.lines();
         if let Some(((r0, c0), (r1, c1))) = ta.selection_range() {
             let mut out = String::new();
-            for r in r0..=r1 {
-                let line = &lines[r];
+            for (r, line) in lines.iter().enumerate().take(r1 + 1).skip(r0) {
                 let from = if r == r0 { byte_of(line, c0) } else { 0 };
                 let to = if r == r1 {
                     byte_of(line, c1)
@@ -241,7 +240,7 @@ impl SqlPane {
     fn run(&mut self, what: &str, cx: &mut Cx) {
         let picked = if what == "all" {
             let t = self.text();
-            (!t.trim().is_empty()).then(|| (t, (0, 0)))
+            (!t.trim().is_empty()).then_some((t, (0, 0)))
         } else {
             self.statement_at_cursor()
         };

@@ -267,19 +267,15 @@ pub fn run() -> Result<()> {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     while let Some(DataIn { pane, req }) = wire::read_frame::<DataIn>(&mut input)? {
-        if !lanes.contains_key(&pane) {
-            match open_lane(&root, pane, &shared) {
-                Ok(l) => {
-                    lanes.insert(pane, l);
-                }
+        let lane = match lanes.entry(pane) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => match open_lane(&root, pane, &shared) {
+                Ok(l) => v.insert(l),
                 Err(e) => {
                     shared.send(pane, error_event(seq_of(&req), &e.to_string(), 0));
                     continue;
                 }
-            }
-        }
-        let Some(lane) = lanes.get(&pane) else {
-            continue;
+            },
         };
         match req {
             DataRequest::Cancel => lane.cancel(),
@@ -331,7 +327,10 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
                 let seq = seq_of(&req);
                 let forget = matches!(req, DataRequest::Forget { .. });
                 if tag < ep.load(Ordering::SeqCst) && !forget {
-                    sh.send(pane, error_event(seq, "Interrupted: cancelled before it started", 0));
+                    sh.send(
+                        pane,
+                        error_event(seq, "Interrupted: cancelled before it started", 0),
+                    );
                     continue;
                 }
                 run.store(tag, Ordering::SeqCst);

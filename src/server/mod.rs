@@ -375,7 +375,7 @@ impl Server {
     fn start_workers(&mut self) {
         for (kind, _) in engine::BUILT_IN {
             if !engine::LAZY.contains(kind) {
-                self.spawn_worker(*kind);
+                self.spawn_worker(kind);
             }
         }
     }
