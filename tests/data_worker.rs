@@ -344,20 +344,8 @@ fn windows_anywhere_in_a_large_result_and_errors_point_at_the_sql() {
 #[test]
 fn a_running_query_is_cancelled() {
     let mut w = Worker::start();
-    let seq = w.next_seq();
-    w.send(
-        1,
-        DataRequest::Load {
-            seq,
-            source: Source::Query {
-                sql: "SELECT sum(hash(i)) FROM range(100000000000) t(i)".into(),
-                dialect: None,
-            },
-            view: View::default(),
-        },
-    );
-    // Wait until it is really running, then stop it.
-    w.until(1, |e| matches!(e, DataEvent::Progress { .. }));
+    // Once it is really running, stop it.
+    w.start_endless_query(1);
     w.send(1, DataRequest::Cancel);
     let ev = w
         .until(1, |e| {

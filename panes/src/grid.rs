@@ -284,21 +284,19 @@ impl GridPane {
             "end" => self.col = last_col,
             _ => return,
         }
-        if self.known > 0 {
-            self.top = self
-                .top
-                .min(self.known.saturating_sub(page.min(self.known)));
-        }
-        self.clamp();
-        self.fetch(cx);
-        cx.dirty = true;
+        self.settle(cx);
     }
 
     /// Puts the cursor on `row` (0-based), asking for the rows around it.
     pub fn goto(&mut self, row: u64, cx: &mut Cx) {
         self.row = row;
+        self.top = row.saturating_sub(self.page.max(1) / 2);
+        self.settle(cx);
+    }
+
+    /// After a move: the last page stays full, the cursor in view, its rows asked for.
+    fn settle(&mut self, cx: &mut Cx) {
         let page = self.page.max(1);
-        self.top = row.saturating_sub(page / 2);
         if self.known > 0 {
             self.top = self
                 .top

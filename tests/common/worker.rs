@@ -161,6 +161,23 @@ impl Worker {
         self.rows_cols(pane, result, offset, limit, 0, 256)
     }
 
+    /// Starts a query that would run for hours, and waits until DuckDB is busy with it.
+    pub fn start_endless_query(&mut self, pane: u64) {
+        let seq = self.next_seq();
+        self.send(
+            pane,
+            DataRequest::Load {
+                seq,
+                source: Source::Query {
+                    sql: "SELECT sum(hash(i)) FROM range(100000000000) t(i)".into(),
+                    dialect: None,
+                },
+                view: View::default(),
+            },
+        );
+        self.until(pane, |e| matches!(e, DataEvent::Progress { .. }));
+    }
+
     /// A window of `cols` columns from `first_col`.
     pub fn rows_cols(
         &mut self,
