@@ -417,15 +417,20 @@ impl GridPane {
                 };
                 let column = column.to_string();
                 let ask = if name == "plot-line" {
-                    let x = self.marked.filter(|m| *m != self.col).or_else(|| {
-                        (0..self.columns.len()).find(|c| *c != self.col && self.is_number(*c))
-                    });
+                    // The marked column may be gone after a new query: only one that exists.
+                    let x = self
+                        .marked
+                        .filter(|m| *m != self.col && *m < self.columns.len())
+                        .or_else(|| {
+                            (0..self.columns.len()).find(|c| *c != self.col && self.is_number(*c))
+                        })
+                        .and_then(|x| self.columns.get(x));
                     let (Some(x), true) = (x, self.is_number(self.col)) else {
                         self.say(cx, "A line chart needs two number columns: mark the x column with m, then stand on y.");
                         return Outcome::Consumed;
                     };
                     PlotAsk::Line {
-                        x: self.columns[x].name.clone(),
+                        x: x.name.clone(),
                         y: column,
                         points: 2000,
                     }
