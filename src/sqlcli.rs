@@ -7,7 +7,7 @@ from here equals the duckdb CLI's `-csv` output for the same query (a test holds
 Every error exits non-zero with DuckDB's message and, when DuckDB gives one, the line and column.
 */
 
-use crate::engine::data::{error_position, fetch_text, open_db};
+use crate::engine::data::{error_position, fetch_text, open_db, tidy_error};
 use crate::engine::dialect;
 use crate::paths::Dirs;
 use anyhow::{anyhow, Result};
@@ -78,17 +78,13 @@ pub fn run(dirs: &Dirs, args: Args) -> Result<i32> {
 
 fn located(e: duckdb::Error, text: &str, off: usize, shift: u32) -> anyhow::Error {
     let msg = e.to_string();
-    let head: Vec<&str> = msg
-        .lines()
-        .take_while(|l| !l.starts_with("LINE "))
-        .collect();
-    let head = head.join("\n").trim().to_string();
+    let head = tidy_error(&msg);
     match error_position(&msg) {
         Some((l, c)) if l > shift => {
             let line = l - shift + text[..off.min(text.len())].matches('\n').count() as u32;
             anyhow!("{head} (line {line}, column {c})")
         }
-        _ => anyhow!("{}", if head.is_empty() { msg } else { head }),
+        _ => anyhow!("{head}"),
     }
 }
 

@@ -77,7 +77,6 @@ pub struct GridPane {
     marked: Option<usize>,
     /// What is running, and how far it is.
     busy: Option<(String, Option<f64>)>,
-    notes: Vec<String>,
     error: Option<String>,
     /// A line for the footer (export done, copied).
     message: Option<String>,
@@ -132,7 +131,6 @@ impl GridPane {
         self.total = None;
         self.known = 0;
         self.error = None;
-        self.notes.clear();
         self.overlay = None;
         self.row = 0;
         self.top = 0;
@@ -567,10 +565,9 @@ impl GridPane {
                     .collect();
                 self.columns = columns;
                 // Said once, in the footer, until the next key.
-                if let Some(n) = notes.first() {
-                    self.message = Some(n.clone());
+                if let Some(n) = notes.into_iter().next() {
+                    self.message = Some(n);
                 }
-                self.notes = notes;
                 match rows {
                     Some(n) => {
                         self.total = Some(n);

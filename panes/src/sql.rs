@@ -124,7 +124,7 @@ struct Completion {
 
 /// The last run's outcome, for the footer and the error mark.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome2 {
+enum RunState {
     Running(String, Option<f64>),
     Rows(Option<u64>),
     Done(String),
@@ -142,7 +142,7 @@ pub struct SqlPane {
     dialect: Option<String>,
     /// Where the last sent SQL starts in its buffer (0-based line, column).
     origin: (usize, usize),
-    last: Option<Outcome2>,
+    last: Option<RunState>,
     catalog: Catalog,
     seq: u64,
     tree: bool,
@@ -245,12 +245,12 @@ impl SqlPane {
             self.statement_at_cursor()
         };
         let Some((sql, origin)) = picked else {
-            self.last = Some(Outcome2::Done("nothing to run".into()));
+            self.last = Some(RunState::Done("nothing to run".into()));
             cx.dirty = true;
             return;
         };
         self.origin = origin;
-        self.last = Some(Outcome2::Running("running".into(), None));
+        self.last = Some(RunState::Running("running".into(), None));
         cx.push(Effect::Engine(EngineRequest::RunSql {
             sql,
             dialect: self.dialect.clone(),
@@ -334,7 +334,7 @@ impl SqlPane {
         let items = self.candidates(&word, qualifier.as_deref());
         let typed = word.chars().count();
         match items.len() {
-            0 => self.last = Some(Outcome2::Done(format!("no completion for {word:?}"))),
+            0 => self.last = Some(RunState::Done(format!("no completion for {word:?}"))),
             1 => self.accept(&items[0], typed),
             _ => {
                 self.completion = Some(Completion {
@@ -371,9 +371,9 @@ impl SqlPane {
             ("cancel", _) => {
                 if self.completion.take().is_some() {
                     cx.dirty = true;
-                } else if matches!(self.last, Some(Outcome2::Running(..))) {
+                } else if matches!(self.last, Some(RunState::Running(..))) {
                     cx.push(Effect::Engine(EngineRequest::CancelSql));
-                    self.last = Some(Outcome2::Running("cancelling".into(), None));
+                    self.last = Some(RunState::Running("cancelling".into(), None));
                     cx.dirty = true;
                 } else if self.buf().text.is_selecting() {
                     self.buf_mut().text.cancel_selection();
@@ -393,7 +393,7 @@ impl SqlPane {
             }
             ("dialect", Some(d)) => {
                 self.dialect = (d != "duckdb").then(|| d.to_string());
-                self.last = Some(Outcome2::Done(format!("dialect: {d}")));
+                self.last = Some(RunState::Done(format!("dialect: {d}")));
                 cx.dirty = true;
             }
             ("buffer", Some(op)) => {
@@ -435,15 +435,15 @@ impl SqlPane {
         match ev {
             DataEvent::Catalog { catalog, .. } => self.catalog = catalog,
             DataEvent::Progress { what, pct, .. } => {
-                self.last = Some(Outcome2::Running(what, pct));
+                self.last = Some(RunState::Running(what, pct));
             }
             DataEvent::Loaded { rows, .. } => {
-                self.last = Some(Outcome2::Rows(rows));
+                self.last = Some(RunState::Rows(rows));
                 self.ask_catalog(cx);
             }
-            DataEvent::Counted { rows, .. } => self.last = Some(Outcome2::Rows(Some(rows))),
+            DataEvent::Counted { rows, .. } => self.last = Some(RunState::Rows(Some(rows))),
             DataEvent::Done { message, .. } => {
-                self.last = Some(Outcome2::Done(message));
+                self.last = Some(RunState::Done(message));
                 self.ask_catalog(cx);
             }
             DataEvent::Error {
@@ -461,11 +461,11 @@ impl SqlPane {
                         (self.origin.0 + l, c)
                     }
                 });
-                self.last = Some(Outcome2::Error { message, at });
+                self.last = Some(RunState::Error { message, at });
             }
             DataEvent::Lost { why } => {
-                if matches!(self.last, Some(Outcome2::Running(..))) {
-                    self.last = Some(Outcome2::Error {
+                if matches!(self.last, Some(RunState::Running(..))) {
+                    self.last = Some(RunState::Error {
                         message: format!("The data worker stopped ({why}); it has been restarted."),
                         at: None,
                     });
@@ -489,22 +489,22 @@ impl SqlPane {
         )];
         match &self.last {
             None => out.push(("C-r runs the statement, F5 all".into(), label)),
-            Some(Outcome2::Running(what, pct)) => out.push((
+            Some(RunState::Running(what, pct)) => out.push((
                 match pct {
                     Some(p) => format!("{what} {p:.0}% · Esc cancels"),
                     None => format!("{what}… · Esc cancels"),
                 },
                 Style::new().fg(t.warn),
             )),
-            Some(Outcome2::Rows(Some(n))) => out.push((
+            Some(RunState::Rows(Some(n))) => out.push((
                 format!("{} rows", crate::grid::group(*n)),
                 Style::new().fg(t.ok),
             )),
-            Some(Outcome2::Rows(None)) => {
+            Some(RunState::Rows(None)) => {
                 out.push(("rows arriving…".into(), Style::new().fg(t.ok)))
             }
-            Some(Outcome2::Done(m)) => out.push((m.clone(), Style::new().fg(t.ok))),
-            Some(Outcome2::Error { message, at }) => {
+            Some(RunState::Done(m)) => out.push((m.clone(), Style::new().fg(t.ok))),
+            Some(RunState::Error { message, at }) => {
                 let first = message.lines().next().unwrap_or("");
                 let pos = at
                     .map(|(l, c)| format!("line {}, column {}: ", l + 1, c + 1))
@@ -607,9 +607,9 @@ impl Pane for SqlPane {
             }
         }
         self.buf_mut().text.input(*k);
-        if matches!(self.last, Some(Outcome2::Error { .. })) {
+        if matches!(self.last, Some(RunState::Error { .. })) {
             // The mark points at text that may have changed; the message stays in the footer.
-            if let Some(Outcome2::Error { at, .. }) = &mut self.last {
+            if let Some(RunState::Error { at, .. }) = &mut self.last {
                 *at = None;
             }
         }
@@ -687,7 +687,7 @@ impl Pane for SqlPane {
         let spans = highlight("sql", lines);
         let sel = b.text.selection_range();
         let err_at = match &self.last {
-            Some(Outcome2::Error { at, .. }) => *at,
+            Some(RunState::Error { at, .. }) => *at,
             _ => None,
         };
         for (i, line) in lines.iter().enumerate().skip(b.top) {
@@ -813,7 +813,7 @@ impl Pane for SqlPane {
         if self.completion.is_some() {
             out.push(Hint::new("Tab/Enter", "accept"));
             out.push(Hint::new("Esc", "close"));
-        } else if matches!(self.last, Some(Outcome2::Running(..))) {
+        } else if matches!(self.last, Some(RunState::Running(..))) {
             out.push(Hint::new("Esc", "cancel"));
         }
     }
@@ -977,7 +977,7 @@ mod tests {
         );
         assert_eq!(
             p.last,
-            Some(Outcome2::Error {
+            Some(RunState::Error {
                 message: "Binder Error: no t".into(),
                 at: Some((3, 7))
             })

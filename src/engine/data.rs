@@ -396,7 +396,7 @@ fn error_event(seq: u64, message: &str, line_shift: u32) -> DataEvent {
 }
 
 /// The message without DuckDB's echo of the query (the editor marks the place itself).
-fn tidy_error(message: &str) -> String {
+pub fn tidy_error(message: &str) -> String {
     let mut out = Vec::new();
     for l in message.lines() {
         if l.starts_with("LINE ") {
@@ -1211,12 +1211,8 @@ fn finish(
         t
     };
     // A query's own table belongs to its result too.
-    if rel.starts_with("fk_mem.") || matches!(source, Source::Query { .. }) {
-        if let Source::Query { .. } = source {
-            if !owned.contains(&rel) {
-                owned.push(rel.clone());
-            }
-        }
+    if matches!(source, Source::Query { .. }) && !owned.contains(&rel) {
+        owned.push(rel.clone());
     }
     let columns = list_columns(conn, &rel)?;
     let rows = count(conn, &rel)?;
