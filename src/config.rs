@@ -42,6 +42,71 @@ pub struct Config {
     pub mouse: bool,
     /// The data engine (DuckDB).
     pub data: DataConfig,
+    /// The local model (llama.cpp) and the chat.
+    pub llm: LlmConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// The registered model (`fieldkit model ls`) that answers by default; without one, the
+    /// first registered.
+    pub model: Option<String>,
+    /// Context window in tokens (capped by what the model was trained with).
+    pub ctx_size: u32,
+    /// Threads for generation and prompt processing (default: the cores of this machine).
+    pub threads: Option<usize>,
+    /// Unload the model after this many idle minutes (0: never).
+    pub unload_after_minutes: u64,
+    /// Most tokens one answer may have.
+    pub max_tokens: u32,
+    /// Sampling temperature; 0 is greedy (the same answer every time).
+    pub temperature: f32,
+    pub seed: u32,
+    /// The system prompt of new chat sessions.
+    pub system_prompt: String,
+    /// Model entries with an `url` (an OpenAI-compatible server) may be used. Off by default:
+    /// nothing leaves this machine unless you say so. Every remote call is audited.
+    pub allow_remote: bool,
+    /// Chunks the retrieval index puts into a prompt.
+    pub retrieval_chunks: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model: None,
+            ctx_size: 4096,
+            threads: None,
+            unload_after_minutes: 15,
+            max_tokens: 512,
+            temperature: 0.7,
+            seed: 42,
+            system_prompt: "You are a concise assistant inside fieldkit, a terminal workspace \
+                            used offline. Answer briefly; put code and commands in fenced code \
+                            blocks."
+                .into(),
+            allow_remote: false,
+            retrieval_chunks: 4,
+        }
+    }
+}
+
+impl LlmConfig {
+    pub fn threads(&self) -> usize {
+        self.threads.filter(|t| *t > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+    }
+    pub fn params(&self) -> fieldkit_panes::llm::GenParams {
+        fieldkit_panes::llm::GenParams {
+            max_tokens: self.max_tokens.max(1),
+            temperature: self.temperature.max(0.0),
+            seed: self.seed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -75,6 +140,7 @@ impl Default for Config {
             close_on_exit: false,
             mouse: false,
             data: DataConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod data;
 pub mod engine;
 pub mod grid;
 pub mod keys;
+pub mod llm;
 pub mod sql;
 pub mod status;
 pub mod term;

@@ -9,6 +9,8 @@ why and starts it again after a backoff. The server and every pane live on meanw
 
 pub mod data;
 pub mod dialect;
+pub mod gguf;
+pub mod llm;
 pub mod probe;
 pub mod pty;
 pub mod store;
@@ -30,10 +32,16 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "data",
         "DuckDB (bundled, with parquet and json): files, SQL, result windows, stats, export",
     ),
+    (
+        "llm",
+        "llama.cpp (llama-cpp-2, CPU; Metal on macOS; CUDA with --features cuda): chat, SQL \
+         from questions, shell commands",
+    ),
 ];
 
-/// Workers started on first use rather than with the server (DuckDB costs memory idle).
-pub const LAZY: &[&str] = &["data"];
+/// Workers started on first use rather than with the server (DuckDB and a model cost memory
+/// idle).
+pub const LAZY: &[&str] = &["data", "llm"];
 
 /// What a supervisor tells the server loop.
 #[derive(Debug)]
@@ -150,6 +158,7 @@ pub fn run_worker(kind: &str) -> anyhow::Result<()> {
     match kind {
         "probe" => probe::run(),
         "data" => data::run(),
+        "llm" => llm::run(),
         other => anyhow::bail!("unknown worker kind {other:?}"),
     }
 }

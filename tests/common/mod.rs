@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod llm;
 pub mod worker;
 
 use std::path::{Path, PathBuf};

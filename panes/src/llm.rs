@@ -1,0 +1,202 @@
+/*!
+Types that cross between the chat pane, the server and the llm worker.
+
+A conversation is a list of `Turn`s. The pane owns what it shows; the server stores turns in
+state.db and hands generation to the worker, whose events come back as `LlmEvent`s. Kept here,
+apart from the pane, because the worker, `fieldkit chat` and the benches speak them too.
+*/
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Role> {
+        Some(match s {
+            "system" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Turn {
+    pub fn new(role: Role, content: impl Into<String>) -> Turn {
+        Turn {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// How to sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenParams {
+    pub max_tokens: u32,
+    /// 0 is greedy.
+    pub temperature: f32,
+    pub seed: u32,
+}
+
+impl Default for GenParams {
+    fn default() -> Self {
+        GenParams {
+            max_tokens: 512,
+            temperature: 0.7,
+            seed: 42,
+        }
+    }
+}
+
+/// What generation reports, in order: maybe `Loading`s and `Loaded`, maybe `Summarized`,
+/// `Token`s, then `Done` or `Error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LlmEvent {
+    Loading {
+        model: String,
+        /// 0.0 ..= 1.0
+        progress: f32,
+    },
+    Loaded {
+        model: String,
+        detail: String,
+    },
+    /// The conversation did not fit the context: turns `[first, upto)` (counting the turns
+    /// sent, system prompt excluded) were folded into this summary, which took their place.
+    Summarized {
+        upto: usize,
+        text: String,
+    },
+    Token(String),
+    Done(GenStats),
+    Error(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenStats {
+    pub prompt_tokens: u32,
+    pub tokens: u32,
+    pub prompt_ms: f64,
+    pub gen_ms: f64,
+    /// Stopped by the user (Esc) rather than by the model or the token limit.
+    pub cancelled: bool,
+    /// Ended by `max_tokens`.
+    pub truncated: bool,
+}
+
+impl GenStats {
+    pub fn tokens_per_s(&self) -> f64 {
+        if self.gen_ms > 0.0 {
+            self.tokens as f64 * 1000.0 / self.gen_ms
+        } else {
+            0.0
+        }
+    }
+    pub fn prompt_per_s(&self) -> f64 {
+        if self.prompt_ms > 0.0 {
+            self.prompt_tokens as f64 * 1000.0 / self.prompt_ms
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A piece of context from another pane, shown collapsed in the chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// `grid trips.csv (6 columns, 20 rows)`.
+    pub title: String,
+    pub body: String,
+}
+
+impl Attachment {
+    /// The attachment as the model reads it.
+    pub fn to_prompt(&self) -> String {
+        format!("[{}]\n{}\n[end of {}]", self.title, self.body, self.title)
+    }
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMsg {
+    pub id: i64,
+    /// `user`, `assistant`, or `summary` (older turns folded; see `LlmEvent::Summarized`).
+    pub role: String,
+    pub content: String,
+    pub attachments: Vec<Attachment>,
+    /// Footer figures of an answer: `128 tokens · 41.2 tok/s`.
+    pub meta: String,
+}
+
+/// A chat session as the pane shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatSession {
+    pub id: i64,
+    pub name: String,
+    pub system: String,
+    pub messages: Vec<StoredMsg>,
+}
+
+/// From the chat pane (and the SQL editor's "ask") to the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatRequest {
+    /// Load session `id`, or the newest one (creating one when there is none).
+    Open(Option<i64>),
+    New,
+    /// Pick a session from a list (fuzzy by name and first message).
+    List,
+    /// Sessions whose messages contain the text.
+    Search(String),
+    Rename(String),
+    Delete,
+    SetSystem(String),
+    /// Generate an answer to `turns` (system prompt first), after storing `user`.
+    Send {
+        session: i64,
+        turns: Vec<Turn>,
+        user: StoredMsg,
+        /// Regenerate: the last stored answer is replaced.
+        replace_last: bool,
+        /// Pull the top chunks of the retrieval index for the question into the prompt.
+        retrieval: bool,
+    },
+    Cancel,
+    /// Answer with this registered model from now on (`None`: the default).
+    Model(Option<String>),
+}
+
+/// From the server to a chat pane.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Session(ChatSession),
+    Gen(LlmEvent),
+    /// Stored: the user message got this id, or the answer did.
+    Stored {
+        id: i64,
+        role: String,
+    },
+    Attach(Attachment),
+    /// Which model answers, for the footer.
+    Model(String),
+    /// Sources the retrieval index gave for the last question (`notes.md:12`).
+    Sources(Vec<String>),
+}

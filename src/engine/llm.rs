@@ -1,0 +1,892 @@
+/*!
+The llm engine: llama.cpp (llama-cpp-2) behind one small API, and the worker that runs it.
+
+`Engine` is used in three places: the `llm` worker (`fieldkit __worker llm`, so an abort in C++
+costs a restart, not the session), `fieldkit chat` (in its own process, no server needed) and
+the benches. It loads a model lazily, checks the file first (gguf.rs: missing, truncated,
+foreign, too large for free memory: each refused in words before llama.cpp maps it), renders
+the conversation with the model's own chat template or our fallback, folds older turns into
+a summary when the conversation outgrows the context, and streams tokens.
+
+Cancel has to land within 200 ms, but llama-cpp-2 does not expose llama.cpp's abort callback,
+so the prompt is decoded in chunks sized from the speed of the first one (about 60 ms each) and
+the flag is checked between chunks and between tokens. The worker reads its pipe on one thread
+(so `Cancel` is seen while a job runs) and generates on another.
+*/
+
+use crate::engine::gguf;
+use crate::wire;
+use anyhow::{anyhow, bail, Context, Result};
+use fieldkit_panes::llm::{GenParams, GenStats, LlmEvent, Role, Turn};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the model is run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub n_ctx: u32,
+    pub threads: u32,
+    /// Most tokens decoded at once in prompt processing.
+    pub n_batch: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            n_ctx: 4096,
+            threads: 2,
+            n_batch: 512,
+        }
+    }
+}
+
+/// Which model: a file and the name it is shown by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Target time of one prompt chunk: the longest Esc waits during prompt processing.
+const CHUNK_TARGET: Duration = Duration::from_millis(60);
+/// Tokens kept free for the answer when deciding whether a conversation fits.
+const ANSWER_RESERVE: u32 = 256;
+
+struct Loaded {
+    model: LlamaModel,
+    r#ref: ModelRef,
+    settings: Settings,
+    template: Option<LlamaChatTemplate>,
+    n_ctx: u32,
+    detail: String,
+}
+
+pub struct Engine {
+    backend: LlamaBackend,
+    loaded: Option<Loaded>,
+    /// Tokens decoded per prompt chunk, learned from the first chunk's speed.
+    chunk: u32,
+}
+
+/// Bytes of memory this machine can still give (MemAvailable).
+pub fn available_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Checks a model file before llama.cpp sees it: a GGUF whose tensors are all there, that
+/// fits in `available` bytes of memory. Returns its header.
+pub fn check_model(path: &Path, available: Option<u64>) -> Result<gguf::Info> {
+    let info = gguf::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if let Some(avail) = available {
+        // The weights are mapped and mostly read; the KV cache and buffers come on top.
+        let need = info.file_len + info.file_len / 10;
+        if need > avail {
+            bail!(
+                "{}: the model needs about {} of memory and this machine has {} free; \
+                 not loading it (choose a smaller quantization, or free memory)",
+                path.display(),
+                gguf::human(need),
+                gguf::human(avail)
+            );
+        }
+    }
+    Ok(info)
+}
+
+/// The fallback chat format for models without a template (base models): a plain
+/// transcript, which a base model continues as the assistant.
+pub fn fallback_prompt(turns: &[Turn]) -> String {
+    let mut s = String::new();
+    for t in turns {
+        match t.role {
+            Role::System => {
+                s.push_str(t.content.trim());
+                s.push_str("\n\n");
+            }
+            Role::User => {
+                s.push_str("User: ");
+                s.push_str(t.content.trim());
+                s.push('\n');
+            }
+            Role::Assistant => {
+                s.push_str("Assistant: ");
+                s.push_str(t.content.trim());
+                s.push('\n');
+            }
+        }
+    }
+    s.push_str("Assistant:");
+    s
+}
+
+/// Where the fallback transcript's next turn starts: generation stops there.
+const FALLBACK_STOPS: &[&str] = &["\nUser:", "\nAssistant:", "\nSystem:"];
+
+/// Holds back text that might be the start of a stop string, and ends at one.
+#[derive(Default)]
+struct StopFilter {
+    stops: Vec<String>,
+    held: String,
+}
+
+impl StopFilter {
+    /// Takes new text; returns what may be shown now and whether a stop string was met.
+    fn push(&mut self, text: &str) -> (String, bool) {
+        self.held.push_str(text);
+        for s in &self.stops {
+            if let Some(i) = self.held.find(s.as_str()) {
+                let out = self.held[..i].to_string();
+                self.held.clear();
+                return (out, true);
+            }
+        }
+        // Keep the longest tail that is a prefix of some stop string.
+        let mut keep = 0;
+        for s in &self.stops {
+            for n in (1..s.len()).rev() {
+                if n <= self.held.len()
+                    && self.held.is_char_boundary(self.held.len() - n)
+                    && s.starts_with(&self.held[self.held.len() - n..])
+                {
+                    keep = keep.max(n);
+                    break;
+                }
+            }
+        }
+        let cut = self.held.len() - keep;
+        let out = self.held[..cut].to_string();
+        self.held.drain(..cut);
+        (out, false)
+    }
+    fn finish(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// Turns token bytes into text, holding back an incomplete UTF-8 sequence.
+#[derive(Default)]
+struct Utf8Stream(Vec<u8>);
+
+impl Utf8Stream {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.0.extend_from_slice(bytes);
+        match std::str::from_utf8(&self.0) {
+            Ok(s) => {
+                let out = s.to_string();
+                self.0.clear();
+                out
+            }
+            Err(e) if e.error_len().is_none() => {
+                let good = e.valid_up_to();
+                let out = String::from_utf8_lossy(&self.0[..good]).into_owned();
+                self.0.drain(..good);
+                out
+            }
+            Err(_) => {
+                let out = String::from_utf8_lossy(&self.0).into_owned();
+                self.0.clear();
+                out
+            }
+        }
+    }
+}
+
+impl Engine {
+    pub fn new() -> Result<Engine> {
+        let mut backend = LlamaBackend::init().context("llama.cpp did not start")?;
+        backend.void_logs();
+        Ok(Engine {
+            backend,
+            loaded: None,
+            chunk: 32,
+        })
+    }
+
+    pub fn loaded(&self) -> Option<&ModelRef> {
+        self.loaded.as_ref().map(|l| &l.r#ref)
+    }
+
+    /// A line for the status pane: model, quantization, context, threads.
+    pub fn detail(&self) -> Option<String> {
+        self.loaded.as_ref().map(|l| l.detail.clone())
+    }
+
+    pub fn n_ctx(&self) -> Option<u32> {
+        self.loaded.as_ref().map(|l| l.n_ctx)
+    }
+
+    pub fn unload(&mut self) {
+        self.loaded = None;
+    }
+
+    /// Loads `m` unless it is loaded with the same settings; `progress` gets 0.0..=1.0.
+    pub fn load(
+        &mut self,
+        m: &ModelRef,
+        settings: &Settings,
+        progress: impl FnMut(f32) + 'static,
+    ) -> Result<()> {
+        if let Some(l) = &self.loaded {
+            if l.r#ref.path == m.path && &l.settings == settings {
+                return Ok(());
+            }
+        }
+        self.loaded = None;
+        let info = check_model(&m.path, available_memory())?;
+        let mut progress = progress;
+        let params = LlamaModelParams::default().with_progress_callback(move |p| {
+            progress(p);
+            true
+        });
+        let model = LlamaModel::load_from_file(&self.backend, &m.path, &params).map_err(|e| {
+            anyhow!(
+                "{}: llama.cpp could not load it ({e}); the architecture `{}` may be one this \
+                 build does not know",
+                m.path.display(),
+                info.arch()
+            )
+        })?;
+        let template = model.chat_template(None).ok();
+        // A template llama.cpp's own engine cannot apply is as good as none.
+        let template = template.filter(|t| {
+            let probe = [LlamaChatMessage::new("user".into(), "hi".into())];
+            match probe {
+                [Ok(m)] => model.apply_chat_template(t, &[m], true).is_ok(),
+                _ => false,
+            }
+        });
+        let train = model.n_ctx_train().max(256);
+        let n_ctx = settings.n_ctx.clamp(256, train);
+        let detail = format!(
+            "{} · {} · {} · ctx {} · {} threads · {}",
+            m.name,
+            info.arch(),
+            info.quantization(),
+            n_ctx,
+            settings.threads,
+            if template.is_some() {
+                "model's chat template"
+            } else {
+                "fallback chat template"
+            }
+        );
+        self.loaded = Some(Loaded {
+            model,
+            r#ref: m.clone(),
+            settings: settings.clone(),
+            template,
+            n_ctx,
+            detail,
+        });
+        Ok(())
+    }
+
+    fn loaded_ref(&self) -> Result<&Loaded> {
+        self.loaded
+            .as_ref()
+            .ok_or_else(|| anyhow!("no model loaded"))
+    }
+
+    /// The prompt text for `turns`, in the model's template or the fallback.
+    pub fn render(&self, turns: &[Turn]) -> Result<String> {
+        let l = self.loaded_ref()?;
+        if let Some(t) = &l.template {
+            let msgs: Result<Vec<_>, _> = turns
+                .iter()
+                .map(|t| LlamaChatMessage::new(t.role.name().into(), t.content.clone()))
+                .collect();
+            if let Ok(msgs) = msgs {
+                if let Ok(s) = l.model.apply_chat_template(t, &msgs, true) {
+                    return Ok(s);
+                }
+            }
+        }
+        Ok(fallback_prompt(turns))
+    }
+
+    fn uses_fallback(&self) -> bool {
+        self.loaded.as_ref().is_some_and(|l| l.template.is_none())
+    }
+
+    pub fn tokenize(&self, text: &str) -> Result<Vec<llama_cpp_2::token::LlamaToken>> {
+        let l = self.loaded_ref()?;
+        let vocab = l.model.vocab();
+        Ok(vocab.tokenize(text.as_bytes(), vocab.should_add_bos(), true))
+    }
+
+    /// Generates an answer to `turns` (the system prompt, if any, first). Events go to `on`;
+    /// `cancel` stops it. Conversations longer than the context are summarised first.
+    pub fn chat(
+        &mut self,
+        turns: &[Turn],
+        params: &GenParams,
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(LlmEvent),
+    ) -> Result<GenStats> {
+        let n_ctx = self.loaded_ref()?.n_ctx;
+        let mut turns = turns.to_vec();
+        let budget = n_ctx.saturating_sub(ANSWER_RESERVE.min(params.max_tokens));
+        let mut prompt = self.render(&turns)?;
+        let mut tokens = self.tokenize(&prompt)?;
+        if tokens.len() as u32 > budget {
+            let first = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
+            // Fold the oldest turns until the rest fits, keeping at least the last one.
+            let mut upto = first;
+            while upto + 1 < turns.len() {
+                upto += 1;
+                let mut rest = turns[..first].to_vec();
+                rest.push(Turn::new(Role::System, "(summary)".repeat(40)));
+                rest.extend_from_slice(&turns[upto..]);
+                let n = self.tokenize(&self.render(&rest)?)?.len() as u32;
+                if n <= budget {
+                    break;
+                }
+            }
+            let last_alone = {
+                let mut only = turns[..first].to_vec();
+                only.extend_from_slice(&turns[turns.len().saturating_sub(1)..]);
+                self.tokenize(&self.render(&only)?)?.len() as u32
+            };
+            if last_alone > budget || upto == first {
+                bail!(
+                    "the prompt is {} tokens and the context holds {n_ctx} ({} kept for the \
+                     answer); shorten it, or raise ctx_size under [llm] in config.toml",
+                    last_alone.max(tokens.len() as u32),
+                    n_ctx - budget
+                );
+            }
+            let summary = self.summarise(&turns[first..upto], budget, cancel)?;
+            on(LlmEvent::Summarized {
+                upto: upto - first,
+                text: summary.clone(),
+            });
+            let mut rest = turns[..first].to_vec();
+            rest.push(Turn::new(
+                Role::System,
+                format!("Summary of the earlier conversation: {summary}"),
+            ));
+            rest.extend_from_slice(&turns[upto..]);
+            turns = rest;
+            prompt = self.render(&turns)?;
+            tokens = self.tokenize(&prompt)?;
+            if tokens.len() as u32 > budget {
+                bail!(
+                    "the conversation is {} tokens even after summarising; the context holds {n_ctx}",
+                    tokens.len()
+                );
+            }
+        }
+        let stops: Vec<String> = if self.uses_fallback() {
+            FALLBACK_STOPS.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        self.generate_tokens(&tokens, params, &stops, cancel, &mut |t| {
+            on(LlmEvent::Token(t.to_string()))
+        })
+    }
+
+    /// A few sentences standing for `turns`, generated greedily.
+    fn summarise(&mut self, turns: &[Turn], budget: u32, cancel: &AtomicBool) -> Result<String> {
+        let mut transcript = String::new();
+        for t in turns {
+            transcript.push_str(&format!("{}: {}\n", t.role.name(), t.content.trim()));
+        }
+        let ask = |text: &str| {
+            vec![Turn::new(
+                Role::User,
+                format!(
+                    "Summarise this conversation in at most five sentences, keeping names, \
+                     numbers and decisions:\n\n{text}"
+                ),
+            )]
+        };
+        // Cut the transcript from the front until the request itself fits.
+        let mut start = 0;
+        let tokens = loop {
+            let prompt = self.render(&ask(&transcript[start..]))?;
+            let tokens = self.tokenize(&prompt)?;
+            if tokens.len() as u32 <= budget.saturating_sub(128) || start >= transcript.len() {
+                break tokens;
+            }
+            start += (transcript.len() - start) / 4 + 1;
+            while !transcript.is_char_boundary(start) {
+                start += 1;
+            }
+        };
+        let mut out = String::new();
+        let params = GenParams {
+            max_tokens: 160,
+            temperature: 0.0,
+            seed: 0,
+        };
+        let stops: Vec<String> = if self.uses_fallback() {
+            FALLBACK_STOPS.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        self.generate_tokens(&tokens, &params, &stops, cancel, &mut |t| out.push_str(t))?;
+        let out = out.trim().to_string();
+        Ok(if out.is_empty() {
+            "(the model gave no summary)".into()
+        } else {
+            out
+        })
+    }
+
+    /// Completes a raw prompt (no template), for benches and tests.
+    pub fn complete(
+        &mut self,
+        prompt: &str,
+        params: &GenParams,
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(&str),
+    ) -> Result<GenStats> {
+        let tokens = self.tokenize(prompt)?;
+        self.generate_tokens(&tokens, params, &[], cancel, on)
+    }
+
+    /// Decodes `tokens` (in chunks, checking `cancel` between them), then samples up to
+    /// `max_tokens` tokens, handing each piece of text to `on`.
+    pub fn generate_tokens(
+        &mut self,
+        tokens: &[llama_cpp_2::token::LlamaToken],
+        params: &GenParams,
+        stops: &[String],
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(&str),
+    ) -> Result<GenStats> {
+        let chunk_learned = &mut self.chunk;
+        let l = self
+            .loaded
+            .as_ref()
+            .ok_or_else(|| anyhow!("no model loaded"))?;
+        let n_ctx = l.n_ctx;
+        if tokens.is_empty() {
+            bail!("empty prompt");
+        }
+        if tokens.len() as u32 >= n_ctx {
+            bail!(
+                "the prompt is {} tokens and the context holds {n_ctx}; shorten it, or raise \
+                 ctx_size under [llm] in config.toml",
+                tokens.len()
+            );
+        }
+        let n_batch = l.settings.n_batch.clamp(8, 4096);
+        let cparams = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_batch)
+            .with_n_ubatch(n_batch)
+            .with_n_threads(l.settings.threads as i32)
+            .with_n_threads_batch(l.settings.threads as i32);
+        let mut ctx = l
+            .model
+            .new_context(&self.backend, cparams)
+            .map_err(|e| anyhow!("llama.cpp could not make a context of {n_ctx} tokens: {e}"))?;
+        let mut stats = GenStats {
+            prompt_tokens: tokens.len() as u32,
+            ..Default::default()
+        };
+        let mut batch = LlamaBatch::new(n_batch as usize, 1);
+        let t0 = Instant::now();
+        let mut pos = 0usize;
+        while pos < tokens.len() {
+            if cancel.load(Ordering::Relaxed) {
+                stats.cancelled = true;
+                stats.prompt_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                return Ok(stats);
+            }
+            let n = (*chunk_learned as usize).clamp(8, n_batch as usize);
+            let end = (pos + n).min(tokens.len());
+            batch.clear();
+            for (i, t) in tokens[pos..end].iter().enumerate() {
+                let p = pos + i;
+                batch.add(*t, p as i32, &[0], p + 1 == tokens.len())?;
+            }
+            let tc = Instant::now();
+            ctx.decode(&mut batch)
+                .map_err(|e| anyhow!("llama.cpp failed decoding the prompt: {e}"))?;
+            let took = tc.elapsed().as_secs_f64().max(1e-4);
+            // Aim each chunk at CHUNK_TARGET, growing or shrinking by at most 2x at a time.
+            let ideal = (end - pos) as f64 * CHUNK_TARGET.as_secs_f64() / took;
+            let next = ideal.clamp(*chunk_learned as f64 / 2.0, *chunk_learned as f64 * 2.0);
+            *chunk_learned = (next as u32).clamp(8, n_batch);
+            pos = end;
+        }
+        stats.prompt_ms = t0.elapsed().as_secs_f64() * 1000.0;
+
+        let vocab = l.model.vocab();
+        let mut sampler = if params.temperature <= 0.0 {
+            LlamaSampler::greedy()
+        } else {
+            LlamaSampler::chain_simple([
+                LlamaSampler::top_k(40),
+                LlamaSampler::top_p(0.95, 1),
+                LlamaSampler::temp(params.temperature),
+                LlamaSampler::dist(params.seed),
+            ])
+        };
+        let mut utf8 = Utf8Stream::default();
+        let mut filter = StopFilter {
+            stops: stops.to_vec(),
+            held: String::new(),
+        };
+        let t1 = Instant::now();
+        let mut n_cur = tokens.len();
+        let mut last_idx = batch.n_tokens() - 1;
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                stats.cancelled = true;
+                break;
+            }
+            if stats.tokens >= params.max_tokens {
+                stats.truncated = true;
+                break;
+            }
+            if n_cur as u32 >= n_ctx {
+                stats.truncated = true;
+                break;
+            }
+            let token = sampler.sample(&ctx, last_idx);
+            sampler.accept(token);
+            if vocab.is_eog(token) {
+                break;
+            }
+            stats.tokens += 1;
+            let piece = vocab.token_to_piece(token, false, None);
+            let text = utf8.push(&piece);
+            let (shown, stop) = filter.push(&text);
+            if !shown.is_empty() {
+                on(&shown);
+            }
+            if stop {
+                break;
+            }
+            batch.clear();
+            batch.add(token, n_cur as i32, &[0], true)?;
+            ctx.decode(&mut batch)
+                .map_err(|e| anyhow!("llama.cpp failed while generating: {e}"))?;
+            n_cur += 1;
+            last_idx = 0;
+        }
+        let rest = filter.finish();
+        if !rest.is_empty() {
+            on(&rest);
+        }
+        stats.gen_ms = t1.elapsed().as_secs_f64() * 1000.0;
+        Ok(stats)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker.
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LlmIn {
+    /// Answer `turns` with `model`.
+    Chat {
+        job: u64,
+        model: ModelRef,
+        settings: Settings,
+        turns: Vec<Turn>,
+        params: GenParams,
+    },
+    /// Stop job `job` (or whatever runs, for 0).
+    Cancel {
+        job: u64,
+    },
+    Unload,
+    /// Unload after this long without a job.
+    IdleUnload {
+        after_s: u64,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LlmOut {
+    Hello {
+        pid: u32,
+        detail: String,
+    },
+    Event {
+        job: u64,
+        ev: LlmEvent,
+    },
+    /// The model now in memory (`None`: none), for the status pane.
+    State {
+        loaded: Option<String>,
+    },
+}
+
+fn send(out: &Mutex<std::io::Stdout>, msg: &LlmOut) {
+    if let Ok(frame) = wire::encode(msg) {
+        if let Ok(mut o) = out.lock() {
+            let _ = o.write_all(&frame);
+            let _ = o.flush();
+        }
+    }
+}
+
+/// `fieldkit __worker llm`.
+pub fn run() -> Result<()> {
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let mut engine = Engine::new()?;
+    send(
+        &out,
+        &LlmOut::Hello {
+            pid: std::process::id(),
+            detail: format!(
+                "llama.cpp (llama-cpp-2) · {} · no model loaded",
+                if cfg!(feature = "cuda") {
+                    "CUDA"
+                } else if cfg!(target_os = "macos") {
+                    "Metal"
+                } else {
+                    "CPU"
+                }
+            ),
+        },
+    );
+    let cancel = Arc::new(AtomicBool::new(false));
+    let running = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = channel::<LlmIn>();
+    {
+        let cancel = cancel.clone();
+        let running = running.clone();
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            let mut input = stdin.lock();
+            loop {
+                match wire::read_frame::<LlmIn>(&mut input) {
+                    Ok(Some(LlmIn::Cancel { job })) => {
+                        let now = running.load(Ordering::SeqCst);
+                        if job == 0 || job == now {
+                            cancel.store(true, Ordering::SeqCst);
+                        }
+                        let _ = tx.send(LlmIn::Cancel { job });
+                    }
+                    Ok(Some(req)) => {
+                        if tx.send(req).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("llm worker: bad request frame: {e}");
+                        break;
+                    }
+                }
+            }
+            // The server is gone: nobody is listening, so stop whatever runs.
+            cancel.store(true, Ordering::SeqCst);
+            std::process::exit(0);
+        });
+    }
+    let mut idle_after: Option<Duration> = None;
+    let mut cancelled_jobs: Vec<u64> = Vec::new();
+    loop {
+        let req = match idle_after {
+            Some(d) if engine.loaded().is_some() => match rx.recv_timeout(d) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => {
+                    engine.unload();
+                    send(&out, &LlmOut::State { loaded: None });
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            _ => match rx.recv() {
+                Ok(r) => r,
+                Err(_) => break,
+            },
+        };
+        match req {
+            LlmIn::Cancel { job } => {
+                cancelled_jobs.push(job);
+                if cancelled_jobs.len() > 64 {
+                    cancelled_jobs.remove(0);
+                }
+            }
+            LlmIn::Unload => {
+                engine.unload();
+                send(&out, &LlmOut::State { loaded: None });
+            }
+            LlmIn::IdleUnload { after_s } => {
+                idle_after = (after_s > 0).then(|| Duration::from_secs(after_s));
+            }
+            LlmIn::Chat {
+                job,
+                model,
+                settings,
+                turns,
+                params,
+            } => {
+                if cancelled_jobs.contains(&job) {
+                    // Cancelled while it waited in line.
+                    let ev = LlmEvent::Done(GenStats {
+                        cancelled: true,
+                        ..Default::default()
+                    });
+                    send(&out, &LlmOut::Event { job, ev });
+                    continue;
+                }
+                running.store(job, Ordering::SeqCst);
+                cancel.store(false, Ordering::SeqCst);
+                let r = run_chat(
+                    &mut engine,
+                    &out,
+                    job,
+                    &model,
+                    &settings,
+                    &turns,
+                    &params,
+                    &cancel,
+                );
+                running.store(0, Ordering::SeqCst);
+                let ev = match r {
+                    Ok(stats) => LlmEvent::Done(stats),
+                    Err(e) => LlmEvent::Error(format!("{e:#}")),
+                };
+                send(&out, &LlmOut::Event { job, ev });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_chat(
+    engine: &mut Engine,
+    out: &Arc<Mutex<std::io::Stdout>>,
+    job: u64,
+    model: &ModelRef,
+    settings: &Settings,
+    turns: &[Turn],
+    params: &GenParams,
+    cancel: &AtomicBool,
+) -> Result<GenStats> {
+    let fresh = engine.loaded() != Some(model);
+    if fresh {
+        send(
+            out,
+            &LlmOut::Event {
+                job,
+                ev: LlmEvent::Loading {
+                    model: model.name.clone(),
+                    progress: 0.0,
+                },
+            },
+        );
+        let o = out.clone();
+        let name = model.name.clone();
+        let mut last = 0.0f32;
+        engine.load(model, settings, move |p| {
+            if p - last >= 0.05 || p >= 1.0 {
+                last = p;
+                send(
+                    &o,
+                    &LlmOut::Event {
+                        job,
+                        ev: LlmEvent::Loading {
+                            model: name.clone(),
+                            progress: p,
+                        },
+                    },
+                );
+            }
+        })?;
+        let detail = engine.detail().unwrap_or_default();
+        send(
+            out,
+            &LlmOut::Event {
+                job,
+                ev: LlmEvent::Loaded {
+                    model: model.name.clone(),
+                    detail: detail.clone(),
+                },
+            },
+        );
+        send(
+            out,
+            &LlmOut::State {
+                loaded: Some(detail),
+            },
+        );
+    } else {
+        engine.load(model, settings, |_| {})?;
+    }
+    let mut on = |ev: LlmEvent| send(out, &LlmOut::Event { job, ev });
+    engine.chat(turns, params, cancel, &mut on)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_filter_holds_back_and_stops() {
+        let mut f = StopFilter {
+            stops: vec!["\nUser:".into()],
+            held: String::new(),
+        };
+        assert_eq!(f.push("Hello"), ("Hello".into(), false));
+        assert_eq!(f.push(" there\nUs"), (" there".into(), false));
+        assert_eq!(f.push("e"), (String::new(), false));
+        assert_eq!(f.push("r: next"), (String::new(), true));
+        let mut f = StopFilter {
+            stops: vec!["\nUser:".into()],
+            held: String::new(),
+        };
+        assert_eq!(f.push("a\nb"), ("a\nb".into(), false));
+        f.push("\nU");
+        assert_eq!(f.finish(), "\nU");
+    }
+
+    #[test]
+    fn utf8_is_held_until_whole() {
+        let mut u = Utf8Stream::default();
+        let e = "é".as_bytes();
+        assert_eq!(u.push(&e[..1]), "");
+        assert_eq!(u.push(&e[1..]), "é");
+        assert_eq!(u.push(b"\xff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn fallback_transcript() {
+        let p = fallback_prompt(&[
+            Turn::new(Role::System, "Be brief."),
+            Turn::new(Role::User, "hi"),
+            Turn::new(Role::Assistant, "hello"),
+            Turn::new(Role::User, "and?"),
+        ]);
+        assert_eq!(
+            p,
+            "Be brief.\n\nUser: hi\nAssistant: hello\nUser: and?\nAssistant:"
+        );
+    }
+
+    #[test]
+    fn too_large_for_memory_is_refused_from_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.gguf");
+        gguf::tiny::write(&p, &gguf::tiny::Spec::default()).unwrap();
+        let e = check_model(&p, Some(1000)).unwrap_err().to_string();
+        assert!(e.contains("needs about") && e.contains("1 KB free"), "{e}");
+        assert!(check_model(&p, Some(1 << 40)).is_ok());
+    }
+}

@@ -1,0 +1,128 @@
+//! Drives the llm worker (`fieldkit __worker llm`) through its pipes, as the server does, and
+//! writes the tiny models the tests run on. Shared by tests/llm_worker.rs and benches/llm.rs.
+
+#![allow(dead_code)]
+
+use fieldkit::engine::gguf::tiny;
+use fieldkit::engine::llm::{LlmIn, LlmOut, ModelRef, Settings};
+use fieldkit::wire;
+use fieldkit_panes::llm::{GenParams, GenStats, LlmEvent, Turn};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Writes the tiny model (with a ChatML template, or none) into `dir`.
+pub fn tiny_model(dir: &Path, template: bool) -> PathBuf {
+    let p = dir.join(if template {
+        "tiny.gguf"
+    } else {
+        "tiny-base.gguf"
+    });
+    let spec = tiny::Spec {
+        chat_template: template.then(|| tiny::CHATML.to_string()),
+        ..Default::default()
+    };
+    tiny::write(&p, &spec).expect("write tiny model");
+    p
+}
+
+pub struct LlmWorker {
+    pub child: Child,
+    stdin: ChildStdin,
+    pub events: Receiver<LlmOut>,
+    pub hello: String,
+}
+
+impl LlmWorker {
+    pub fn start(home: &Path) -> LlmWorker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+            .args(["__worker", "llm"])
+            .env("FIELDKIT_HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn llm worker");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            while let Ok(Some(m)) = wire::read_frame::<LlmOut>(&mut stdout) {
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        let hello = match rx.recv_timeout(WAIT) {
+            Ok(LlmOut::Hello { detail, .. }) => detail,
+            other => panic!("no hello from the llm worker: {other:?}"),
+        };
+        LlmWorker {
+            child,
+            stdin,
+            events: rx,
+            hello,
+        }
+    }
+
+    pub fn send(&mut self, m: &LlmIn) {
+        let f = wire::encode(m).expect("encode");
+        self.stdin.write_all(&f).expect("write to worker");
+        self.stdin.flush().expect("flush");
+    }
+
+    pub fn chat(&mut self, job: u64, model: &Path, turns: Vec<Turn>, params: GenParams) {
+        self.send(&LlmIn::Chat {
+            job,
+            model: ModelRef {
+                name: "tiny".into(),
+                path: model.to_path_buf(),
+            },
+            settings: Settings {
+                n_ctx: 512,
+                threads: 2,
+                n_batch: 256,
+            },
+            turns,
+            params,
+        });
+    }
+
+    /// The next event of `job`.
+    pub fn next(&self, job: u64) -> LlmEvent {
+        loop {
+            match self.events.recv_timeout(WAIT) {
+                Ok(LlmOut::Event { job: j, ev }) if j == job => return ev,
+                Ok(_) => continue,
+                Err(e) => panic!("no event from the llm worker for job {job}: {e}"),
+            }
+        }
+    }
+
+    /// Collects `job`'s events until it ends: (text, the events, stats or the error).
+    pub fn finish(&self, job: u64) -> (String, Vec<LlmEvent>, Result<GenStats, String>) {
+        let mut text = String::new();
+        let mut all = Vec::new();
+        loop {
+            let ev = self.next(job);
+            all.push(ev.clone());
+            match ev {
+                LlmEvent::Token(t) => text.push_str(&t),
+                LlmEvent::Done(s) => return (text, all, Ok(s)),
+                LlmEvent::Error(e) => return (text, all, Err(e)),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for LlmWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,167 @@
+//! The llm worker through its pipes, on real llama.cpp with a tiny model the test writes
+//! (random weights; greedy sampling makes its answers repeatable).
+
+mod common;
+
+use common::llm::{tiny_model, LlmWorker};
+use fieldkit::engine::llm::LlmIn;
+use fieldkit_panes::llm::{GenParams, LlmEvent, Role, Turn};
+
+fn greedy(max_tokens: u32) -> GenParams {
+    GenParams {
+        max_tokens,
+        temperature: 0.0,
+        seed: 1,
+    }
+}
+
+fn ask(q: &str) -> Vec<Turn> {
+    vec![
+        Turn::new(Role::System, "You are terse."),
+        Turn::new(Role::User, q),
+    ]
+}
+
+#[test]
+fn loads_lazily_streams_and_repeats_itself_greedily() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    let mut w = LlmWorker::start(home.path());
+    assert!(w.hello.contains("no model loaded"), "{}", w.hello);
+
+    w.chat(1, &model, ask("hello world"), greedy(24));
+    let (text, events, stats) = w.finish(1);
+    let stats = stats.expect("an answer");
+    assert!(
+        matches!(events.first(), Some(LlmEvent::Loading { .. })),
+        "the first answer loads the model: {events:?}"
+    );
+    let loaded = events
+        .iter()
+        .find_map(|e| match e {
+            LlmEvent::Loaded { detail, .. } => Some(detail.clone()),
+            _ => None,
+        })
+        .expect("a Loaded event");
+    assert!(
+        loaded.contains("llama") && loaded.contains("F32"),
+        "{loaded}"
+    );
+    assert!(loaded.contains("model's chat template"), "{loaded}");
+    let tokens = events
+        .iter()
+        .filter(|e| matches!(e, LlmEvent::Token(_)))
+        .count();
+    assert!(tokens > 1, "streamed token by token: {events:?}");
+    assert!(stats.tokens > 0 && stats.tokens <= 24, "{stats:?}");
+    assert!(stats.prompt_tokens > 5, "{stats:?}");
+    assert!(!text.is_empty());
+
+    // Same question, greedy: the same answer, and no second load.
+    w.chat(2, &model, ask("hello world"), greedy(24));
+    let (again, events, _) = w.finish(2);
+    assert_eq!(again, text);
+    assert!(!events.iter().any(|e| matches!(e, LlmEvent::Loading { .. })));
+}
+
+#[test]
+fn cancel_stops_an_answer_and_the_worker_goes_on() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    let mut w = LlmWorker::start(home.path());
+    w.chat(1, &model, ask("count"), greedy(100_000));
+    // Wait for the stream to start, then stop it.
+    loop {
+        if let LlmEvent::Token(_) = w.next(1) {
+            break;
+        }
+    }
+    w.send(&LlmIn::Cancel { job: 1 });
+    let (_, _, stats) = w.finish(1);
+    let stats = stats.expect("a cancelled answer ends with Done");
+    assert!(stats.cancelled, "{stats:?}");
+    assert!(stats.tokens < 100_000);
+    w.chat(2, &model, ask("again"), greedy(5));
+    let (_, _, stats) = w.finish(2);
+    assert_eq!(stats.expect("answers after a cancel").tokens, 5);
+}
+
+#[test]
+fn a_model_without_a_template_uses_the_fallback() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), false);
+    let mut w = LlmWorker::start(home.path());
+    w.chat(1, &model, ask("hello"), greedy(8));
+    let (_, events, stats) = w.finish(1);
+    stats.expect("an answer");
+    let detail = events
+        .iter()
+        .find_map(|e| match e {
+            LlmEvent::Loaded { detail, .. } => Some(detail.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(detail.contains("fallback chat template"), "{detail}");
+}
+
+#[test]
+fn bad_model_files_are_refused_in_words_and_the_worker_stays() {
+    let home = tempfile::tempdir().unwrap();
+    let good = tiny_model(home.path(), true);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = home.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let fake = home.path().join("fake.gguf");
+    std::fs::write(&fake, b"this is not a model at all").unwrap();
+    let mut w = LlmWorker::start(home.path());
+    let cases = [
+        (home.path().join("missing.gguf"), "no such file"),
+        (cut, "truncated: the tensors need"),
+        (fake, "not a GGUF model"),
+    ];
+    for (i, (path, want)) in cases.iter().enumerate() {
+        w.chat(i as u64 + 1, path, ask("hi"), greedy(4));
+        let (_, _, r) = w.finish(i as u64 + 1);
+        let e = r.expect_err("refused");
+        assert!(e.contains(want), "{e}");
+    }
+    w.chat(9, &good, ask("hi"), greedy(3));
+    assert_eq!(w.finish(9).2.expect("the worker goes on").tokens, 3);
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_refused_and_long_chats_are_summarised() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    let mut w = LlmWorker::start(home.path());
+    // One message alone over the 512-token context.
+    let long = "data field kit ".repeat(400);
+    w.chat(1, &model, ask(&long), greedy(4));
+    let e = w.finish(1).2.expect_err("too long");
+    assert!(e.contains("context holds 512"), "{e}");
+
+    // Many turns that only fit once the older ones are folded into a summary.
+    let mut turns = vec![Turn::new(Role::System, "You are terse.")];
+    for i in 0..12 {
+        turns.push(Turn::new(
+            Role::User,
+            format!("question {i}: {}", "the data ".repeat(12)),
+        ));
+        turns.push(Turn::new(
+            Role::Assistant,
+            format!("answer {i}: {}", "a field ".repeat(12)),
+        ));
+    }
+    turns.push(Turn::new(Role::User, "and now?"));
+    w.chat(2, &model, turns.clone(), greedy(4));
+    let (_, events, stats) = w.finish(2);
+    stats.expect("answers after summarising");
+    let upto = events
+        .iter()
+        .find_map(|e| match e {
+            LlmEvent::Summarized { upto, .. } => Some(*upto),
+            _ => None,
+        })
+        .expect("a summary");
+    assert!(upto >= 2 && upto < turns.len() - 1, "{upto}");
+}
