@@ -92,6 +92,26 @@ enum Cmd {
         /// The SQL, or `-` to read it from standard input.
         query: String,
     },
+    /// Manage the local models the chat uses (GGUF files; remote endpoints opt-in).
+    Model {
+        #[command(subcommand)]
+        cmd: ModelCmd,
+    },
+    /// Ask the model; the answer streams to stdout. PROMPT `-` reads stdin.
+    Chat {
+        /// A registered model's name, or a path to a .gguf file (default: `model` under [llm]).
+        #[arg(long)]
+        model: Option<String>,
+        /// Continue (or start) the chat session of this name, as the chat pane shows it.
+        #[arg(long)]
+        session: Option<String>,
+        /// Put the passages the index (`fieldkit index`) has for the question into the prompt.
+        #[arg(long)]
+        retrieval: bool,
+        prompt: String,
+    },
+    /// Index the text, markdown and code files under PATH for the chat's retrieval.
+    Index { path: String },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print the key bindings in force (--markdown: as the README's table).
@@ -103,6 +123,33 @@ enum Cmd {
     Server,
     #[command(name = "__worker", hide = true)]
     Worker { kind: String },
+    /// Writes the test suite's tiny random-weight model (for trying the chat machinery).
+    #[command(name = "__tiny-model", hide = true)]
+    TinyModel {
+        path: String,
+        #[arg(long)]
+        no_template: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCmd {
+    /// Register a GGUF model file (it stays where it is), or a remote endpoint with --url.
+    Add {
+        path: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// An OpenAI-compatible server (`http://host:8080/v1`); used only with allow_remote.
+        #[arg(long)]
+        url: Option<String>,
+        /// The model name the remote server knows.
+        #[arg(long)]
+        remote_model: Option<String>,
+    },
+    /// List the registered models: name, size, architecture, quantization, context length.
+    Ls,
+    /// Forget a model (its file is not deleted).
+    Rm { name: String },
 }
 
 pub fn main() -> i32 {
@@ -213,6 +260,40 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             Command::SendKeys { pane, keys },
             false,
         )?)),
+        Some(Cmd::Model { cmd }) => match cmd {
+            ModelCmd::Add {
+                path,
+                name,
+                url,
+                remote_model,
+            } => crate::chatcli::model_add(dirs, path, name, url, remote_model),
+            ModelCmd::Ls => crate::chatcli::model_ls(dirs),
+            ModelCmd::Rm { name } => crate::chatcli::model_rm(dirs, &name),
+        },
+        Some(Cmd::Chat {
+            model,
+            session,
+            retrieval,
+            prompt,
+        }) => crate::chatcli::chat(
+            dirs,
+            crate::chatcli::ChatArgs {
+                model,
+                session,
+                retrieval,
+                prompt,
+            },
+        ),
+        Some(Cmd::TinyModel { path, no_template }) => {
+            let spec = crate::engine::gguf::tiny::Spec {
+                chat_template: (!no_template)
+                    .then(|| crate::engine::gguf::tiny::CHATML.to_string()),
+                ..Default::default()
+            };
+            crate::engine::gguf::tiny::write(std::path::Path::new(&path), &spec)?;
+            Ok(0)
+        }
+        Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));
             Ok(0)

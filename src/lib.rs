@@ -5,6 +5,7 @@ fieldkit: one binary that is a client, a detached server, and engine workers.
 holds the workers and the state store. See ../DESIGN.md in the shared folder for the map.
 */
 
+pub mod chatcli;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -54,9 +54,9 @@ pub struct Info {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
-    #[error("{0}: no such file")]
+    #[error("no such file")]
     Missing(String),
-    #[error("{0}: {1}")]
+    #[error("{1}")]
     Io(String, std::io::Error),
     #[error("not a GGUF model (the file does not start with \"GGUF\")")]
     NotGguf,

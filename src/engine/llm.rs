@@ -52,11 +52,23 @@ impl Default for Settings {
     }
 }
 
-/// Which model: a file and the name it is shown by.
+/// Which model: a file and the name it is shown by, or (opt-in) a remote endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelRef {
     pub name: String,
     pub path: PathBuf,
+    /// `http://host:port/v1` of an OpenAI-compatible server, and the model name it knows.
+    pub remote: Option<(String, String)>,
+}
+
+impl ModelRef {
+    pub fn local(name: &str, path: &Path) -> ModelRef {
+        ModelRef {
+            name: name.into(),
+            path: path.to_path_buf(),
+            remote: None,
+        }
+    }
 }
 
 /// Target time of one prompt chunk: the longest Esc waits during prompt processing.
@@ -780,6 +792,18 @@ fn run_chat(
     params: &GenParams,
     cancel: &AtomicBool,
 ) -> Result<GenStats> {
+    if let Some((url, name)) = &model.remote {
+        let mut on = |t: &str| {
+            send(
+                out,
+                &LlmOut::Event {
+                    job,
+                    ev: LlmEvent::Token(t.to_string()),
+                },
+            )
+        };
+        return crate::engine::remote::chat(url, name, turns, params, cancel, &mut on);
+    }
     let fresh = engine.loaded() != Some(model);
     if fresh {
         send(

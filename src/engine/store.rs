@@ -13,7 +13,7 @@ use rusqlite::{params, Connection};
 use std::path::Path;
 
 pub struct Store {
-    db: Connection,
+    pub(crate) db: Connection,
 }
 
 /// The most scrollback text kept per terminal pane across restarts.
@@ -80,6 +80,36 @@ impl Store {
                  sql TEXT NOT NULL,
                  dialect TEXT,
                  ran_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS models (
+                 name TEXT PRIMARY KEY,
+                 path TEXT,
+                 url TEXT,
+                 remote_model TEXT,
+                 added_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS chat_sessions (
+                 id INTEGER PRIMARY KEY,
+                 name TEXT NOT NULL,
+                 system TEXT NOT NULL,
+                 created_at INTEGER NOT NULL,
+                 updated_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS chat_messages (
+                 id INTEGER PRIMARY KEY,
+                 session INTEGER NOT NULL,
+                 role TEXT NOT NULL,
+                 content TEXT NOT NULL,
+                 attachments TEXT NOT NULL DEFAULT '[]',
+                 meta TEXT NOT NULL DEFAULT '',
+                 at INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS chat_messages_session ON chat_messages(session, id);
+             CREATE TABLE IF NOT EXISTS audit (
+                 id INTEGER PRIMARY KEY,
+                 at INTEGER NOT NULL,
+                 kind TEXT NOT NULL,
+                 detail TEXT NOT NULL
              );
              CREATE TABLE IF NOT EXISTS broken_sessions (
                  name TEXT NOT NULL,

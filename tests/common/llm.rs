@@ -78,10 +78,7 @@ impl LlmWorker {
     pub fn chat(&mut self, job: u64, model: &Path, turns: Vec<Turn>, params: GenParams) {
         self.send(&LlmIn::Chat {
             job,
-            model: ModelRef {
-                name: "tiny".into(),
-                path: model.to_path_buf(),
-            },
+            model: ModelRef::local("tiny", model),
             settings: Settings {
                 n_ctx: 512,
                 threads: 2,

@@ -1,0 +1,400 @@
+/*!
+What the chat keeps in state.db: the model registry, chat sessions and their messages, and the
+audit log of remote calls.
+
+The registry records where a model file is (it is not copied: models are large) with what its
+GGUF header says, read again by `model ls` so a moved or damaged file shows as such. A session
+is a name, a system prompt and messages; a summary of folded turns is a message of role
+`summary`, so where it happened stays visible. `fieldkit chat` and the server share these
+tables (SQLite in WAL mode takes both).
+*/
+
+use crate::engine::store::Store;
+use anyhow::{bail, Context, Result};
+use fieldkit_panes::llm::{Attachment, ChatSession, Role, StoredMsg, Turn};
+use rusqlite::{params, OptionalExtension};
+use std::path::PathBuf;
+
+/// A registered model: a local GGUF file or, opt-in, an OpenAI-compatible endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelEntry {
+    pub name: String,
+    pub path: Option<PathBuf>,
+    /// `http://host:port/v1` of an OpenAI-compatible server.
+    pub url: Option<String>,
+    /// The model name the remote server knows.
+    pub remote_model: Option<String>,
+}
+
+impl ModelEntry {
+    pub fn is_remote(&self) -> bool {
+        self.url.is_some()
+    }
+}
+
+/// A session in a list: id, name, messages, last change (unix seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub id: i64,
+    pub name: String,
+    pub messages: i64,
+    pub updated_at: i64,
+    /// First words of the first question.
+    pub first: String,
+}
+
+impl Store {
+    pub fn add_model(&self, m: &ModelEntry) -> Result<()> {
+        let n = self.db.execute(
+            "INSERT INTO models (name, path, url, remote_model, added_at)
+             VALUES (?1, ?2, ?3, ?4, unixepoch()) ON CONFLICT(name) DO NOTHING",
+            params![
+                m.name,
+                m.path.as_ref().map(|p| p.display().to_string()),
+                m.url,
+                m.remote_model
+            ],
+        )?;
+        if n == 0 {
+            bail!(
+                "a model named {:?} is registered already (`fieldkit model rm {}` first, or \
+                 choose another --name)",
+                m.name,
+                m.name
+            );
+        }
+        Ok(())
+    }
+
+    pub fn remove_model(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .db
+            .execute("DELETE FROM models WHERE name = ?1", params![name])?
+            > 0)
+    }
+
+    pub fn models(&self) -> Result<Vec<ModelEntry>> {
+        let mut st = self
+            .db
+            .prepare("SELECT name, path, url, remote_model FROM models ORDER BY rowid")?;
+        let rows = st.query_map([], |r| {
+            Ok(ModelEntry {
+                name: r.get(0)?,
+                path: r.get::<_, Option<String>>(1)?.map(PathBuf::from),
+                url: r.get(2)?,
+                remote_model: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The model called `name`, or (for `None`) the configured default, else the first local
+    /// one, else the first.
+    pub fn model(&self, name: Option<&str>, default: Option<&str>) -> Result<ModelEntry> {
+        let all = self.models()?;
+        let want = name.or(default);
+        match want {
+            Some(n) => all.into_iter().find(|m| m.name == n).with_context(|| {
+                format!("no model named {n:?} (`fieldkit model ls` lists them; `fieldkit model add PATH` adds one)")
+            }),
+            None => {
+                let first_local = all.iter().position(|m| !m.is_remote()).unwrap_or(0);
+                all.into_iter().nth(first_local).context(
+                    "no model registered: add one with `fieldkit model add PATH.gguf`",
+                )
+            }
+        }
+    }
+
+    pub fn audit(&self, kind: &str, detail: &str) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO audit (at, kind, detail) VALUES (unixepoch(), ?1, ?2)",
+            params![kind, detail],
+        )?;
+        Ok(())
+    }
+
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<(i64, String, String)>> {
+        let mut st = self
+            .db
+            .prepare("SELECT at, kind, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+        let rows = st.query_map(params![limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn new_chat(&self, name: &str, system: &str) -> Result<i64> {
+        self.db.execute(
+            "INSERT INTO chat_sessions (name, system, created_at, updated_at)
+             VALUES (?1, ?2, unixepoch(), unixepoch())",
+            params![name, system],
+        )?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    /// The session called `name`, made with `system` when there is none.
+    pub fn chat_by_name(&self, name: &str, system: &str) -> Result<i64> {
+        let id: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT id FROM chat_sessions WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match id {
+            Some(id) => Ok(id),
+            None => self.new_chat(name, system),
+        }
+    }
+
+    pub fn newest_chat(&self) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id FROM chat_sessions ORDER BY updated_at DESC, id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn chat(&self, id: i64) -> Result<Option<ChatSession>> {
+        let head: Option<(String, String)> = self
+            .db
+            .query_row(
+                "SELECT name, system FROM chat_sessions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((name, system)) = head else {
+            return Ok(None);
+        };
+        let mut st = self.db.prepare(
+            "SELECT id, role, content, attachments, meta FROM chat_messages
+             WHERE session = ?1 ORDER BY id",
+        )?;
+        let messages = st
+            .query_map(params![id], |r| {
+                let att: String = r.get(3)?;
+                Ok(StoredMsg {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    content: r.get(2)?,
+                    // A row written by a newer version that does not decode loses only its
+                    // attachments, never the message.
+                    attachments: serde_json::from_str::<Vec<Attachment>>(&att).unwrap_or_default(),
+                    meta: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(ChatSession {
+            id,
+            name,
+            system,
+            messages,
+        }))
+    }
+
+    pub fn add_message(&self, session: i64, m: &StoredMsg) -> Result<i64> {
+        self.db.execute(
+            "INSERT INTO chat_messages (session, role, content, attachments, meta, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
+            params![
+                session,
+                m.role,
+                m.content,
+                serde_json::to_string(&m.attachments)?,
+                m.meta
+            ],
+        )?;
+        let id = self.db.last_insert_rowid();
+        self.db.execute(
+            "UPDATE chat_sessions SET updated_at = unixepoch() WHERE id = ?1",
+            params![session],
+        )?;
+        Ok(id)
+    }
+
+    /// Drops the last answer of a session (regenerate).
+    pub fn drop_last_answer(&self, session: i64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM chat_messages WHERE id = (SELECT max(id) FROM chat_messages
+             WHERE session = ?1) AND role = 'assistant'",
+            params![session],
+        )?;
+        Ok(())
+    }
+
+    pub fn rename_chat(&self, id: i64, name: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_sessions SET name = ?2, updated_at = unixepoch() WHERE id = ?1",
+            params![id, name],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_system(&self, id: i64, system: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_sessions SET system = ?2, updated_at = unixepoch() WHERE id = ?1",
+            params![id, system],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_chat(&self, id: i64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM chat_messages WHERE session = ?1", params![id])?;
+        self.db
+            .execute("DELETE FROM chat_sessions WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// Sessions, newest first; with `text`, only those whose name or messages contain it.
+    pub fn chats(&self, text: Option<&str>) -> Result<Vec<SessionRow>> {
+        let pattern = text.map(|t| format!("%{}%", t.replace('%', "\\%").replace('_', "\\_")));
+        let mut st = self.db.prepare(
+            "SELECT s.id, s.name, count(m.id), s.updated_at,
+                    coalesce((SELECT content FROM chat_messages WHERE session = s.id
+                              AND role = 'user' ORDER BY id LIMIT 1), '')
+             FROM chat_sessions s LEFT JOIN chat_messages m ON m.session = s.id
+             WHERE ?1 IS NULL OR s.name LIKE ?1 ESCAPE '\\' OR EXISTS (
+                 SELECT 1 FROM chat_messages x WHERE x.session = s.id
+                 AND x.content LIKE ?1 ESCAPE '\\')
+             GROUP BY s.id ORDER BY s.updated_at DESC, s.id DESC",
+        )?;
+        let rows = st.query_map(params![pattern], |r| {
+            let first: String = r.get(4)?;
+            Ok(SessionRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                messages: r.get(2)?,
+                updated_at: r.get(3)?,
+                first: first
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+                    .replace('\n', " "),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// The turns to send for a session: the system prompt, then messages after the last summary
+/// (which stands in for everything before it).
+pub fn turns_of(s: &ChatSession) -> Vec<Turn> {
+    let mut turns = Vec::new();
+    if !s.system.trim().is_empty() {
+        turns.push(Turn::new(Role::System, s.system.clone()));
+    }
+    let start = s
+        .messages
+        .iter()
+        .rposition(|m| m.role == "summary")
+        .unwrap_or(0);
+    for m in &s.messages[start..] {
+        match m.role.as_str() {
+            "summary" => turns.push(Turn::new(
+                Role::System,
+                format!("Summary of the earlier conversation: {}", m.content),
+            )),
+            "user" => turns.push(Turn::new(Role::User, user_prompt(m))),
+            "assistant" => turns.push(Turn::new(Role::Assistant, m.content.clone())),
+            _ => {}
+        }
+    }
+    turns
+}
+
+/// A user message as the model reads it: its attachments first, then the question.
+pub fn user_prompt(m: &StoredMsg) -> String {
+    let mut s = String::new();
+    for a in &m.attachments {
+        s.push_str(&a.to_prompt());
+        s.push_str("\n\n");
+    }
+    s.push_str(&m.content);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_messages_summaries_and_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let (st, _) = Store::open(&dir.path().join("state.db")).unwrap();
+        let a = st.new_chat("trip data", "Be brief.").unwrap();
+        let b = st.chat_by_name("shell", "sys").unwrap();
+        assert_eq!(st.chat_by_name("shell", "other").unwrap(), b);
+        let msg = |role: &str, content: &str| StoredMsg {
+            id: 0,
+            role: role.into(),
+            content: content.into(),
+            attachments: vec![],
+            meta: String::new(),
+        };
+        st.add_message(a, &msg("user", "how many trips in Oslo?"))
+            .unwrap();
+        st.add_message(a, &msg("assistant", "42")).unwrap();
+        st.add_message(a, &msg("summary", "They counted trips."))
+            .unwrap();
+        let mut q = msg("user", "and Lima?");
+        q.attachments.push(Attachment {
+            title: "grid trips".into(),
+            body: "city,n".into(),
+        });
+        st.add_message(a, &q).unwrap();
+        let s = st.chat(a).unwrap().unwrap();
+        assert_eq!(s.messages.len(), 4);
+        let turns = turns_of(&s);
+        assert_eq!(turns.len(), 3, "{turns:?}");
+        assert_eq!(turns[0].content, "Be brief.");
+        assert!(turns[1].content.contains("They counted trips."));
+        assert!(turns[2].content.starts_with("[grid trips]\ncity,n"));
+        assert!(turns[2].content.ends_with("and Lima?"));
+
+        let found = st.chats(Some("oslo")).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, a);
+        assert_eq!(st.chats(Some("100%")).unwrap().len(), 0);
+        assert_eq!(st.chats(None).unwrap().len(), 2);
+
+        st.add_message(a, &msg("assistant", "7")).unwrap();
+        st.drop_last_answer(a).unwrap();
+        assert_eq!(st.chat(a).unwrap().unwrap().messages.len(), 4);
+        st.rename_chat(a, "trips").unwrap();
+        st.delete_chat(b).unwrap();
+        let all = st.chats(None).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].name, "trips");
+    }
+
+    #[test]
+    fn registry_refuses_duplicates_and_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (st, _) = Store::open(&dir.path().join("state.db")).unwrap();
+        let e = st.model(None, None).unwrap_err().to_string();
+        assert!(e.contains("fieldkit model add"), "{e}");
+        let m = ModelEntry {
+            name: "tiny".into(),
+            path: Some("/m/tiny.gguf".into()),
+            url: None,
+            remote_model: None,
+        };
+        st.add_model(&m).unwrap();
+        assert!(st
+            .add_model(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("already"));
+        assert_eq!(st.model(None, None).unwrap(), m);
+        assert!(st.model(Some("big"), None).is_err());
+        assert!(st.remove_model("tiny").unwrap());
+        assert!(!st.remove_model("tiny").unwrap());
+    }
+}
