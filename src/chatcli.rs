@@ -8,7 +8,7 @@ stdout as it comes, with progress and figures on stderr when that is a terminal.
 state.db with the workspace, so `chat --session NAME` continues a session the chat pane shows.
 */
 
-use crate::engine::chats::{turns_of, ModelEntry};
+use crate::engine::chats::{folded_id, turns_of, ModelEntry};
 use crate::engine::llm::{check_model, Engine, ModelRef, Settings};
 use crate::engine::store::Store;
 use crate::engine::{gguf, index};
@@ -268,9 +268,12 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
         Some(n) => Some(st.chat_by_name(n, &cfg.system_prompt)?),
         None => None,
     };
-    let mut turns = match session.and_then(|id| st.chat(id).ok().flatten()) {
+    let (mut turns, mut ids) = match session.and_then(|id| st.chat(id).ok().flatten()) {
         Some(s) => turns_of(&s),
-        None => vec![Turn::new(Role::System, cfg.system_prompt.clone())],
+        None => (
+            vec![Turn::new(Role::System, cfg.system_prompt.clone())],
+            vec![None],
+        ),
     };
     let mut user = StoredMsg {
         id: 0,
@@ -291,10 +294,15 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
             });
         }
     }
+    let user_id = match session {
+        Some(id) => Some(st.add_message(id, &user)?),
+        None => None,
+    };
     turns.push(Turn::new(
         Role::User,
         crate::engine::chats::user_prompt(&user),
     ));
+    ids.push(user_id);
     let tty = std::io::stderr().is_terminal();
     let params = cfg.params();
     let cancel = AtomicBool::new(false);
@@ -336,7 +344,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
                 if tty {
                     eprintln!("(the {upto} oldest turns were summarised to fit the context)");
                 }
-                summary = Some(text);
+                summary = Some((text, folded_id(&turns, &ids, upto)));
             }
             _ => {}
         })?
@@ -354,7 +362,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
         eprintln!("{meta}");
     }
     if let Some(id) = session {
-        if let Some(s) = summary {
+        if let Some((s, folded)) = summary {
             st.add_message(
                 id,
                 &StoredMsg {
@@ -362,11 +370,10 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
                     role: "summary".into(),
                     content: s,
                     attachments: Vec::new(),
-                    meta: String::new(),
+                    meta: folded.map(|f| format!("folds:{f}")).unwrap_or_default(),
                 },
             )?;
         }
-        st.add_message(id, &user)?;
         st.add_message(
             id,
             &StoredMsg {

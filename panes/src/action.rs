@@ -78,6 +78,12 @@ pub enum Action {
     Unbind,
     /// Opens a data file in a grid pane; without a path, a file picker.
     OpenFile(Option<String>),
+    /// Gives the chat beside the focused pane what that pane shows.
+    AttachContext,
+    /// Asks the model for a shell command for the focused terminal; without text, a prompt.
+    AskShell(Option<String>),
+    /// Indexes a folder for retrieval; without a path, the focused terminal's folder.
+    Index(Option<String>),
     /// An action the focused pane handles itself (`sort desc`, `run statement`): the name is
     /// the catalogue's, the argument checked against it.
     Pane {
@@ -202,6 +208,11 @@ catalogue![
         "SQL: run the selection or the statement at the cursor, or all"
     ),
     ("sql-history", "", "SQL: search earlier queries"),
+    (
+        "ask-data",
+        "[QUESTION]",
+        "SQL: ask the data in plain English; the model's SQL runs read-only"
+    ),
     ("complete", "", "SQL: complete the word at the cursor"),
     ("buffer", "new|next|prev|close", "SQL: editor buffers"),
     ("catalog", "", "SQL: show or hide the catalog tree"),
@@ -209,6 +220,59 @@ catalogue![
         "dialect",
         "duckdb|postgres|mysql|bigquery|redshift",
         "SQL: the dialect the editor's SQL is written in"
+    ),
+    ("send", "", "Chat: send the message"),
+    ("newline", "", "Chat: a new line in the message"),
+    ("regenerate", "", "Chat: answer the last question again"),
+    (
+        "copy-code",
+        "",
+        "Chat: copy the last code block (again: the one before)"
+    ),
+    ("chat-sessions", "", "Chat: switch to another chat session"),
+    ("chat-new", "", "Chat: start a new chat session"),
+    ("chat-rename", "[NAME]", "Chat: rename this chat session"),
+    ("chat-delete", "", "Chat: delete this chat session"),
+    (
+        "chat-search",
+        "[TEXT]",
+        "Chat: find chat sessions by what was said"
+    ),
+    (
+        "system-prompt",
+        "[TEXT]",
+        "Chat: set this session's system prompt"
+    ),
+    ("attachments", "", "Chat: open or fold the attachments"),
+    (
+        "retrieval",
+        "",
+        "Chat: add passages from the index to questions (on/off)"
+    ),
+    (
+        "model",
+        "[NAME]",
+        "Chat: answer with another registered model"
+    ),
+    (
+        "scroll",
+        "up|down|page-up|page-down|top|bottom",
+        "Chat: scroll the conversation"
+    ),
+    (
+        "attach-context",
+        "",
+        "Attach the focused pane's context to the chat beside it"
+    ),
+    (
+        "ask-shell",
+        "[REQUEST]",
+        "Terminal: ask the model for a command; typed in only if you confirm"
+    ),
+    (
+        "index",
+        "[PATH]",
+        "Index a folder's text and code for the chat's retrieval"
     ),
 ];
 
@@ -235,6 +299,21 @@ const PANE_ACTIONS: &[&str] = &[
     "buffer",
     "catalog",
     "dialect",
+    "ask-data",
+    "send",
+    "newline",
+    "regenerate",
+    "copy-code",
+    "chat-sessions",
+    "chat-new",
+    "chat-rename",
+    "chat-delete",
+    "chat-search",
+    "system-prompt",
+    "attachments",
+    "retrieval",
+    "model",
+    "scroll",
 ];
 
 /// Checks a pane action's arguments against its catalogue entry.
@@ -350,6 +429,17 @@ impl Action {
             } else {
                 Some(args.join(" "))
             })),
+            "attach-context" => no_args(Action::AttachContext),
+            "ask-shell" => Ok(Action::AskShell(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            "index" => Ok(Action::Index(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
             _ => match ACTIONS
                 .iter()
                 .find(|a| a.name == name && PANE_ACTIONS.contains(&a.name))
@@ -405,6 +495,11 @@ impl fmt::Display for Action {
             Action::Unbind => f.write_str("unbind"),
             Action::OpenFile(None) => f.write_str("open-file"),
             Action::OpenFile(Some(p)) => write!(f, "open-file {p}"),
+            Action::AttachContext => f.write_str("attach-context"),
+            Action::AskShell(None) => f.write_str("ask-shell"),
+            Action::AskShell(Some(r)) => write!(f, "ask-shell {r}"),
+            Action::Index(None) => f.write_str("index"),
+            Action::Index(Some(p)) => write!(f, "index {p}"),
             Action::Pane { name, arg: None } => f.write_str(name),
             Action::Pane { name, arg: Some(a) } => write!(f, "{name} {a}"),
         }

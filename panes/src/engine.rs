@@ -26,6 +26,10 @@ pub enum EngineRequest {
     CancelSql,
     /// Show the SQL history in a picker; the choice comes back as `InsertText`.
     SqlHistory,
+    /// For the chat's server side: sessions, sending, stopping.
+    Chat(crate::llm::ChatRequest),
+    /// The SQL editor asks the model for SQL answering `question` over `schema`.
+    AskData { question: String, schema: String },
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -52,6 +56,7 @@ pub enum EngineEvent {
     InsertText(String),
     /// The data worker is (again) ready: panes restored from a saved session load now.
     Ready,
+    Chat(crate::llm::ChatEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -986,6 +986,64 @@ impl Pane for GridPane {
         }
     }
 
+    /// The schema, then the rows on screen (loaded ones), tab-separated, as the model reads
+    /// a table best: small and exact.
+    fn context(&self) -> Option<crate::llm::Attachment> {
+        let src = self.source.as_ref()?;
+        if self.columns.is_empty() {
+            return None;
+        }
+        let schema: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
+            .collect();
+        let mut body = format!("columns: {}\n", schema.join(", "));
+        if let Some(Source::Query { sql, .. }) = &self.source {
+            body.push_str(&format!("query: {}\n", sql.trim()));
+        }
+        if let Some(f) = &self.view.filter {
+            body.push_str(&format!("filter: {f}\n"));
+        }
+        // At most 12 columns from the first on screen, and the rows on screen (up to 30).
+        let first = self.left.min(self.columns.len().saturating_sub(1));
+        let cols: Vec<usize> = (first..self.columns.len()).take(12).collect();
+        let names: Vec<&str> = cols
+            .iter()
+            .map(|c| self.columns[*c].name.as_str())
+            .collect();
+        body.push_str(&names.join("\t"));
+        let end = (self.top + self.page.clamp(1, 30)).min(self.known);
+        let mut shown = 0;
+        for r in self.top..end {
+            let cells: Vec<String> = cols
+                .iter()
+                .map(|c| match self.cell(r, *c) {
+                    Some(Some(v)) => v.replace(['\t', '\n'], " "),
+                    Some(None) => "NULL".into(),
+                    None => "?".into(),
+                })
+                .collect();
+            body.push('\n');
+            body.push_str(&cells.join("\t"));
+            shown += 1;
+        }
+        let total = self
+            .total
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| format!("{}+", self.known));
+        Some(crate::llm::Attachment {
+            title: format!(
+                "grid {} ({} columns, rows {}-{} of {total})",
+                src.label(),
+                self.columns.len(),
+                self.top + 1,
+                self.top + shown
+            ),
+            body,
+        })
+    }
+
     fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
         match a {
             Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),

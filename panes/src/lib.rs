@@ -8,6 +8,7 @@ a PTY or crypto: feed it, render it on a `TestBackend`, read the effects.
 */
 
 pub mod action;
+pub mod chat;
 pub mod data;
 pub mod engine;
 pub mod grid;
@@ -22,6 +23,7 @@ pub(crate) mod testkit;
 use std::borrow::Cow;
 
 pub use action::{Action, ActionInfo, Dir, ACTIONS};
+pub use chat::ChatPane;
 pub use crossterm::event::KeyEvent;
 pub use engine::{EngineEvent, EngineRequest, EngineRow, EngineState, ProcRow, ServerStatus};
 pub use fieldkit_widgets::{Hint, Theme};
@@ -83,7 +85,7 @@ impl PaneKind {
     pub fn is_built(self) -> bool {
         matches!(
             self,
-            PaneKind::Status | PaneKind::Term | PaneKind::Grid | PaneKind::Sql
+            PaneKind::Status | PaneKind::Term | PaneKind::Grid | PaneKind::Sql | PaneKind::Chat
         )
     }
 }
@@ -158,6 +160,10 @@ pub enum PaneState {
         active: usize,
         dialect: Option<String>,
     },
+    /// A chat: the session it shows (the messages are in state.db).
+    Chat {
+        session: Option<i64>,
+    },
 }
 
 pub trait Pane {
@@ -175,6 +181,11 @@ pub trait Pane {
     }
     /// Hints that depend on the pane's state, after the keymap's own.
     fn hints(&self, _out: &mut Vec<Hint>) {}
+    /// What the pane shows, for the chat (`attach-context`): `None` when there is nothing.
+    /// Terminals are the server's to describe (their screens live there).
+    fn context(&self) -> Option<llm::Attachment> {
+        None
+    }
     fn save(&self) -> PaneState;
 }
 
@@ -207,6 +218,8 @@ pub fn restore(state: Option<&PaneState>, kind: PaneKind, shell: &str) -> Option
             dialect.clone(),
         ))),
         (None, PaneKind::Sql) => Some(Box::new(SqlPane::default())),
+        (Some(PaneState::Chat { session }), _) => Some(Box::new(ChatPane::new(*session))),
+        (None, PaneKind::Chat) => Some(Box::new(ChatPane::new(None))),
         _ => None,
     }
 }
@@ -218,5 +231,6 @@ pub fn kind_of(state: &PaneState) -> PaneKind {
         PaneState::Term { .. } => PaneKind::Term,
         PaneState::Grid { .. } => PaneKind::Grid,
         PaneState::Sql { .. } => PaneKind::Sql,
+        PaneState::Chat { .. } => PaneKind::Chat,
     }
 }

@@ -188,15 +188,36 @@ pub enum ChatRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
     Session(ChatSession),
+    /// Loading, Loaded and Token, as they come.
     Gen(LlmEvent),
-    /// Stored: the user message got this id, or the answer did.
+    /// The message the pane added (of this role, still without an id) is stored as `id`.
     Stored {
         id: i64,
         role: String,
+    },
+    /// A stored message to show: a summary of folded turns.
+    Add(StoredMsg),
+    /// The answer is complete and stored.
+    Finished {
+        msg: StoredMsg,
+        stats: GenStats,
+    },
+    /// The answer failed; what had come (if anything) is stored as `partial`.
+    Failed {
+        partial: Option<StoredMsg>,
+        error: String,
     },
     Attach(Attachment),
     /// Which model answers, for the footer.
     Model(String),
     /// Sources the retrieval index gave for the last question (`notes.md:12`).
     Sources(Vec<String>),
+}
+
+/// The id of the newest message a summary folds (`meta` is `folds:ID`).
+pub fn folds(m: &StoredMsg) -> Option<i64> {
+    if m.role != "summary" {
+        return None;
+    }
+    m.meta.strip_prefix("folds:")?.trim().parse().ok()
 }

@@ -12,7 +12,7 @@ and the live catalog the worker reports.
 use crate::data::{split_statements, Catalog, DataEvent, DataRequest};
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
-    RenderCx,
+    RenderCx, UiCommand,
 };
 use fieldkit_widgets::code::{highlight, Token};
 use fieldkit_widgets::table::{put, text_width};
@@ -365,8 +365,47 @@ impl SqlPane {
         }
     }
 
+    /// The catalog as the model reads it: a line per table with its columns.
+    pub fn schema(&self) -> String {
+        let mut s = String::new();
+        for t in &self.catalog.tables {
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.ty))
+                .collect();
+            s.push_str(&format!("{}({})\n", t.name, cols.join(", ")));
+        }
+        s
+    }
+
     fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
         match (name, arg) {
+            ("ask-data", None) => {
+                cx.push(Effect::Ui(UiCommand::Prompt {
+                    title: "ask the data (plain English)".into(),
+                    initial: String::new(),
+                    then: "ask-data".into(),
+                    on_empty: None,
+                }));
+            }
+            ("ask-data", Some(q)) => {
+                if self.catalog.tables.is_empty() {
+                    self.last = Some(RunState::Error {
+                        message: "no tables yet: open a file (o in a grid, or fieldkit open PATH) \
+                                  so the model has a schema to write SQL for"
+                            .into(),
+                        at: None,
+                    });
+                } else {
+                    cx.push(Effect::Engine(EngineRequest::AskData {
+                        question: q.to_string(),
+                        schema: self.schema(),
+                    }));
+                    self.last = Some(RunState::Running("asking the model".into(), None));
+                }
+                cx.dirty = true;
+            }
             ("run", Some(what)) => self.run(what, cx),
             ("cancel", _) => {
                 if self.completion.take().is_some() {
@@ -637,6 +676,32 @@ impl Pane for SqlPane {
                 self.ask_catalog(cx);
                 Outcome::Consumed
             }
+            EngineEvent::Chat(crate::llm::ChatEvent::Gen(crate::llm::LlmEvent::Token(_))) => {
+                // The model writing SQL for "ask the data": a count in the footer.
+                let n = match &self.last {
+                    Some(RunState::Running(what, _)) if what.starts_with("asking the model") => {
+                        what.split('(')
+                            .nth(1)
+                            .and_then(|x| x.split(' ').next()?.parse().ok())
+                    }
+                    _ => None,
+                }
+                .unwrap_or(0u32);
+                self.last = Some(RunState::Running(
+                    format!("asking the model ({} tokens)", n + 1),
+                    None,
+                ));
+                cx.dirty = true;
+                Outcome::Consumed
+            }
+            EngineEvent::Chat(crate::llm::ChatEvent::Failed { error, .. }) => {
+                self.last = Some(RunState::Error {
+                    message: error,
+                    at: None,
+                });
+                cx.dirty = true;
+                Outcome::Consumed
+            }
             _ => Outcome::Ignored,
         }
     }
@@ -816,6 +881,38 @@ impl Pane for SqlPane {
         } else if matches!(self.last, Some(RunState::Running(..))) {
             out.push(Hint::new("Esc", "cancel"));
         }
+    }
+
+    fn context(&self) -> Option<crate::llm::Attachment> {
+        let b = self.buf();
+        let query = match b.text.selection_range() {
+            Some(((r1, c1), (r2, c2))) => {
+                let lines = b.text.lines();
+                let mut out = String::new();
+                for r in r1..=r2 {
+                    let l = &lines[r];
+                    let from = if r == r1 { byte_of(l, c1) } else { 0 };
+                    let to = if r == r2 { byte_of(l, c2) } else { l.len() };
+                    out.push_str(l.get(from..to).unwrap_or(""));
+                    if r != r2 {
+                        out.push('\n');
+                    }
+                }
+                out
+            }
+            None => b.content(),
+        };
+        let mut body = format!("query:\n{}\n", query.trim());
+        if let Some(d) = &self.dialect {
+            body.push_str(&format!("dialect: {d}\n"));
+        }
+        if let Some(RunState::Error { message, .. }) = &self.last {
+            body.push_str(&format!("last error: {message}\n"));
+        }
+        Some(crate::llm::Attachment {
+            title: "SQL editor: query and last error".into(),
+            body,
+        })
     }
 
     fn save(&self) -> PaneState {

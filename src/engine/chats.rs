@@ -11,7 +11,7 @@ tables (SQLite in WAL mode takes both).
 
 use crate::engine::store::Store;
 use anyhow::{bail, Context, Result};
-use fieldkit_panes::llm::{Attachment, ChatSession, Role, StoredMsg, Turn};
+use fieldkit_panes::llm::{folds, Attachment, ChatSession, Role, StoredMsg, Turn};
 use rusqlite::{params, OptionalExtension};
 use std::path::PathBuf;
 
@@ -283,30 +283,48 @@ impl Store {
     }
 }
 
-/// The turns to send for a session: the system prompt, then messages after the last summary
-/// (which stands in for everything before it).
-pub fn turns_of(s: &ChatSession) -> Vec<Turn> {
+/// The turns to send for a session, with the id of the message each came from (`None` for the
+/// system prompt and a summary): the system prompt, the last summary, then the messages that
+/// summary does not fold (`folds:ID` in its meta; all before it when that is unreadable).
+pub fn turns_of(s: &ChatSession) -> (Vec<Turn>, Vec<Option<i64>>) {
     let mut turns = Vec::new();
+    let mut ids = Vec::new();
     if !s.system.trim().is_empty() {
         turns.push(Turn::new(Role::System, s.system.clone()));
+        ids.push(None);
     }
-    let start = s
-        .messages
+    let last_summary = s.messages.iter().rev().find(|m| m.role == "summary");
+    let folded = last_summary
+        .map(|m| folds(m).unwrap_or(m.id))
+        .unwrap_or(i64::MIN);
+    if let Some(m) = last_summary {
+        turns.push(Turn::new(
+            Role::System,
+            format!("Summary of the earlier conversation: {}", m.content),
+        ));
+        ids.push(None);
+    }
+    for m in s.messages.iter().filter(|m| m.id > folded) {
+        let t = match m.role.as_str() {
+            "user" => Turn::new(Role::User, user_prompt(m)),
+            "assistant" => Turn::new(Role::Assistant, m.content.clone()),
+            _ => continue,
+        };
+        turns.push(t);
+        ids.push(Some(m.id));
+    }
+    (turns, ids)
+}
+
+/// The id of the newest message among the turns a summary folded (`upto` turns after the
+/// system prompt).
+pub fn folded_id(turns: &[Turn], ids: &[Option<i64>], upto: usize) -> Option<i64> {
+    let first = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
+    ids.get(first..(first + upto).min(ids.len()))?
         .iter()
-        .rposition(|m| m.role == "summary")
-        .unwrap_or(0);
-    for m in &s.messages[start..] {
-        match m.role.as_str() {
-            "summary" => turns.push(Turn::new(
-                Role::System,
-                format!("Summary of the earlier conversation: {}", m.content),
-            )),
-            "user" => turns.push(Turn::new(Role::User, user_prompt(m))),
-            "assistant" => turns.push(Turn::new(Role::Assistant, m.content.clone())),
-            _ => {}
-        }
-    }
-    turns
+        .flatten()
+        .max()
+        .copied()
 }
 
 /// A user message as the model reads it: its attachments first, then the question.
@@ -351,12 +369,16 @@ mod tests {
         st.add_message(a, &q).unwrap();
         let s = st.chat(a).unwrap().unwrap();
         assert_eq!(s.messages.len(), 4);
-        let turns = turns_of(&s);
-        assert_eq!(turns.len(), 3, "{turns:?}");
+        let (turns, ids) = turns_of(&s);
+        assert_eq!(turns.len(), 4, "{turns:?}");
         assert_eq!(turns[0].content, "Be brief.");
         assert!(turns[1].content.contains("They counted trips."));
-        assert!(turns[2].content.starts_with("[grid trips]\ncity,n"));
-        assert!(turns[2].content.ends_with("and Lima?"));
+        assert_eq!(turns[2].content, "42");
+        assert!(turns[3].content.starts_with("[grid trips]\ncity,n"));
+        assert!(turns[3].content.ends_with("and Lima?"));
+        assert_eq!(ids[..2], [None, None]);
+        // Folding the two turns after the system prompt (the summary and "42") ends at 42's id.
+        assert_eq!(folded_id(&turns, &ids, 2), ids[2]);
 
         let found = st.chats(Some("oslo")).unwrap();
         assert_eq!(found.len(), 1);

@@ -9,6 +9,7 @@ rendering it into a `Buffer` and reading the cells back.
 pub mod caps;
 pub mod code;
 pub mod hints;
+pub mod markdown;
 pub mod picker;
 pub mod popup;
 pub mod tabbar;

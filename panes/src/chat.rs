@@ -1,0 +1,1186 @@
+/*!
+The chat pane: a conversation with the local model, beside the shell and the grid.
+
+The pane shows one chat session (the server loads it from state.db and stores every message),
+an input box (tui-textarea: several lines, emacs keys, undo), attachments waiting to go with
+the next question (context from other panes, folded to one line until opened), and a footer
+with the model, tokens and tokens per second. Answers stream in token by token; markdown is
+drawn by `widgets::markdown`, code blocks coloured by syntect and copyable.
+
+Like every pane it only sends requests (`ChatRequest`) and takes events (`ChatEvent`): the
+pane never sees llama.cpp, so it is tested by feeding it events and reading its screen.
+*/
+
+use crate::llm::{folds, Attachment, ChatEvent, ChatRequest, ChatSession, GenStats, LlmEvent};
+use crate::llm::{Role, StoredMsg, Turn};
+use crate::{
+    Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
+    RenderCx, UiCommand,
+};
+use fieldkit_widgets::markdown::{self, CodeBlock, MdLine};
+use fieldkit_widgets::table::{put, text_width};
+use fieldkit_widgets::{Hint, Theme};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use std::borrow::Cow;
+use tui_textarea::TextArea;
+
+/// Most lines the input box grows to.
+const INPUT_MAX: u16 = 6;
+
+/// The answer being written.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Stream {
+    text: String,
+    tokens: u32,
+    /// Loading the model: how far (0..=1).
+    loading: Option<f32>,
+}
+
+#[derive(Debug)]
+pub struct ChatPane {
+    session: Option<ChatSession>,
+    /// The session to ask for when the pane comes back from a saved layout.
+    wanted: Option<i64>,
+    input: TextArea<'static>,
+    pending: Vec<Attachment>,
+    /// Attachments drawn in full rather than as one line each.
+    expanded: bool,
+    stream: Option<Stream>,
+    /// A line for the footer: an error (true) or a note.
+    note: Option<(String, bool)>,
+    model: String,
+    last: Option<GenStats>,
+    /// Lines scrolled up from the bottom (0 follows the conversation).
+    scroll: usize,
+    /// Which code block `copy-code` copies next, counted from the last.
+    copy_back: usize,
+    retrieval: bool,
+    /// Rendered conversation for a width, rebuilt when either changes.
+    cache: Option<(u16, u64, Vec<MdLine>, Vec<CodeBlock>)>,
+    /// Bumped whenever what the conversation shows changes.
+    version: u64,
+}
+
+impl Default for ChatPane {
+    fn default() -> Self {
+        ChatPane::new(None)
+    }
+}
+
+impl ChatPane {
+    pub fn new(session: Option<i64>) -> ChatPane {
+        ChatPane {
+            session: None,
+            wanted: session,
+            input: TextArea::default(),
+            pending: Vec::new(),
+            expanded: false,
+            stream: None,
+            note: None,
+            model: String::new(),
+            last: None,
+            scroll: 0,
+            copy_back: 0,
+            retrieval: false,
+            cache: None,
+            version: 0,
+        }
+    }
+
+    /// The session the server should load for this pane.
+    pub fn wanted(&self) -> Option<i64> {
+        self.session.as_ref().map(|s| s.id).or(self.wanted)
+    }
+
+    pub fn is_streaming(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    fn changed(&mut self, cx: &mut Cx) {
+        self.version += 1;
+        cx.dirty = true;
+    }
+
+    fn input_text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+
+    fn send(&mut self, replace_last: bool, cx: &mut Cx) {
+        if self.stream.is_some() {
+            self.note = Some(("an answer is being written: Esc stops it".into(), true));
+            cx.dirty = true;
+            return;
+        }
+        let Some(session) = self.session.as_mut() else {
+            self.note = Some(("the chat session is not loaded yet".into(), true));
+            cx.dirty = true;
+            return;
+        };
+        let user = if replace_last {
+            // Regenerate: the last question again, without its answer.
+            if session
+                .messages
+                .last()
+                .is_some_and(|m| m.role == "assistant")
+            {
+                session.messages.pop();
+            }
+            match session.messages.last() {
+                Some(m) if m.role == "user" => m.clone(),
+                _ => {
+                    self.note = Some(("nothing to regenerate yet".into(), true));
+                    cx.dirty = true;
+                    return;
+                }
+            }
+        } else {
+            let text = self.input.lines().join("\n");
+            if text.trim().is_empty() && self.pending.is_empty() {
+                return;
+            }
+            let m = StoredMsg {
+                id: 0,
+                role: "user".into(),
+                content: text.trim_end().to_string(),
+                attachments: std::mem::take(&mut self.pending),
+                meta: String::new(),
+            };
+            session.messages.push(m.clone());
+            self.input = TextArea::default();
+            m
+        };
+        let turns = turns_for(session);
+        cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Send {
+            session: session.id,
+            turns,
+            user,
+            replace_last,
+            retrieval: self.retrieval,
+        })));
+        self.stream = Some(Stream::default());
+        self.note = None;
+        self.scroll = 0;
+        self.copy_back = 0;
+        self.changed(cx);
+    }
+
+    fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        let prompt = |cx: &mut Cx, title: &str, initial: &str, then: &str| {
+            cx.push(Effect::Ui(UiCommand::Prompt {
+                title: title.into(),
+                initial: initial.into(),
+                then: then.into(),
+                on_empty: None,
+            }));
+        };
+        match (name, arg) {
+            ("send", _) => self.send(false, cx),
+            ("newline", _) => {
+                self.input.insert_newline();
+                cx.dirty = true;
+            }
+            ("cancel", _) => {
+                if self.stream.is_none() {
+                    return Outcome::Ignored;
+                }
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Cancel)));
+                self.note = Some(("stopping…".into(), false));
+                cx.dirty = true;
+            }
+            ("regenerate", _) => self.send(true, cx),
+            ("copy-code", _) => self.copy_code(cx),
+            ("chat-sessions", _) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::List)));
+            }
+            ("chat-new", _) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::New)));
+            }
+            ("chat-rename", None) => {
+                let cur = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                prompt(cx, "rename chat", &cur, "chat-rename");
+            }
+            ("chat-rename", Some(n)) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.name = n.to_string();
+                }
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Rename(
+                    n.to_string(),
+                ))));
+                cx.dirty = true;
+            }
+            ("chat-delete", _) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Delete)));
+            }
+            ("chat-search", None) => prompt(cx, "find chats containing", "", "chat-search"),
+            ("chat-search", Some(t)) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Search(
+                    t.to_string(),
+                ))));
+            }
+            ("system-prompt", None) => {
+                let cur = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.system.clone())
+                    .unwrap_or_default();
+                prompt(cx, "system prompt of this chat", &cur, "system-prompt");
+            }
+            ("system-prompt", Some(t)) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.system = t.to_string();
+                }
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::SetSystem(
+                    t.to_string(),
+                ))));
+                self.note = Some(("system prompt set".into(), false));
+                self.changed(cx);
+            }
+            ("attachments", _) => {
+                self.expanded = !self.expanded;
+                self.changed(cx);
+            }
+            ("retrieval", _) => {
+                self.retrieval = !self.retrieval;
+                self.note = Some((
+                    if self.retrieval {
+                        "retrieval on: questions get passages from the index (fieldkit index PATH)"
+                    } else {
+                        "retrieval off"
+                    }
+                    .into(),
+                    false,
+                ));
+                cx.dirty = true;
+            }
+            ("model", m) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Model(
+                    m.map(str::to_string),
+                ))));
+            }
+            ("scroll", Some(d)) => {
+                match d {
+                    "up" => self.scroll += 5,
+                    "down" => self.scroll = self.scroll.saturating_sub(5),
+                    "page-up" => self.scroll += 20,
+                    "page-down" => self.scroll = self.scroll.saturating_sub(20),
+                    "top" => self.scroll = usize::MAX / 2,
+                    _ => self.scroll = 0,
+                }
+                cx.dirty = true;
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    fn copy_code(&mut self, cx: &mut Cx) {
+        let blocks: Vec<CodeBlock> = self
+            .session
+            .iter()
+            .flat_map(|s| s.messages.iter())
+            .filter(|m| m.role == "assistant")
+            .flat_map(|m| markdown::render(&m.content, 200, &Theme::default()).1)
+            .collect();
+        if blocks.is_empty() {
+            self.note = Some(("no code block in this chat yet".into(), true));
+        } else {
+            let i = blocks.len() - 1 - self.copy_back % blocks.len();
+            let b = &blocks[i];
+            cx.push(Effect::Ui(UiCommand::Clipboard(b.text.clone())));
+            self.note = Some((
+                format!(
+                    "copied code block {} of {} ({} lines){}",
+                    i + 1,
+                    blocks.len(),
+                    b.text.lines().count(),
+                    if blocks.len() > 1 {
+                        "; again for the one before"
+                    } else {
+                        ""
+                    }
+                ),
+                false,
+            ));
+            self.copy_back += 1;
+        }
+        cx.dirty = true;
+    }
+
+    fn on_chat(&mut self, ev: ChatEvent, cx: &mut Cx) -> Outcome {
+        match ev {
+            ChatEvent::Session(s) => {
+                self.session = Some(s);
+                self.wanted = None;
+                self.stream = None;
+                self.scroll = 0;
+                self.copy_back = 0;
+                self.note = None;
+            }
+            ChatEvent::Gen(LlmEvent::Loading { model, progress }) => {
+                self.model = model;
+                if let Some(st) = self.stream.as_mut() {
+                    st.loading = Some(progress);
+                }
+            }
+            ChatEvent::Gen(LlmEvent::Loaded { model, .. }) => {
+                self.model = model;
+                if let Some(st) = self.stream.as_mut() {
+                    st.loading = None;
+                }
+            }
+            ChatEvent::Gen(LlmEvent::Token(t)) => {
+                let st = self.stream.get_or_insert_with(Stream::default);
+                st.loading = None;
+                st.text.push_str(&t);
+                st.tokens += 1;
+            }
+            ChatEvent::Gen(_) => return Outcome::Ignored,
+            ChatEvent::Stored { id, role } => {
+                if let Some(m) = self.session.as_mut().and_then(|s| {
+                    s.messages
+                        .iter_mut()
+                        .rev()
+                        .find(|m| m.id == 0 && m.role == role)
+                }) {
+                    m.id = id;
+                }
+            }
+            ChatEvent::Add(m) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.messages.push(m);
+                }
+            }
+            ChatEvent::Finished { msg, stats } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.messages.push(msg);
+                }
+                self.note = stats
+                    .cancelled
+                    .then(|| ("stopped; what came is kept".to_string(), false))
+                    .or_else(|| {
+                        stats.truncated.then(|| {
+                            (
+                                "the answer reached max_tokens ([llm] in config.toml)".to_string(),
+                                false,
+                            )
+                        })
+                    });
+                self.last = Some(stats);
+                self.stream = None;
+            }
+            ChatEvent::Failed { partial, error } => {
+                if let (Some(s), Some(p)) = (self.session.as_mut(), partial) {
+                    s.messages.push(p);
+                }
+                self.note = Some((error, true));
+                self.stream = None;
+            }
+            ChatEvent::Attach(a) => {
+                self.note = Some((
+                    format!("attached: {} (goes with your next message)", a.title),
+                    false,
+                ));
+                self.pending.push(a);
+            }
+            ChatEvent::Model(m) => self.model = m,
+            ChatEvent::Sources(s) => {
+                if !s.is_empty() {
+                    self.note = Some((format!("sources: {}", s.join(", ")), false));
+                }
+            }
+        }
+        self.changed(cx);
+        Outcome::Consumed
+    }
+
+    /// Lines of the conversation at `width`, and its code blocks.
+    fn conversation(&mut self, width: u16, t: &Theme) -> (Vec<MdLine>, usize) {
+        let stream_part = self.stream.clone();
+        if self
+            .cache
+            .as_ref()
+            .is_none_or(|c| c.0 != width || c.1 != self.version)
+        {
+            let mut lines: Vec<MdLine> = Vec::new();
+            let mut blocks = Vec::new();
+            if let Some(s) = &self.session {
+                let (msgs, summaries): (Vec<&StoredMsg>, Vec<&StoredMsg>) =
+                    s.messages.iter().partition(|m| m.role != "summary");
+                for m in msgs {
+                    self.message_lines(m, width, t, &mut lines, &mut blocks);
+                    for sm in summaries.iter().filter(|x| folds(x) == Some(m.id)) {
+                        self.message_lines(sm, width, t, &mut lines, &mut blocks);
+                    }
+                }
+                // Summaries whose folded message is not shown (older format): at the end.
+                for sm in summaries
+                    .iter()
+                    .filter(|x| folds(x).is_none_or(|f| !s.messages.iter().any(|m| m.id == f)))
+                {
+                    self.message_lines(sm, width, t, &mut lines, &mut blocks);
+                }
+            }
+            self.cache = Some((width, self.version, lines, blocks));
+        }
+        let Some((_, _, cached, blocks)) = &self.cache else {
+            return (Vec::new(), 0);
+        };
+        let mut lines = cached.clone();
+        if let Some((e, true)) = &self.note {
+            // Errors are read in full, wrapped, where the answer would have been.
+            let (l, _) = markdown::render(e, width.saturating_sub(2), t);
+            for (i, mut x) in l.into_iter().enumerate() {
+                x.insert(
+                    0,
+                    (
+                        if i == 0 { "✗ " } else { "  " }.into(),
+                        Style::new().fg(t.error),
+                    ),
+                );
+                for s in x.iter_mut() {
+                    s.1 = s.1.fg(t.error);
+                }
+                lines.push(x);
+            }
+        }
+        if let Some(st) = stream_part {
+            lines.push(vec![(
+                format!(
+                    "▍{}",
+                    if self.model.is_empty() {
+                        "model"
+                    } else {
+                        &self.model
+                    }
+                ),
+                Style::new().fg(t.ok).add_modifier(Modifier::BOLD),
+            )]);
+            match st.loading {
+                Some(p) => lines.push(vec![(
+                    format!("loading the model {}", bar(p, 20)),
+                    Style::new().fg(t.warn),
+                )]),
+                None if st.text.is_empty() => {
+                    lines.push(vec![("thinking…".into(), Style::new().fg(t.muted))])
+                }
+                None => {
+                    let (mut l, _) = markdown::render(&st.text, width, t);
+                    if let Some(last) = l.last_mut() {
+                        last.push(("▌".into(), Style::new().fg(t.accent)));
+                    }
+                    lines.extend(l);
+                }
+            }
+        }
+        (lines, blocks.len())
+    }
+
+    fn message_lines(
+        &self,
+        m: &StoredMsg,
+        width: u16,
+        t: &Theme,
+        lines: &mut Vec<MdLine>,
+        blocks: &mut Vec<CodeBlock>,
+    ) {
+        match m.role.as_str() {
+            "user" => {
+                lines.push(vec![(
+                    "▍you".into(),
+                    Style::new().fg(t.accent).add_modifier(Modifier::BOLD),
+                )]);
+                for a in &m.attachments {
+                    attachment_lines(a, self.expanded, width, t, lines);
+                }
+                let (l, _) = markdown::render(&m.content, width, t);
+                lines.extend(l);
+            }
+            "assistant" => {
+                let who = if m.meta.is_empty() {
+                    "▍model".to_string()
+                } else {
+                    format!("▍{}", m.meta.rsplit(" · ").next().unwrap_or("model"))
+                };
+                lines.push(vec![(
+                    who,
+                    Style::new().fg(t.ok).add_modifier(Modifier::BOLD),
+                )]);
+                let (l, b) = markdown::render(&m.content, width, t);
+                lines.extend(l);
+                blocks.extend(b);
+                if !m.meta.is_empty() {
+                    lines.push(vec![(m.meta.clone(), Style::new().fg(t.muted))]);
+                }
+            }
+            "summary" => {
+                let head = "── earlier turns summarised here to fit the context ";
+                lines.push(vec![(
+                    format!(
+                        "{head}{}",
+                        "─".repeat((width as usize).saturating_sub(text_width(head)))
+                    ),
+                    Style::new().fg(t.warn),
+                )]);
+                let (l, _) = markdown::render(&m.content, width.saturating_sub(2), t);
+                for mut x in l {
+                    x.insert(0, ("  ".into(), Style::default()));
+                    for s in x.iter_mut() {
+                        s.1 = s.1.fg(t.muted).add_modifier(Modifier::ITALIC);
+                    }
+                    lines.push(x);
+                }
+            }
+            _ => {}
+        }
+        lines.push(Vec::new());
+    }
+
+    fn input_height(&self, area: Rect) -> u16 {
+        (self.input.lines().len() as u16)
+            .clamp(1, INPUT_MAX)
+            .min(area.height.saturating_sub(4).max(1))
+    }
+
+    fn footer(&self, t: &Theme) -> (String, Style) {
+        if let Some((n, false)) = &self.note {
+            return (n.clone(), Style::new().fg(t.fg));
+        }
+        let model = if self.model.is_empty() {
+            "default model".to_string()
+        } else {
+            self.model.clone()
+        };
+        let mut s = model;
+        if let Some(st) = &self.stream {
+            match st.loading {
+                Some(p) => s.push_str(&format!(" · loading {:.0}%", p * 100.0)),
+                None => s.push_str(&format!(" · {} tokens · Esc stops", st.tokens)),
+            }
+        } else if let Some(l) = &self.last {
+            s.push_str(&format!(
+                " · {} tokens · {:.1} tok/s · prompt {} tokens ({:.0} tok/s)",
+                l.tokens,
+                l.tokens_per_s(),
+                l.prompt_tokens,
+                l.prompt_per_s()
+            ));
+        }
+        if self.retrieval {
+            s.push_str(" · retrieval on");
+        }
+        (s, Style::new().fg(t.muted))
+    }
+}
+
+/// The turns to send for what the pane shows: system prompt, the last summary, then the
+/// messages it does not fold. (The server builds the same from state.db for `fieldkit chat`.)
+fn turns_for(s: &ChatSession) -> Vec<Turn> {
+    let mut turns = Vec::new();
+    if !s.system.trim().is_empty() {
+        turns.push(Turn::new(Role::System, s.system.clone()));
+    }
+    let last_summary = s.messages.iter().rev().find(|m| m.role == "summary");
+    let folded = last_summary
+        .map(|m| folds(m).unwrap_or(m.id))
+        .unwrap_or(i64::MIN);
+    if let Some(m) = last_summary {
+        turns.push(Turn::new(
+            Role::System,
+            format!("Summary of the earlier conversation: {}", m.content),
+        ));
+    }
+    for m in s.messages.iter().filter(|m| m.id > folded || m.id == 0) {
+        match m.role.as_str() {
+            "user" => {
+                let mut text = String::new();
+                for a in &m.attachments {
+                    text.push_str(&a.to_prompt());
+                    text.push_str("\n\n");
+                }
+                text.push_str(&m.content);
+                turns.push(Turn::new(Role::User, text));
+            }
+            "assistant" => turns.push(Turn::new(Role::Assistant, m.content.clone())),
+            _ => {}
+        }
+    }
+    turns
+}
+
+fn bar(p: f32, w: usize) -> String {
+    let filled = ((p.clamp(0.0, 1.0) * w as f32) as usize).min(w);
+    format!(
+        "[{}{}] {:>3.0}%",
+        "█".repeat(filled),
+        "░".repeat(w - filled),
+        p * 100.0
+    )
+}
+
+fn attachment_lines(a: &Attachment, expanded: bool, width: u16, t: &Theme, out: &mut Vec<MdLine>) {
+    let n = a.body.lines().count();
+    let mark = if expanded { "▾" } else { "▸" };
+    out.push(vec![(
+        format!("{mark} attached: {} · {n} lines", a.title),
+        Style::new().fg(t.hint_key),
+    )]);
+    if expanded {
+        for l in a.body.lines() {
+            let mut s: String = l
+                .replace('\t', " │ ")
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            if text_width(&s) > width.saturating_sub(2) as usize {
+                s = s.chars().take(width.saturating_sub(3) as usize).collect();
+                s.push('…');
+            }
+            out.push(vec![
+                ("  ".into(), Style::default()),
+                (s, Style::new().fg(t.muted)),
+            ]);
+        }
+    }
+}
+
+impl Pane for ChatPane {
+    fn kind(&self) -> PaneKind {
+        PaneKind::Chat
+    }
+
+    fn title(&self) -> Cow<'_, str> {
+        match &self.session {
+            Some(s) => Cow::Owned(format!("chat: {}", s.name)),
+            None => Cow::Borrowed("chat"),
+        }
+    }
+
+    fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
+        match a {
+            Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),
+            Action::Refresh => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Open(
+                    self.wanted(),
+                ))));
+                Outcome::Consumed
+            }
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn on_input(&mut self, k: &KeyEvent, cx: &mut Cx) -> Outcome {
+        use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+        if k.kind == KeyEventKind::Release {
+            return Outcome::Ignored;
+        }
+        match k.code {
+            KeyCode::Enter if k.modifiers.is_empty() => {
+                self.send(false, cx);
+                return Outcome::Consumed;
+            }
+            KeyCode::Enter => {
+                // Alt-Enter, Shift-Enter: a new line in the message.
+                self.input.insert_newline();
+            }
+            KeyCode::Char('j') if k.modifiers == KeyModifiers::CONTROL => {
+                self.input.insert_newline();
+            }
+            KeyCode::Backspace if self.input_text().is_empty() && !self.pending.is_empty() => {
+                // Backspace in an empty box drops the last attachment.
+                if let Some(a) = self.pending.pop() {
+                    self.note = Some((format!("dropped the attachment {}", a.title), false));
+                }
+            }
+            _ => {
+                self.input.input(tui_textarea::Input::from(*k));
+            }
+        }
+        cx.dirty = true;
+        Outcome::Consumed
+    }
+
+    fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
+        match ev {
+            EngineEvent::Chat(c) => self.on_chat(c, cx),
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn render(&mut self, area: Rect, buf: &mut Buffer, rcx: &RenderCx) {
+        let t = rcx.theme;
+        if area.height < 4 || area.width < 12 {
+            return;
+        }
+        buf.set_style(area, Style::new().bg(t.bg).fg(t.fg));
+        let input_h = self.input_height(area);
+        let pending_h = (self.pending.len() as u16).min(3);
+        let convo_h = area.height.saturating_sub(input_h + pending_h + 2);
+        let width = area.width.saturating_sub(1);
+        let (lines, _) = self.conversation(width, t);
+        let max_scroll = lines.len().saturating_sub(convo_h as usize);
+        self.scroll = self.scroll.min(max_scroll);
+        let start = lines.len().saturating_sub(convo_h as usize + self.scroll);
+        if lines.is_empty() && self.stream.is_none() {
+            let hint = match &self.session {
+                None => "loading the chat…",
+                Some(_) => "Ask anything: Enter sends, Alt-Enter adds a line. Attach a pane's context with prefix a.",
+            };
+            put(
+                buf,
+                area.x,
+                area.y,
+                area.width,
+                hint,
+                Style::new().fg(t.muted),
+            );
+        }
+        for (i, l) in lines.iter().skip(start).take(convo_h as usize).enumerate() {
+            let y = area.y + i as u16;
+            let mut x = area.x;
+            for (s, st) in l {
+                let w = text_width(s) as u16;
+                let room = (area.x + width).saturating_sub(x);
+                if room == 0 {
+                    break;
+                }
+                put(buf, x, y, w.min(room), s, *st);
+                x += w.min(room);
+            }
+        }
+        if self.scroll > 0 {
+            let s = format!(" ↑ {} more below ", self.scroll);
+            let w = text_width(&s) as u16;
+            put(
+                buf,
+                area.x + area.width.saturating_sub(w + 1),
+                area.y + convo_h.saturating_sub(1),
+                w,
+                &s,
+                Style::new().fg(t.bg).bg(t.warn),
+            );
+        }
+        // Attachments waiting for the next message.
+        let mut y = area.y + convo_h;
+        for a in self.pending.iter().take(pending_h as usize) {
+            let s = format!("+ attached: {} · {} lines", a.title, a.body.lines().count());
+            put(buf, area.x, y, area.width, &s, Style::new().fg(t.hint_key));
+            y += 1;
+        }
+        // The input box: a rule, then the text.
+        let rule = if self.stream.is_some() {
+            "─ answering… Esc stops "
+        } else {
+            "─ message · Enter sends · Alt-Enter new line "
+        };
+        put(
+            buf,
+            area.x,
+            y,
+            area.width,
+            &format!(
+                "{rule}{}",
+                "─".repeat((area.width as usize).saturating_sub(text_width(rule)))
+            ),
+            Style::new().fg(if rcx.focused {
+                t.border_focused
+            } else {
+                t.border
+            }),
+        );
+        y += 1;
+        let (row, _) = self.input.cursor();
+        let top = row.saturating_sub(input_h as usize - 1);
+        for (i, l) in self
+            .input
+            .lines()
+            .iter()
+            .skip(top)
+            .take(input_h as usize)
+            .enumerate()
+        {
+            put(
+                buf,
+                area.x,
+                y + i as u16,
+                area.width,
+                l,
+                Style::new().fg(t.fg),
+            );
+        }
+        let (foot, style) = self.footer(t);
+        put(
+            buf,
+            area.x,
+            area.y + area.height - 1,
+            area.width,
+            &foot,
+            style,
+        );
+    }
+
+    fn cursor(&self, area: Rect) -> Option<Position> {
+        if area.height < 4 {
+            return None;
+        }
+        let input_h = self.input_height(area);
+        let (row, col) = self.input.cursor();
+        let top = row.saturating_sub(input_h as usize - 1);
+        let line = self.input.lines().get(row)?;
+        let before: String = line.chars().take(col).collect();
+        let x = area.x + text_width(&before) as u16;
+        let y = area.y + area.height - 1 - input_h + (row - top) as u16;
+        (x < area.x + area.width).then(|| Position::new(x, y))
+    }
+
+    fn hints(&self, out: &mut Vec<Hint>) {
+        if self.stream.is_some() {
+            out.push(Hint::new("Esc", "stop"));
+        } else {
+            out.push(Hint::new("Enter", "send"));
+        }
+    }
+
+    fn save(&self) -> PaneState {
+        PaneState::Chat {
+            session: self.wanted(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::settings;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn msg(id: i64, role: &str, content: &str) -> StoredMsg {
+        StoredMsg {
+            id,
+            role: role.into(),
+            content: content.into(),
+            attachments: vec![],
+            meta: String::new(),
+        }
+    }
+
+    fn pane_with(messages: Vec<StoredMsg>) -> ChatPane {
+        let mut p = ChatPane::new(None);
+        let mut cx = Cx::default();
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Session(ChatSession {
+                id: 1,
+                name: "field notes".into(),
+                system: "Be brief.".into(),
+                messages,
+            })),
+            &mut cx,
+        );
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Model("gemma-3-270m".into())),
+            &mut cx,
+        );
+        p
+    }
+
+    fn typed(p: &mut ChatPane, s: &str) -> Cx {
+        let mut cx = Cx::default();
+        for ch in s.chars() {
+            p.on_input(&KeyEvent::from(KeyCode::Char(ch)), &mut cx);
+        }
+        cx
+    }
+
+    fn screen(p: &mut ChatPane, w: u16, h: u16) -> String {
+        crate::testkit::snapshot(p, w, h)
+    }
+
+    fn token(p: &mut ChatPane, t: &str) {
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Gen(LlmEvent::Token(t.into()))),
+            &mut Cx::default(),
+        );
+    }
+
+    #[test]
+    fn enter_sends_the_conversation_and_tokens_stream_in() {
+        let mut p = pane_with(vec![msg(1, "user", "hi"), msg(2, "assistant", "hello")]);
+        typed(&mut p, "list files");
+        let mut cx = Cx::default();
+        p.on_input(&KeyEvent::from(KeyCode::Enter), &mut cx);
+        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send { turns, user, .. }))) =
+            cx.effects.first()
+        else {
+            panic!("no send: {:?}", cx.effects);
+        };
+        assert_eq!(user.content, "list files");
+        assert_eq!(
+            turns.iter().map(|t| t.role).collect::<Vec<_>>(),
+            vec![Role::System, Role::User, Role::Assistant, Role::User]
+        );
+        assert!(p.is_streaming());
+        for t in ["Use", " `ls", " -la`", "."] {
+            token(&mut p, t);
+        }
+        let s = screen(&mut p, 60, 14);
+        assert!(s.contains("Use ls -la.▌"), "{s}");
+        assert!(s.contains("4 tokens · Esc stops"), "{s}");
+        // A second Enter while it answers does not send.
+        typed(&mut p, "more");
+        let mut cx = Cx::default();
+        p.on_input(&KeyEvent::from(KeyCode::Enter), &mut cx);
+        assert!(cx.effects.is_empty());
+        // Esc (the keymap's `cancel`) asks the server to stop.
+        let mut cx = Cx::default();
+        p.on_action(
+            &Action::Pane {
+                name: "cancel",
+                arg: None,
+            },
+            &mut cx,
+        );
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::Chat(ChatRequest::Cancel))]
+        );
+    }
+
+    #[test]
+    fn alt_enter_adds_a_line_and_regenerate_resends_the_last_question() {
+        let mut p = pane_with(vec![msg(1, "user", "q"), msg(2, "assistant", "a")]);
+        typed(&mut p, "one");
+        p.on_input(
+            &KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT),
+            &mut Cx::default(),
+        );
+        typed(&mut p, "two");
+        assert_eq!(p.input_text(), "one\ntwo");
+        let mut cx = Cx::default();
+        p.on_action(
+            &Action::Pane {
+                name: "regenerate",
+                arg: None,
+            },
+            &mut cx,
+        );
+        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send {
+            user,
+            replace_last,
+            turns,
+            ..
+        }))) = cx.effects.first()
+        else {
+            panic!("{:?}", cx.effects);
+        };
+        assert!(replace_last);
+        assert_eq!(user.content, "q");
+        assert_eq!(turns.last().map(|t| t.content.as_str()), Some("q"));
+        // The input is kept for later.
+        assert_eq!(p.input_text(), "one\ntwo");
+    }
+
+    #[test]
+    fn copy_code_copies_the_last_block_then_the_one_before() {
+        let mut p = pane_with(vec![
+            msg(1, "user", "q"),
+            msg(2, "assistant", "```sh\nls\n```\nand\n```py\nprint(1)\n```"),
+        ]);
+        let copy = |p: &mut ChatPane| {
+            let mut cx = Cx::default();
+            p.on_action(
+                &Action::Pane {
+                    name: "copy-code",
+                    arg: None,
+                },
+                &mut cx,
+            );
+            cx.effects
+        };
+        assert_eq!(
+            copy(&mut p),
+            vec![Effect::Ui(UiCommand::Clipboard("print(1)".into()))]
+        );
+        assert_eq!(
+            copy(&mut p),
+            vec![Effect::Ui(UiCommand::Clipboard("ls".into()))]
+        );
+    }
+
+    #[test]
+    fn summaries_show_where_they_happened_and_turns_skip_what_they_fold() {
+        let mut sum = msg(5, "summary", "They talked about water.");
+        sum.meta = "folds:2".into();
+        let p = pane_with(vec![
+            msg(1, "user", "old q"),
+            msg(2, "assistant", "old a"),
+            msg(3, "user", "new q"),
+            msg(4, "assistant", "new a"),
+            sum,
+        ]);
+        let turns = turns_for(p.session.as_ref().unwrap());
+        let texts: Vec<&str> = turns.iter().map(|t| t.content.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Be brief.",
+                "Summary of the earlier conversation: They talked about water.",
+                "new q",
+                "new a"
+            ]
+        );
+        let mut p = p;
+        let s = screen(&mut p, 70, 20);
+        let at_summary = s.find("summarised here").unwrap();
+        assert!(
+            s.find("old a").unwrap() < at_summary && at_summary < s.find("new q").unwrap(),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn attachments_go_with_the_next_message() {
+        let mut p = pane_with(vec![]);
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Attach(Attachment {
+                title: "grid trips.csv".into(),
+                body: "id INTEGER, city VARCHAR\n1, Oslo".into(),
+            })),
+            &mut Cx::default(),
+        );
+        typed(&mut p, "which city?");
+        let mut cx = Cx::default();
+        p.on_input(&KeyEvent::from(KeyCode::Enter), &mut cx);
+        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send { turns, user, .. }))) =
+            cx.effects.first()
+        else {
+            panic!()
+        };
+        assert_eq!(user.attachments.len(), 1);
+        let last = &turns.last().unwrap().content;
+        assert!(last.starts_with("[grid trips.csv]\nid INTEGER"), "{last}");
+        assert!(last.ends_with("which city?"));
+    }
+
+    // Snapshots: 80x24 and a wide size, each state the issue names.
+
+    #[test]
+    fn snapshot_streaming() {
+        let mut p = pane_with(vec![msg(1, "user", "What does `du -sh` print?"), {
+            let mut m = msg(
+                2,
+                "assistant",
+                "The **total size** of each argument, in *human* units.",
+            );
+            m.meta = "24 tokens · 31.5 tok/s · gemma-3-270m".into();
+            m
+        }]);
+        typed(&mut p, "and for hidden files?");
+        p.on_input(&KeyEvent::from(KeyCode::Enter), &mut Cx::default());
+        for t in ["Add", " a", " glob", ":", " `du -sh .[!.]*`"] {
+            token(&mut p, t);
+        }
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_streaming_80x24", screen(&mut p, 80, 24));
+            insta::assert_snapshot!("chat_streaming_140x30", screen(&mut p, 140, 30));
+        });
+    }
+
+    #[test]
+    fn snapshot_code_block() {
+        let mut a = msg(
+            2,
+            "assistant",
+            "## Disk use\n\nRun this:\n\n```sh\n# biggest folders first\ndu -h --max-depth=1 | sort -rh | head -n 5\n```\n\n- `-h` human sizes\n- `sort -rh` largest first",
+        );
+        a.meta = "48 tokens · 29.0 tok/s · gemma-3-270m".into();
+        let mut p = pane_with(vec![msg(1, "user", "what is using my disk?"), a]);
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Finished {
+                msg: msg(3, "assistant", "Anything else?"),
+                stats: GenStats {
+                    prompt_tokens: 61,
+                    tokens: 3,
+                    prompt_ms: 120.0,
+                    gen_ms: 100.0,
+                    ..Default::default()
+                },
+            }),
+            &mut Cx::default(),
+        );
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_code_80x24", screen(&mut p, 80, 24));
+            insta::assert_snapshot!("chat_code_140x30", screen(&mut p, 140, 30));
+        });
+    }
+
+    #[test]
+    fn snapshot_attachment() {
+        let mut m = msg(1, "user", "Which city has the most trips?");
+        m.attachments.push(Attachment {
+            title: "grid trips_2024 (4 columns, rows 1-3 of 5000)".into(),
+            body: "columns: id BIGINT, city_name VARCHAR, fare DOUBLE, _when DATE\nid\tcity_name\tfare\t_when\n0\tOslo\t0.0\t2024-01-01\n1\tLima\t1.5\t2024-01-02".into(),
+        });
+        let mut p = pane_with(vec![m]);
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Attach(Attachment {
+                title: "terminal: last 40 lines".into(),
+                body: "$ ls\nnotes.md trips.csv".into(),
+            })),
+            &mut Cx::default(),
+        );
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_attachment_folded_80x24", screen(&mut p, 80, 24));
+        });
+        p.on_action(
+            &Action::Pane {
+                name: "attachments",
+                arg: None,
+            },
+            &mut Cx::default(),
+        );
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_attachment_open_140x30", screen(&mut p, 140, 30));
+        });
+    }
+
+    #[test]
+    fn snapshot_error() {
+        let mut p = pane_with(vec![msg(1, "user", "hello")]);
+        p.stream = Some(Stream::default());
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Failed {
+                partial: None,
+                error: "The llm worker stopped (killed by signal 9); it has been restarted. \
+                        Your message is kept: C-r asks again."
+                    .into(),
+            }),
+            &mut Cx::default(),
+        );
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_error_80x24", screen(&mut p, 80, 24));
+            insta::assert_snapshot!("chat_error_140x30", screen(&mut p, 140, 30));
+        });
+    }
+
+    #[test]
+    fn snapshot_loading() {
+        let mut p = pane_with(vec![]);
+        typed(&mut p, "hello");
+        p.on_input(&KeyEvent::from(KeyCode::Enter), &mut Cx::default());
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Gen(LlmEvent::Loading {
+                model: "gemma-3-270m".into(),
+                progress: 0.4,
+            })),
+            &mut Cx::default(),
+        );
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_loading_80x24", screen(&mut p, 80, 24));
+        });
+    }
+}
