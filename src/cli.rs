@@ -129,6 +129,11 @@ enum Cmd {
         path: String,
         #[arg(long)]
         no_template: bool,
+        /// Embedding width (64 by default); larger models answer more slowly.
+        #[arg(long, default_value_t = 64)]
+        embd: u64,
+        #[arg(long, default_value_t = 2)]
+        layers: u64,
     },
 }
 
@@ -284,8 +289,16 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
                 prompt,
             },
         ),
-        Some(Cmd::TinyModel { path, no_template }) => {
+        Some(Cmd::TinyModel {
+            path,
+            no_template,
+            embd,
+            layers,
+        }) => {
             let spec = crate::engine::gguf::tiny::Spec {
+                n_embd: embd.max(16),
+                n_ff: embd.max(16) * 4,
+                n_layer: layers.max(1),
                 chat_template: (!no_template)
                     .then(|| crate::engine::gguf::tiny::CHATML.to_string()),
                 ..Default::default()

@@ -165,3 +165,73 @@ fn a_prompt_longer_than_the_context_is_refused_and_long_chats_are_summarised() {
         .expect("a summary");
     assert!(upto >= 2 && upto < turns.len() - 1, "{upto}");
 }
+
+#[test]
+fn headless_chat_streams_to_stdout_and_continues_a_session() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        "[llm]\ntemperature = 0.0\nmax_tokens = 12\n",
+    )
+    .unwrap();
+    let fk = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+            .args(args)
+            .env("FIELDKIT_HOME", home.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let m = model.to_string_lossy().to_string();
+    let out = fk(&["model", "add", &m, "--name", "tiny"], None);
+    assert!(out.status.success());
+    let ls = String::from_utf8_lossy(&fk(&["model", "ls"], None).stdout).to_string();
+    assert!(
+        ls.contains("tiny *") && ls.contains("llama") && ls.contains("F32") && ls.contains("2048"),
+        "{ls}"
+    );
+
+    let a = fk(&["chat", "--session", "notes", "hello world"], None);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = fk(&["chat", "--session", "notes", "-"], Some("and the data?"));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    // Greedy: a one-off chat with the same question says what the session's first answer said.
+    let c = fk(&["chat", "hello world"], None);
+    assert_eq!(a.stdout, c.stdout);
+    let db = rusqlite::Connection::open(home.path().join("data/state.db")).unwrap();
+    let rows: Vec<(String, String)> = db
+        .prepare("SELECT role, content FROM chat_messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let roles: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(rows[2].1, "and the data?");
+    assert_eq!(
+        rows[1].1.trim_end(),
+        String::from_utf8_lossy(&a.stdout).trim_end()
+    );
+
+    // Bad input: no model of that name, an empty prompt, a non-GGUF file.
+    let e = fk(&["chat", "--model", "nope", "hi"], None);
+    assert!(!e.status.success());
+    assert!(String::from_utf8_lossy(&e.stderr).contains("no model named \"nope\""));
+    let e = fk(&["chat", "-"], Some("   "));
+    assert!(String::from_utf8_lossy(&e.stderr).contains("the prompt is empty"));
+    let fake = home.path().join("fake.gguf");
+    std::fs::write(&fake, "hello").unwrap();
+    let e = fk(&["model", "add", &fake.to_string_lossy()], None);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("not a GGUF model"));
+}

@@ -230,6 +230,7 @@ catalogue![
         "Chat: copy the last code block (again: the one before)"
     ),
     ("chat-sessions", "", "Chat: switch to another chat session"),
+    ("chat-open", "[ID]", "Chat: show chat session ID (#12)"),
     ("chat-new", "", "Chat: start a new chat session"),
     ("chat-rename", "[NAME]", "Chat: rename this chat session"),
     ("chat-delete", "", "Chat: delete this chat session"),
@@ -305,6 +306,7 @@ const PANE_ACTIONS: &[&str] = &[
     "regenerate",
     "copy-code",
     "chat-sessions",
+    "chat-open",
     "chat-new",
     "chat-rename",
     "chat-delete",

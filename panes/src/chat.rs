@@ -194,6 +194,19 @@ impl ChatPane {
             ("chat-sessions", _) => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::List)));
             }
+            ("chat-open", Some(a)) => {
+                let id = a
+                    .trim_start_matches('#')
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<i64>().ok());
+                match id {
+                    Some(id) => cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Open(
+                        Some(id),
+                    )))),
+                    None => return Outcome::Ignored,
+                }
+            }
             ("chat-new", _) => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::New)));
             }
@@ -360,17 +373,7 @@ impl ChatPane {
                 if let Some(s) = self.session.as_mut() {
                     s.messages.push(msg);
                 }
-                self.note = stats
-                    .cancelled
-                    .then(|| ("stopped; what came is kept".to_string(), false))
-                    .or_else(|| {
-                        stats.truncated.then(|| {
-                            (
-                                "the answer reached max_tokens ([llm] in config.toml)".to_string(),
-                                false,
-                            )
-                        })
-                    });
+                self.note = None;
                 self.last = Some(stats);
                 self.stream = None;
             }
@@ -564,12 +567,22 @@ impl ChatPane {
             }
         } else if let Some(l) = &self.last {
             s.push_str(&format!(
-                " · {} tokens · {:.1} tok/s · prompt {} tokens ({:.0} tok/s)",
+                " · {} tokens · {:.1} tok/s",
                 l.tokens,
-                l.tokens_per_s(),
-                l.prompt_tokens,
-                l.prompt_per_s()
+                l.tokens_per_s()
             ));
+            if l.cancelled {
+                s.push_str(" · stopped, what came is kept");
+            } else if l.truncated {
+                s.push_str(" · cut at max_tokens");
+            }
+            if l.prompt_tokens > 0 {
+                s.push_str(&format!(
+                    " · prompt {} tokens ({:.0} tok/s)",
+                    l.prompt_tokens,
+                    l.prompt_per_s()
+                ));
+            }
         }
         if self.retrieval {
             s.push_str(" · retrieval on");

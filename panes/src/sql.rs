@@ -144,6 +144,8 @@ pub struct SqlPane {
     origin: (usize, usize),
     last: Option<RunState>,
     catalog: Catalog,
+    /// A question for `ask-data` waiting for the catalog.
+    asking: Option<String>,
     seq: u64,
     tree: bool,
     tree_top: usize,
@@ -172,6 +174,7 @@ impl SqlPane {
             origin: (0, 0),
             last: None,
             catalog: Catalog::default(),
+            asking: None,
             seq: 0,
             tree: false,
             tree_top: 0,
@@ -379,6 +382,25 @@ impl SqlPane {
         s
     }
 
+    /// Sends `question` with the catalog to the model, or says there is nothing to ask about.
+    fn ask_data(&mut self, question: &str, cx: &mut Cx) {
+        if self.catalog.tables.is_empty() {
+            self.last = Some(RunState::Error {
+                message: "no tables yet: open a file (o in a grid, or fieldkit open PATH) so the \
+                          model has a schema to write SQL for"
+                    .into(),
+                at: None,
+            });
+        } else {
+            cx.push(Effect::Engine(EngineRequest::AskData {
+                question: question.to_string(),
+                schema: self.schema(),
+            }));
+            self.last = Some(RunState::Running("asking the model".into(), None));
+        }
+        cx.dirty = true;
+    }
+
     fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
         match (name, arg) {
             ("ask-data", None) => {
@@ -389,23 +411,14 @@ impl SqlPane {
                     on_empty: None,
                 }));
             }
-            ("ask-data", Some(q)) => {
-                if self.catalog.tables.is_empty() {
-                    self.last = Some(RunState::Error {
-                        message: "no tables yet: open a file (o in a grid, or fieldkit open PATH) \
-                                  so the model has a schema to write SQL for"
-                            .into(),
-                        at: None,
-                    });
-                } else {
-                    cx.push(Effect::Engine(EngineRequest::AskData {
-                        question: q.to_string(),
-                        schema: self.schema(),
-                    }));
-                    self.last = Some(RunState::Running("asking the model".into(), None));
-                }
+            ("ask-data", Some(q)) if self.catalog.tables.is_empty() => {
+                // Fresh catalog first: tables may have been loaded since it was last read.
+                self.asking = Some(q.to_string());
+                self.ask_catalog(cx);
+                self.last = Some(RunState::Running("reading the catalog".into(), None));
                 cx.dirty = true;
             }
+            ("ask-data", Some(q)) => self.ask_data(q, cx),
             ("run", Some(what)) => self.run(what, cx),
             ("cancel", _) => {
                 if self.completion.take().is_some() {
@@ -472,7 +485,13 @@ impl SqlPane {
     fn on_data(&mut self, ev: DataEvent, cx: &mut Cx) -> Outcome {
         cx.dirty = true;
         match ev {
-            DataEvent::Catalog { catalog, .. } => self.catalog = catalog,
+            DataEvent::Catalog { catalog, .. } => {
+                self.catalog = catalog;
+                // A question asked before the catalog was known goes now.
+                if let Some(q) = self.asking.take() {
+                    self.ask_data(&q, cx);
+                }
+            }
             DataEvent::Progress { what, pct, .. } => {
                 self.last = Some(RunState::Running(what, pct));
             }

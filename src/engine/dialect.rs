@@ -300,3 +300,50 @@ mod tests {
         assert!(translate("select 1", "oracle").is_err());
     }
 }
+
+/// Whether `sql` (DuckDB's dialect, several statements allowed) only reads: every statement a
+/// query, EXPLAIN, DESCRIBE/SHOW or SUMMARIZE-style read. `Err` when it does not parse, so
+/// the caller asks rather than guesses.
+pub fn read_only(sql: &str) -> Result<bool, String> {
+    use sqlparser::ast::Statement;
+    let d = sqlparser::dialect::DuckDbDialect {};
+    let stmts = Parser::parse_sql(&d, sql).map_err(|e| e.to_string())?;
+    if stmts.is_empty() {
+        return Ok(false);
+    }
+    Ok(stmts.iter().all(|s| {
+        matches!(
+            s,
+            Statement::Query(_)
+                | Statement::Explain { .. }
+                | Statement::ExplainTable { .. }
+                | Statement::ShowTables { .. }
+                | Statement::ShowColumns { .. }
+                | Statement::ShowVariable { .. }
+                | Statement::ShowFunctions { .. }
+        )
+    }))
+}
+
+#[cfg(test)]
+mod read_only_tests {
+    use super::read_only;
+
+    #[test]
+    fn reads_pass_and_writes_do_not() {
+        assert_eq!(
+            read_only("SELECT city, count(*) FROM trips GROUP BY 1"),
+            Ok(true)
+        );
+        assert_eq!(
+            read_only("WITH x AS (SELECT 1) SELECT * FROM x; SELECT 2"),
+            Ok(true)
+        );
+        assert_eq!(read_only("DROP TABLE trips"), Ok(false));
+        assert_eq!(read_only("SELECT 1; DELETE FROM trips"), Ok(false));
+        assert_eq!(read_only("UPDATE t SET a = 1"), Ok(false));
+        assert_eq!(read_only("CREATE TABLE x AS SELECT 1"), Ok(false));
+        assert_eq!(read_only(""), Ok(false));
+        assert!(read_only("SELEC nonsense FROM").is_err());
+    }
+}

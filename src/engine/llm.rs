@@ -120,11 +120,23 @@ pub fn check_model(path: &Path, available: Option<u64>) -> Result<gguf::Info> {
     Ok(info)
 }
 
+/// Two worked exchanges at the head of the fallback transcript: a base model continues what it
+/// sees, so it needs to be shown that an assistant's line answers the user's.
+const FALLBACK_PRIMER: &str = "User: What is the boiling point of water at sea level?\n\
+Assistant: 100 °C (212 °F).\n\
+User: How do I show the current directory in a shell?\n\
+Assistant: Run `pwd`.\n";
+
 /// The fallback chat format for models without a template (base models): a plain
-/// transcript, which a base model continues as the assistant.
+/// transcript, primed with two exchanges, which a base model continues as the assistant.
 pub fn fallback_prompt(turns: &[Turn]) -> String {
     let mut s = String::new();
+    let mut primed = false;
     for t in turns {
+        if t.role != Role::System && !primed {
+            s.push_str(FALLBACK_PRIMER);
+            primed = true;
+        }
         match t.role {
             Role::System => {
                 s.push_str(t.content.trim());
@@ -408,8 +420,14 @@ impl Engine {
         } else {
             Vec::new()
         };
+        // An answer does not start with the space or newline after "Assistant:".
+        let mut started = false;
         self.generate_tokens(&tokens, params, &stops, cancel, &mut |t| {
-            on(LlmEvent::Token(t.to_string()))
+            let t = if started { t } else { t.trim_start() };
+            if !t.is_empty() {
+                started = true;
+                on(LlmEvent::Token(t.to_string()))
+            }
         })
     }
 
@@ -900,7 +918,9 @@ mod tests {
         ]);
         assert_eq!(
             p,
-            "Be brief.\n\nUser: hi\nAssistant: hello\nUser: and?\nAssistant:"
+            format!(
+                "Be brief.\n\n{FALLBACK_PRIMER}User: hi\nAssistant: hello\nUser: and?\nAssistant:"
+            )
         );
     }
 

@@ -327,6 +327,12 @@ impl Screen {
         }
     }
 
+    /// The text selected in copy mode, if any.
+    pub fn selection_text(&self) -> Option<String> {
+        self.term.selection.as_ref()?;
+        self.term.selection_to_string()
+    }
+
     /// The text of the screen, and with `history` the scrollback above it; trailing blanks
     /// and blank lines at the end trimmed.
     pub fn text(&self, history: bool) -> String {

@@ -7,6 +7,7 @@ event, then renders each dirty session once per attached client and saves what c
 Nothing polls: with no input, no worker traffic and no visible status pane the server sleeps.
 */
 
+mod chat;
 pub mod commands;
 pub mod memory;
 pub mod popup;
@@ -133,6 +134,8 @@ pub struct Server {
     paste: Option<String>,
     /// For starting workers later (lazy ones on first use).
     events: mpsc::UnboundedSender<Ev>,
+    /// Chat sessions shown, answers being written.
+    chat: chat::ChatState,
 }
 
 /// Quiet time after which the server trims its memory.
@@ -358,6 +361,7 @@ impl Server {
             pty_tx,
             paste: None,
             events,
+            chat: chat::ChatState::default(),
         };
         server.start_workers();
         // Grids and editors restored from a saved session need DuckDB at once.
@@ -369,6 +373,7 @@ impl Server {
         if data_panes {
             server.spawn_worker("data");
         }
+        server.load_chats();
         server
     }
 
@@ -740,6 +745,10 @@ impl Server {
                         p.on_engine(EngineEvent::InsertText(text), cx)
                     });
                 }
+                PopupResult::Confirm(c) => {
+                    s.popup = None;
+                    self.confirmed(&name, c);
+                }
             }
             self.mark(&name);
             return;
@@ -944,6 +953,10 @@ impl Server {
                     }
                 }
                 Effect::Engine(EngineRequest::SqlHistory) => self.sql_history(name),
+                Effect::Engine(EngineRequest::Chat(req)) => self.chat_request(name, source, req),
+                Effect::Engine(EngineRequest::AskData { question, schema }) => {
+                    self.ask_data(name, source, question, schema)
+                }
                 Effect::Ui(UiCommand::Prompt {
                     title,
                     initial,
@@ -1048,8 +1061,27 @@ impl Server {
             Action::Unbind => {}
             Action::OpenFile(Some(path)) => self.open_file(name, &path)?,
             Action::OpenFile(None) => self.file_picker(name),
+            Action::AttachContext => self.attach_context(name)?,
+            Action::AskShell(None) => {
+                if !self.terms.contains_key(&s.focused()) {
+                    return Err("ask-shell works from a terminal pane: focus one first.".into());
+                }
+                s.popup = Some(Popup::Prompt {
+                    title: "ask for a shell command".into(),
+                    input: String::new(),
+                    then: "ask-shell".into(),
+                    on_empty: None,
+                });
+            }
+            Action::AskShell(Some(r)) => self.ask_shell(name, r)?,
+            Action::Index(p) => self.index_action(name, p)?,
             other => {
-                if !s.apply(&other, &mut self.ids)? {
+                let applied = s.apply(&other, &mut self.ids)?;
+                if applied {
+                    // A new chat pane gets its session.
+                    self.load_chats();
+                }
+                if !applied {
                     let out = self.pane_call(name, |p, cx| p.on_action(&other, cx));
                     if let (Outcome::Ignored, Action::Pane { name: verb, .. }) = (out, &other) {
                         // `cancel` with nothing to cancel is not worth a popup.
@@ -1154,6 +1186,9 @@ impl Server {
                 if kind == "data" {
                     self.data_broadcast(|| EngineEvent::Data(DataEvent::Lost { why: why.clone() }));
                 }
+                if kind == "llm" {
+                    self.llm_lost(&why);
+                }
             }
             WorkerNote::Frame { bytes, .. } if kind == "data" => {
                 match wire::decode::<DataOut>(&bytes) {
@@ -1164,6 +1199,12 @@ impl Server {
                         self.data_broadcast(|| EngineEvent::Ready);
                     }
                     Ok(DataOut::Event { pane, ev }) => self.data_event(pane, ev),
+                    Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
+                }
+            }
+            WorkerNote::Frame { bytes, .. } if kind == "llm" => {
+                match wire::decode::<crate::engine::llm::LlmOut>(&bytes) {
+                    Ok(out) => self.on_llm(out),
                     Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
                 }
             }

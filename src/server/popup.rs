@@ -41,6 +41,23 @@ pub enum Popup {
         picker: Picker,
         then: PickThen,
     },
+    /// A yes/no question about something the model proposed: nothing happens without `y`.
+    Confirm {
+        title: String,
+        text: String,
+        yes: Confirmed,
+    },
+}
+
+/// What a `Confirm` popup does on yes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Type `text` into terminal pane `pane` (not run: no Enter is sent).
+    TypeInto { pane: u64, text: String },
+    /// Run `sql` from SQL editor `editor` (it changes data or schema).
+    RunSql { editor: u64, sql: String },
+    /// Delete chat session `id`, shown in chat pane `pane`.
+    DeleteChat { pane: u64, id: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +76,8 @@ pub enum PopupResult {
     Run(String),
     /// Close, then give this text to the focused pane.
     Insert(String),
+    /// Close, then do what was confirmed.
+    Confirm(Confirmed),
 }
 
 /// Keys every picker shares; `None` for Enter, which depends on the picker.
@@ -228,6 +247,16 @@ impl Popup {
                 }
                 _ => PopupResult::Keep,
             },
+            Popup::Confirm { yes, .. } => match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    PopupResult::Confirm(yes.clone())
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                    PopupResult::Close
+                }
+                KeyCode::Char('c') if ctrl => PopupResult::Close,
+                _ => PopupResult::Keep,
+            },
             Popup::Message { .. } => match k.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char(' ') => {
                     PopupResult::Close
@@ -321,6 +350,39 @@ impl Popup {
                         .min(inner.right().saturating_sub(1)),
                     inner.y,
                 ))
+            }
+            Popup::Confirm { title, text, .. } => {
+                let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0) as u16;
+                let width = (longest + 4).clamp(40, area.width.saturating_sub(4).max(40));
+                let inner_w = width.saturating_sub(2).max(1);
+                let rows: u16 = text
+                    .lines()
+                    .map(|l| (l.chars().count() as u16).div_ceil(inner_w).max(1))
+                    .sum();
+                let rect = centered(area, width, rows + 4);
+                let inner = frame(rect, title, theme, buf);
+                let mut body: Vec<Line> = text
+                    .lines()
+                    .map(|l| Line::from(Span::styled(l.to_string(), Style::new().fg(theme.fg))))
+                    .collect();
+                body.push(Line::default());
+                body.push(Line::from(vec![
+                    Span::styled(
+                        "y",
+                        Style::new().fg(theme.hint_key).add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(" / Enter: yes    ", theme.muted()),
+                    Span::styled(
+                        "n",
+                        Style::new().fg(theme.hint_key).add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(" / Esc: no", theme.muted()),
+                ]));
+                Paragraph::new(body)
+                    .wrap(Wrap { trim: false })
+                    .style(theme.popup())
+                    .render(inner, buf);
+                None
             }
             Popup::Message { title, text } => {
                 let width = (text.chars().count() as u16 + 4).clamp(30, 70);

