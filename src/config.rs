@@ -105,6 +105,7 @@ impl LlmConfig {
             max_tokens: self.max_tokens.max(1),
             temperature: self.temperature.max(0.0),
             seed: self.seed,
+            ignore_eos: false,
         }
     }
 }

@@ -12,6 +12,7 @@ fn greedy(max_tokens: u32) -> GenParams {
         max_tokens,
         temperature: 0.0,
         seed: 1,
+        ignore_eos: false,
     }
 }
 

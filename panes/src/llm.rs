@@ -55,6 +55,8 @@ pub struct GenParams {
     /// 0 is greedy.
     pub temperature: f32,
     pub seed: u32,
+    /// Go on past the end-of-generation token (benchmarks count a fixed number of tokens).
+    pub ignore_eos: bool,
 }
 
 impl Default for GenParams {
@@ -63,6 +65,7 @@ impl Default for GenParams {
             max_tokens: 512,
             temperature: 0.7,
             seed: 42,
+            ignore_eos: false,
         }
     }
 }

@@ -202,28 +202,34 @@ impl SqlPane {
         })));
     }
 
+    /// The selected text and where it starts, if anything is selected.
+    fn selection(&self) -> Option<(String, (usize, usize))> {
+        let ta = &self.buf().text;
+        let lines = ta.lines();
+        let ((r0, c0), (r1, c1)) = ta.selection_range()?;
+        let mut out = String::new();
+        for (r, line) in lines.iter().enumerate().take(r1 + 1).skip(r0) {
+            let from = if r == r0 { byte_of(line, c0) } else { 0 };
+            let to = if r == r1 {
+                byte_of(line, c1)
+            } else {
+                line.len()
+            };
+            out.push_str(line.get(from..to).unwrap_or(""));
+            if r != r1 {
+                out.push('\n');
+            }
+        }
+        (!out.trim().is_empty()).then_some((out, (r0, c0)))
+    }
+
     /// What `run statement` sends: the selection, else the statement under the cursor, with
     /// where it starts.
     fn statement_at_cursor(&self) -> Option<(String, (usize, usize))> {
         let ta = &self.buf().text;
         let lines = ta.lines();
-        if let Some(((r0, c0), (r1, c1))) = ta.selection_range() {
-            let mut out = String::new();
-            for (r, line) in lines.iter().enumerate().take(r1 + 1).skip(r0) {
-                let from = if r == r0 { byte_of(line, c0) } else { 0 };
-                let to = if r == r1 {
-                    byte_of(line, c1)
-                } else {
-                    line.len()
-                };
-                out.push_str(line.get(from..to).unwrap_or(""));
-                if r != r1 {
-                    out.push('\n');
-                }
-            }
-            if !out.trim().is_empty() {
-                return Some((out, (r0, c0)));
-            }
+        if let Some(sel) = self.selection() {
+            return Some(sel);
         }
         let text = lines.join("\n");
         let (row, col) = ta.cursor();
@@ -904,21 +910,8 @@ impl Pane for SqlPane {
 
     fn context(&self) -> Option<crate::llm::Attachment> {
         let b = self.buf();
-        let query = match b.text.selection_range() {
-            Some(((r1, c1), (r2, c2))) => {
-                let lines = b.text.lines();
-                let mut out = String::new();
-                for r in r1..=r2 {
-                    let l = &lines[r];
-                    let from = if r == r1 { byte_of(l, c1) } else { 0 };
-                    let to = if r == r2 { byte_of(l, c2) } else { l.len() };
-                    out.push_str(l.get(from..to).unwrap_or(""));
-                    if r != r2 {
-                        out.push('\n');
-                    }
-                }
-                out
-            }
+        let query = match self.selection() {
+            Some((sel, _)) => sel,
             None => b.content(),
         };
         let mut body = format!("query:\n{}\n", query.trim());

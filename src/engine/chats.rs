@@ -356,11 +356,14 @@ mod tests {
             attachments: vec![],
             meta: String::new(),
         };
-        st.add_message(a, &msg("user", "how many trips in Oslo?"))
+        let q1 = st
+            .add_message(a, &msg("user", "how many trips in Oslo?"))
             .unwrap();
         st.add_message(a, &msg("assistant", "42")).unwrap();
-        st.add_message(a, &msg("summary", "They counted trips."))
-            .unwrap();
+        // The summary folds only the first question: the answer after it is kept.
+        let mut sum = msg("summary", "They counted trips.");
+        sum.meta = format!("folds:{q1}");
+        st.add_message(a, &sum).unwrap();
         let mut q = msg("user", "and Lima?");
         q.attachments.push(Attachment {
             title: "grid trips".into(),

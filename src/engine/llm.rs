@@ -464,6 +464,7 @@ impl Engine {
             max_tokens: 160,
             temperature: 0.0,
             seed: 0,
+            ignore_eos: false,
         };
         let stops: Vec<String> = if self.uses_fallback() {
             FALLBACK_STOPS.iter().map(|s| s.to_string()).collect()
@@ -594,7 +595,7 @@ impl Engine {
             }
             let token = sampler.sample(&ctx, last_idx);
             sampler.accept(token);
-            if vocab.is_eog(token) {
+            if vocab.is_eog(token) && !params.ignore_eos {
                 break;
             }
             stats.tokens += 1;
@@ -634,6 +635,14 @@ pub enum LlmIn {
         model: ModelRef,
         settings: Settings,
         turns: Vec<Turn>,
+        params: GenParams,
+    },
+    /// Generate from these exact tokens, no template (benches: the same prompt as a peer).
+    Raw {
+        job: u64,
+        model: ModelRef,
+        settings: Settings,
+        tokens: Vec<i32>,
         params: GenParams,
     },
     /// Stop job `job` (or whatever runs, for 0).
@@ -759,6 +768,32 @@ pub fn run() -> Result<()> {
             LlmIn::IdleUnload { after_s } => {
                 idle_after = (after_s > 0).then(|| Duration::from_secs(after_s));
             }
+            LlmIn::Raw {
+                job,
+                model,
+                settings,
+                tokens,
+                params,
+            } => {
+                running.store(job, Ordering::SeqCst);
+                cancel.store(false, Ordering::SeqCst);
+                let r = run_chat(
+                    &mut engine,
+                    &out,
+                    job,
+                    &model,
+                    &settings,
+                    Prompt::Tokens(&tokens),
+                    &params,
+                    &cancel,
+                );
+                running.store(0, Ordering::SeqCst);
+                let ev = match r {
+                    Ok(stats) => LlmEvent::Done(stats),
+                    Err(e) => LlmEvent::Error(format!("{e:#}")),
+                };
+                send(&out, &LlmOut::Event { job, ev });
+            }
             LlmIn::Chat {
                 job,
                 model,
@@ -783,7 +818,7 @@ pub fn run() -> Result<()> {
                     job,
                     &model,
                     &settings,
-                    &turns,
+                    Prompt::Turns(&turns),
                     &params,
                     &cancel,
                 );
@@ -799,6 +834,13 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// What a job generates from.
+#[derive(Clone, Copy)]
+enum Prompt<'a> {
+    Turns(&'a [Turn]),
+    Tokens(&'a [i32]),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_chat(
     engine: &mut Engine,
@@ -806,11 +848,14 @@ fn run_chat(
     job: u64,
     model: &ModelRef,
     settings: &Settings,
-    turns: &[Turn],
+    prompt: Prompt,
     params: &GenParams,
     cancel: &AtomicBool,
 ) -> Result<GenStats> {
     if let Some((url, name)) = &model.remote {
+        let Prompt::Turns(turns) = prompt else {
+            bail!("raw token prompts are for local models");
+        };
         let mut on = |t: &str| {
             send(
                 out,
@@ -872,8 +917,28 @@ fn run_chat(
     } else {
         engine.load(model, settings, |_| {})?;
     }
-    let mut on = |ev: LlmEvent| send(out, &LlmOut::Event { job, ev });
-    engine.chat(turns, params, cancel, &mut on)
+    match prompt {
+        Prompt::Turns(turns) => {
+            let mut on = |ev: LlmEvent| send(out, &LlmOut::Event { job, ev });
+            engine.chat(turns, params, cancel, &mut on)
+        }
+        Prompt::Tokens(ids) => {
+            let tokens: Vec<_> = ids
+                .iter()
+                .map(|t| llama_cpp_2::token::LlamaToken::new(*t))
+                .collect();
+            let mut on = |t: &str| {
+                send(
+                    out,
+                    &LlmOut::Event {
+                        job,
+                        ev: LlmEvent::Token(t.to_string()),
+                    },
+                )
+            };
+            engine.generate_tokens(&tokens, params, &[], cancel, &mut on)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -521,7 +521,7 @@ mod tests {
             .unwrap_err()
             .contains("no pane 2"));
         assert!(s
-            .apply(&Action::Open(PaneKind::Chat), &mut ids)
+            .apply(&Action::Open(PaneKind::Vault), &mut ids)
             .unwrap_err()
             .contains("not part of this build"));
         assert_eq!(s.apply(&Action::Refresh, &mut ids), Ok(false));

