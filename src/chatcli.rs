@@ -289,7 +289,10 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
             eprintln!("fieldkit: the index has nothing for this question (`fieldkit index PATH`)");
         } else {
             user.attachments.push(fieldkit_panes::llm::Attachment {
-                title: format!("{} passages from the index", hits.len()),
+                title: format!(
+                    "sources: {}",
+                    hits.iter().map(|h| h.cite()).collect::<Vec<_>>().join(", ")
+                ),
                 body: index::to_context(&hits),
             });
         }

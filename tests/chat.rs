@@ -177,6 +177,7 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
     let fk = Fk::new();
     let server = FakeOpenAi::start(vec![
         "Here you go:\n```sh\nls -la /tmp\n```".into(),
+        "Every six hours (camp.md:1).".into(),
         "```sh\necho typed-not-run\n```".into(),
     ]);
     fk.ok(&[
@@ -190,6 +191,16 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
         "lan",
     ]);
     config(&fk, "allow_remote = true\n");
+    // A folder indexed for retrieval.
+    let notes = fk.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(
+        notes.join("camp.md"),
+        "# Camp\n\nThe generator needs diesel every six hours.\n",
+    )
+    .unwrap();
+    let out = fk.ok(&["index", &notes.to_string_lossy()]);
+    assert!(out.contains("indexed 1 files"), "{out}");
     fk.terminal("w", 120, 36);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));

@@ -236,3 +236,28 @@ fn headless_chat_streams_to_stdout_and_continues_a_session() {
     let e = fk(&["model", "add", &fake.to_string_lossy()], None);
     assert!(String::from_utf8_lossy(&e.stderr).contains("not a GGUF model"));
 }
+
+#[test]
+fn an_idle_model_is_unloaded_and_loads_again_on_the_next_question() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    let mut w = LlmWorker::start(home.path());
+    w.send(&LlmIn::IdleUnload { after_s: 1 });
+    w.chat(1, &model, ask("hi"), greedy(2));
+    w.finish(1).2.expect("an answer");
+    // Nothing asked for a second: the worker says the model is gone.
+    loop {
+        match w.events.recv_timeout(common::llm::WAIT) {
+            Ok(fieldkit::engine::llm::LlmOut::State { loaded: None }) => break,
+            Ok(_) => continue,
+            Err(e) => panic!("no unload: {e}"),
+        }
+    }
+    w.chat(2, &model, ask("hi"), greedy(2));
+    let (_, events, r) = w.finish(2);
+    r.expect("an answer after unloading");
+    assert!(
+        events.iter().any(|e| matches!(e, LlmEvent::Loading { .. })),
+        "loaded again: {events:?}"
+    );
+}

@@ -392,9 +392,13 @@ impl ChatPane {
                 self.pending.push(a);
             }
             ChatEvent::Model(m) => self.model = m,
-            ChatEvent::Sources(s) => {
-                if !s.is_empty() {
-                    self.note = Some((format!("sources: {}", s.join(", ")), false));
+            ChatEvent::Sources(a) => {
+                if let Some(m) = self
+                    .session
+                    .as_mut()
+                    .and_then(|s| s.messages.iter_mut().rev().find(|m| m.role == "user"))
+                {
+                    m.attachments.push(a);
                 }
             }
         }

@@ -1398,6 +1398,24 @@ mod tests {
     }
 
     #[test]
+    fn its_context_is_the_schema_and_the_rows_on_screen() {
+        let mut p = loaded(1000);
+        snapshot(&mut p, 80, 12);
+        let a = p.context().expect("a loaded grid has context");
+        assert_eq!(a.title, "grid trips.csv (4 columns, rows 1-9 of 1000)");
+        let lines: Vec<&str> = a.body.lines().collect();
+        assert!(
+            lines[0].starts_with("columns: id BIGINT, city VARCHAR, fare DOUBLE"),
+            "{}",
+            a.body
+        );
+        assert!(lines[1].starts_with("id\tcity\tfare\t"), "{}", a.body);
+        assert_eq!(lines[2], "0\tOslo\t0.00\tNULL");
+        assert_eq!(lines.len(), 2 + 9);
+        assert!(GridPane::new().context().is_none());
+    }
+
+    #[test]
     fn stale_answers_are_dropped() {
         let mut p = loaded(10);
         let old = p.seq;

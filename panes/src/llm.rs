@@ -213,8 +213,9 @@ pub enum ChatEvent {
     Attach(Attachment),
     /// Which model answers, for the footer.
     Model(String),
-    /// Sources the retrieval index gave for the last question (`notes.md:12`).
-    Sources(Vec<String>),
+    /// Passages the retrieval index gave for the last question, titled with their sources
+    /// (`sources: notes.md:12, ...`): shown with the question they went with.
+    Sources(Attachment),
 }
 
 /// The id of the newest message a summary folds (`meta` is `folds:ID`).

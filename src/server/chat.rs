@@ -419,22 +419,24 @@ impl Server {
                         index::search(&db, &user.content, self.config.llm.retrieval_chunks)
                     })
                     .unwrap_or_default();
-                let cites: Vec<String> = hits.iter().map(|h| h.cite()).collect();
-                if !hits.is_empty() {
-                    user.attachments.push(Attachment {
-                        title: format!("{} passages from the index", hits.len()),
+                let att = if hits.is_empty() {
+                    Attachment {
+                        title:
+                            "sources: none (the index has nothing for this; fieldkit index PATH)"
+                                .into(),
+                        body: String::new(),
+                    }
+                } else {
+                    let cites: Vec<String> = hits.iter().map(|h| h.cite()).collect();
+                    Attachment {
+                        title: format!("sources: {}", cites.join(", ")),
                         body: index::to_context(&hits),
-                    });
+                    }
+                };
+                if !hits.is_empty() {
+                    user.attachments.push(att.clone());
                 }
-                self.chat_to(
-                    name,
-                    pane,
-                    ChatEvent::Sources(if cites.is_empty() {
-                        vec!["(nothing in the index: fieldkit index PATH)".into()]
-                    } else {
-                        cites
-                    }),
-                );
+                self.chat_to(name, pane, ChatEvent::Sources(att));
             }
             let Some(store) = &self.store else {
                 return;
