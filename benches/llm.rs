@@ -425,6 +425,60 @@ fn main() {
         "time to first token, chat question (model loaded, 4096-token context): {:.0} ms",
         median(ttft)
     );
+    // Esc: how long after the cancel reaches the worker the answer ends, while it generates
+    // and while it is still reading a long prompt.
+    let mut during_gen = Vec::new();
+    let mut during_pp = Vec::new();
+    let long: Vec<i32> = ids.iter().cycle().take(1900).copied().collect();
+    for i in 0..runs {
+        for (phase, tokens, out) in [
+            ("gen", &ids[..64], &mut during_gen),
+            ("pp", &long[..], &mut during_pp),
+        ] {
+            let job = 200 + i as u64 * 2 + u64::from(phase == "pp");
+            w.send(&LlmIn::Raw {
+                job,
+                model: ModelRef::local("gemma", &model),
+                settings: Settings {
+                    n_ctx: 2048,
+                    threads: threads as u32,
+                    n_batch: 512,
+                },
+                tokens: tokens.to_vec(),
+                params: GenParams {
+                    max_tokens: 100_000,
+                    temperature: 0.0,
+                    seed: 0,
+                    ignore_eos: true,
+                },
+            });
+            if phase == "gen" {
+                // Wait for the answer to be under way.
+                while !matches!(w.next(job), LlmEvent::Token(_)) {}
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(400));
+            }
+            let t = Instant::now();
+            w.send(&LlmIn::Cancel { job });
+            loop {
+                match w.next(job) {
+                    LlmEvent::Done(s) => {
+                        assert!(s.cancelled || phase == "gen", "{s:?}");
+                        break;
+                    }
+                    LlmEvent::Error(e) => panic!("{e}"),
+                    _ => {}
+                }
+            }
+            out.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    println!(
+        "Esc: the answer ends {:.0} ms after the cancel while generating, {:.0} ms while reading a 1,900-token prompt (worst {:.0} ms; goal 200 ms)",
+        median(during_gen.clone()),
+        median(during_pp.clone()),
+        during_gen.iter().chain(during_pp.iter()).cloned().fold(0.0, f64::max)
+    );
     println!(
         "llm worker memory with gemma-3-270m loaded: {:.0} MiB RSS (model file {:.0} MiB)",
         rss_kib(pid) as f64 / 1024.0,

@@ -81,11 +81,36 @@ pub fn report(dirs: &Dirs) -> String {
     for (name, what) in crate::engine::BUILT_IN {
         let _ = writeln!(o, "  {name:<8} {what}");
     }
-    for (name, what) in [
-        ("data", "DuckDB: not in this build yet"),
-        ("llm", "llama.cpp: not in this build yet"),
-    ] {
-        let _ = writeln!(o, "  {name:<8} {what}");
+
+    let _ = writeln!(o, "\nmodels (fieldkit model ls)");
+    let db = dirs.state_db();
+    let models = if db.exists() {
+        crate::engine::store::Store::open(&db)
+            .ok()
+            .and_then(|(st, _)| st.models().ok())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if models.is_empty() {
+        let _ = writeln!(o, "  none: add one with `fieldkit model add PATH.gguf`");
+    }
+    for m in models {
+        let state = match (&m.path, &m.url) {
+            (Some(p), _) => match crate::engine::gguf::read(p) {
+                Ok(i) => format!(
+                    "{} ({}, {} {})",
+                    p.display(),
+                    crate::engine::gguf::human(i.file_len),
+                    i.arch(),
+                    i.quantization()
+                ),
+                Err(e) => format!("{}: {e}", p.display()),
+            },
+            (None, Some(u)) => format!("{u} (remote)"),
+            (None, None) => "no file".into(),
+        };
+        let _ = writeln!(o, "  {:<16} {state}", m.name);
     }
     o
 }

@@ -36,6 +36,8 @@ struct Stream {
     tokens: u32,
     /// Loading the model: how far (0..=1).
     loading: Option<f32>,
+    /// Reading the prompt: tokens done, of all.
+    prompt: Option<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -347,6 +349,12 @@ impl ChatPane {
                     st.loading = None;
                 }
             }
+            ChatEvent::Gen(LlmEvent::Prompt { done, total }) => {
+                if let Some(st) = self.stream.as_mut() {
+                    st.loading = None;
+                    st.prompt = Some((done, total));
+                }
+            }
             ChatEvent::Gen(LlmEvent::Token(t)) => {
                 let st = self.stream.get_or_insert_with(Stream::default);
                 st.loading = None;
@@ -473,9 +481,16 @@ impl ChatPane {
                     format!("loading the model {}", bar(p, 20)),
                     Style::new().fg(t.warn),
                 )]),
-                None if st.text.is_empty() => {
-                    lines.push(vec![("thinking…".into(), Style::new().fg(t.muted))])
-                }
+                None if st.text.is_empty() => match st.prompt {
+                    Some((done, total)) => lines.push(vec![(
+                        format!(
+                            "reading the prompt {} of {total} tokens",
+                            bar(done as f32 / total.max(1) as f32, 20)
+                        ),
+                        Style::new().fg(t.muted),
+                    )]),
+                    None => lines.push(vec![("thinking…".into(), Style::new().fg(t.muted))]),
+                },
                 None => {
                     let (mut l, _) = markdown::render(&st.text, width, t);
                     if let Some(last) = l.last_mut() {
@@ -941,6 +956,18 @@ mod tests {
             vec![Role::System, Role::User, Role::Assistant, Role::User]
         );
         assert!(p.is_streaming());
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Gen(LlmEvent::Prompt {
+                done: 64,
+                total: 256,
+            })),
+            &mut Cx::default(),
+        );
+        let s = screen(&mut p, 60, 14);
+        assert!(
+            s.contains("reading the prompt [█████░") && s.contains("25% of 256 toke"),
+            "{s}"
+        );
         for t in ["Use", " `ls", " -la`", "."] {
             token(&mut p, t);
         }
@@ -1079,7 +1106,10 @@ mod tests {
         };
         assert_eq!(user.attachments.len(), 1);
         let last = &turns.last().unwrap().content;
-        assert!(last.starts_with("[grid trips.csv]\nid INTEGER"), "{last}");
+        assert!(
+            last.starts_with("grid trips.csv:\n```\nid INTEGER"),
+            "{last}"
+        );
         assert!(last.ends_with("which city?"));
     }
 

@@ -89,6 +89,11 @@ pub enum LlmEvent {
         upto: usize,
         text: String,
     },
+    /// Reading the prompt: `done` of `total` tokens (sent between chunks of a long prompt).
+    Prompt {
+        done: u32,
+        total: u32,
+    },
     Token(String),
     Done(GenStats),
     Error(String),
@@ -132,9 +137,19 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    /// The attachment as the model reads it.
+    /// The attachment as the model reads it: its title, then the body fenced, which chat and
+    /// base models alike read as "quoted material" rather than as the question.
     pub fn to_prompt(&self) -> String {
-        format!("[{}]\n{}\n[end of {}]", self.title, self.body, self.title)
+        let fence = if self.body.contains("```") {
+            "~~~~"
+        } else {
+            "```"
+        };
+        format!(
+            "{}:\n{fence}\n{}\n{fence}",
+            self.title,
+            self.body.trim_end()
+        )
     }
 }
 

@@ -377,7 +377,9 @@ mod tests {
         assert_eq!(turns[0].content, "Be brief.");
         assert!(turns[1].content.contains("They counted trips."));
         assert_eq!(turns[2].content, "42");
-        assert!(turns[3].content.starts_with("[grid trips]\ncity,n"));
+        assert!(turns[3]
+            .content
+            .starts_with("grid trips:\n```\ncity,n\n```"));
         assert!(turns[3].content.ends_with("and Lima?"));
         assert_eq!(ids[..2], [None, None]);
         // Folding the two turns after the system prompt (the summary and "42") ends at 42's id.

@@ -422,13 +422,26 @@ impl Engine {
         };
         // An answer does not start with the space or newline after "Assistant:".
         let mut started = false;
-        self.generate_tokens(&tokens, params, &stops, cancel, &mut |t| {
-            let t = if started { t } else { t.trim_start() };
-            if !t.is_empty() {
-                started = true;
-                on(LlmEvent::Token(t.to_string()))
-            }
-        })
+        let on = std::cell::RefCell::new(on);
+        self.generate_tokens(
+            &tokens,
+            params,
+            &stops,
+            cancel,
+            &mut |t| {
+                let t = if started { t } else { t.trim_start() };
+                if !t.is_empty() {
+                    started = true;
+                    (on.borrow_mut())(LlmEvent::Token(t.to_string()))
+                }
+            },
+            Some(&mut |done, total| {
+                (on.borrow_mut())(LlmEvent::Prompt {
+                    done: done as u32,
+                    total: total as u32,
+                })
+            }),
+        )
     }
 
     /// A few sentences standing for `turns`, generated greedily.
@@ -471,7 +484,14 @@ impl Engine {
         } else {
             Vec::new()
         };
-        self.generate_tokens(&tokens, &params, &stops, cancel, &mut |t| out.push_str(t))?;
+        self.generate_tokens(
+            &tokens,
+            &params,
+            &stops,
+            cancel,
+            &mut |t| out.push_str(t),
+            None,
+        )?;
         let out = out.trim().to_string();
         Ok(if out.is_empty() {
             "(the model gave no summary)".into()
@@ -489,11 +509,12 @@ impl Engine {
         on: &mut dyn FnMut(&str),
     ) -> Result<GenStats> {
         let tokens = self.tokenize(prompt)?;
-        self.generate_tokens(&tokens, params, &[], cancel, on)
+        self.generate_tokens(&tokens, params, &[], cancel, on, None)
     }
 
-    /// Decodes `tokens` (in chunks, checking `cancel` between them), then samples up to
-    /// `max_tokens` tokens, handing each piece of text to `on`.
+    /// Decodes `tokens` (in chunks, checking `cancel` between them, telling `progress` how
+    /// far it got after each chunk but the last), then samples up to `max_tokens` tokens,
+    /// handing each piece of text to `on`.
     pub fn generate_tokens(
         &mut self,
         tokens: &[llama_cpp_2::token::LlamaToken],
@@ -501,6 +522,7 @@ impl Engine {
         stops: &[String],
         cancel: &AtomicBool,
         on: &mut dyn FnMut(&str),
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<GenStats> {
         let chunk_learned = &mut self.chunk;
         let l = self
@@ -558,6 +580,11 @@ impl Engine {
             let next = ideal.clamp(*chunk_learned as f64 / 2.0, *chunk_learned as f64 * 2.0);
             *chunk_learned = (next as u32).clamp(8, n_batch);
             pos = end;
+            if pos < tokens.len() {
+                if let Some(p) = progress.as_mut() {
+                    p(pos, tokens.len());
+                }
+            }
         }
         stats.prompt_ms = t0.elapsed().as_secs_f64() * 1000.0;
 
@@ -936,7 +963,7 @@ fn run_chat(
                     },
                 )
             };
-            engine.generate_tokens(&tokens, params, &[], cancel, &mut on)
+            engine.generate_tokens(&tokens, params, &[], cancel, &mut on, None)
         }
     }
 }

@@ -711,7 +711,7 @@ impl Server {
                 }
                 self.chat_to(&name, pane, ChatEvent::Gen(LlmEvent::Token(t)));
             }
-            LlmEvent::Loading { .. } | LlmEvent::Loaded { .. } => {
+            LlmEvent::Loading { .. } | LlmEvent::Loaded { .. } | LlmEvent::Prompt { .. } => {
                 let shell = matches!(j.purpose, Purpose::Shell);
                 if let LlmEvent::Loaded { detail, .. } = &ev {
                     self.chat.loaded_model = Some(detail.clone());
