@@ -4,7 +4,7 @@
 mod common;
 
 use common::llm::FakeOpenAi;
-use common::{wait_until, Fk, BIN};
+use common::{wait_until, worker_pid, Fk, BIN};
 use fieldkit::engine::gguf::tiny;
 use std::path::PathBuf;
 
@@ -53,24 +53,13 @@ fn messages(fk: &Fk) -> Vec<(String, String, String)> {
         .expect("messages")
 }
 
-/// The pid of the server's worker of `kind`.
-fn worker_pid(server: i32, kind: &str) -> Option<i32> {
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<i32>().ok());
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if ppid == Some(server) && cmd.split(|b| *b == 0).any(|a| a == kind.as_bytes()) {
-            return Some(pid);
-        }
-    }
-    None
+/// The workspace in window `w` with a chat pane open and focused.
+fn start_chat(fk: &Fk) {
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
 }
 
 #[test]
@@ -79,12 +68,7 @@ fn an_answer_streams_on_through_detach_and_reattach_then_esc_stops_it_and_it_is_
     let model = slow_model(&fk);
     fk.ok(&["model", "add", &model.to_string_lossy(), "--name", "slow"]);
     config(&fk, "max_tokens = 1800\n");
-
-    fk.terminal("w", 120, 36);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
-    fk.ok(&["action", "open", "chat"]);
-    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    start_chat(&fk);
     fk.keys("w", &["-l", "hello world"]);
     fk.keys("w", &["Enter"]);
     let s = fk.wait_screen("w", "the answer streaming", |s| {
@@ -127,11 +111,7 @@ fn a_killed_worker_mid_answer_keeps_the_history_and_the_terminal_and_c_r_asks_ag
     let model = slow_model(&fk);
     fk.ok(&["model", "add", &model.to_string_lossy()]);
     config(&fk, "max_tokens = 1800\n");
-    fk.terminal("w", 120, 36);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
-    fk.ok(&["action", "open", "chat"]);
-    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    start_chat(&fk);
     fk.keys("w", &["-l", "count the data"]);
     fk.keys("w", &["Enter"]);
     fk.wait_screen("w", "the answer streaming", |s| {
@@ -357,11 +337,7 @@ fn gemma_answers_a_real_question_in_the_pane() {
         "{ls}"
     );
     config(&fk, "max_tokens = 24\n");
-    fk.terminal("w", 120, 36);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
-    fk.ok(&["action", "open", "chat"]);
-    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    start_chat(&fk);
     fk.keys("w", &["-l", "What is the capital of France?"]);
     fk.keys("w", &["Enter"]);
     let s = fk.wait_screen("w", "gemma's answer", |s| s.contains("tok/s ·"));

@@ -5,24 +5,9 @@ mod common;
 use common::{Fk, BIN};
 use std::fmt::Write as _;
 
-/// The pid of the server's `data` worker, found among its children.
+/// The pid of the server's `data` worker.
 fn data_worker(server: i32) -> Option<i32> {
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<i32>().ok());
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if ppid == Some(server) && cmd.split(|b| *b == 0).any(|a| a == b"data") {
-            return Some(pid);
-        }
-    }
-    None
+    common::worker_pid(server, "data")
 }
 
 #[test]

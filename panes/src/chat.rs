@@ -11,8 +11,8 @@ Like every pane it only sends requests (`ChatRequest`) and takes events (`ChatEv
 pane never sees llama.cpp, so it is tested by feeding it events and reading its screen.
 */
 
+use crate::llm::StoredMsg;
 use crate::llm::{folds, Attachment, ChatEvent, ChatRequest, ChatSession, GenStats, LlmEvent};
-use crate::llm::{Role, StoredMsg, Turn};
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
     RenderCx, UiCommand,
@@ -153,7 +153,7 @@ impl ChatPane {
             self.input = TextArea::default();
             m
         };
-        let turns = turns_for(session);
+        let (turns, _) = crate::llm::turns_of(session);
         cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Send {
             session: session.id,
             turns,
@@ -610,41 +610,6 @@ impl ChatPane {
     }
 }
 
-/// The turns to send for what the pane shows: system prompt, the last summary, then the
-/// messages it does not fold. (The server builds the same from state.db for `fieldkit chat`.)
-fn turns_for(s: &ChatSession) -> Vec<Turn> {
-    let mut turns = Vec::new();
-    if !s.system.trim().is_empty() {
-        turns.push(Turn::new(Role::System, s.system.clone()));
-    }
-    let last_summary = s.messages.iter().rev().find(|m| m.role == "summary");
-    let folded = last_summary
-        .map(|m| folds(m).unwrap_or(m.id))
-        .unwrap_or(i64::MIN);
-    if let Some(m) = last_summary {
-        turns.push(Turn::new(
-            Role::System,
-            format!("Summary of the earlier conversation: {}", m.content),
-        ));
-    }
-    for m in s.messages.iter().filter(|m| m.id > folded || m.id == 0) {
-        match m.role.as_str() {
-            "user" => {
-                let mut text = String::new();
-                for a in &m.attachments {
-                    text.push_str(&a.to_prompt());
-                    text.push_str("\n\n");
-                }
-                text.push_str(&m.content);
-                turns.push(Turn::new(Role::User, text));
-            }
-            "assistant" => turns.push(Turn::new(Role::Assistant, m.content.clone())),
-            _ => {}
-        }
-    }
-    turns
-}
-
 fn bar(p: f32, w: usize) -> String {
     let filled = ((p.clamp(0.0, 1.0) * w as f32) as usize).min(w);
     format!(
@@ -888,6 +853,7 @@ impl Pane for ChatPane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::Role;
     use crate::testkit::settings;
     use crossterm::event::{KeyCode, KeyModifiers};
 
@@ -1066,7 +1032,7 @@ mod tests {
             msg(4, "assistant", "new a"),
             sum,
         ]);
-        let turns = turns_for(p.session.as_ref().unwrap());
+        let (turns, _) = crate::llm::turns_of(p.session.as_ref().unwrap());
         let texts: Vec<&str> = turns.iter().map(|t| t.content.as_str()).collect();
         assert_eq!(
             texts,

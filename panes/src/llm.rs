@@ -240,3 +240,49 @@ pub fn folds(m: &StoredMsg) -> Option<i64> {
     }
     m.meta.strip_prefix("folds:")?.trim().parse().ok()
 }
+
+/// The turns to send for a session, with the id of the message each came from (`None` for the
+/// system prompt and a summary): the system prompt, the last summary, then the messages that
+/// summary does not fold (`folds:ID` in its meta; all before it when that is unreadable).
+/// Messages not stored yet (id 0) are the newest and always go. The server builds prompts
+/// from state.db with it, and the pane shows what it sends with it.
+pub fn turns_of(s: &ChatSession) -> (Vec<Turn>, Vec<Option<i64>>) {
+    let mut turns = Vec::new();
+    let mut ids = Vec::new();
+    if !s.system.trim().is_empty() {
+        turns.push(Turn::new(Role::System, s.system.clone()));
+        ids.push(None);
+    }
+    let last_summary = s.messages.iter().rev().find(|m| m.role == "summary");
+    let folded = last_summary
+        .map(|m| folds(m).unwrap_or(m.id))
+        .unwrap_or(i64::MIN);
+    if let Some(m) = last_summary {
+        turns.push(Turn::new(
+            Role::System,
+            format!("Summary of the earlier conversation: {}", m.content),
+        ));
+        ids.push(None);
+    }
+    for m in s.messages.iter().filter(|m| m.id > folded || m.id == 0) {
+        let t = match m.role.as_str() {
+            "user" => Turn::new(Role::User, user_prompt(m)),
+            "assistant" => Turn::new(Role::Assistant, m.content.clone()),
+            _ => continue,
+        };
+        turns.push(t);
+        ids.push((m.id != 0).then_some(m.id));
+    }
+    (turns, ids)
+}
+
+/// A user message as the model reads it: its attachments first, then the question.
+pub fn user_prompt(m: &StoredMsg) -> String {
+    let mut s = String::new();
+    for a in &m.attachments {
+        s.push_str(&a.to_prompt());
+        s.push_str("\n\n");
+    }
+    s.push_str(&m.content);
+    s
+}

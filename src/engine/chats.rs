@@ -11,7 +11,8 @@ tables (SQLite in WAL mode takes both).
 
 use crate::engine::store::Store;
 use anyhow::{bail, Context, Result};
-use fieldkit_panes::llm::{folds, Attachment, ChatSession, Role, StoredMsg, Turn};
+pub use fieldkit_panes::llm::{turns_of, user_prompt};
+use fieldkit_panes::llm::{Attachment, ChatSession, Role, StoredMsg, Turn};
 use rusqlite::{params, OptionalExtension};
 use std::path::PathBuf;
 
@@ -283,39 +284,6 @@ impl Store {
     }
 }
 
-/// The turns to send for a session, with the id of the message each came from (`None` for the
-/// system prompt and a summary): the system prompt, the last summary, then the messages that
-/// summary does not fold (`folds:ID` in its meta; all before it when that is unreadable).
-pub fn turns_of(s: &ChatSession) -> (Vec<Turn>, Vec<Option<i64>>) {
-    let mut turns = Vec::new();
-    let mut ids = Vec::new();
-    if !s.system.trim().is_empty() {
-        turns.push(Turn::new(Role::System, s.system.clone()));
-        ids.push(None);
-    }
-    let last_summary = s.messages.iter().rev().find(|m| m.role == "summary");
-    let folded = last_summary
-        .map(|m| folds(m).unwrap_or(m.id))
-        .unwrap_or(i64::MIN);
-    if let Some(m) = last_summary {
-        turns.push(Turn::new(
-            Role::System,
-            format!("Summary of the earlier conversation: {}", m.content),
-        ));
-        ids.push(None);
-    }
-    for m in s.messages.iter().filter(|m| m.id > folded) {
-        let t = match m.role.as_str() {
-            "user" => Turn::new(Role::User, user_prompt(m)),
-            "assistant" => Turn::new(Role::Assistant, m.content.clone()),
-            _ => continue,
-        };
-        turns.push(t);
-        ids.push(Some(m.id));
-    }
-    (turns, ids)
-}
-
 /// The id of the newest message among the turns a summary folded (`upto` turns after the
 /// system prompt).
 pub fn folded_id(turns: &[Turn], ids: &[Option<i64>], upto: usize) -> Option<i64> {
@@ -325,17 +293,6 @@ pub fn folded_id(turns: &[Turn], ids: &[Option<i64>], upto: usize) -> Option<i64
         .flatten()
         .max()
         .copied()
-}
-
-/// A user message as the model reads it: its attachments first, then the question.
-pub fn user_prompt(m: &StoredMsg) -> String {
-    let mut s = String::new();
-    for a in &m.attachments {
-        s.push_str(&a.to_prompt());
-        s.push_str("\n\n");
-    }
-    s.push_str(&m.content);
-    s
 }
 
 #[cfg(test)]

@@ -801,64 +801,62 @@ pub fn run() -> Result<()> {
                 settings,
                 tokens,
                 params,
-            } => {
-                running.store(job, Ordering::SeqCst);
-                cancel.store(false, Ordering::SeqCst);
-                let r = run_chat(
-                    &mut engine,
-                    &out,
-                    job,
-                    &model,
-                    &settings,
-                    Prompt::Tokens(&tokens),
-                    &params,
-                    &cancel,
-                );
-                running.store(0, Ordering::SeqCst);
-                let ev = match r {
-                    Ok(stats) => LlmEvent::Done(stats),
-                    Err(e) => LlmEvent::Error(format!("{e:#}")),
-                };
-                send(&out, &LlmOut::Event { job, ev });
-            }
+            } => run_job(
+                &mut engine,
+                &out,
+                &running,
+                &cancel,
+                &cancelled_jobs,
+                (job, &model, &settings, &params),
+                Prompt::Tokens(&tokens),
+            ),
             LlmIn::Chat {
                 job,
                 model,
                 settings,
                 turns,
                 params,
-            } => {
-                if cancelled_jobs.contains(&job) {
-                    // Cancelled while it waited in line.
-                    let ev = LlmEvent::Done(GenStats {
-                        cancelled: true,
-                        ..Default::default()
-                    });
-                    send(&out, &LlmOut::Event { job, ev });
-                    continue;
-                }
-                running.store(job, Ordering::SeqCst);
-                cancel.store(false, Ordering::SeqCst);
-                let r = run_chat(
-                    &mut engine,
-                    &out,
-                    job,
-                    &model,
-                    &settings,
-                    Prompt::Turns(&turns),
-                    &params,
-                    &cancel,
-                );
-                running.store(0, Ordering::SeqCst);
-                let ev = match r {
-                    Ok(stats) => LlmEvent::Done(stats),
-                    Err(e) => LlmEvent::Error(format!("{e:#}")),
-                };
-                send(&out, &LlmOut::Event { job, ev });
-            }
+            } => run_job(
+                &mut engine,
+                &out,
+                &running,
+                &cancel,
+                &cancelled_jobs,
+                (job, &model, &settings, &params),
+                Prompt::Turns(&turns),
+            ),
         }
     }
     Ok(())
+}
+
+/// Runs one job to its end and says how it ended (a job cancelled while it waited in line
+/// ends at once).
+fn run_job(
+    engine: &mut Engine,
+    out: &Arc<Mutex<std::io::Stdout>>,
+    running: &AtomicU64,
+    cancel: &AtomicBool,
+    cancelled_jobs: &[u64],
+    (job, model, settings, params): (u64, &ModelRef, &Settings, &GenParams),
+    prompt: Prompt,
+) {
+    let ev = if cancelled_jobs.contains(&job) {
+        LlmEvent::Done(GenStats {
+            cancelled: true,
+            ..Default::default()
+        })
+    } else {
+        running.store(job, Ordering::SeqCst);
+        cancel.store(false, Ordering::SeqCst);
+        let r = run_chat(engine, out, job, model, settings, prompt, params, cancel);
+        running.store(0, Ordering::SeqCst);
+        match r {
+            Ok(stats) => LlmEvent::Done(stats),
+            Err(e) => LlmEvent::Error(format!("{e:#}")),
+        }
+    };
+    send(out, &LlmOut::Event { job, ev });
 }
 
 /// What a job generates from.

@@ -203,6 +203,26 @@ impl Fk {
     }
 }
 
+/// The pid of the child of `server` running the worker of `kind` (`data`, `llm`).
+pub fn worker_pid(server: i32, kind: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(server) && cmd.split(|b| *b == 0).any(|a| a == kind.as_bytes()) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 /// Retries `f` until it returns Ok or `TIMEOUT` passes; on timeout panics with `desc` and
 /// the last thing seen.
 pub fn wait_until<T>(desc: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
