@@ -673,6 +673,35 @@ mod tests {
         assert_eq!(info.needed_len, Some(info.file_len));
     }
 
+    /// What the fuzz target does, in every test run: a valid model with bytes flipped, cut or
+    /// overwritten at random, thousands of times. Refusals are fine; a panic is not.
+    #[test]
+    fn mutated_headers_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.gguf");
+        tiny::write(&p, &tiny::Spec::default()).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        let header = good.len().min(12_000);
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..3000 {
+            let mut b = good[..header].to_vec();
+            for _ in 0..(next() % 8 + 1) {
+                let at = (next() as usize) % b.len();
+                b[at] = next() as u8;
+            }
+            if next() % 4 == 0 {
+                b.truncate((next() as usize) % b.len());
+            }
+            let _ = read_from(&b[..], good.len() as u64);
+        }
+    }
+
     #[test]
     fn bad_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
