@@ -204,25 +204,22 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
     assert!(body.contains("what did I print?"));
 
     // prefix A in the terminal: ask for a command; No leaves the line alone.
+    let ask_for_a_command = || {
+        fk.keys("w", &["C-b", "A"]);
+        fk.wait_screen("w", "the request prompt", |s| {
+            s.contains("ask for a shell command")
+        });
+        fk.keys("w", &["-l", "print a word"]);
+        fk.keys("w", &["Enter"]);
+        fk.wait_screen("w", "the proposal", |s| s.contains("type this command?"));
+    };
     fk.keys("w", &["C-b", "Left"]);
-    fk.keys("w", &["C-b", "A"]);
-    fk.wait_screen("w", "the request prompt", |s| {
-        s.contains("ask for a shell command")
-    });
-    fk.keys("w", &["-l", "print a word"]);
-    fk.keys("w", &["Enter"]);
-    fk.wait_screen("w", "the proposal", |s| s.contains("type this command?"));
+    ask_for_a_command();
     fk.keys("w", &["n"]);
     let s = fk.wait_screen("w", "no popup", |s| !s.contains("type this command?"));
     assert!(!s.contains("echo typed-not-run"), "{s}");
     // Again, and yes: typed, not run (no output line, the prompt holds it).
-    fk.keys("w", &["C-b", "A"]);
-    fk.wait_screen("w", "the request prompt", |s| {
-        s.contains("ask for a shell command")
-    });
-    fk.keys("w", &["-l", "print a word"]);
-    fk.keys("w", &["Enter"]);
-    fk.wait_screen("w", "the proposal", |s| s.contains("type this command?"));
+    ask_for_a_command();
     fk.keys("w", &["y"]);
     let s = fk.wait_screen("w", "the command at the prompt", |s| {
         s.contains("# echo typed-not-run") && !s.contains("type this command?")
