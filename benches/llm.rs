@@ -205,12 +205,25 @@ fn loop_run(
     n_prompt: usize,
     n_gen: u32,
 ) -> (f64, f64, Vec<i32>) {
+    loop_run_with(exe, model, threads, n_prompt, n_gen, &[])
+}
+
+/// `loop_run` with more arguments (`nosample`).
+fn loop_run_with(
+    exe: &Path,
+    model: &Path,
+    threads: usize,
+    n_prompt: usize,
+    n_gen: u32,
+    extra: &[&str],
+) -> (f64, f64, Vec<i32>) {
     let out = run(
         Command::new(exe)
             .arg(model)
             .arg(threads.to_string())
             .arg(n_prompt.to_string())
-            .arg(n_gen.to_string()),
+            .arg(n_gen.to_string())
+            .args(extra),
         "llm_loop",
     );
     let mut lines = out.lines();
@@ -348,8 +361,14 @@ fn main() {
     // tokens generated one at a time from an empty context (after a BOS token here).
     let (mut l_pp, mut l_tg, mut f_pp, mut f_tg, mut f_ttft, mut l_ttft) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut b_pp, mut b_tg, mut l_tg_nosample) = (vec![], vec![], vec![]);
     for i in 0..runs {
-        // Interleaved, so drift (heat, other load) touches both alike.
+        let (_, tg_ms, _) = loop_run_with(&looper, &model, threads, 1, N_GEN + 1, &["nosample"]);
+        l_tg_nosample.push(N_GEN as f64 * 1000.0 / tg_ms);
+        // All three interleaved, so drift (heat, other load on the host) touches each alike.
+        let (pp, tg) = llama_bench_run(&lbench, &model, threads, 1);
+        b_pp.push(pp);
+        b_tg.push(tg);
         let (pp_ms, _, _) = loop_run(&looper, &model, threads, N_PROMPT, 1);
         l_pp.push(N_PROMPT as f64 * 1000.0 / pp_ms);
         l_ttft.push(pp_ms);
@@ -362,13 +381,15 @@ fn main() {
         let (_, tg_ms, _) = fieldkit_run(&mut w, job + 1, &model, threads, bos, N_GEN + 1);
         f_tg.push(N_GEN as f64 * 1000.0 / tg_ms);
     }
-    let (b_pp, b_tg) = llama_bench_run(&lbench, &model, threads, runs);
     let (l_pp, l_tg, f_pp, f_tg) = (median(l_pp), median(l_tg), median(f_pp), median(f_tg));
+    let (b_pp, b_tg) = (median(b_pp), median(b_tg));
     println!();
     println!("                      pp{N_PROMPT} tok/s   tg{N_GEN} tok/s");
     println!("fieldkit (worker)     {f_pp:>11.1}   {f_tg:>10.1}");
     println!("C++ loop, same libs   {l_pp:>11.1}   {l_tg:>10.1}");
     println!("llama-bench           {b_pp:>11.1}   {b_tg:>10.1}");
+    let l_tg_nosample = median(l_tg_nosample);
+    println!("C++ loop, no sampling {:>11}   {l_tg_nosample:>10.1}", "");
     println!();
     println!(
         "fieldkit / C++ loop:    pp {:.3}x (goal >= 0.95)   tg {:.3}x (goal >= 0.97)",
@@ -379,6 +400,11 @@ fn main() {
         "fieldkit / llama-bench: pp {:.3}x (goal >= 0.95)   tg {:.3}x (goal >= 0.97)",
         f_pp / b_pp,
         f_tg / b_tg
+    );
+    println!(
+        "llama-bench's tg decodes without sampling; sampling (greedy over the vocabulary) costs the same loop {:.1}%; fieldkit's tg over the loop without sampling: {:.3}x",
+        (1.0 - l_tg / l_tg_nosample) * 100.0,
+        f_tg / l_tg_nosample
     );
     println!(
         "time to first token after {N_PROMPT} prompt tokens: fieldkit {:.0} ms (request to first token over the pipe, context made per answer) vs C++ loop {:.0} ms (prompt decode and first sample)",

@@ -2,11 +2,12 @@
 // static libraries llama-cpp-sys-2 built for fieldkit. Whatever fieldkit is slower by is what
 // the Rust binding, the worker process and its pipe cost.
 //
-// usage: llm_loop MODEL THREADS N_PROMPT N_GEN
+// usage: llm_loop MODEL THREADS N_PROMPT N_GEN [nosample]
 // It tokenizes a fixed text, repeats it to N_PROMPT tokens, decodes them in one batch (prompt
 // processing), then samples N_GEN tokens greedily one at a time (generation). It prints the
 // prompt's token ids on the first line (so fieldkit is given the very same tokens), then
-// `pp_ms tg_ms ttft_ms`.
+// `pp_ms tg_ms ttft_ms`. With `nosample`, generation feeds back the same token without sampling,
+// as llama-bench's tg test does: the difference is what sampling costs.
 
 #include "llama.h"
 #include <chrono>
@@ -22,14 +23,15 @@ static double ms_since(std::chrono::steady_clock::time_point t) {
 static void quiet(ggml_log_level, const char *, void *) {}
 
 int main(int argc, char ** argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s MODEL THREADS N_PROMPT N_GEN\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s MODEL THREADS N_PROMPT N_GEN [nosample]\n", argv[0]);
         return 2;
     }
     const char * path = argv[1];
     const int threads = atoi(argv[2]);
     const int n_prompt = atoi(argv[3]);
     const int n_gen = atoi(argv[4]);
+    const bool sample = argc == 5;
     llama_log_set(quiet, nullptr);
     llama_backend_init();
     llama_model * model = llama_model_load_from_file(path, llama_model_default_params());
@@ -86,7 +88,9 @@ int main(int argc, char ** argv) {
             fprintf(stderr, "decode failed\n");
             return 1;
         }
-        tok = llama_sampler_sample(smpl, ctx, -1);
+        if (sample) {
+            tok = llama_sampler_sample(smpl, ctx, -1);
+        }
     }
     double tg_ms = ms_since(t1);
     printf("%.3f %.3f %.3f\n", pp_ms, tg_ms, ttft_ms);
