@@ -153,10 +153,8 @@ impl ChatPane {
             self.input = TextArea::default();
             m
         };
-        let (turns, _) = crate::llm::turns_of(session);
         cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Send {
             session: session.id,
-            turns,
             user,
             replace_last,
             retrieval: self.retrieval,
@@ -911,12 +909,14 @@ mod tests {
         typed(&mut p, "list files");
         let mut cx = Cx::default();
         p.on_input(&KeyEvent::from(KeyCode::Enter), &mut cx);
-        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send { turns, user, .. }))) =
+        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send { user, .. }))) =
             cx.effects.first()
         else {
             panic!("no send: {:?}", cx.effects);
         };
         assert_eq!(user.content, "list files");
+        // What the server will send: the stored session plus this message.
+        let (turns, _) = crate::llm::turns_of(p.session.as_ref().unwrap());
         assert_eq!(
             turns.iter().map(|t| t.role).collect::<Vec<_>>(),
             vec![Role::System, Role::User, Role::Assistant, Role::User]
@@ -979,16 +979,15 @@ mod tests {
             &mut cx,
         );
         let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send {
-            user,
-            replace_last,
-            turns,
-            ..
+            user, replace_last, ..
         }))) = cx.effects.first()
         else {
             panic!("{:?}", cx.effects);
         };
         assert!(replace_last);
         assert_eq!(user.content, "q");
+        // The old answer is gone from what is shown (the server drops it from state.db).
+        let (turns, _) = crate::llm::turns_of(p.session.as_ref().unwrap());
         assert_eq!(turns.last().map(|t| t.content.as_str()), Some("q"));
         // The input is kept for later.
         assert_eq!(p.input_text(), "one\ntwo");
@@ -1065,13 +1064,13 @@ mod tests {
         typed(&mut p, "which city?");
         let mut cx = Cx::default();
         p.on_input(&KeyEvent::from(KeyCode::Enter), &mut cx);
-        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send { turns, user, .. }))) =
+        let Some(Effect::Engine(EngineRequest::Chat(ChatRequest::Send { user, .. }))) =
             cx.effects.first()
         else {
             panic!()
         };
         assert_eq!(user.attachments.len(), 1);
-        let last = &turns.last().unwrap().content;
+        let last = crate::llm::user_prompt(user);
         assert!(
             last.starts_with("grid trips.csv:\n```\nid INTEGER"),
             "{last}"

@@ -187,10 +187,10 @@ pub enum ChatRequest {
     Rename(String),
     Delete,
     SetSystem(String),
-    /// Generate an answer to `turns` (system prompt first), after storing `user`.
+    /// Store `user` in `session`, then answer the session (the server builds the prompt from
+    /// state.db with `turns_of`, so what is answered is what is kept).
     Send {
         session: i64,
-        turns: Vec<Turn>,
         user: StoredMsg,
         /// Regenerate: the last stored answer is replaced.
         replace_last: bool,

@@ -16,8 +16,9 @@ use crate::engine::chats::{folded_id, turns_of};
 use crate::engine::index;
 use crate::engine::llm::{LlmIn, LlmOut, ModelRef};
 use crate::wire;
+use anyhow::Context;
 use fieldkit_panes::llm::{
-    Attachment, ChatEvent, ChatRequest, ChatSession, GenStats, LlmEvent, Role, StoredMsg, Turn,
+    Attachment, ChatEvent, ChatRequest, GenStats, LlmEvent, Role, StoredMsg, Turn,
 };
 use fieldkit_panes::{EngineEvent, EngineState, PaneKind};
 use std::collections::{HashMap, HashSet};
@@ -168,7 +169,7 @@ impl Server {
             Some(s) => Ok(s),
             None => store
                 .new_chat("chat", &system)
-                .and_then(|id| store.chat(id).map(|s| s.unwrap_or_default_session(id))),
+                .and_then(|id| store.chat(id)?.context("the new chat was not stored")),
         };
         match session {
             Ok(s) => {
@@ -389,7 +390,6 @@ impl Server {
             }
             ChatRequest::Send {
                 session,
-                turns: _,
                 user,
                 replace_last,
                 retrieval,
@@ -909,21 +909,6 @@ impl Server {
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-trait OrNew {
-    fn unwrap_or_default_session(self, id: i64) -> ChatSession;
-}
-
-impl OrNew for Option<ChatSession> {
-    fn unwrap_or_default_session(self, id: i64) -> ChatSession {
-        self.unwrap_or(ChatSession {
-            id,
-            name: "chat".into(),
-            system: String::new(),
-            messages: Vec::new(),
-        })
-    }
 }
 
 #[cfg(test)]
