@@ -27,7 +27,7 @@ fn slow_model(fk: &Fk) -> PathBuf {
 fn config(fk: &Fk, extra: &str) {
     std::fs::write(
         fk.config_dir().join("config.toml"),
-        format!("shell = \"/bin/sh\"\n\n[llm]\ntemperature = 0.0\nctx_size = 2048\nthreads = 1\n{extra}"),
+        format!("shell = \"/bin/sh\"\n\n[llm]\ntemperature = 0.0\nthreads = 1\n{extra}"),
     )
     .expect("config");
 }
@@ -341,4 +341,70 @@ fn gemma_answers_a_real_question_in_the_pane() {
     assert!(s.contains("Paris"), "a real answer: {s}");
     let msgs = messages(&fk);
     assert!(msgs[1].1.contains("Paris"), "{msgs:?}");
+}
+
+#[test]
+fn a_chat_longer_than_the_context_is_summarised_stored_and_marked_where_it_happened() {
+    let fk = Fk::new();
+    let model = fk.path().join("tiny.gguf");
+    tiny::write(&model, &tiny::Spec::default()).expect("model");
+    fk.ok(&["model", "add", &model.to_string_lossy()]);
+    config(&fk, "max_tokens = 8\nctx_size = 512\n");
+    // A session with more history than 512 tokens hold, as weeks of use leave it.
+    fk.ok(&["chat", "--session", "camp", "hello"]);
+    {
+        let db = rusqlite::Connection::open(fk.path().join("data/state.db")).unwrap();
+        let id: i64 = db
+            .query_row(
+                "SELECT id FROM chat_sessions WHERE name = 'camp'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        for i in 0..10 {
+            for (role, text) in [
+                (
+                    "user",
+                    format!("question {i}: {}", "the data of the field ".repeat(8)),
+                ),
+                (
+                    "assistant",
+                    format!("answer {i}: {}", "a table and a file ".repeat(8)),
+                ),
+            ] {
+                db.execute(
+                    "INSERT INTO chat_messages (session, role, content, at) VALUES (?1, ?2, ?3, 0)",
+                    rusqlite::params![id, role, text],
+                )
+                .unwrap();
+            }
+        }
+        db.execute("UPDATE chat_sessions SET updated_at = unixepoch() + 10", [])
+            .unwrap();
+    }
+    start_chat(&fk);
+    fk.wait_screen("w", "the long session", |s| s.contains("chat: camp"));
+    fk.keys("w", &["-l", "and now?"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "the answer after a summary", |s| {
+        s.contains("summarised here") && s.contains("tok/s ·")
+    });
+    assert!(s.contains("and now?"), "{s}");
+    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).unwrap();
+    let (meta, folded_last): (String, i64) = db
+        .query_row(
+            "SELECT meta, (SELECT max(id) FROM chat_messages WHERE role != 'summary' AND id < s.id)
+             FROM chat_messages s WHERE role = 'summary'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("a stored summary");
+    let folds: i64 = meta
+        .strip_prefix("folds:")
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("{meta}"));
+    assert!(
+        folds > 0 && folds < folded_last,
+        "older turns folded, the recent kept: {meta}"
+    );
 }

@@ -73,6 +73,8 @@ impl ModelRef {
 
 /// Tokens kept free for the answer when deciding whether a conversation fits.
 const ANSWER_RESERVE: u32 = 256;
+/// The most tokens a summary of folded turns may take (it is generated with this limit).
+const SUMMARY_TOKENS: u32 = 200;
 
 struct Loaded {
     model: LlamaModel,
@@ -467,15 +469,15 @@ impl Engine {
         let mut tokens = self.tokenize(&prompt)?;
         if tokens.len() as u32 > budget {
             let first = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
-            // Fold the oldest turns until the rest fits, keeping at least the last one.
+            // Fold the oldest turns until the rest fits beside a summary of at most
+            // SUMMARY_TOKENS, keeping at least the last turn.
             let mut upto = first;
             while upto + 1 < turns.len() {
                 upto += 1;
                 let mut rest = turns[..first].to_vec();
-                rest.push(Turn::new(Role::System, "(summary)".repeat(40)));
                 rest.extend_from_slice(&turns[upto..]);
                 let n = self.tokenize(&self.render(&rest)?)?.len() as u32;
-                if n <= budget {
+                if n + SUMMARY_TOKENS <= budget {
                     break;
                 }
             }
@@ -492,7 +494,26 @@ impl Engine {
                     n_ctx - budget
                 );
             }
-            let summary = self.summarise(&turns[first..upto], budget, cancel)?;
+            let mut summary = self.summarise(&turns[first..upto], budget, cancel)?;
+            // A summary re-tokenizes into more tokens than were generated now and then: cut
+            // it until the conversation fits.
+            loop {
+                let mut rest = turns[..first].to_vec();
+                rest.push(Turn::new(
+                    Role::System,
+                    format!("Summary of the earlier conversation: {summary}"),
+                ));
+                rest.extend_from_slice(&turns[upto..]);
+                let n = self.tokenize(&self.render(&rest)?)?.len() as u32;
+                if n <= budget || summary.is_empty() {
+                    break;
+                }
+                let mut cut = summary.len() * 3 / 4;
+                while !summary.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                summary.truncate(cut);
+            }
             on(LlmEvent::Summarized {
                 upto: upto - first,
                 text: summary.clone(),
@@ -572,7 +593,7 @@ impl Engine {
         };
         let mut out = String::new();
         let params = GenParams {
-            max_tokens: 160,
+            max_tokens: SUMMARY_TOKENS - 40,
             temperature: 0.0,
             seed: 0,
             ignore_eos: false,

@@ -224,7 +224,11 @@ fn wrap(spans: MdLine, width: usize, first: &str, hang: &str) -> Vec<MdLine> {
             let mut piece = String::new();
             for ch in w.chars() {
                 let cw = ch.width().unwrap_or(0);
-                if col + cw > width && ch != ' ' {
+                if col + cw > width && ch == ' ' {
+                    // A space at the end of a full line is not drawn (it would not fit).
+                    continue;
+                }
+                if col + cw > width {
                     line.push((std::mem::take(&mut piece), style));
                     lines.push(std::mem::take(&mut line));
                     start(hang, &mut line, &mut col);
@@ -380,6 +384,12 @@ mod tests {
         assert_eq!(lines, vec!["bell� esc�[2J"]);
         let lines = text(&"x".repeat(30), 10);
         assert_eq!(lines, vec!["xxxxxxxxxx", "xxxxxxxxxx", "xxxxxxxxxx"]);
+        // No line is wider than asked for, trailing spaces included.
+        let (lines, _) = render(&"ab cd ".repeat(20), 9, &Theme::default());
+        assert!(
+            lines.iter().all(|l| text_width(&plain(l)) <= 9),
+            "{lines:?}"
+        );
         // Code is clipped, not wrapped.
         let lines = text(&format!("```\n{}\n```", "y".repeat(30)), 10);
         assert_eq!(lines[1], "│ yyyyyyy…");
