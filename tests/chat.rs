@@ -203,6 +203,18 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
     );
     assert!(body.contains("what did I print?"));
 
+    // F4: retrieval on; the passage goes into the prompt and its place is shown and cited.
+    fk.keys("w", &["F4"]);
+    fk.wait_screen("w", "retrieval on", |s| s.contains("retrieval on"));
+    fk.keys("w", &["-l", "how often does the generator need diesel?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the sources and the answer", |s| {
+        s.contains("attached: sources:") && s.contains("Every six hours")
+    });
+    let body = server.requests.lock().unwrap()[1].clone();
+    assert!(body.contains("diesel every six hours"), "{body}");
+    assert!(body.contains("camp.md:1"), "{body}");
+
     // prefix A in the terminal: ask for a command; No leaves the line alone.
     let ask_for_a_command = || {
         fk.keys("w", &["C-b", "A"]);
@@ -239,7 +251,7 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(n, 3);
+    assert_eq!(n, 4);
 }
 
 #[test]
