@@ -659,6 +659,15 @@ impl Engine {
             );
         }
         let n_batch = l.settings.n_batch.clamp(8, 4096);
+        // The context is made for this answer: as large as the prompt and the longest answer
+        // need (in steps of 256), not always the configured window. A short question then
+        // allocates a small KV cache and starts sooner.
+        let need = (tokens.len() as u32)
+            .saturating_add(params.max_tokens)
+            .saturating_add(16)
+            .div_ceil(256)
+            * 256;
+        let n_ctx = need.min(n_ctx);
         let cparams = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(n_batch)
