@@ -577,6 +577,17 @@ mod tests {
                 on_empty: None,
             });
             insta::assert_snapshot!("screen_prompt_80x24", text(&mut s, &plain));
+            s.popup = Some(Popup::Confirm {
+                title: "type this command?".into(),
+                text: "du -h --max-depth=1 | sort -rh | head -n 5\n\nIt is typed into the \
+                       terminal, not run: you read it, then press Enter yourself."
+                    .into(),
+                yes: popup::Confirmed::TypeInto {
+                    pane: 1,
+                    text: "du -h".into(),
+                },
+            });
+            insta::assert_snapshot!("screen_confirm_80x24", text(&mut s, &plain));
             s.popup = None;
             s.apply(&Action::Zoom, &mut ids).expect("zoom");
             insta::assert_snapshot!("screen_zoomed_80x24", text(&mut s, &plain));
