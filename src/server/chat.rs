@@ -44,6 +44,9 @@ struct Job {
     purpose: Purpose,
     model: String,
     text: String,
+    /// Tokens streamed, and when the first came (for the status pane's live speed).
+    tokens: u32,
+    first: Option<std::time::Instant>,
 }
 
 /// The chat's part of the server's state.
@@ -248,6 +251,8 @@ impl Server {
                 purpose,
                 model: model.name.clone(),
                 text: String::new(),
+                tokens: 0,
+                first: None,
             },
         );
         let msg = LlmIn::Chat {
@@ -706,7 +711,22 @@ impl Server {
         match ev {
             LlmEvent::Token(t) => {
                 j.text.push_str(&t);
-                if matches!(j.purpose, Purpose::Shell) {
+                j.tokens += 1;
+                let first = *j.first.get_or_insert_with(std::time::Instant::now);
+                let (n, model) = (j.tokens, j.model.clone());
+                let shell = matches!(j.purpose, Purpose::Shell);
+                // The status pane shows the answer's speed live (refreshed every 8 tokens).
+                if n % 8 == 0 && self.status_visible() {
+                    let secs = first.elapsed().as_secs_f64();
+                    if let Some(w) = self.workers.get_mut("llm") {
+                        w.detail = format!(
+                            "{model} answering · {n} tokens · {:.1} tok/s",
+                            f64::from(n - 1) / secs.max(1e-3)
+                        );
+                    }
+                    self.push_status();
+                }
+                if shell {
                     return;
                 }
                 self.chat_to(&name, pane, ChatEvent::Gen(LlmEvent::Token(t)));
