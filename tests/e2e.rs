@@ -482,3 +482,16 @@ fn palette_entries_that_need_an_argument_ask_for_it() {
     fk.keys("w", &["Enter"]);
     fk.wait_screen("w", "the refusal", |s| s.contains("There is no tab 9"));
 }
+
+#[test]
+fn kill_server_tells_the_attached_client_why_it_ended() {
+    let fk = Fk::new();
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["kill-server"]);
+    let s = fk.wait_screen("w", "the client's last word", |s| {
+        s.contains("[server exited]")
+    });
+    assert!(!s.contains("unexpectedly"), "{s}");
+}

@@ -446,6 +446,18 @@ impl Server {
             );
             if self.shutdown {
                 self.save_scrollbacks(false);
+                // Let every client read its Exit before the runtime (and their writers) stop,
+                // so an attached client says why it ended instead of "exited unexpectedly".
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+                while !self.clients.is_empty() {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(Ev::Gone { id })) => {
+                            self.clients.remove(&id);
+                        }
+                        Ok(Some(_)) => {}
+                        _ => break,
+                    }
+                }
                 break;
             }
             if save_at.is_none() && self.terms.values().any(|t| t.unsaved) {
