@@ -60,7 +60,7 @@ pub struct ChatPane {
     copy_back: usize,
     retrieval: bool,
     /// Rendered conversation for a width, rebuilt when either changes.
-    cache: Option<(u16, u64, Vec<MdLine>, Vec<CodeBlock>)>,
+    cache: Option<(u16, u64, Vec<MdLine>)>,
     /// Bumped whenever what the conversation shows changes.
     version: u64,
 }
@@ -335,29 +335,39 @@ impl ChatPane {
                 self.copy_back = 0;
                 self.note = None;
             }
+            // The answer being written, the model, the pending attachments: drawn after the
+            // stored conversation, so its cache stays.
             ChatEvent::Gen(LlmEvent::Loading { model, progress }) => {
                 self.model = model;
                 if let Some(st) = self.stream.as_mut() {
                     st.loading = Some(progress);
                 }
+                cx.dirty = true;
+                return Outcome::Consumed;
             }
             ChatEvent::Gen(LlmEvent::Loaded { model, .. }) => {
                 self.model = model;
                 if let Some(st) = self.stream.as_mut() {
                     st.loading = None;
                 }
+                cx.dirty = true;
+                return Outcome::Consumed;
             }
             ChatEvent::Gen(LlmEvent::Prompt { done, total }) => {
                 if let Some(st) = self.stream.as_mut() {
                     st.loading = None;
                     st.prompt = Some((done, total));
                 }
+                cx.dirty = true;
+                return Outcome::Consumed;
             }
             ChatEvent::Gen(LlmEvent::Token(t)) => {
                 let st = self.stream.get_or_insert_with(Stream::default);
                 st.loading = None;
                 st.text.push_str(&t);
                 st.tokens += 1;
+                cx.dirty = true;
+                return Outcome::Consumed;
             }
             ChatEvent::Gen(_) => return Outcome::Ignored,
             ChatEvent::Stored { id, role } => {
@@ -412,39 +422,41 @@ impl ChatPane {
         Outcome::Consumed
     }
 
-    /// Lines of the conversation at `width`, and its code blocks.
-    fn conversation(&mut self, width: u16, t: &Theme) -> (Vec<MdLine>, usize) {
-        let stream_part = self.stream.clone();
+    /// Draws the stored conversation at `width` into the cache, unless it is there already.
+    /// Tokens streaming in do not touch it (they are in `tail_lines`), so a long chat is
+    /// not re-rendered for every token.
+    fn refresh_cache(&mut self, width: u16, t: &Theme) {
         if self
             .cache
             .as_ref()
-            .is_none_or(|c| c.0 != width || c.1 != self.version)
+            .is_some_and(|c| c.0 == width && c.1 == self.version)
         {
-            let mut lines: Vec<MdLine> = Vec::new();
-            let mut blocks = Vec::new();
-            if let Some(s) = &self.session {
-                let (msgs, summaries): (Vec<&StoredMsg>, Vec<&StoredMsg>) =
-                    s.messages.iter().partition(|m| m.role != "summary");
-                for m in msgs {
-                    self.message_lines(m, width, t, &mut lines, &mut blocks);
-                    for sm in summaries.iter().filter(|x| folds(x) == Some(m.id)) {
-                        self.message_lines(sm, width, t, &mut lines, &mut blocks);
-                    }
-                }
-                // Summaries whose folded message is not shown (older format): at the end.
-                for sm in summaries
-                    .iter()
-                    .filter(|x| folds(x).is_none_or(|f| !s.messages.iter().any(|m| m.id == f)))
-                {
-                    self.message_lines(sm, width, t, &mut lines, &mut blocks);
+            return;
+        }
+        let mut lines: Vec<MdLine> = Vec::new();
+        if let Some(s) = &self.session {
+            let (msgs, summaries): (Vec<&StoredMsg>, Vec<&StoredMsg>) =
+                s.messages.iter().partition(|m| m.role != "summary");
+            for m in msgs {
+                self.message_lines(m, width, t, &mut lines);
+                for sm in summaries.iter().filter(|x| folds(x) == Some(m.id)) {
+                    self.message_lines(sm, width, t, &mut lines);
                 }
             }
-            self.cache = Some((width, self.version, lines, blocks));
+            // Summaries whose folded message is not shown (older format): at the end.
+            for sm in summaries
+                .iter()
+                .filter(|x| folds(x).is_none_or(|f| !s.messages.iter().any(|m| m.id == f)))
+            {
+                self.message_lines(sm, width, t, &mut lines);
+            }
         }
-        let Some((_, _, cached, blocks)) = &self.cache else {
-            return (Vec::new(), 0);
-        };
-        let mut lines = cached.clone();
+        self.cache = Some((width, self.version, lines));
+    }
+
+    /// What follows the stored conversation: an error, and the answer being written.
+    fn tail_lines(&self, width: u16, t: &Theme) -> Vec<MdLine> {
+        let mut lines = Vec::new();
         if let Some((e, true)) = &self.note {
             // Errors are read in full, wrapped, where the answer would have been.
             let (l, _) = markdown::render(e, width.saturating_sub(2), t);
@@ -462,7 +474,7 @@ impl ChatPane {
                 lines.push(x);
             }
         }
-        if let Some(st) = stream_part {
+        if let Some(st) = &self.stream {
             lines.push(vec![(
                 format!(
                     "▍{}",
@@ -498,17 +510,10 @@ impl ChatPane {
                 }
             }
         }
-        (lines, blocks.len())
+        lines
     }
 
-    fn message_lines(
-        &self,
-        m: &StoredMsg,
-        width: u16,
-        t: &Theme,
-        lines: &mut Vec<MdLine>,
-        blocks: &mut Vec<CodeBlock>,
-    ) {
+    fn message_lines(&self, m: &StoredMsg, width: u16, t: &Theme, lines: &mut Vec<MdLine>) {
         match m.role.as_str() {
             "user" => {
                 lines.push(vec![(
@@ -531,9 +536,8 @@ impl ChatPane {
                     who,
                     Style::new().fg(t.ok).add_modifier(Modifier::BOLD),
                 )]);
-                let (l, b) = markdown::render(&m.content, width, t);
+                let (l, _) = markdown::render(&m.content, width, t);
                 lines.extend(l);
-                blocks.extend(b);
                 if !m.meta.is_empty() {
                     lines.push(vec![(m.meta.clone(), Style::new().fg(t.muted))]);
                 }
@@ -717,11 +721,14 @@ impl Pane for ChatPane {
         let pending_h = (self.pending.len() as u16).min(3);
         let convo_h = area.height.saturating_sub(input_h + pending_h + 2);
         let width = area.width.saturating_sub(1);
-        let (lines, _) = self.conversation(width, t);
-        let max_scroll = lines.len().saturating_sub(convo_h as usize);
+        self.refresh_cache(width, t);
+        let tail = self.tail_lines(width, t);
+        let cached: &[MdLine] = self.cache.as_ref().map(|c| &c.2[..]).unwrap_or(&[]);
+        let total = cached.len() + tail.len();
+        let max_scroll = total.saturating_sub(convo_h as usize);
         self.scroll = self.scroll.min(max_scroll);
-        let start = lines.len().saturating_sub(convo_h as usize + self.scroll);
-        if lines.is_empty() && self.stream.is_none() {
+        let start = total.saturating_sub(convo_h as usize + self.scroll);
+        if total == 0 {
             let hint = match &self.session {
                 None => "loading the chat…",
                 Some(_) => "Ask anything: Enter sends, Alt-Enter adds a line. Attach a pane's context with prefix a.",
@@ -735,7 +742,9 @@ impl Pane for ChatPane {
                 Style::new().fg(t.muted),
             );
         }
-        for (i, l) in lines.iter().skip(start).take(convo_h as usize).enumerate() {
+        let cached: &[MdLine] = self.cache.as_ref().map(|c| &c.2[..]).unwrap_or(&[]);
+        let lines = cached.iter().chain(tail.iter());
+        for (i, l) in lines.skip(start).take(convo_h as usize).enumerate() {
             let y = area.y + i as u16;
             let mut x = area.x;
             for (s, st) in l {
