@@ -275,26 +275,15 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
             vec![None],
         ),
     };
-    let mut user = StoredMsg {
-        id: 0,
-        role: "user".into(),
-        content: prompt.trim_end().to_string(),
-        attachments: Vec::new(),
-        meta: String::new(),
-    };
+    let mut user = StoredMsg::new("user", prompt.trim_end(), "");
     if a.retrieval {
         let db = index::open(&dirs.data.join("index.db"))?;
         let hits = index::search(&db, &prompt, cfg.retrieval_chunks)?;
-        if hits.is_empty() {
-            eprintln!("fieldkit: the index has nothing for this question (`fieldkit index PATH`)");
-        } else {
-            user.attachments.push(fieldkit_panes::llm::Attachment {
-                title: format!(
-                    "sources: {}",
-                    hits.iter().map(|h| h.cite()).collect::<Vec<_>>().join(", ")
-                ),
-                body: index::to_context(&hits),
-            });
+        match index::sources(&hits) {
+            Some(att) => user.attachments.push(att),
+            None => eprintln!(
+                "fieldkit: the index has nothing for this question (`fieldkit index PATH`)"
+            ),
         }
     }
     let user_id = match session {
@@ -355,38 +344,15 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
     if !answer.ends_with('\n') {
         println!();
     }
-    let meta = format!(
-        "{} tokens · {:.1} tok/s · {}",
-        stats.tokens,
-        stats.tokens_per_s(),
-        model.name
-    );
+    let meta = stats.meta(&model.name);
     if tty {
         eprintln!("{meta}");
     }
     if let Some(id) = session {
         if let Some((s, folded)) = summary {
-            st.add_message(
-                id,
-                &StoredMsg {
-                    id: 0,
-                    role: "summary".into(),
-                    content: s,
-                    attachments: Vec::new(),
-                    meta: folded.map(|f| format!("folds:{f}")).unwrap_or_default(),
-                },
-            )?;
+            st.add_message(id, &StoredMsg::summary(s, folded))?;
         }
-        st.add_message(
-            id,
-            &StoredMsg {
-                id: 0,
-                role: "assistant".into(),
-                content: answer,
-                attachments: Vec::new(),
-                meta,
-            },
-        )?;
+        st.add_message(id, &StoredMsg::new("assistant", answer, meta))?;
     }
     Ok(0)
 }

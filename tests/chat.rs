@@ -42,8 +42,20 @@ fn streamed(screen: &str) -> Option<u32> {
         .ok()
 }
 
+/// This test's state.db.
+fn state_db(fk: &Fk) -> rusqlite::Connection {
+    rusqlite::Connection::open(fk.path().join("data/state.db")).expect("state.db")
+}
+
+/// A number from state.db.
+fn count(fk: &Fk, sql: &str) -> i64 {
+    state_db(fk)
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 fn messages(fk: &Fk) -> Vec<(String, String, String)> {
-    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).expect("state.db");
+    let db = state_db(fk);
     let mut st = db
         .prepare("SELECT role, content, meta FROM chat_messages ORDER BY id")
         .expect("query");
@@ -243,14 +255,7 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
         "it must not have run: {s}"
     );
     // Every remote call is audited.
-    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).unwrap();
-    let n: i64 = db
-        .query_row(
-            "SELECT count(*) FROM audit WHERE kind = 'remote-chat'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let n = count(&fk, "SELECT count(*) FROM audit WHERE kind = 'remote-chat'");
     assert_eq!(n, 4);
 }
 
@@ -365,14 +370,8 @@ fn a_chat_longer_than_the_context_is_summarised_stored_and_marked_where_it_happe
     // A session with more history than 512 tokens hold, as weeks of use leave it.
     fk.ok(&["chat", "--session", "camp", "hello"]);
     {
-        let db = rusqlite::Connection::open(fk.path().join("data/state.db")).unwrap();
-        let id: i64 = db
-            .query_row(
-                "SELECT id FROM chat_sessions WHERE name = 'camp'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let id = count(&fk, "SELECT id FROM chat_sessions WHERE name = 'camp'");
+        let db = state_db(&fk);
         for i in 0..10 {
             for (role, text) in [
                 (
@@ -402,7 +401,7 @@ fn a_chat_longer_than_the_context_is_summarised_stored_and_marked_where_it_happe
         s.contains("summarised here") && s.contains("tok/s ·")
     });
     assert!(s.contains("and now?"), "{s}");
-    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).unwrap();
+    let db = state_db(&fk);
     let (meta, folded_last): (String, i64) = db
         .query_row(
             "SELECT meta, (SELECT max(id) FROM chat_messages WHERE role != 'summary' AND id < s.id)

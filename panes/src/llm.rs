@@ -112,6 +112,16 @@ pub struct GenStats {
 }
 
 impl GenStats {
+    /// What an answer's footer line says: `128 tokens · 41.2 tok/s · stopped · gemma`.
+    pub fn meta(&self, model: &str) -> String {
+        format!(
+            "{} tokens · {:.1} tok/s{} · {model}",
+            self.tokens,
+            self.tokens_per_s(),
+            if self.cancelled { " · stopped" } else { "" }
+        )
+    }
+
     pub fn tokens_per_s(&self) -> f64 {
         if self.gen_ms > 0.0 {
             self.tokens as f64 * 1000.0 / self.gen_ms
@@ -163,6 +173,28 @@ pub struct StoredMsg {
     pub attachments: Vec<Attachment>,
     /// Footer figures of an answer: `128 tokens · 41.2 tok/s`.
     pub meta: String,
+}
+
+impl StoredMsg {
+    /// A message not stored yet (id 0), without attachments.
+    pub fn new(role: &str, content: impl Into<String>, meta: impl Into<String>) -> StoredMsg {
+        StoredMsg {
+            id: 0,
+            role: role.into(),
+            content: content.into(),
+            attachments: Vec::new(),
+            meta: meta.into(),
+        }
+    }
+
+    /// A summary standing for the turns up to message `folded` (see `folds`).
+    pub fn summary(text: impl Into<String>, folded: Option<i64>) -> StoredMsg {
+        StoredMsg::new(
+            "summary",
+            text,
+            folded.map(|f| format!("folds:{f}")).unwrap_or_default(),
+        )
+    }
 }
 
 /// A chat session as the pane shows it.

@@ -200,6 +200,19 @@ pub fn search(db: &Connection, question: &str, k: usize) -> Result<Vec<Hit>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The hits as an attachment titled with their sources (`sources: a.md:1, b.rs:40`), or
+/// `None` when there are none.
+pub fn sources(hits: &[Hit]) -> Option<fieldkit_panes::llm::Attachment> {
+    if hits.is_empty() {
+        return None;
+    }
+    let cites: Vec<String> = hits.iter().map(Hit::cite).collect();
+    Some(fieldkit_panes::llm::Attachment {
+        title: format!("sources: {}", cites.join(", ")),
+        body: to_context(hits),
+    })
+}
+
 /// The hits as a prompt attachment body: each passage headed by its `file:line`.
 pub fn to_context(hits: &[Hit]) -> String {
     let mut s =

@@ -905,19 +905,22 @@ pub fn run() -> Result<()> {
                 Err(_) => break,
             },
         };
-        match req {
+        let (job, model, settings, params, prompt) = match req {
             LlmIn::Cancel { job } => {
                 cancelled_jobs.push(job);
                 if cancelled_jobs.len() > 64 {
                     cancelled_jobs.remove(0);
                 }
+                continue;
             }
             LlmIn::Unload => {
                 engine.unload();
                 send(&out, &LlmOut::State { loaded: None });
+                continue;
             }
             LlmIn::IdleUnload { after_s } => {
                 idle_after = (after_s > 0).then(|| Duration::from_secs(after_s));
+                continue;
             }
             LlmIn::Raw {
                 job,
@@ -925,69 +928,49 @@ pub fn run() -> Result<()> {
                 settings,
                 tokens,
                 params,
-            } => run_job(
-                &mut engine,
-                &out,
-                &running,
-                &cancel,
-                &cancelled_jobs,
-                (job, &model, &settings, &params),
-                Prompt::Tokens(&tokens),
-            ),
+            } => (job, model, settings, params, Prompt::Tokens(tokens)),
             LlmIn::Chat {
                 job,
                 model,
                 settings,
                 turns,
                 params,
-            } => run_job(
+            } => (job, model, settings, params, Prompt::Turns(turns)),
+        };
+        // A job cancelled while it waited in line ends at once.
+        let ev = if cancelled_jobs.contains(&job) {
+            LlmEvent::Done(GenStats {
+                cancelled: true,
+                ..Default::default()
+            })
+        } else {
+            running.store(job, Ordering::SeqCst);
+            cancel.store(false, Ordering::SeqCst);
+            let r = run_chat(
                 &mut engine,
                 &out,
-                &running,
+                job,
+                &model,
+                &settings,
+                &prompt,
+                &params,
                 &cancel,
-                &cancelled_jobs,
-                (job, &model, &settings, &params),
-                Prompt::Turns(&turns),
-            ),
-        }
+            );
+            running.store(0, Ordering::SeqCst);
+            match r {
+                Ok(stats) => LlmEvent::Done(stats),
+                Err(e) => LlmEvent::Error(format!("{e:#}")),
+            }
+        };
+        send(&out, &LlmOut::Event { job, ev });
     }
     Ok(())
 }
 
-/// Runs one job to its end and says how it ended (a job cancelled while it waited in line
-/// ends at once).
-fn run_job(
-    engine: &mut Engine,
-    out: &Arc<Mutex<std::io::Stdout>>,
-    running: &AtomicU64,
-    cancel: &AtomicBool,
-    cancelled_jobs: &[u64],
-    (job, model, settings, params): (u64, &ModelRef, &Settings, &GenParams),
-    prompt: Prompt,
-) {
-    let ev = if cancelled_jobs.contains(&job) {
-        LlmEvent::Done(GenStats {
-            cancelled: true,
-            ..Default::default()
-        })
-    } else {
-        running.store(job, Ordering::SeqCst);
-        cancel.store(false, Ordering::SeqCst);
-        let r = run_chat(engine, out, job, model, settings, prompt, params, cancel);
-        running.store(0, Ordering::SeqCst);
-        match r {
-            Ok(stats) => LlmEvent::Done(stats),
-            Err(e) => LlmEvent::Error(format!("{e:#}")),
-        }
-    };
-    send(out, &LlmOut::Event { job, ev });
-}
-
 /// What a job generates from.
-#[derive(Clone, Copy)]
-enum Prompt<'a> {
-    Turns(&'a [Turn]),
-    Tokens(&'a [i32]),
+enum Prompt {
+    Turns(Vec<Turn>),
+    Tokens(Vec<i32>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -997,7 +980,7 @@ fn run_chat(
     job: u64,
     model: &ModelRef,
     settings: &Settings,
-    prompt: Prompt,
+    prompt: &Prompt,
     params: &GenParams,
     cancel: &AtomicBool,
 ) -> Result<GenStats> {

@@ -424,23 +424,18 @@ impl Server {
                         index::search(&db, &user.content, self.config.llm.retrieval_chunks)
                     })
                     .unwrap_or_default();
-                let att = if hits.is_empty() {
-                    Attachment {
+                let att = match index::sources(&hits) {
+                    Some(att) => {
+                        user.attachments.push(att.clone());
+                        att
+                    }
+                    None => Attachment {
                         title:
                             "sources: none (the index has nothing for this; fieldkit index PATH)"
                                 .into(),
                         body: String::new(),
-                    }
-                } else {
-                    let cites: Vec<String> = hits.iter().map(|h| h.cite()).collect();
-                    Attachment {
-                        title: format!("sources: {}", cites.join(", ")),
-                        body: index::to_context(&hits),
-                    }
+                    },
                 };
-                if !hits.is_empty() {
-                    user.attachments.push(att.clone());
-                }
                 self.chat_to(name, pane, ChatEvent::Sources(att));
             }
             let Some(store) = &self.store else {
@@ -750,23 +745,11 @@ impl Server {
                 else {
                     return;
                 };
-                let folded = folded_id(turns, ids, upto);
-                let msg = StoredMsg {
-                    id: 0,
-                    role: "summary".into(),
-                    content: text,
-                    attachments: Vec::new(),
-                    meta: folded.map(|f| format!("folds:{f}")).unwrap_or_default(),
-                };
+                let mut msg = StoredMsg::summary(text, folded_id(turns, ids, upto));
                 let session = *session;
-                let stored = self.store.as_ref().map(|s| s.add_message(session, &msg));
-                let msg = StoredMsg {
-                    id: match stored {
-                        Some(Ok(id)) => id,
-                        _ => 0,
-                    },
-                    ..msg
-                };
+                if let Some(Ok(id)) = self.store.as_ref().map(|s| s.add_message(session, &msg)) {
+                    msg.id = id;
+                }
                 self.chat_to(&name, pane, ChatEvent::Add(msg));
             }
             LlmEvent::Done(stats) => {
@@ -795,35 +778,18 @@ impl Server {
         let (name, pane) = (j.name.clone(), j.pane);
         match j.purpose {
             Purpose::Chat { session, .. } => {
-                let meta = |stats: &GenStats| {
-                    let mut m = format!(
-                        "{} tokens · {:.1} tok/s",
-                        stats.tokens,
-                        stats.tokens_per_s()
-                    );
-                    if stats.cancelled {
-                        m.push_str(" · stopped");
-                    }
-                    format!("{m} · {}", j.model)
-                };
                 let store = |content: &str, meta: String| -> StoredMsg {
-                    let mut msg = StoredMsg {
-                        id: 0,
-                        role: "assistant".into(),
-                        content: content.to_string(),
-                        attachments: Vec::new(),
-                        meta,
-                    };
-                    if let Some(st) = &self.store {
-                        if let Ok(id) = st.add_message(session, &msg) {
-                            msg.id = id;
-                        }
+                    let mut msg = StoredMsg::new("assistant", content, meta);
+                    if let Some(Ok(id)) =
+                        self.store.as_ref().map(|st| st.add_message(session, &msg))
+                    {
+                        msg.id = id;
                     }
                     msg
                 };
                 match r {
                     Ok(stats) => {
-                        let msg = store(&j.text, meta(&stats));
+                        let msg = store(&j.text, stats.meta(&j.model));
                         self.chat_to(&name, pane, ChatEvent::Finished { msg, stats });
                     }
                     Err(error) => {
