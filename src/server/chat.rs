@@ -415,6 +415,8 @@ impl Server {
             return;
         };
         let mut user = user;
+        // What the pane is told, once state.db has been written.
+        let mut told = Vec::new();
         if replace_last {
             let _ = store.drop_last_answer(session);
         } else {
@@ -436,28 +438,21 @@ impl Server {
                         body: String::new(),
                     },
                 };
-                self.chat_to(name, pane, ChatEvent::Sources(att));
+                told.push(ChatEvent::Sources(att));
             }
-            let Some(store) = &self.store else {
-                return;
-            };
             match store.add_message(session, &user) {
-                Ok(id) => self.chat_to(
-                    name,
-                    pane,
-                    ChatEvent::Stored {
-                        id,
-                        role: "user".into(),
-                    },
-                ),
+                Ok(id) => told.push(ChatEvent::Stored {
+                    id,
+                    role: "user".into(),
+                }),
                 Err(e) => tracing::warn!("chat message not stored: {e}"),
             }
         }
-        let Some(chat) = self
-            .store
-            .as_ref()
-            .and_then(|s| s.chat(session).ok().flatten())
-        else {
+        let chat = store.chat(session).ok().flatten();
+        for ev in told {
+            self.chat_to(name, pane, ev);
+        }
+        let Some(chat) = chat else {
             self.chat_to(
                 name,
                 pane,
