@@ -336,7 +336,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
                 if tty {
                     eprintln!("(the {upto} oldest turns were summarised to fit the context)");
                 }
-                summary = Some((text, folded_id(&turns, &ids, upto)));
+                summary = Some((text, folded_id(&ids, upto)));
             }
             _ => {}
         })?

@@ -12,7 +12,7 @@ tables (SQLite in WAL mode takes both).
 use crate::engine::store::Store;
 use anyhow::{bail, Context, Result};
 pub use fieldkit_panes::llm::{turns_of, user_prompt};
-use fieldkit_panes::llm::{Attachment, ChatSession, Role, StoredMsg, Turn};
+use fieldkit_panes::llm::{Attachment, ChatSession, StoredMsg};
 use rusqlite::{params, OptionalExtension};
 use std::path::PathBuf;
 
@@ -284,10 +284,11 @@ impl Store {
     }
 }
 
-/// The id of the newest message among the turns a summary folded (`upto` turns after the
-/// system prompt).
-pub fn folded_id(turns: &[Turn], ids: &[Option<i64>], upto: usize) -> Option<i64> {
-    let first = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
+/// The id of the newest message among the turns a summary folded: `upto` turns after a
+/// leading system turn, `ids` as `turns_of` gives them (a system turn, the only kind that
+/// may lead, has no message id).
+pub fn folded_id(ids: &[Option<i64>], upto: usize) -> Option<i64> {
+    let first = usize::from(ids.first() == Some(&None));
     ids.get(first..(first + upto).min(ids.len()))?
         .iter()
         .flatten()
@@ -340,7 +341,7 @@ mod tests {
         assert!(turns[3].content.ends_with("and Lima?"));
         assert_eq!(ids[..2], [None, None]);
         // Folding the two turns after the system prompt (the summary and "42") ends at 42's id.
-        assert_eq!(folded_id(&turns, &ids, 2), ids[2]);
+        assert_eq!(folded_id(&ids, 2), ids[2]);
 
         let found = st.chats(Some("oslo")).unwrap();
         assert_eq!(found.len(), 1);

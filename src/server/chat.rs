@@ -30,7 +30,6 @@ enum Purpose {
         session: i64,
         /// The message id of each turn sent (`None`: system prompt, summary).
         ids: Vec<Option<i64>>,
-        turns: Vec<Turn>,
     },
     AskData,
     Shell,
@@ -464,11 +463,7 @@ impl Server {
             return;
         };
         let (turns, ids) = turns_of(&chat);
-        let purpose = Purpose::Chat {
-            session,
-            ids,
-            turns: turns.clone(),
-        };
+        let purpose = Purpose::Chat { session, ids };
         if let Err(e) = self.start_job(name, pane, purpose, turns) {
             self.chat_to(
                 name,
@@ -732,15 +727,10 @@ impl Server {
                 }
             }
             LlmEvent::Summarized { upto, text } => {
-                let Purpose::Chat {
-                    session,
-                    ids,
-                    turns,
-                } = &j.purpose
-                else {
+                let Purpose::Chat { session, ids } = &j.purpose else {
                     return;
                 };
-                let mut msg = StoredMsg::summary(text, folded_id(turns, ids, upto));
+                let mut msg = StoredMsg::summary(text, folded_id(ids, upto));
                 let session = *session;
                 if let Some(Ok(id)) = self.store.as_ref().map(|s| s.add_message(session, &msg)) {
                     msg.id = id;
