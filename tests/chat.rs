@@ -65,6 +65,21 @@ fn messages(fk: &Fk) -> Vec<(String, String, String)> {
         .expect("messages")
 }
 
+/// Registers the fake server as the model `name` and allows remote models.
+fn remote_model(fk: &Fk, server: &FakeOpenAi, name: &str) {
+    fk.ok(&[
+        "model",
+        "add",
+        "--url",
+        &server.url,
+        "--remote-model",
+        "fake",
+        "--name",
+        name,
+    ]);
+    config(fk, "allow_remote = true\n");
+}
+
 /// The workspace in window `w` with a chat pane open and focused.
 fn start_chat(fk: &Fk) {
     fk.terminal("w", 120, 36);
@@ -172,17 +187,7 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
         "Every six hours (camp.md:1).".into(),
         "```sh\necho typed-not-run\n```".into(),
     ]);
-    fk.ok(&[
-        "model",
-        "add",
-        "--url",
-        &server.url,
-        "--remote-model",
-        "fake",
-        "--name",
-        "lan",
-    ]);
-    config(&fk, "allow_remote = true\n");
+    remote_model(&fk, &server, "lan");
     // A folder indexed for retrieval.
     let notes = fk.path().join("notes");
     std::fs::create_dir_all(&notes).unwrap();
@@ -266,15 +271,7 @@ fn ask_the_data_runs_read_only_sql_and_asks_before_a_write() {
         "```sql\nSELECT city, count(*) AS trips FROM trips GROUP BY city ORDER BY trips DESC, city\n```".into(),
         "```sql\nDROP TABLE trips\n```".into(),
     ]);
-    fk.ok(&[
-        "model",
-        "add",
-        "--url",
-        &server.url,
-        "--remote-model",
-        "fake",
-    ]);
-    config(&fk, "allow_remote = true\n");
+    remote_model(&fk, &server, "fake");
     let csv = fk.path().join("trips.csv");
     let mut text = String::from("id,city\n");
     for i in 0..100 {

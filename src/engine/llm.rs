@@ -984,20 +984,20 @@ fn run_chat(
     params: &GenParams,
     cancel: &AtomicBool,
 ) -> Result<GenStats> {
+    let mut token = |t: &str| {
+        send(
+            out,
+            &LlmOut::Event {
+                job,
+                ev: LlmEvent::Token(t.to_string()),
+            },
+        )
+    };
     if let Some((url, name)) = &model.remote {
         let Prompt::Turns(turns) = prompt else {
             bail!("raw token prompts are for local models");
         };
-        let mut on = |t: &str| {
-            send(
-                out,
-                &LlmOut::Event {
-                    job,
-                    ev: LlmEvent::Token(t.to_string()),
-                },
-            )
-        };
-        return crate::engine::remote::chat(url, name, turns, params, cancel, &mut on);
+        return crate::engine::remote::chat(url, name, turns, params, cancel, &mut token);
     }
     let fresh = engine.loaded() != Some(model);
     if fresh {
@@ -1059,16 +1059,7 @@ fn run_chat(
                 .iter()
                 .map(|t| llama_cpp_2::token::LlamaToken::new(*t))
                 .collect();
-            let mut on = |t: &str| {
-                send(
-                    out,
-                    &LlmOut::Event {
-                        job,
-                        ev: LlmEvent::Token(t.to_string()),
-                    },
-                )
-            };
-            engine.generate_tokens(&tokens, params, &[], cancel, &mut on, None)
+            engine.generate_tokens(&tokens, params, &[], cancel, &mut token, None)
         }
     }
 }
