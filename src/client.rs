@@ -115,17 +115,35 @@ pub fn command(
     command: Command,
     start: bool,
 ) -> Result<(i32, String, String)> {
-    let mut s = connect(dirs, start)?;
-    protocol::write_msg(&mut s, &ClientMsg::Command { session, command })?;
-    match wire::read_frame::<ServerMsg>(&mut s)? {
-        Some(ServerMsg::Reply {
-            code,
-            stdout,
-            stderr,
-        }) => Ok((code, stdout, stderr)),
-        Some(other) => bail!("unexpected answer from the server: {other:?}"),
-        None => bail!("the server closed the connection without answering"),
+    // A server that is stopping (kill-server a moment ago) may take the connection and go;
+    // a command that may start a server then asks again, reaching the next one.
+    for attempt in 0..2 {
+        let mut s = connect(dirs, start)?;
+        protocol::write_msg(
+            &mut s,
+            &ClientMsg::Command {
+                session: session.clone(),
+                command: command.clone(),
+            },
+        )?;
+        match wire::read_frame::<ServerMsg>(&mut s)? {
+            Some(ServerMsg::Reply {
+                code,
+                stdout,
+                stderr,
+            }) => return Ok((code, stdout, stderr)),
+            Some(other) => bail!("unexpected answer from the server: {other:?}"),
+            None if start && attempt == 0 => {
+                // Wait for the stopping server to let go of its socket (it does so first).
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                while dirs.socket().exists() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+            None => break,
+        }
     }
+    bail!("the server closed the connection without answering")
 }
 
 /// Restores the terminal however the client ends.

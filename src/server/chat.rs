@@ -21,7 +21,7 @@ use fieldkit_panes::llm::{
     Attachment, ChatEvent, ChatRequest, GenStats, LlmEvent, Role, StoredMsg, Turn,
 };
 use fieldkit_panes::{EngineEvent, EngineState, PaneKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// What a job's answer is for.
 #[derive(Debug, Clone)]
@@ -53,8 +53,6 @@ struct Job {
 pub struct ChatState {
     jobs: HashMap<u64, Job>,
     next_job: u64,
-    /// Chat panes that have been given their session.
-    loaded: HashSet<u64>,
     /// A model chosen for one chat pane (`model NAME`).
     pane_model: HashMap<u64, String>,
     /// The last answer's speed, for the status pane.
@@ -120,32 +118,8 @@ impl Server {
         self.mark(name);
     }
 
-    /// Gives every chat pane that has none its session (new panes, restored ones).
-    pub(super) fn load_chats(&mut self) {
-        let todo: Vec<(String, u64, Option<i64>)> = self
-            .sessions
-            .iter()
-            .flat_map(|(n, s)| {
-                s.panes
-                    .iter()
-                    .filter(|(id, p)| p.kind() == PaneKind::Chat && !self.chat.loaded.contains(id))
-                    .map(move |(id, p)| {
-                        let want = match p.save() {
-                            fieldkit_panes::PaneState::Chat { session } => session,
-                            _ => None,
-                        };
-                        (n.clone(), *id, want)
-                    })
-            })
-            .collect();
-        for (name, pane, want) in todo {
-            self.chat.loaded.insert(pane);
-            self.open_chat(&name, pane, want);
-        }
-    }
-
     /// Loads chat session `want` (else the newest, else a new one) into chat pane `pane`.
-    fn open_chat(&mut self, name: &str, pane: u64, want: Option<i64>) {
+    pub(super) fn open_chat(&mut self, name: &str, pane: u64, want: Option<i64>) {
         let system = self.config.llm.system_prompt.clone();
         let Some(store) = &self.store else {
             self.chat_to(
@@ -267,10 +241,7 @@ impl Server {
 
     pub(super) fn chat_request(&mut self, name: &str, pane: u64, req: ChatRequest) {
         match req {
-            ChatRequest::Open(id) => {
-                self.chat.loaded.insert(pane);
-                self.open_chat(name, pane, id);
-            }
+            ChatRequest::Open(id) => self.open_chat(name, pane, id),
             ChatRequest::New => {
                 let system = self.config.llm.system_prompt.clone();
                 let n = self
@@ -590,7 +561,7 @@ impl Server {
                     .insert_beside(focus, pane, crate::layout::Axis::Horizontal, &mut self.ids)
                     .ok_or("no room for a chat pane here")?;
                 s.dirty = true;
-                self.load_chats();
+                self.greet_new_panes();
                 c
             }
         };

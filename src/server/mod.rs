@@ -136,6 +136,10 @@ pub struct Server {
     events: mpsc::UnboundedSender<Ev>,
     /// Chat sessions shown, answers being written.
     chat: chat::ChatState,
+    /// Panes that have been given what a new pane needs from an engine (`greet_new_panes`).
+    greeted: std::collections::HashSet<u64>,
+    /// The inode of the socket this server bound (`unlisten`).
+    bound: Option<u64>,
 }
 
 /// Quiet time after which the server trims its memory.
@@ -161,6 +165,10 @@ pub fn run(dirs: Dirs) -> Result<()> {
     let std_listener = std::os::unix::net::UnixListener::bind(&socket)
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    let bound = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&socket).ok().map(|m| m.ino())
+    };
     std_listener.set_nonblocking(true)?;
     std::fs::write(dirs.pid_file(), std::process::id().to_string())?;
     tracing::info!(pid = std::process::id(), socket = %socket.display(), "server ready");
@@ -179,16 +187,29 @@ pub fn run(dirs: Dirs) -> Result<()> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (pty_tx, pty_rx) = mpsc::channel(PTY_BATCH);
         let mut server = Server::new(server_dirs, tx.clone(), pty_tx);
+        server.bound = bound;
         tokio::spawn(accept_loop(listener, tx));
         // Start-up is done: from here on only the code the server runs stays resident.
         let trimmed = memory::trim_code_pages();
         tracing::debug!(trimmed, "code pages trimmed");
         server.serve(rx, pty_rx).await
     });
-    let _ = std::fs::remove_file(&socket);
-    let _ = std::fs::remove_file(dirs.pid_file());
+    // Usually gone already (`unlisten`); a server started meanwhile owns the path now.
+    unlisten(&dirs, bound);
     tracing::info!("server stopped");
     result
+}
+
+/// Removes the socket and pid file if they are still this server's (`bound`: the socket's
+/// inode), so that nobody connects to a server that is stopping and a newer server's files
+/// are never removed.
+fn unlisten(dirs: &Dirs, bound: Option<u64>) {
+    use std::os::unix::fs::MetadataExt;
+    let socket = dirs.socket();
+    if bound.is_some() && std::fs::metadata(&socket).ok().map(|m| m.ino()) == bound {
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(dirs.pid_file());
+    }
 }
 
 async fn accept_loop(listener: UnixListener, tx: mpsc::UnboundedSender<Ev>) {
@@ -362,6 +383,8 @@ impl Server {
             paste: None,
             events,
             chat: chat::ChatState::default(),
+            greeted: Default::default(),
+            bound: None,
         };
         server.start_workers();
         // Grids and editors restored from a saved session need DuckDB at once.
@@ -373,7 +396,7 @@ impl Server {
         if data_panes {
             server.spawn_worker("data");
         }
-        server.load_chats();
+        server.greet_new_panes();
         server
     }
 
@@ -446,13 +469,35 @@ impl Server {
             );
             if self.shutdown {
                 self.save_scrollbacks(false);
+                // From now on a new client starts a new server instead of reaching this one.
+                unlisten(&self.dirs, self.bound);
                 // Let every client read its Exit before the runtime (and their writers) stop,
                 // so an attached client says why it ended instead of "exited unexpectedly".
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
                 while !self.clients.is_empty() {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(Ev::Gone { id })) => {
-                            self.clients.remove(&id);
+                        Ok(Some(ev @ (Ev::Gone { .. } | Ev::Conn { .. }))) => self.handle(ev),
+                        // Someone who connected meanwhile is told, not left without an answer.
+                        Ok(Some(Ev::Msg { id, msg })) => {
+                            let why = "the server is stopping; run the command again".to_string();
+                            match msg {
+                                ClientMsg::Command { .. } => self.send(
+                                    id,
+                                    ServerMsg::Reply {
+                                        code: 1,
+                                        stdout: String::new(),
+                                        stderr: why,
+                                    },
+                                ),
+                                ClientMsg::Attach { .. } => self.send(
+                                    id,
+                                    ServerMsg::Exit {
+                                        message: why,
+                                        code: 1,
+                                    },
+                                ),
+                                _ => {}
+                            }
                         }
                         Ok(Some(_)) => {}
                         _ => break,
@@ -1090,8 +1135,7 @@ impl Server {
             other => {
                 let applied = s.apply(&other, &mut self.ids)?;
                 if applied {
-                    // A new chat pane gets its session.
-                    self.load_chats();
+                    self.greet_new_panes();
                 }
                 if !applied {
                     let out = self.pane_call(name, |p, cx| p.on_action(&other, cx));
@@ -1251,6 +1295,43 @@ impl Server {
                 let _ = w.tx.send(frame);
             }
             Err(e) => tracing::warn!("data request not sent: {e}"),
+        }
+    }
+
+    /// Gives panes that appeared since the last call what one restored at start-up gets: a
+    /// chat its session; a SQL editor, when DuckDB is up already, the `Ready` that makes it
+    /// read the catalog (completion and ask-data need it). Restored panes get `Ready` when the
+    /// worker says hello.
+    fn greet_new_panes(&mut self) {
+        let data_ready = self
+            .workers
+            .get("data")
+            .is_some_and(|w| w.state == EngineState::Ready);
+        let new: Vec<(String, u64, PaneKind, Option<i64>)> = self
+            .sessions
+            .iter()
+            .flat_map(|(n, s)| {
+                s.panes
+                    .iter()
+                    .filter(|(id, _)| !self.greeted.contains(id))
+                    .map(move |(id, p)| {
+                        let want = match p.save() {
+                            fieldkit_panes::PaneState::Chat { session } => session,
+                            _ => None,
+                        };
+                        (n.clone(), *id, p.kind(), want)
+                    })
+            })
+            .collect();
+        for (name, id, kind, want) in new {
+            self.greeted.insert(id);
+            match kind {
+                PaneKind::Chat => self.open_chat(&name, id, want),
+                PaneKind::Sql if data_ready => {
+                    self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Ready, cx));
+                }
+                _ => {}
+            }
         }
     }
 
