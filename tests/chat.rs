@@ -4,7 +4,7 @@
 mod common;
 
 use common::llm::FakeOpenAi;
-use common::{wait_until, worker_pid, Fk, BIN};
+use common::{wait_until, worker_pid, Fk, BIN, PROMPT};
 use fieldkit::engine::gguf::tiny;
 use std::path::PathBuf;
 
@@ -27,7 +27,10 @@ fn slow_model(fk: &Fk) -> PathBuf {
 fn config(fk: &Fk, extra: &str) {
     std::fs::write(
         fk.config_dir().join("config.toml"),
-        format!("shell = \"/bin/sh\"\n\n[llm]\ntemperature = 0.0\nthreads = 1\n{extra}"),
+        format!(
+            "{}\n[llm]\ntemperature = 0.0\nthreads = 1\n{extra}",
+            fk.shell_setting()
+        ),
     )
     .expect("config");
 }
@@ -251,7 +254,7 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
     ask_for_a_command();
     fk.keys("w", &["y"]);
     let s = fk.wait_screen("w", "the command at the prompt", |s| {
-        s.contains("# echo typed-not-run") && !s.contains("type this command?")
+        s.contains(&format!("{PROMPT}echo typed-not-run")) && !s.contains("type this command?")
     });
     assert!(
         !s.lines().any(|l| l

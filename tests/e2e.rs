@@ -180,16 +180,28 @@ fn an_open_or_foreign_runtime_dir_is_refused() {
         );
     }
     assert!(!run.join("server.sock").exists(), "no socket was made");
-    if unsafe { libc::getuid() } == 0 {
+    // A runtime dir that belongs to someone else. Root hands ours to nobody; any other user
+    // points FIELDKIT_HOME at `/`, whose runtime dir `/run` belongs to root.
+    let (home, owner) = if unsafe { libc::getuid() } == 0 {
         std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         std::os::unix::fs::chown(&run, Some(65534), Some(65534)).expect("chown");
-        let out = fk.run(&["new", "-d", "-s", "x"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains("owned by uid 65534"),
-            "{err}"
-        );
-    }
+        (fk.path().to_path_buf(), 65534)
+    } else {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata("/run").expect("/run exists on Linux");
+        assert_ne!(meta.uid(), unsafe { libc::getuid() }, "/run is not ours");
+        (std::path::PathBuf::from("/"), meta.uid())
+    };
+    let out = std::process::Command::new(BIN)
+        .args(["new", "-d", "-s", "x"])
+        .env("FIELDKIT_HOME", &home)
+        .output()
+        .expect("run fieldkit");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(&format!("owned by uid {owner}")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -314,7 +326,7 @@ fn config_errors_are_shown_and_defaults_stay() {
     .expect("write");
     std::fs::write(
         fk.config_dir().join("config.toml"),
-        "theme = \"gold\"\nshell = \"/bin/sh\"\n",
+        format!("theme = \"gold\"\n{}", fk.shell_setting()),
     )
     .expect("write");
     fk.terminal("w", 110, 30);

@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{Fk, BIN};
+use common::{Fk, BIN, PROMPT};
 
 /// Opens fieldkit in a tmux window and waits for its shell prompt.
 fn workspace(fk: &Fk, w: u16, h: u16) {
     fk.terminal("w", w, h);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the shell prompt in the first pane", |s| {
-        s.contains("1 sh") && s.contains("# ")
+        s.contains("1 sh") && s.contains(PROMPT)
     });
 }
 
@@ -21,7 +21,7 @@ fn workspace_with_clipboard(fk: &Fk) {
     fk.tmux_run(&["set-option", "-g", "set-clipboard", "on"]);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the prompt", |s| {
-        s.contains("1 sh") && s.contains("# ")
+        s.contains("1 sh") && s.contains(PROMPT)
     });
 }
 
@@ -64,7 +64,7 @@ fn vim_edits_saves_and_quits() {
     fk.keys("w", &["-l", ":wq"]);
     fk.keys("w", &["Enter"]);
     fk.wait_screen("w", "the shell again after :wq", |s| {
-        !s.contains("~  ") && s.contains("# ")
+        !s.contains("~  ") && s.contains(PROMPT)
     });
     common::wait_until("the file on disk", || {
         std::fs::read_to_string(&file)
@@ -264,7 +264,7 @@ fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     fk.terminal("w", 120, 40);
     fk.type_line("w", &format!("exec {BIN}"));
     fk.wait_screen("w", "the prompt", |s| {
-        s.contains("1 sh") && s.contains("# ")
+        s.contains("1 sh") && s.contains(PROMPT)
     });
     let client = fk.pane_pid("w");
     let server = fk.server_pid();
@@ -311,7 +311,7 @@ fn mouse_clicks_focus_panes_and_reach_programs_that_ask() {
     let fk = Fk::new();
     std::fs::write(
         fk.config_dir().join("config.toml"),
-        "shell = \"/bin/sh\"\nmouse = true\n",
+        format!("{}mouse = true\n", fk.shell_setting()),
     )
     .expect("config");
     workspace(&fk, 100, 30);

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_fieldkit");
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The prompt of every shell the tests' terminal panes run. The harness sets it (see
+/// `Fk::new`), so a test waits for the same thing as root and as any other user (dash's own
+/// prompt is `# ` for root and `$ ` for everyone else).
+pub const PROMPT: &str = "fk$ ";
+
 pub struct Fk {
     pub home: tempfile::TempDir,
     tmux_socket: String,
@@ -27,14 +32,26 @@ impl Fk {
             .tempdir_in("/tmp")
             .expect("temp home");
         let tmux_socket = format!("fkt-{}", home.path().file_name().unwrap().to_string_lossy());
-        // tmux sets SHELL in its panes, so the shell a test's terminals run is set in config.
-        std::fs::create_dir_all(home.path().join("config")).expect("config dir");
+        // tmux sets SHELL in its panes, so the shell a test's terminals run is set in config:
+        // /bin/sh started with the harness's own prompt.
+        let shell = home.path().join("sh");
         std::fs::write(
-            home.path().join("config/config.toml"),
-            "shell = \"/bin/sh\"\n",
+            &shell,
+            format!("#!/bin/sh\nPS1='{PROMPT}'\nexport PS1\nexec /bin/sh \"$@\"\n"),
         )
-        .expect("config");
-        Fk { home, tmux_socket }
+        .expect("shell script");
+        std::fs::set_permissions(&shell, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod shell script");
+        let fk = Fk { home, tmux_socket };
+        std::fs::create_dir_all(fk.config_dir()).expect("config dir");
+        std::fs::write(fk.config_dir().join("config.toml"), fk.shell_setting()).expect("config");
+        fk
+    }
+
+    /// The config line that makes terminal panes run the harness's shell (prompt `PROMPT`),
+    /// for tests that write a config of their own.
+    pub fn shell_setting(&self) -> String {
+        format!("shell = \"{}\"\n", self.path().join("sh").display())
     }
 
     pub fn path(&self) -> &Path {
