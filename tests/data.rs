@@ -161,28 +161,6 @@ fn cancel_a_query_kill_the_worker_mid_query_and_terminals_live_on() {
     assert_eq!(fk.server_pid(), server, "the server lived on");
 }
 
-/// The duckdb CLI that ./setup installs (pip duckdb-cli): $DUCKDB_CLI, PATH, or Python's scripts.
-fn duckdb_cli() -> String {
-    if let Ok(p) = std::env::var("DUCKDB_CLI") {
-        return p;
-    }
-    if std::process::Command::new("duckdb")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
-        return "duckdb".into();
-    }
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('scripts'))",
-        ])
-        .output()
-        .expect("python3");
-    format!("{}/duckdb", String::from_utf8_lossy(&out.stdout).trim())
-}
-
 #[test]
 fn headless_sql_matches_the_duckdb_cli_and_fails_loudly() {
     let fk = Fk::new();
@@ -198,7 +176,7 @@ fn headless_sql_matches_the_duckdb_cli_and_fails_loudly() {
             .into(),
         "SELECT 'a,b' AS s, [1, 2] AS l, {'k': 1} AS st, DATE '2024-01-01' + 1 AS dt".into(),
     ];
-    let duckdb = duckdb_cli();
+    let duckdb = common::tools::duckdb_cli();
     for q in queries {
         let ours = fk.ok(&["sql", "--db", ":memory:", "--format", "csv", &q]);
         let theirs = std::process::Command::new(&duckdb)

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod llm;
+pub mod tools;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
