@@ -6,7 +6,7 @@ command talks to the server and exits with its answer's code.
 use crate::client;
 use crate::paths::Dirs;
 use crate::protocol::{AttachMode, Command};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -58,7 +58,7 @@ enum Cmd {
         target: Option<String>,
         #[arg(long)]
         pane: Option<u64>,
-        /// With a terminal pane: its scrollback too, oldest line first.
+        /// A terminal's scrollback too, oldest line first (of --pane, else the focused pane).
         #[arg(long, short = 'S')]
         scrollback: bool,
     },
@@ -114,6 +114,11 @@ enum Cmd {
     Index { path: String },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
+    /// Print a completion script for SHELL: `fieldkit completions bash > ~/.local/share/bash-completion/completions/fieldkit`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the key bindings in force (--markdown: as the README's table).
     Keys {
         #[arg(long)]
@@ -309,6 +314,16 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
         Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));
+            Ok(0)
+        }
+        Some(Cmd::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fieldkit", &mut out);
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&out)
+                .context("cannot write the completion script")?;
             Ok(0)
         }
         Some(Cmd::Keys { markdown }) => {

@@ -507,3 +507,39 @@ fn kill_server_tells_the_attached_client_why_it_ended() {
     });
     assert!(!s.contains("unexpectedly"), "{s}");
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let fk = Fk::new();
+    let bash = fk.ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("send-keys") && bash.contains("--scrollback"),
+        "{bash}"
+    );
+    // bash itself loads the script and binds it to the command.
+    let script = fk.path().join("fieldkit.bash");
+    std::fs::write(&script, &bash).expect("write");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(". '{}' && complete -p fieldkit", script.display()))
+        .output()
+        .expect("bash");
+    let bound = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && bound.contains("fieldkit"),
+        "{bound}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fk
+        .ok(&["completions", "zsh"])
+        .starts_with("#compdef fieldkit"));
+    assert!(fk
+        .ok(&["completions", "fish"])
+        .contains("complete -c fieldkit"));
+    let out = fk.run(&["completions", "tcsh"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("possible values") && err.contains("bash"),
+        "{err}"
+    );
+}

@@ -129,7 +129,8 @@ fn copy_mode_search_finds_a_line_5000_back_and_yank_reaches_the_client() {
     // prefix ] pastes it back into the shell.
     fk.keys("w", &["C-b", "]"]);
     fk.wait_screen("w", "the pasted yank at the prompt", |s| {
-        s.lines().any(|l| l.starts_with("┃# row 1000 "))
+        s.lines()
+            .any(|l| l.starts_with(&format!("┃{PROMPT}row 1000 ")))
     });
     // The scrollback capture has all of it.
     let all = capture(&fk, &["--pane", "1", "--scrollback"]);
@@ -195,6 +196,61 @@ fn kill_9_brings_back_cwd_and_scrollback() {
     fk.wait_screen("w", "the shell in its old directory", |s| {
         s.lines().any(|l| l.starts_with(&at))
     });
+}
+
+/// The scrollback state.db holds for pane `pane`, if saved.
+fn saved_scrollback(fk: &Fk, pane: u64) -> Option<String> {
+    let db = rusqlite::Connection::open(fk.path().join("data/state.db")).ok()?;
+    db.query_row(
+        "SELECT text FROM scrollback WHERE pane = ?1",
+        [pane as i64],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+#[test]
+fn kill_9_while_vim_is_open_keeps_the_shell_history() {
+    let fk = Fk::new();
+    workspace(&fk, 100, 30);
+    fk.type_line("w", "seq -f 'line %g' 1 3000");
+    fk.wait_screen("w", "the last line", |s| s.contains("line 3000"));
+    fk.type_line("w", "vim -u NONE -N");
+    fk.wait_screen("w", "vim on the alternate screen", |s| {
+        s.lines().filter(|l| l.starts_with("┃~")).count() > 5
+    });
+    // The periodic save (5 s after output) runs while vim has the screen.
+    let saved = common::wait_until("the save made while vim is open", || {
+        let text = saved_scrollback(&fk, 1).unwrap_or_default();
+        text.contains("was open full-screen here")
+            .then(|| text.clone())
+            .ok_or(text)
+    });
+    assert!(
+        saved.contains("\nline 1\n") && saved.contains("\nline 3000\n"),
+        "the shell's history is saved, not vim's screen: {saved}"
+    );
+    assert!(
+        saved.contains("[fieldkit: vim was open full-screen here]"),
+        "{saved}"
+    );
+    unsafe {
+        libc::kill(fk.server_pid(), libc::SIGKILL);
+    }
+    fk.wait_output(&["ls"], "the server gone", |o| {
+        o.contains("no server running")
+    });
+    fk.type_line("w", &format!("{BIN} attach -t main"));
+    fk.wait_screen("w", "the restored pane", |s| {
+        s.contains("vim was open full-screen here") && s.contains("server restarted")
+    });
+    // Without --pane, --scrollback is the focused pane's.
+    let all = capture(&fk, &["--scrollback"]);
+    assert!(
+        all.contains("\nline 1\n") && all.contains("\nline 3000\n"),
+        "{} lines restored",
+        all.lines().count()
+    );
 }
 
 #[test]

@@ -12,6 +12,11 @@ The emulator may answer queries on the program's behalf. Only answers with fixed
 program-independent content are written back (device attributes, cursor position, modes,
 sizes, colours); anything that would echo attacker-chosen bytes into a shell (clipboard reads,
 title reports, DECRQSS, font queries) is answered with nothing.
+
+What a restart shows again is the primary screen's history. A full-screen program (vim, less)
+draws on the alternate screen, and alacritty keeps the primary one out of reach meanwhile, so
+the moment a program switches over, the primary screen's text is kept aside; a save made while
+the program runs writes that text and names the program, never the program's screen.
 */
 
 use alacritty_terminal::event::{Event, EventListener, WindowSize};
@@ -92,6 +97,16 @@ pub struct Screen {
     events: Events,
     search: Option<(RegexSearch, String, bool)>,
     found: Option<Match>,
+    /// The primary screen's text (history and screen) as it was when a program switched to
+    /// the alternate screen; `None` while the primary screen shows.
+    primary: Option<String>,
+}
+
+/// Where the first switch to the alternate screen (`CSI ? 1049 h`, the one alacritty
+/// honours; it ignores the older 47 and 1047) starts in `bytes`. A flood of plain output costs
+/// one memchr pass.
+fn alt_screen_entry(bytes: &[u8]) -> Option<usize> {
+    memchr::memmem::find(bytes, b"\x1b[?1049h")
 }
 
 /// Regex metacharacters are searched for literally: people search for text.
@@ -169,12 +184,25 @@ impl Screen {
             events,
             search: None,
             found: None,
+            primary: None,
         }
     }
 
     /// Feeds program output; returns what it asked for.
-    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Fed {
+        if !self.term.mode().contains(TermMode::ALT_SCREEN) {
+            if let Some(at) = alt_screen_entry(bytes) {
+                self.parser.advance(&mut self.term, &bytes[..at]);
+                if !self.term.mode().contains(TermMode::ALT_SCREEN) {
+                    self.primary = Some(self.text(true));
+                }
+                bytes = &bytes[at..];
+            }
+        }
         self.parser.advance(&mut self.term, bytes);
+        if !self.term.mode().contains(TermMode::ALT_SCREEN) {
+            self.primary = None;
+        }
         let mut fed = Fed::default();
         let size = (self.term.columns(), self.term.screen_lines());
         for ev in self.events.0.borrow_mut().drain(..) {
@@ -373,6 +401,17 @@ impl Screen {
         let mut out = lines.join("\n");
         out.push('\n');
         out
+    }
+
+    /// The primary screen's history and screen as text, what a restart shows again: while a
+    /// full-screen program holds the alternate screen, the primary screen as it was when the
+    /// program took over. (Should a switch ever be split across two reads, the alternate
+    /// screen is all there is to give, as before.)
+    pub fn history_text(&self) -> String {
+        match &self.primary {
+            Some(text) if self.term.mode().contains(TermMode::ALT_SCREEN) => text.clone(),
+            _ => self.text(true),
+        }
     }
 
     /// Carries out a copy-mode command. Returns the yanked text for `Yank`, or a note for the
@@ -657,6 +696,24 @@ impl TermProc {
         }
     }
 
+    /// What a save writes for this pane: the primary screen's history and screen, and while a
+    /// full-screen program holds the terminal, a line naming it (its screen is its own to
+    /// redraw, and it ends with the server).
+    pub fn save_text(&self) -> String {
+        let mut text = self.screen.history_text();
+        if self.screen.modes().alt_screen {
+            let name = self
+                .master
+                .process_group_leader()
+                .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "a full-screen program".into());
+            text.push_str(&format!("[fieldkit: {name} was open full-screen here]\n"));
+        }
+        text
+    }
+
     /// The program's working directory, from /proc.
     pub fn cwd(&self) -> Option<String> {
         let pid = self.pid?;
@@ -788,6 +845,40 @@ mod tests {
             ),
             "metacharacters are literal"
         );
+    }
+
+    #[test]
+    fn a_full_screen_program_leaves_the_shell_history_to_save() {
+        let mut s = Screen::new(40, 10, 1000);
+        let lines: String = (1..=300).map(|i| format!("line {i}\r\n")).collect();
+        s.feed(lines.as_bytes());
+        // vim's start: the switch and its first screen in one read, as a pty often delivers.
+        s.feed(b"$ vim\r\n\x1b[?1049h\x1b[H\x1b[2J~ VIM SCREEN");
+        assert!(s.modes().alt_screen);
+        let saved = s.history_text();
+        assert!(
+            saved.contains("line 1\n") && saved.contains("line 300\n"),
+            "{saved}"
+        );
+        assert!(saved.ends_with("$ vim\n"), "{saved}");
+        assert!(!saved.contains("VIM SCREEN"), "{saved}");
+        assert!(s.text(false).contains("VIM SCREEN"), "the screen shows vim");
+        // More of vim's drawing changes nothing of it.
+        s.feed(b"\x1b[5;1Hmore vim");
+        assert_eq!(s.history_text(), saved);
+        // Back on the primary screen, what is saved is the screen as it is.
+        s.feed(b"\x1b[?1049lafter vim\r\n");
+        assert!(!s.modes().alt_screen);
+        let after = s.history_text();
+        assert!(
+            after.contains("line 1\n") && after.contains("after vim"),
+            "{after}"
+        );
+        // A switch in a read of its own is caught too.
+        s.feed(b"\x1b[?1049h");
+        s.feed(b"ALT");
+        assert!(s.history_text().contains("after vim"));
+        assert!(!s.history_text().contains("ALT"));
     }
 
     #[test]

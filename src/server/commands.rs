@@ -129,20 +129,33 @@ impl Server {
                 // Fresh figures even when no client is attached to keep them ticking.
                 self.push_status();
                 self.sync_terms();
-                if let Some(n) = pane {
+                // Scrollback belongs to one terminal: without --pane, the focused one.
+                if pane.is_some() || scrollback {
                     let s = self.sessions.get(&name).ok_or("no such session")?;
                     let order = s.tab().layout.leaves();
-                    let id = *order.get((n as usize).wrapping_sub(1)).ok_or_else(|| {
-                        format!(
-                            "there is no pane {n} in the active tab (it has {})",
-                            order.len()
-                        )
-                    })?;
+                    let (n, id) = match pane {
+                        Some(n) => (
+                            n,
+                            *order.get((n as usize).wrapping_sub(1)).ok_or_else(|| {
+                                format!(
+                                    "there is no pane {n} in the active tab (it has {})",
+                                    order.len()
+                                )
+                            })?,
+                        ),
+                        None => {
+                            let id = s.focused();
+                            let n = order.iter().position(|p| *p == id).map_or(0, |i| i + 1);
+                            (n as u64, id)
+                        }
+                    };
                     if let Some(t) = self.terms.get(&id) {
                         return Ok(t.screen.text(scrollback));
                     }
                     if scrollback {
-                        return Err(format!("pane {n} is not a terminal: it has no scrollback"));
+                        return Err(format!(
+                            "pane {n} is not a terminal: it has no scrollback (--pane N picks a terminal)"
+                        ));
                     }
                 }
                 self.refresh_frames(&name);

@@ -1743,7 +1743,7 @@ impl Server {
                 continue;
             }
             t.unsaved = false;
-            if let Err(e) = store.save_scrollback(*id, &t.screen.text(true)) {
+            if let Err(e) = store.save_scrollback(*id, &t.save_text()) {
                 tracing::warn!(pane = id, "cannot save scrollback: {e}");
             }
             if let Some(cwd) = t.cwd() {
