@@ -202,17 +202,22 @@ impl Server {
         turns: Vec<Turn>,
     ) -> Result<(), String> {
         let model = self.model_for(pane)?;
+        // Nothing leaves the machine unless the audit log says so first.
         if let Some((url, rm)) = &model.remote {
-            if let Some(st) = &self.store {
-                let bytes: usize = turns.iter().map(|t| t.content.len()).sum();
-                let _ = st.audit(
-                    "remote-chat",
-                    &format!(
-                        "workspace: {} turns ({bytes} bytes) to {url} model {rm}",
-                        turns.len()
-                    ),
-                );
-            }
+            let bytes: usize = turns.iter().map(|t| t.content.len()).sum();
+            let st = self.store.as_ref().ok_or(
+                "state.db is not open, so the remote call could not be written to the audit log; it was not made",
+            )?;
+            st.audit(
+                "remote-chat",
+                &format!(
+                    "workspace: {} turns ({bytes} bytes) to {url} model {rm}",
+                    turns.len()
+                ),
+            )
+            .map_err(|e| {
+                format!("the audit log (state.db) could not be written, so the remote call was not made: {e:#}")
+            })?;
         }
         self.chat.next_job += 1;
         let job = self.chat.next_job;
@@ -301,12 +306,16 @@ impl Server {
             }
             ChatRequest::Rename(n) => {
                 if let (Some(id), Some(st)) = (self.current_chat(name, pane), &self.store) {
-                    let _ = st.rename_chat(id, n.trim());
+                    if let Err(e) = st.rename_chat(id, n.trim()) {
+                        self.show(name, "Not renamed", &format!("state.db: {e:#}"));
+                    }
                 }
             }
             ChatRequest::SetSystem(t) => {
                 if let (Some(id), Some(st)) = (self.current_chat(name, pane), &self.store) {
-                    let _ = st.set_system(id, t.trim());
+                    if let Err(e) = st.set_system(id, t.trim()) {
+                        self.show(name, "System prompt not set", &format!("state.db: {e:#}"));
+                    }
                 }
             }
             ChatRequest::Delete => {
@@ -387,8 +396,16 @@ impl Server {
         let mut user = user;
         // What the pane is told, once state.db has been written.
         let mut told = Vec::new();
+        // The answer is made from what state.db holds, so a failed write stops it here.
+        let refuse = |what: &str, e: anyhow::Error| ChatEvent::Failed {
+            partial: None,
+            error: format!("{what} (state.db: {e:#}); nothing was sent to the model"),
+        };
+        let mut stop = None;
         if replace_last {
-            let _ = store.drop_last_answer(session);
+            if let Err(e) = store.drop_last_answer(session) {
+                stop = Some(refuse("the last answer could not be set aside", e));
+            }
         } else {
             if retrieval {
                 let hits = index::open(&self.dirs.data.join("index.db"))
@@ -415,12 +432,16 @@ impl Server {
                     id,
                     role: "user".into(),
                 }),
-                Err(e) => tracing::warn!("chat message not stored: {e}"),
+                Err(e) => stop = Some(refuse("your message could not be stored", e)),
             }
         }
         let chat = store.chat(session).ok().flatten();
         for ev in told {
             self.chat_to(name, pane, ev);
+        }
+        if let Some(ev) = stop {
+            self.chat_to(name, pane, ev);
+            return;
         }
         let Some(chat) = chat else {
             self.chat_to(
@@ -614,7 +635,10 @@ impl Server {
             Confirmed::RunSql { editor, sql } => self.run_sql(name, editor, sql, None),
             Confirmed::DeleteChat { pane, id } => {
                 if let Some(st) = &self.store {
-                    let _ = st.delete_chat(id);
+                    if let Err(e) = st.delete_chat(id) {
+                        self.show(name, "Not deleted", &format!("state.db: {e:#}"));
+                        return;
+                    }
                 }
                 self.open_chat(name, pane, None);
             }
@@ -703,8 +727,13 @@ impl Server {
                 };
                 let mut msg = StoredMsg::summary(text, folded_id(ids, upto));
                 let session = *session;
-                if let Some(Ok(id)) = self.store.as_ref().map(|s| s.add_message(session, &msg)) {
-                    msg.id = id;
+                // Without the stored summary the next question re-summarises; nothing is lost.
+                match self.store.as_ref().map(|s| s.add_message(session, &msg)) {
+                    Some(Ok(id)) => msg.id = id,
+                    Some(Err(e)) => {
+                        tracing::warn!("summary not stored, made again next time: {e:#}")
+                    }
+                    None => {}
                 }
                 self.chat_to(&name, pane, ChatEvent::Add(msg));
             }
@@ -734,12 +763,17 @@ impl Server {
         let (name, pane) = (j.name.clone(), j.pane);
         match j.purpose {
             Purpose::Chat { session, .. } => {
+                // An answer that cannot be stored is still shown (it has streamed already),
+                // with its footer saying it was not saved.
                 let store = |content: &str, meta: String| -> StoredMsg {
                     let mut msg = StoredMsg::new("assistant", content, meta);
-                    if let Some(Ok(id)) =
-                        self.store.as_ref().map(|st| st.add_message(session, &msg))
-                    {
-                        msg.id = id;
+                    match self.store.as_ref().map(|st| st.add_message(session, &msg)) {
+                        Some(Ok(id)) => msg.id = id,
+                        Some(Err(e)) => {
+                            tracing::warn!("answer not stored in state.db, shown anyway: {e:#}");
+                            msg.meta.push_str(" · not saved (state.db)");
+                        }
+                        None => msg.meta.push_str(" · not saved (no state.db)"),
                     }
                     msg
                 };

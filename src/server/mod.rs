@@ -1611,7 +1611,10 @@ impl Server {
         for id in gone {
             self.terms.remove(&id);
             if let Some(store) = &self.store {
-                let _ = store.delete_scrollback(id);
+                // A leftover row is only dead weight: the pane id is never reused.
+                if let Err(e) = store.delete_scrollback(id) {
+                    tracing::warn!(pane = id, "closed pane's scrollback not deleted: {e:#}");
+                }
             }
         }
         self.failed_terms.retain(|id| wanted.contains_key(id));
