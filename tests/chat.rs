@@ -402,3 +402,33 @@ fn a_chat_longer_than_the_context_is_summarised_stored_and_marked_where_it_happe
         "older turns folded, the recent kept: {meta}"
     );
 }
+
+#[test]
+fn a_remote_call_whose_audit_cannot_be_written_is_not_made() {
+    let fk = Fk::new();
+    let server = FakeOpenAi::start(vec!["never asked".into()]);
+    remote_model(&fk, &server, "lan");
+    start_chat(&fk);
+    // From now on state.db refuses audit rows (the table is there; writing to it fails).
+    state_db(&fk)
+        .execute_batch(
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit \
+             BEGIN SELECT RAISE(FAIL, 'audit refused by the test'); END;",
+        )
+        .expect("trigger");
+    fk.keys("w", &["-l", "where is the diesel"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "the refusal in the chat", |s| {
+        s.contains("audit refused by the test")
+    });
+    assert!(s.contains("not made"), "{s}");
+    assert!(
+        server.requests.lock().expect("lock").is_empty(),
+        "nothing reached the remote model"
+    );
+    assert_eq!(count(&fk, "SELECT count(*) FROM audit"), 0);
+    // The question itself is kept.
+    assert!(messages(&fk)
+        .iter()
+        .any(|(role, content, _)| role == "user" && content == "where is the diesel"));
+}
