@@ -200,8 +200,9 @@ fn vendored_tree() -> Option<(String, PathBuf)> {
     Some((version, tree))
 }
 
-/// Files under `sub` that differ between trees `a` and `b` (in one only, or other bytes).
-fn tree_diff(a: &Path, b: &Path, sub: &str) -> Vec<String> {
+/// Files under `sub` that differ between trees `a` (llama-cpp-sys-2's) and `b` (llama-bench's),
+/// each with how: other bytes, or in one tree only.
+fn tree_diff(a: &Path, b: &Path, sub: &str) -> Vec<(String, &'static str)> {
     fn walk(root: &Path, rel: &Path, out: &mut std::collections::BTreeSet<PathBuf>) {
         if let Ok(rd) = std::fs::read_dir(root.join(rel)) {
             for e in rd.flatten() {
@@ -221,8 +222,19 @@ fn tree_diff(a: &Path, b: &Path, sub: &str) -> Vec<String> {
     walk(b, Path::new(sub), &mut files);
     files
         .into_iter()
-        .filter(|f| std::fs::read(a.join(f)).ok() != std::fs::read(b.join(f)).ok())
-        .map(|f| f.to_string_lossy().into_owned())
+        .filter_map(|f| {
+            let (x, y) = (
+                std::fs::read(a.join(&f)).ok(),
+                std::fs::read(b.join(&f)).ok(),
+            );
+            let how = match (&x, &y) {
+                _ if x == y => return None,
+                (Some(_), Some(_)) => "differ",
+                (Some(_), None) => "only in llama-cpp-sys-2",
+                (None, _) => "only in llama-bench's",
+            };
+            Some((f.to_string_lossy().into_owned(), how))
+        })
         .collect()
 }
 
@@ -281,9 +293,9 @@ fn same_tree(sdist: &Path) -> String {
         } else {
             // Grouped by folder two levels under `sub`, so a backend not built here shows as one.
             let mut groups: std::collections::BTreeMap<String, usize> = Default::default();
-            for f in &d {
+            for (f, how) in &d {
                 let g: Vec<&str> = f.split('/').take(sub.split('/').count() + 1).collect();
-                *groups.entry(g.join("/")).or_default() += 1;
+                *groups.entry(format!("{} {how}", g.join("/"))).or_default() += 1;
             }
             let g: Vec<String> = groups.iter().map(|(k, n)| format!("{k} ({n})")).collect();
             parts.push(format!(

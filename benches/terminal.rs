@@ -61,7 +61,7 @@ impl CatSide {
     ) -> CatSide {
         let screen = Screen::drain(master.try_clone().expect("dup pty"));
         poll(Duration::from_secs(20), || {
-            capture().contains(PROMPT).then_some(())
+            capture().contains(PROMPT.trim_end()).then_some(())
         });
         CatSide {
             server,
@@ -110,6 +110,7 @@ impl CatSide {
 
 fn cat_bench(mb: usize, runs: usize) {
     let file = big_file(mb);
+    // Read once here: counts its lines and leaves it in the page cache for both sides.
     let lines = std::fs::read(&file)
         .map(|b| b.iter().filter(|&&c| c == b'\n').count())
         .unwrap_or(0);
@@ -152,7 +153,8 @@ fn cat_bench(mb: usize, runs: usize) {
     );
     println!("  timed from the Enter written into the client's pty to the end marker (printed by printf after cat) arriving in the client's output;");
     println!("  {runs} runs each, interleaved (order swapped each round); the file was read before, so the page cache is warm for both;");
-    println!("  CPU: utime+stime from /proc over the same span; bytes: what the client's pty received over it.");
+    println!("  CPU: utime+stime from /proc over the same span, of the server and of the client (tmux's server writes to the client's terminal itself; fieldkit's client relays the frames);");
+    println!("  bytes: what the client's pty received over the same span.");
     println!(
         "  {:<16} {:>30}   {:>30}   {:>8}",
         "", "fieldkit min / median / max", "tmux min / median / max", "ratio"
@@ -161,8 +163,12 @@ fn cat_bench(mb: usize, runs: usize) {
         let (a, b, c) = spread(f);
         let (x, y, z) = spread(t);
         println!(
-            "  {what:<16} {a:>9.0} {b:>9.0} {c:>9.0}    {x:>9.0} {y:>9.0} {z:>9.0}    {:>7.2}x",
-            b / y
+            "  {what:<16} {a:>9.0} {b:>9.0} {c:>9.0}    {x:>9.0} {y:>9.0} {z:>9.0}    {:>8}",
+            if y > 0.0 {
+                format!("{:.2}x", b / y)
+            } else {
+                "-".into()
+            }
         );
     };
     row("wall ms", &fk.wall, &tm.wall);
@@ -196,7 +202,9 @@ fn memory_bench() {
     let pid = server_pid(&home);
     for p in 1..=4 {
         poll(Duration::from_secs(20), || {
-            home.capture(Some(p)).contains(PROMPT).then_some(())
+            home.capture(Some(p))
+                .contains(PROMPT.trim_end())
+                .then_some(())
         });
     }
     for p in 1..=4 {
@@ -212,6 +220,7 @@ fn memory_bench() {
     std::thread::sleep(Duration::from_secs(10));
     let fk_idle = tree_pss_kib(pid);
     let fk_uss = uss_kib(pid);
+    let fk_names = tree_names(pid);
     home.kill_server();
 
     // tmux: the same 4 panes of the same shell, the same output.
@@ -224,7 +233,9 @@ fn memory_bench() {
     let panes: Vec<String> = (0..4).map(|i| format!("b:0.{i}")).collect();
     for p in &panes {
         poll(Duration::from_secs(20), || {
-            tmux_capture(&sock, p).contains(PROMPT).then_some(())
+            tmux_capture(&sock, p)
+                .contains(PROMPT.trim_end())
+                .then_some(())
         });
     }
     for p in &panes {
@@ -248,6 +259,7 @@ fn memory_bench() {
     std::thread::sleep(Duration::from_secs(10));
     let tm_idle = tree_pss_kib(tpid);
     let tm_uss = uss_kib(tpid);
+    let tm_names = tree_names(tpid);
     let _ = tmux(&sock).arg("kill-server").output();
 
     let mib = |k: u64| k as f64 / 1024.0;
@@ -256,6 +268,7 @@ fn memory_bench() {
         "  method: PSS (smaps_rollup) summed over the server and every process descended from it:"
     );
     println!("  fieldkit's server, its shells and any worker it started; tmux's server and its shells; all run {}.", bench_shell().display());
+    println!("  counted: fieldkit: {fk_names}; tmux: {tm_names}");
     for (label, f, t) in [
         (
             "right after activity (all 4 panes show the end marker)",

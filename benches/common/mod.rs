@@ -138,8 +138,14 @@ pub fn drain(master: OwnedFd) {
 /// counted, and when an awaited marker arrived.
 pub struct Screen {
     bytes: AtomicU64,
-    /// The marker looked for, and when it was seen with the byte count at that moment.
-    watch: Mutex<(Vec<u8>, Option<(Instant, u64)>)>,
+    watch: Mutex<Watch>,
+}
+
+/// The marker looked for, and when it was seen with the byte count at that moment.
+#[derive(Default)]
+struct Watch {
+    marker: Vec<u8>,
+    seen: Option<(Instant, u64)>,
 }
 
 impl Screen {
@@ -147,7 +153,7 @@ impl Screen {
     pub fn drain(master: OwnedFd) -> Arc<Screen> {
         let screen = Arc::new(Screen {
             bytes: AtomicU64::new(0),
-            watch: Mutex::new((Vec::new(), None)),
+            watch: Mutex::new(Watch::default()),
         });
         let s = screen.clone();
         std::thread::spawn(move || {
@@ -162,7 +168,7 @@ impl Screen {
                 let now = Instant::now();
                 let total = s.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
                 let Ok(mut w) = s.watch.lock() else { break };
-                let (marker, seen) = &mut *w;
+                let Watch { marker, seen } = &mut *w;
                 if marker.is_empty() || seen.is_some() {
                     tail.clear();
                     continue;
@@ -185,13 +191,16 @@ impl Screen {
 
     /// From now on, look for `marker` in what arrives.
     pub fn expect(&self, marker: &str) {
-        *self.watch.lock().expect("screen watch") = (marker.as_bytes().to_vec(), None);
+        *self.watch.lock().expect("screen watch") = Watch {
+            marker: marker.as_bytes().to_vec(),
+            seen: None,
+        };
     }
 
     /// When the marker set by `expect` arrived, and the bytes received by then; waits at most
     /// `limit`.
     pub fn seen(&self, limit: Duration) -> (Instant, u64) {
-        poll(limit, || self.watch.lock().ok().and_then(|w| w.1))
+        poll(limit, || self.watch.lock().ok().and_then(|w| w.seen))
     }
 }
 
@@ -232,6 +241,36 @@ pub fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// What `pid` and its descendants are, e.g. `fieldkit __server, fieldkit __worker probe, 4x sh`.
+pub fn tree_names(pid: u32) -> String {
+    let name = |p: u32| {
+        let raw = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let mut args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if let Some(a0) = args.first_mut() {
+            *a0 = a0.rsplit('/').next().unwrap_or(a0).to_string();
+        }
+        args.truncate(3);
+        args.join(" ")
+    };
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for p in std::iter::once(pid).chain(descendants(pid)) {
+        let n = name(p);
+        match counts.iter_mut().find(|(m, _)| *m == n) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((n, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(n, c)| if c > 1 { format!("{c}x {n}") } else { n })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// PSS of `pid` and all its descendants, in KiB: (total, the processes counted, of which
