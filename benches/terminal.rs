@@ -1,12 +1,14 @@
 //! Terminal panes against tmux, in the same run, same outer size (120x40), both with a client
 //! attached on a pty that is drained as fast as it fills:
 //!
-//! - `cat` of a 200 MB text file: wall time (measured by the shell in the pane) and the
-//!   server's CPU time;
-//! - idle memory (PSS) of the server with 4 terminal panes;
+//! - `cat` of a 200 MB text file: from Enter to the end marker on the client's screen, 5
+//!   interleaved runs each, with server CPU and the bytes sent to the client;
+//! - memory (PSS) of the server and every process under it with 4 terminal panes, right after
+//!   output and after the idle trim;
 //! - keystroke echo latency: a key into the outer pty until its echo comes out of it.
 //!
-//! `cargo bench --bench terminal` (FIELDKIT_BENCH_QUICK=1 for a 20 MB file and fewer keys).
+//! Both sides run the same pinned shell (`common::bench_shell`) with the same scrollback.
+//! `cargo bench --bench terminal` (FIELDKIT_BENCH_QUICK=1 for a 20 MB file, 2 runs, fewer keys).
 
 mod common;
 use common::*;
@@ -37,128 +39,264 @@ fn big_file(mb: usize) -> std::path::PathBuf {
     path
 }
 
-/// Waits until `capture` (a function returning the pane's text) shows `elapsed=NNN`.
-fn elapsed_ms(capture: impl Fn() -> String) -> f64 {
-    poll(Duration::from_secs(600), || {
-        let text = capture();
-        text.lines()
-            .filter_map(|l| {
-                l.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '=')
-                    .strip_prefix("elapsed=")
-            })
-            .filter_map(|v| v.parse::<f64>().ok())
-            .next_back()
-    })
+/// One side of the `cat` comparison: a server with a client attached on a pty.
+struct CatSide {
+    server: u32,
+    client: std::process::Child,
+    master: OwnedFd,
+    screen: std::sync::Arc<Screen>,
+    capture: Box<dyn Fn() -> String>,
+    wall: Vec<f64>,
+    server_cpu: Vec<f64>,
+    client_cpu: Vec<f64>,
+    bytes: Vec<f64>,
 }
 
-fn timed_cat(file: &std::path::Path) -> String {
-    format!(
-        "s=$(date +%s%N); cat {}; e=$(date +%s%N); clear; echo elapsed=$(( (e-s)/1000000 ))",
-        file.display()
-    )
+impl CatSide {
+    fn new(
+        server: u32,
+        client: std::process::Child,
+        master: OwnedFd,
+        capture: Box<dyn Fn() -> String>,
+    ) -> CatSide {
+        let screen = Screen::drain(master.try_clone().expect("dup pty"));
+        poll(Duration::from_secs(20), || {
+            capture().contains(PROMPT.trim_end()).then_some(())
+        });
+        CatSide {
+            server,
+            client,
+            master,
+            screen,
+            capture,
+            wall: vec![],
+            server_cpu: vec![],
+            client_cpu: vec![],
+            bytes: vec![],
+        }
+    }
+
+    /// Types `cat FILE; printf ...` into the client, then Enter; times from the Enter to the
+    /// end marker arriving in the client's output. The typed line does not contain the marker
+    /// (`'DO''NE-'`), so only the command's output can match it.
+    fn run(&mut self, file: &std::path::Path, id: &str) {
+        let marker = format!("DONE-{id}");
+        let typed = format!("cat {}; printf 'DO''NE-%s\\n' {id}", file.display());
+        type_into(&self.master, typed.as_bytes());
+        let echoed = format!("NE-%s\\n' {id}");
+        poll(Duration::from_secs(20), || {
+            (self.capture)().contains(&echoed).then_some(())
+        });
+        // Let the echo's frames reach the client before counting.
+        std::thread::sleep(Duration::from_millis(200));
+        let (cpu0, ccpu0, b0) = (
+            cpu_ms(self.server),
+            cpu_ms(self.client.id()),
+            self.screen.bytes(),
+        );
+        self.screen.expect(&marker);
+        let t = Instant::now();
+        type_into(&self.master, b"\r");
+        let (seen, b1) = self.screen.seen(Duration::from_secs(600));
+        self.wall.push(ms(seen.duration_since(t)));
+        self.server_cpu.push(cpu_ms(self.server) - cpu0);
+        self.client_cpu.push(cpu_ms(self.client.id()) - ccpu0);
+        self.bytes.push((b1 - b0) as f64);
+        // A clear screen for the next run, as for the first.
+        type_into(&self.master, b"clear\r");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
-fn cat_bench(mb: usize) {
+fn cat_bench(mb: usize, runs: usize) {
     let file = big_file(mb);
-    // fieldkit
+    // Read once here: counts its lines and leaves it in the page cache for both sides.
+    let lines = std::fs::read(&file)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0);
+    // fieldkit: a detached session, then a client on a pty.
     let home = Home::new();
     let _ = home.fk(&["new", "-d", "-s", "main"]).output();
-    let (mut client, m) = spawn_pty(&mut home.fk(&["attach"]), W, H);
-    drain(m);
+    let (client, m) = spawn_pty(&mut home.fk(&["attach"]), W, H);
     let pid = server_pid(&home);
-    poll(Duration::from_secs(10), || {
-        let out = home.fk(&["capture", "--pane", "1"]).output().ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .contains('#')
-            .then_some(())
-    });
-    let cpu0 = cpu_ms(pid);
-    let _ = home.fk(&["send-keys", &timed_cat(&file), "Enter"]).output();
-    let fk_wall = elapsed_ms(|| {
-        let out = home
-            .fk(&["capture", "--pane", "1"])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    });
-    let fk_cpu = cpu_ms(pid) - cpu0;
-    let _ = client.kill();
-    let _ = client.wait();
-    home.kill_server();
-
-    // tmux
+    let home = std::rc::Rc::new(home);
+    let hc = home.clone();
+    let mut fk = CatSide::new(pid, client, m, Box::new(move || hc.capture(Some(1))));
+    // tmux: the same, on its own server.
     let sock = format!("fkcat{}", std::process::id());
     tmux_session(&sock, W, H);
-    let (mut client, m) = spawn_pty(tmux(&sock).args(["attach", "-t", "b"]), W, H);
-    drain(m);
+    let (client, m) = spawn_pty(tmux(&sock).args(["attach", "-t", "b"]), W, H);
     let tpid = tmux_server_pid(&sock);
-    std::thread::sleep(Duration::from_millis(300));
-    let cpu0 = cpu_ms(tpid);
-    let _ = tmux(&sock)
-        .args(["send-keys", "-t", "b", "-l", &timed_cat(&file)])
-        .output();
-    let _ = tmux(&sock).args(["send-keys", "-t", "b", "Enter"]).output();
-    let tm_wall = elapsed_ms(|| {
-        let out = tmux(&sock)
-            .args(["capture-pane", "-p", "-t", "b"])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    });
-    let tm_cpu = cpu_ms(tpid) - cpu0;
-    let _ = client.kill();
-    let _ = client.wait();
+    let s2 = sock.clone();
+    let mut tm = CatSide::new(tpid, client, m, Box::new(move || tmux_capture(&s2, "b")));
+    // Interleaved, the order swapped every round, so drift touches both alike.
+    for r in 0..runs {
+        if r % 2 == 0 {
+            fk.run(&file, &format!("{r}f"));
+            tm.run(&file, &format!("{r}t"));
+        } else {
+            tm.run(&file, &format!("{r}t"));
+            fk.run(&file, &format!("{r}f"));
+        }
+    }
+    for side in [&mut fk, &mut tm] {
+        let _ = side.client.kill();
+        let _ = side.client.wait();
+    }
+    home.kill_server();
     let _ = tmux(&sock).arg("kill-server").output();
 
-    println!("cat of a {mb} MB file, {W}x{H}, client attached:");
-    println!("  wall:       fieldkit {fk_wall:8.0} ms   tmux {tm_wall:8.0} ms   ratio {:.2}x (goal <= 1.0)", fk_wall / tm_wall);
-    println!("  server CPU: fieldkit {fk_cpu:8.0} ms   tmux {tm_cpu:8.0} ms   ratio {:.2}x (goal <= 1.0)", fk_cpu / tm_cpu);
+    println!("cat of a {mb} MB file ({lines} lines with colour escapes), client {W}x{H} on a pty drained as it fills:");
+    println!(
+        "  method: both panes run {} (/bin/sh, PS1='{PROMPT}', not $SHELL), scrollback {SCROLLBACK} lines (fieldkit scrollback_lines, tmux history-limit);",
+        bench_shell().display()
+    );
+    println!("  timed from the Enter written into the client's pty to the end marker (printed by printf after cat) arriving in the client's output;");
+    println!("  {runs} runs each, interleaved (order swapped each round); the file was read before, so the page cache is warm for both;");
+    println!("  CPU: utime+stime from /proc over the same span, of the server and of the client (tmux's server writes to the client's terminal itself; fieldkit's client relays the frames);");
+    println!("  bytes: what the client's pty received over the same span.");
+    println!(
+        "  {:<16} {:>30}   {:>30}   {:>8}",
+        "", "fieldkit min / median / max", "tmux min / median / max", "ratio"
+    );
+    let row = |what: &str, f: &[f64], t: &[f64]| {
+        let (a, b, c) = spread(f);
+        let (x, y, z) = spread(t);
+        println!(
+            "  {what:<16} {a:>9.0} {b:>9.0} {c:>9.0}    {x:>9.0} {y:>9.0} {z:>9.0}    {:>8}",
+            if y > 0.0 {
+                format!("{:.2}x", b / y)
+            } else {
+                "-".into()
+            }
+        );
+    };
+    row("wall ms", &fk.wall, &tm.wall);
+    row("server CPU ms", &fk.server_cpu, &tm.server_cpu);
+    row("client CPU ms", &fk.client_cpu, &tm.client_cpu);
+    let kib = |v: &[f64]| v.iter().map(|b| b / 1024.0).collect::<Vec<_>>();
+    row("KiB to client", &kib(&fk.bytes), &kib(&tm.bytes));
+    println!("  (goals: wall and server CPU, ratio of medians <= 1.0)");
+}
+
+/// Sends `seq 1 200000` and an end marker to terminal pane `pane` (1-based).
+fn activity_fk(home: &Home, pane: u64) {
+    let _ = home
+        .fk(&[
+            "send-keys",
+            "--pane",
+            &pane.to_string(),
+            "seq 1 200000; printf 'DO''NE-%s\\n' m",
+            "Enter",
+        ])
+        .output();
 }
 
 fn memory_bench() {
+    // fieldkit: 4 terminal panes, no client.
     let home = Home::new();
     let _ = home.fk(&["new", "-d", "-s", "main"]).output();
     for a in ["split-right", "split-down", "split-right"] {
         let _ = home.fk(&["action", a]).output();
     }
     let pid = server_pid(&home);
-    // Let every shell start and the server settle.
-    poll(Duration::from_secs(10), || {
-        let out = home.fk(&["capture"]).output().ok()?;
-        (String::from_utf8_lossy(&out.stdout).matches('#').count() >= 4).then_some(())
-    });
-    // Idle means idle: past the save (5 s after output) and the quiet-time trim (3 s after that), as a server sits most of a day.
-    std::thread::sleep(Duration::from_secs(9));
-    let fk = pss_kib(pid);
-    let fk_anon = pss_anon_kib(pid);
+    for p in 1..=4 {
+        poll(Duration::from_secs(20), || {
+            home.capture(Some(p))
+                .contains(PROMPT.trim_end())
+                .then_some(())
+        });
+    }
+    for p in 1..=4 {
+        activity_fk(&home, p);
+    }
+    for p in 1..=4 {
+        poll(Duration::from_secs(60), || {
+            home.capture(Some(p)).contains("DONE-m").then_some(())
+        });
+    }
+    let fk_busy = tree_pss_kib(pid);
+    // Past the scrollback save (5 s after output) and the trim 3 s after that.
+    std::thread::sleep(Duration::from_secs(10));
+    let fk_idle = tree_pss_kib(pid);
     let fk_uss = uss_kib(pid);
+    let fk_names = tree_names(pid);
     home.kill_server();
 
+    // tmux: the same 4 panes of the same shell, the same output.
     let sock = format!("fkmem{}", std::process::id());
     tmux_session(&sock, W, H);
     for _ in 0..3 {
-        let _ = tmux(&sock).args(["split-window", "-t", "b", "sh"]).output();
+        tmux_split(&sock);
     }
-    std::thread::sleep(Duration::from_secs(9));
     let tpid = tmux_server_pid(&sock);
-    let (tm, tm_anon, tm_uss) = (pss_kib(tpid), pss_anon_kib(tpid), uss_kib(tpid));
+    let panes: Vec<String> = (0..4).map(|i| format!("b:0.{i}")).collect();
+    for p in &panes {
+        poll(Duration::from_secs(20), || {
+            tmux_capture(&sock, p)
+                .contains(PROMPT.trim_end())
+                .then_some(())
+        });
+    }
+    for p in &panes {
+        let _ = tmux(&sock)
+            .args([
+                "send-keys",
+                "-t",
+                p,
+                "-l",
+                "seq 1 200000; printf 'DO''NE-%s\\n' m",
+            ])
+            .output();
+        let _ = tmux(&sock).args(["send-keys", "-t", p, "Enter"]).output();
+    }
+    for p in &panes {
+        poll(Duration::from_secs(60), || {
+            tmux_capture(&sock, p).contains("DONE-m").then_some(())
+        });
+    }
+    let tm_busy = tree_pss_kib(tpid);
+    std::thread::sleep(Duration::from_secs(10));
+    let tm_idle = tree_pss_kib(tpid);
+    let tm_uss = uss_kib(tpid);
+    let tm_names = tree_names(tpid);
     let _ = tmux(&sock).arg("kill-server").output();
+
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("memory with 4 terminal panes, no client attached, each pane having printed `seq 1 200000` ({SCROLLBACK} lines of scrollback each):");
     println!(
-        "idle server with 4 terminal panes, after 9 s quiet (PSS: anonymous part in brackets):"
+        "  method: PSS (smaps_rollup) summed over the server and every process descended from it:"
     );
+    println!("  fieldkit's server, its shells and any worker it started; tmux's server and its shells; all run {}.", bench_shell().display());
+    println!("  counted: fieldkit: {fk_names}; tmux: {tm_names}");
+    for (label, f, t) in [
+        (
+            "right after activity (all 4 panes show the end marker)",
+            fk_busy,
+            tm_busy,
+        ),
+        (
+            "after the idle trim (10 s quiet: save at 5 s, trim 3 s later)",
+            fk_idle,
+            tm_idle,
+        ),
+    ] {
+        println!("  {label}:");
+        println!(
+            "    all processes: fieldkit {:6.1} MiB ({} processes)   tmux {:6.1} MiB ({} processes)   ratio {:.2}x (goal <= 1.5 after the trim)",
+            mib(f.0), f.1, mib(t.0), t.1, f.0 as f64 / t.0 as f64
+        );
+        println!(
+            "    server alone:  fieldkit {:6.1} MiB   tmux {:6.1} MiB   ratio {:.2}x",
+            mib(f.2),
+            mib(t.2),
+            f.2 as f64 / t.2 as f64
+        );
+    }
     println!(
-        "  PSS: fieldkit {:6.1} MiB ({:.1})   tmux {:6.1} MiB ({:.1})   ratio {:.2}x (goal <= 1.5)",
-        fk as f64 / 1024.0,
-        fk_anon as f64 / 1024.0,
-        tm as f64 / 1024.0,
-        tm_anon as f64 / 1024.0,
-        fk as f64 / tm as f64
-    );
-    println!(
-        "  USS: fieldkit {:6.1} MiB   tmux {:6.1} MiB   ratio {:.2}x (private pages only)",
-        fk_uss as f64 / 1024.0,
-        tm_uss as f64 / 1024.0,
-        fk_uss as f64 / tm_uss as f64
+        "  server's private pages (USS) after the trim: fieldkit {:6.1} MiB   tmux {:6.1} MiB",
+        mib(fk_uss),
+        mib(tm_uss)
     );
 }
 
@@ -220,7 +358,7 @@ fn latency_bench(keys: usize) {
     let _ = client.kill();
     let _ = client.wait();
     let _ = tmux(&sock).arg("kill-server").output();
-    println!("keystroke echo latency ({keys} keys, median):");
+    println!("keystroke echo latency ({keys} keys, median; from the key written into the client's pty to its echo coming out of it, same shell both sides):");
     println!(
         "  fieldkit {:6.3} ms   tmux {:6.3} ms   difference {:+.3} ms",
         ms(fk),
@@ -311,8 +449,22 @@ fn main() {
         println!("tmux is not installed: run ./setup");
         return;
     }
+    let tmux_version = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!(
+        "fieldkit {} (release) vs {tmux_version}; {}",
+        env!("CARGO_PKG_VERSION"),
+        if quick {
+            "quick mode (FIELDKIT_BENCH_QUICK): smaller file, fewer runs"
+        } else {
+            "full run"
+        }
+    );
     frame_path_bench(if quick { 50 } else { 1000 });
-    cat_bench(if quick { 20 } else { 200 });
+    cat_bench(if quick { 20 } else { 200 }, if quick { 2 } else { 5 });
     memory_bench();
     latency_bench(if quick { 20 } else { 100 });
 }

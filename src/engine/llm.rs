@@ -673,7 +673,10 @@ impl Engine {
             .with_n_batch(n_batch)
             .with_n_ubatch(n_batch)
             .with_n_threads(l.settings.threads as i32)
-            .with_n_threads_batch(l.settings.threads as i32);
+            .with_n_threads_batch(l.settings.threads as i32)
+            // Pinned rather than llama.cpp's "auto" (which probes and, on CPU, enables it), so
+            // the benches' peers can be given the very same setting.
+            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED);
         let cparams = with_abort(cparams, cancel);
         let mut ctx = l
             .model
