@@ -546,7 +546,7 @@ fn with_progress<T>(
     let sh2 = sh.clone();
     let what = what.to_string();
     std::thread::scope(|s| {
-        s.spawn(move || {
+        let watcher = s.spawn(move || {
             let started = Instant::now();
             let mut last = -1.0;
             while !stop2.load(Ordering::SeqCst) {
@@ -571,6 +571,9 @@ fn with_progress<T>(
         });
         let out = f();
         stop.store(true, Ordering::SeqCst);
+        // Wake the watcher now: the scope waits for it, and a parked watcher added up to its
+        // 200 ms tick to every request, quick or not.
+        watcher.thread().unpark();
         out
     })
 }
