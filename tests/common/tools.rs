@@ -10,7 +10,11 @@ use std::path::PathBuf;
 
 /// The tools folder, as `./setup` computes it.
 pub fn dir() -> PathBuf {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     var("FIELDKIT_TOOLS").unwrap_or_else(|| {
         var("XDG_CACHE_HOME")
             .or_else(|| var("HOME").map(|h| h.join(".cache")))
@@ -30,7 +34,11 @@ fn need(path: PathBuf, what: &str, setup: &str) -> PathBuf {
 
 /// The virtual environment's Python (with the duckdb 2.0.0 module).
 pub fn python() -> PathBuf {
-    need(dir().join("venv/bin/python"), "the tools' Python", "./setup")
+    need(
+        dir().join("venv/bin/python"),
+        "the tools' Python",
+        "./setup",
+    )
 }
 
 /// The duckdb CLI (PyPI duckdb-cli).
