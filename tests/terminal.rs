@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fk, BIN, PROMPT};
+use common::{wait_until_within, Fk, BIN, PROMPT};
 
 /// Opens fieldkit in a tmux window and waits for its shell prompt.
 fn workspace(fk: &Fk, w: u16, h: u16) {
@@ -258,6 +258,14 @@ fn rss_kib(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
+/// How much the server may grow while flooded: its scrollback (10,000 lines) and what it
+/// queues for a client before holding frames back (1 MiB), with room for the allocator.
+const FLOOD_MARGIN_KIB: u64 = 64 * 1024;
+/// What the flood writes: four times the margin, so a server that kept the output, or the
+/// frames it draws from it, for the stalled client without bound would cross the margin
+/// long before the flood ends.
+const FLOOD_BYTES: u64 = 4 * FLOOD_MARGIN_KIB * 1024;
+
 #[test]
 fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     let fk = Fk::new();
@@ -274,24 +282,35 @@ fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     }
     fk.ok(&["action", "split-down"]);
     let before = rss_kib(server);
-    // ~40 MB of output into a pane nobody can see arrive; the keys go in by script, since
-    // the stopped client cannot forward any.
+    // FLOOD_BYTES of 100-byte lines into a pane nobody can see arrive; the keys go in by
+    // script, since the stopped client cannot forward any.
+    let line = &"0123456789".repeat(10)[..99];
     fk.ok(&[
         "send-keys",
         "--pane",
         "1",
-        "seq 1 5000000; echo flood-done",
+        &format!("yes {line} | head -c {FLOOD_BYTES}; echo flood-done"),
         "Enter",
     ]);
     let peak = std::cell::Cell::new(0);
-    fk.wait_output(&["capture", "--pane", "1"], "the flood to finish", |o| {
-        peak.set(peak.get().max(rss_kib(server)));
-        o.lines().any(|l| l == "flood-done")
-    });
+    wait_until_within(
+        "the flood to finish",
+        std::time::Duration::from_secs(180),
+        || {
+            peak.set(peak.get().max(rss_kib(server)));
+            let out = fk.run(&["capture", "--pane", "1"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.lines().any(|l| l == "flood-done") {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
     let peak = peak.get().max(rss_kib(server));
     assert!(
-        peak < before + 64 * 1024,
-        "server grew from {before} KiB to {peak} KiB"
+        peak < before + FLOOD_MARGIN_KIB,
+        "server grew from {before} KiB to {peak} KiB while {FLOOD_BYTES} bytes flooded a pane"
     );
     unsafe {
         libc::kill(client, libc::SIGCONT);
