@@ -282,14 +282,15 @@ fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     }
     fk.ok(&["action", "split-down"]);
     let before = rss_kib(server);
-    // FLOOD_BYTES of 100-byte lines into a pane nobody can see arrive; the keys go in by
-    // script, since the stopped client cannot forward any.
+    // FLOOD_BYTES in whole 100-byte lines into a pane nobody can see arrive; the keys go in
+    // by script, since the stopped client cannot forward any.
     let line = &"0123456789".repeat(10)[..99];
+    let lines = FLOOD_BYTES.div_ceil(100);
     fk.ok(&[
         "send-keys",
         "--pane",
         "1",
-        &format!("yes {line} | head -c {FLOOD_BYTES}; echo flood-done"),
+        &format!("yes {line} | head -n {lines}; echo flood-done"),
         "Enter",
     ]);
     let peak = std::cell::Cell::new(0);
