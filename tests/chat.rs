@@ -166,7 +166,7 @@ fn an_answer_streams_on_through_detach_and_reattach_then_esc_stops_it_and_it_is_
     // Esc stops it; what came is kept, in the pane and in state.db.
     fk.keys("w", &["Escape"]);
     let s = fk.wait_screen("w", "the answer stopped", |s| {
-        s.contains("stopped, what came is kept")
+        s.contains("stopped, what came")
     });
     let msgs = messages(&fk);
     assert_eq!(msgs.len(), 2, "{msgs:?}");
@@ -179,7 +179,7 @@ fn an_answer_streams_on_through_detach_and_reattach_then_esc_stops_it_and_it_is_
         .strip_suffix(" · stopped · slow")
         .unwrap_or_else(|| panic!("not marked as stopped: {meta:?}"));
     assert!(
-        s.contains(&format!("slow · {figures} · stopped, what came is kept")),
+        s.contains(&format!("slow · {figures} · stopped, what came")),
         "the footer shows the stored figures {figures:?}:\n{s}"
     );
     let tokens: u32 = figures
@@ -230,7 +230,7 @@ fn a_killed_worker_mid_answer_keeps_the_history_and_the_terminal_and_c_r_asks_ag
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!(msgs[0].1, "count the data");
     assert_eq!(msgs[1].0, "assistant");
-    assert_eq!(msgs[1].2, "cut off · slow", "{:?}", msgs[1]);
+    assert!(msgs[1].2.starts_with("cut off · "), "{:?}", msgs[1]);
     assert!(
         alnum(&msgs[1].1).contains(&shown_before_kill),
         "shown before the kill: {shown_before_kill:?}\nstored: {:?}",
