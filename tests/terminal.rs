@@ -258,18 +258,27 @@ fn rss_kib(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
-/// How much the server may grow while flooded: its scrollback (10,000 lines) and what it
-/// queues for a client before holding frames back (1 MiB), with room for the allocator.
+/// How much the server may grow while flooded: the flooded pane's screen and its scrollback
+/// (100 lines of 800 columns here), what it queues for a client before holding frames back
+/// (1 MiB), and room for the allocator. About 30 MiB is seen.
 const FLOOD_MARGIN_KIB: u64 = 64 * 1024;
-/// What the flood writes: four times the margin, so a server that kept the output, or the
-/// frames it draws from it, for the stalled client without bound would cross the margin
-/// long before the flood ends.
+/// What the flood writes: four times the margin. A server that drew frames for the stalled
+/// client and queued them without bound grows by about 120 MiB under it (seen with the
+/// hold-back removed), so it fails here.
 const FLOOD_BYTES: u64 = 4 * FLOOD_MARGIN_KIB * 1024;
 
 #[test]
 fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     let fk = Fk::new();
-    fk.terminal("w", 120, 40);
+    // A wide screen, so each frame is large (what a server that never held frames back would
+    // pile up is frames, not output); a short scrollback, so the pane's own memory stays
+    // within the margin at that width.
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("{}scrollback_lines = 100\n", fk.shell_setting()),
+    )
+    .expect("config");
+    fk.terminal("w", 800, 200);
     fk.type_line("w", &format!("exec {BIN}"));
     fk.wait_screen("w", "the prompt", |s| {
         s.contains("1 sh") && s.contains(PROMPT)
@@ -282,15 +291,18 @@ fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     }
     fk.ok(&["action", "split-down"]);
     let before = rss_kib(server);
-    // FLOOD_BYTES in whole 100-byte lines into a pane nobody can see arrive; the keys go in
-    // by script, since the stopped client cannot forward any.
-    let line = &"0123456789".repeat(10)[..99];
-    let lines = FLOOD_BYTES.div_ceil(100);
+    // FLOOD_BYTES of random text in lines as wide as the pane into a pane nobody can see
+    // arrive, every line unlike the last, so that each frame drawn from it differs from the
+    // one before (lines all alike scroll without changing a cell, and frames of them are
+    // tiny). The keys go in by script, since the stopped client cannot forward any.
     fk.ok(&[
         "send-keys",
         "--pane",
         "1",
-        &format!("yes {line} | head -n {lines}; echo flood-done"),
+        &format!(
+            "head -c {} /dev/urandom | base64 -w 790; echo flood-done",
+            FLOOD_BYTES / 4 * 3
+        ),
         "Enter",
     ]);
     let peak = std::cell::Cell::new(0);
