@@ -182,7 +182,12 @@ fn headless_sql_matches_the_duckdb_cli_and_fails_loudly() {
         let theirs = std::process::Command::new(&duckdb)
             .args(["-csv", "-c", &q])
             .output()
-            .unwrap_or_else(|e| panic!("the duckdb CLI ({duckdb}; ./setup installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the duckdb CLI ({}; ./setup installs it): {e}",
+                    duckdb.display()
+                )
+            });
         assert!(
             theirs.status.success(),
             "{}",
