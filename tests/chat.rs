@@ -45,6 +45,49 @@ fn streamed(screen: &str) -> Option<u32> {
         .ok()
 }
 
+/// The focused pane's lines (the chat, where these tests type): what lies between its heavy
+/// borders. Its top and bottom borders have none and are left out.
+fn focused_pane(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let (a, b) = (l.find('┃')?, l.rfind('┃')?);
+            (b > a).then(|| &l[a + '┃'.len_utf8()..b])
+        })
+        .collect()
+}
+
+/// The ASCII letters and digits of `s`, in order.
+fn alnum(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+}
+
+/// The letters and digits of the last answer the chat pane shows: from its header (`▍` and
+/// the model's name, or the top of the pane once it scrolled away) to the streaming cursor
+/// `▌`, the answer's own footer line or the input box. Only these reach the screen exactly as
+/// stored: markdown, wrapping and the control-character filter change spacing and punctuation.
+fn shown_answer(screen: &str) -> String {
+    let lines = focused_pane(screen);
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with('▍'))
+        .map_or(0, |i| i + 1);
+    let mut out = String::new();
+    for l in &lines[start..] {
+        if l.starts_with("─ ") || l.contains(" tok/s · ") || l.contains("cut off · ") {
+            break;
+        }
+        match l.find('▌') {
+            Some(end) => {
+                out.push_str(&l[..end]);
+                break;
+            }
+            None => out.push_str(l),
+        }
+    }
+    alnum(&out)
+}
+
 /// This test's state.db.
 fn state_db(fk: &Fk) -> rusqlite::Connection {
     rusqlite::Connection::open(fk.path().join("data/state.db")).expect("state.db")
@@ -114,24 +157,51 @@ fn an_answer_streams_on_through_detach_and_reattach_then_esc_stops_it_and_it_is_
         streamed(s).is_some()
     });
     let at_reattach = streamed(&s).unwrap_or(0);
-    fk.wait_screen("w", "more tokens after reattach", |s| {
-        streamed(s).is_some_and(|n| n > at_reattach)
+    let before_esc = fk.wait_screen("w", "more tokens after reattach", |s| {
+        streamed(s).is_some_and(|n| n > at_reattach) && !shown_answer(s).is_empty()
     });
+    let streamed_before_esc = streamed(&before_esc).unwrap_or(0);
+    let shown_before_esc = shown_answer(&before_esc);
 
     // Esc stops it; what came is kept, in the pane and in state.db.
     fk.keys("w", &["Escape"]);
-    let s = fk.wait_screen("w", "the answer stopped", |s| s.contains("tok/s · stopped"));
-    assert!(s.contains("tok/s"), "{s}");
+    let s = fk.wait_screen("w", "the answer stopped", |s| {
+        s.contains("stopped, what came")
+    });
     let msgs = messages(&fk);
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!(msgs[0].0, "user");
     assert_eq!(msgs[0].1, "hello world");
     assert_eq!(msgs[1].0, "assistant");
-    assert!(!msgs[1].1.is_empty());
+    let (stored, meta) = (&msgs[1].1, &msgs[1].2);
+    // Marked as stopped, with the figures the pane's footer shows.
+    let figures = meta
+        .strip_suffix(" · stopped · slow")
+        .unwrap_or_else(|| panic!("not marked as stopped: {meta:?}"));
     assert!(
-        msgs[1].2.contains("stopped") && msgs[1].2.contains("slow"),
-        "{:?}",
-        msgs[1]
+        s.contains(&format!("slow · {figures} · stopped, what came")),
+        "the footer shows the stored figures {figures:?}:\n{s}"
+    );
+    let tokens: u32 = figures
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a token count in {meta:?}"));
+    assert!(
+        tokens >= streamed_before_esc,
+        "{tokens} < {streamed_before_esc}"
+    );
+    // What streamed before Esc is stored: the answer the pane showed then, and the one it
+    // shows now, are both in the stored text.
+    let stored_alnum = alnum(stored);
+    assert!(
+        stored_alnum.contains(&shown_before_esc),
+        "shown before Esc: {shown_before_esc:?}\nstored: {stored:?}"
+    );
+    let shown_now = shown_answer(&s);
+    assert!(
+        !shown_now.is_empty() && stored_alnum.ends_with(&shown_now),
+        "shown after Esc: {shown_now:?}\nstored: {stored:?}\n{s}"
     );
 }
 
@@ -144,9 +214,10 @@ fn a_killed_worker_mid_answer_keeps_the_history_and_the_terminal_and_c_r_asks_ag
     start_chat(&fk);
     fk.keys("w", &["-l", "count the data"]);
     fk.keys("w", &["Enter"]);
-    fk.wait_screen("w", "the answer streaming", |s| {
-        streamed(s).is_some_and(|n| n > 5)
+    let before_kill = fk.wait_screen("w", "the answer streaming", |s| {
+        streamed(s).is_some_and(|n| n > 5) && !shown_answer(s).is_empty()
     });
+    let shown_before_kill = shown_answer(&before_kill);
     let server = fk.server_pid();
     let llm = worker_pid(server, "llm").expect("the llm worker");
     unsafe { libc::kill(llm, libc::SIGKILL) };
@@ -156,10 +227,14 @@ fn a_killed_worker_mid_answer_keeps_the_history_and_the_terminal_and_c_r_asks_ag
     assert!(s.contains("count the data"), "the question stays: {s}");
     // What had streamed is stored, marked as cut off.
     let msgs = messages(&fk);
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!(msgs[0].1, "count the data");
+    assert_eq!(msgs[1].0, "assistant");
+    assert!(msgs[1].2.starts_with("cut off · "), "{:?}", msgs[1]);
     assert!(
-        msgs.len() == 1 || msgs[1].2.starts_with("cut off"),
-        "{msgs:?}"
+        alnum(&msgs[1].1).contains(&shown_before_kill),
+        "shown before the kill: {shown_before_kill:?}\nstored: {:?}",
+        msgs[1].1
     );
     // The terminal beside it never noticed.
     fk.keys("w", &["C-b", "Left"]);

@@ -451,13 +451,40 @@ fn reload_config_reports_errors_and_keeps_what_works() {
     // The defaults are still in force: the server keeps working.
     fk.ok(&["action", "split-right"]);
     assert_eq!(fk.ok(&["ls"]), "main: 1 tabs, 2 panes, 0 clients\n");
-    // Fixed, it takes effect.
+    fk.terminal("w", 120, 30);
+    fk.type_line("w", &format!("exec {BIN} attach -t main"));
+    fk.wait_screen("w", "the session with two panes", |s| {
+        s.contains("1 sh") && s.contains("2 sh")
+    });
+    // The broken binding did nothing: C-b v is unbound. Keys are handled in order, so once
+    // the C-b " after it has split, C-b v has been dealt with too.
+    fk.keys("w", &["C-b", "v"]);
+    fk.keys("w", &["C-b", "\""]);
+    fk.wait_screen("w", "a third pane from C-b \"", |s| s.contains("3 sh"));
+    assert_eq!(
+        fk.ok(&["ls"]),
+        "main: 1 tabs, 3 panes, 1 clients (attached)\n"
+    );
+    // Fixed, it takes effect: C-b v now splits the focused pane (3) to the right, so the new
+    // pane's title sits on the same line as pane 3's.
     std::fs::write(
         fk.config_dir().join("keymap.toml"),
         "[[prefix]]\non = [\"v\"]\nrun = \"split-right\"\n",
     )
     .expect("write");
     fk.ok(&["action", "reload-config"]);
+    fk.keys("w", &["C-b", "v"]);
+    let s = fk.wait_screen("w", "a fourth pane from the fixed C-b v", |s| {
+        s.contains("4 sh")
+    });
+    assert!(
+        s.lines().any(|l| l.contains("3 sh") && l.contains("4 sh")),
+        "pane 4 beside pane 3, not below it:\n{s}"
+    );
+    assert_eq!(
+        fk.ok(&["ls"]),
+        "main: 1 tabs, 4 panes, 1 clients (attached)\n"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fk, BIN, PROMPT};
+use common::{wait_until_within, Fk, BIN, PROMPT};
 
 /// Opens fieldkit in a tmux window and waits for its shell prompt.
 fn workspace(fk: &Fk, w: u16, h: u16) {
@@ -314,10 +314,27 @@ fn rss_kib(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
+/// How much the server may grow while flooded: the flooded pane's screen and its scrollback
+/// (100 lines of 800 columns here), what it queues for a client before holding frames back
+/// (1 MiB), and room for the allocator. About 30 MiB is seen.
+const FLOOD_MARGIN_KIB: u64 = 64 * 1024;
+/// What the flood writes: four times the margin. A server that drew frames for the stalled
+/// client and queued them without bound grows by about 120 MiB under it (seen with the
+/// hold-back removed), so it fails here.
+const FLOOD_BYTES: u64 = 4 * FLOOD_MARGIN_KIB * 1024;
+
 #[test]
 fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     let fk = Fk::new();
-    fk.terminal("w", 120, 40);
+    // A wide screen, so each frame is large (what a server that never held frames back would
+    // pile up is frames, not output); a short scrollback, so the pane's own memory stays
+    // within the margin at that width.
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("{}scrollback_lines = 100\n", fk.shell_setting()),
+    )
+    .expect("config");
+    fk.terminal("w", 800, 200);
     fk.type_line("w", &format!("exec {BIN}"));
     fk.wait_screen("w", "the prompt", |s| {
         s.contains("1 sh") && s.contains(PROMPT)
@@ -330,24 +347,39 @@ fn a_flood_to_a_stalled_client_keeps_memory_bounded() {
     }
     fk.ok(&["action", "split-down"]);
     let before = rss_kib(server);
-    // ~40 MB of output into a pane nobody can see arrive; the keys go in by script, since
-    // the stopped client cannot forward any.
+    // FLOOD_BYTES of random text in lines as wide as the pane into a pane nobody can see
+    // arrive, every line unlike the last, so that each frame drawn from it differs from the
+    // one before (lines all alike scroll without changing a cell, and frames of them are
+    // tiny). The keys go in by script, since the stopped client cannot forward any.
     fk.ok(&[
         "send-keys",
         "--pane",
         "1",
-        "seq 1 5000000; echo flood-done",
+        &format!(
+            "head -c {} /dev/urandom | base64 -w 790; echo flood-done",
+            FLOOD_BYTES / 4 * 3
+        ),
         "Enter",
     ]);
     let peak = std::cell::Cell::new(0);
-    fk.wait_output(&["capture", "--pane", "1"], "the flood to finish", |o| {
-        peak.set(peak.get().max(rss_kib(server)));
-        o.lines().any(|l| l == "flood-done")
-    });
+    wait_until_within(
+        "the flood to finish",
+        std::time::Duration::from_secs(180),
+        || {
+            peak.set(peak.get().max(rss_kib(server)));
+            let out = fk.run(&["capture", "--pane", "1"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.lines().any(|l| l == "flood-done") {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
     let peak = peak.get().max(rss_kib(server));
     assert!(
-        peak < before + 64 * 1024,
-        "server grew from {before} KiB to {peak} KiB"
+        peak < before + FLOOD_MARGIN_KIB,
+        "server grew from {before} KiB to {peak} KiB while {FLOOD_BYTES} bytes flooded a pane"
     );
     unsafe {
         libc::kill(client, libc::SIGCONT);

@@ -1268,10 +1268,18 @@ fn file_error(path: &Path, e: &str) -> String {
     format!("{}: {}", path.display(), tidy_error(e))
 }
 
-/// "12 bad rows skipped; first at line 5: ..." from DuckDB's rejects table.
+/// "12 bad rows skipped; first at line 5: ..." from DuckDB's rejects table: every row
+/// `ignore_errors` left out, whatever was wrong with it (too many or too few fields, a value
+/// that does not cast, bytes that are not UTF-8, a line over the limit).
 fn reject_notes(conn: &Connection, table: &str) -> Vec<String> {
+    // DuckDB stores one reject per error, not per row (a row with two extra fields has two),
+    // so the rows skipped are the distinct lines.
     let n: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .query_row(
+            &format!("SELECT count(DISTINCT (file_id, line)) FROM {table}"),
+            [],
+            |r| r.get(0),
+        )
         .unwrap_or(0);
     if n == 0 {
         return vec![];

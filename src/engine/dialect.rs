@@ -22,13 +22,38 @@ pub struct DialectError {
     pub column: Option<u32>,
 }
 
-/// What is rewritten, per dialect, for the README and `fieldkit sql --help`.
+/// What is rewritten, per dialect: the README's table, row for row. Each `` `L` -> `R` `` is
+/// a claim that `L` translates to exactly `R`, and a code span alone one that it passes
+/// unchanged; tests/readme.rs runs every claim of the README through `translate`.
 pub const TRANSLATED: &[(&str, &str)] = &[
-    ("all", "`backtick` identifiers -> \"double quoted\""),
-    ("mysql", "\"double quoted\" strings -> 'single quoted'; LIMIT a, b -> LIMIT b OFFSET a; CURDATE() -> current_date"),
-    ("bigquery", "`project.dataset.table` -> \"project\".\"dataset\".\"table\"; SAFE_CAST -> TRY_CAST; SAFE_DIVIDE(a, b) -> a / NULLIF(b, 0); COUNTIF -> count_if; FORMAT_DATE(f, d) -> strftime(d, f)"),
-    ("redshift", "GETDATE(), SYSDATE -> now(); NVL -> COALESCE; NVL2(a, b, c) -> CASE; LEN -> length; DATEADD(unit, n, d) -> d + INTERVAL (n) unit; DATEDIFF(unit, a, b) -> date_diff('unit', a, b); LISTAGG -> string_agg"),
-    ("postgres", "parsed and checked; DuckDB runs PostgreSQL syntax (::, ILIKE, DATE_TRUNC, STRING_AGG) as it is"),
+    (
+        "mysql, bigquery, redshift",
+        "identifiers `` `a` `` -> `\"a\"`",
+    ),
+    (
+        "mysql",
+        "strings `\"a\"` -> `'a'`; `LIMIT 10, 5` -> `LIMIT 5 OFFSET 10`; `CURDATE()` -> `current_date`; \
+         comments `# note` -> `-- note`",
+    ),
+    (
+        "bigquery",
+        "`` `project.dataset.table` `` -> `\"project\".\"dataset\".\"table\"`; \
+         `SAFE_CAST(a AS INT64)` -> `TRY_CAST(a AS INT64)`; `SAFE_DIVIDE(a, b)` -> `((a) / NULLIF(b, 0))`; \
+         `COUNTIF(a > 1)` -> `count_if(a > 1)`; `FORMAT_DATE(f, d)` -> `strftime(d, f)`; \
+         `FORMAT_TIMESTAMP(f, t)` -> `strftime(t, f)`; `NVL(a, b)` -> `COALESCE(a, b)`",
+    ),
+    (
+        "redshift",
+        "`GETDATE()` -> `now()`; `SYSDATE` -> `now()`; `NVL(a, b)` -> `COALESCE(a, b)`; \
+         `NVL2(a, b, c)` -> `CASE WHEN (a) IS NOT NULL THEN (b) ELSE (c) END`; `LEN(a)` -> `length(a)`; \
+         `DATEADD(day, n, d)` -> `(d + INTERVAL (n) day)`; `DATEDIFF(DAY, a, b)` -> `date_diff('day', a, b)`; \
+         `LISTAGG(a, ',')` -> `string_agg(a, ',')`",
+    ),
+    (
+        "postgres",
+        "parsed, checked and run as it is: `a::INT`, `a ILIKE 'x%'`, `DATE_TRUNC('month', d)`, \
+         `STRING_AGG(a, ',')`",
+    ),
 ];
 
 fn dialect_of(name: &str) -> Option<Box<dyn Dialect>> {
@@ -291,6 +316,87 @@ mod tests {
             .unwrap(),
             "select COALESCE(a, 0), (d + INTERVAL (7) day), date_diff('day', d, now()), now() from t"
         );
+    }
+
+    /// `sql` in `dialect`, translated; panics with the dialect's error.
+    fn tr(sql: &str, dialect: &str) -> String {
+        translate(sql, dialect).unwrap_or_else(|e| panic!("{dialect}: {sql}: {e:?}"))
+    }
+
+    // One test per row of `TRANSLATED` (the README's table), every claim of the row.
+
+    #[test]
+    fn row_backtick_identifiers() {
+        for d in ["mysql", "bigquery", "redshift"] {
+            assert_eq!(
+                tr("SELECT `a` FROM `t`", d),
+                "SELECT \"a\" FROM \"t\"",
+                "{d}"
+            );
+        }
+        // Not PostgreSQL: there a backtick is an error, not an identifier.
+        assert!(translate("SELECT `a`", "postgres").is_err());
+    }
+
+    #[test]
+    fn row_mysql() {
+        assert_eq!(tr("SELECT \"a\"", "mysql"), "SELECT 'a'");
+        assert_eq!(tr("SELECT \"it's\"", "mysql"), "SELECT 'it''s'");
+        assert_eq!(
+            tr("SELECT * FROM t LIMIT 10, 5", "mysql"),
+            "SELECT * FROM t LIMIT 5 OFFSET 10"
+        );
+        assert_eq!(tr("SELECT CURDATE()", "mysql"), "SELECT current_date");
+        assert_eq!(
+            tr("SELECT * FROM t # note", "mysql"),
+            "SELECT * FROM t -- note"
+        );
+    }
+
+    #[test]
+    fn row_bigquery() {
+        let b = |s| tr(s, "bigquery");
+        assert_eq!(
+            b("SELECT * FROM `project.dataset.table`"),
+            "SELECT * FROM \"project\".\"dataset\".\"table\""
+        );
+        assert_eq!(
+            b("SELECT SAFE_CAST(a AS INT64)"),
+            "SELECT TRY_CAST(a AS INT64)"
+        );
+        assert_eq!(b("SELECT SAFE_DIVIDE(a, b)"), "SELECT ((a) / NULLIF(b, 0))");
+        assert_eq!(b("SELECT COUNTIF(a > 1)"), "SELECT count_if(a > 1)");
+        assert_eq!(b("SELECT FORMAT_DATE(f, d)"), "SELECT strftime(d, f)");
+        assert_eq!(b("SELECT FORMAT_TIMESTAMP(f, t)"), "SELECT strftime(t, f)");
+        assert_eq!(b("SELECT NVL(a, b)"), "SELECT COALESCE(a, b)");
+    }
+
+    #[test]
+    fn row_redshift() {
+        let r = |s| tr(s, "redshift");
+        assert_eq!(r("SELECT GETDATE(), SYSDATE"), "SELECT now(), now()");
+        assert_eq!(r("SELECT NVL(a, b)"), "SELECT COALESCE(a, b)");
+        assert_eq!(
+            r("SELECT NVL2(a, b, c)"),
+            "SELECT CASE WHEN (a) IS NOT NULL THEN (b) ELSE (c) END"
+        );
+        assert_eq!(r("SELECT LEN(a)"), "SELECT length(a)");
+        assert_eq!(
+            r("SELECT DATEADD(day, n, d)"),
+            "SELECT (d + INTERVAL (n) day)"
+        );
+        assert_eq!(
+            r("SELECT DATEDIFF(DAY, a, b)"),
+            "SELECT date_diff('day', a, b)"
+        );
+        assert_eq!(r("SELECT LISTAGG(a, ',')"), "SELECT string_agg(a, ',')");
+    }
+
+    #[test]
+    fn row_postgres() {
+        let sql = "SELECT a::INT, a ILIKE 'x%', DATE_TRUNC('month', d), STRING_AGG(a, ',') FROM t";
+        assert_eq!(tr(sql, "postgres"), sql);
+        assert!(translate("SELECT a::", "postgres").is_err());
     }
 
     #[test]

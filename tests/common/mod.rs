@@ -243,12 +243,22 @@ pub fn worker_pid(server: i32, kind: &str) -> Option<i32> {
 
 /// Retries `f` until it returns Ok or `TIMEOUT` passes; on timeout panics with `desc` and
 /// the last thing seen.
-pub fn wait_until<T>(desc: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+pub fn wait_until<T>(desc: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    wait_until_within(desc, TIMEOUT, f)
+}
+
+/// `wait_until` with a timeout of its own, for the few waits on work that takes long by design
+/// (a flood of hundreds of MiB).
+pub fn wait_until_within<T>(
+    desc: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Result<T, String>,
+) -> T {
     let start = Instant::now();
     loop {
         match f() {
             Ok(v) => return v,
-            Err(last) if start.elapsed() > TIMEOUT => {
+            Err(last) if start.elapsed() > timeout => {
                 panic!("timed out waiting for {desc}; last seen:\n{last}")
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
