@@ -1253,7 +1253,7 @@ mod tests {
             Some(i.to_string()),
             Some(cities[(i % 4) as usize].to_string()),
             Some(format!("{:.2}", (i as f64) * 1.25)),
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 None
             } else {
                 Some(format!("{{\"k\": {i}}}"))

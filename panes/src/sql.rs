@@ -1095,22 +1095,24 @@ mod tests {
 
     #[test]
     fn completion_uses_the_catalog_and_qualifiers() {
-        let mut p = SqlPane::default();
-        p.catalog = Catalog {
-            tables: vec![CatalogTable {
-                name: "trips".into(),
-                columns: vec![
-                    Column {
-                        name: "fare".into(),
-                        ty: "DOUBLE".into(),
-                    },
-                    Column {
-                        name: "pickup".into(),
-                        ty: "TIMESTAMP".into(),
-                    },
-                ],
-            }],
-            functions: vec!["fsum".into()],
+        let mut p = SqlPane {
+            catalog: Catalog {
+                tables: vec![CatalogTable {
+                    name: "trips".into(),
+                    columns: vec![
+                        Column {
+                            name: "fare".into(),
+                            ty: "DOUBLE".into(),
+                        },
+                        Column {
+                            name: "pickup".into(),
+                            ty: "TIMESTAMP".into(),
+                        },
+                    ],
+                }],
+                functions: vec!["fsum".into()],
+            },
+            ..SqlPane::default()
         };
         assert_eq!(p.candidates("tr", None), vec!["trips", "TRY_CAST"]);
         assert_eq!(p.candidates("", Some("trips")), vec!["fare", "pickup"]);
