@@ -13,6 +13,8 @@ import duckdb, json, sys, time
 con = duckdb.connect(sys.argv[1])
 con.execute("SET threads = %d" % int(sys.argv[2]))
 con.execute("SET memory_limit = '%s'" % sys.argv[3])
+# Its progress bar would print into the answers on stdout (and cost the peer time).
+con.execute("SET enable_progress_bar = false")
 print(json.dumps({"version": duckdb.__version__,
                   "threads": str(con.execute("SELECT current_setting('threads')").fetchone()[0])}), flush=True)
 for line in sys.stdin:
