@@ -70,6 +70,19 @@ fn spread(v: &[f64]) -> String {
     )
 }
 
+/// Rows as CSV lines without quoting (NULL as empty), as `fieldkit sql --format csv` prints
+/// these answers once its quotes are removed.
+fn csv_lines(rows: &[Vec<Option<String>>]) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| c.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -420,15 +433,7 @@ fn main() {
     for i in 0..runs {
         let (pms, prows) = peer.query(&q);
         py.push(pms);
-        let expect: Vec<String> = prows
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|c| c.clone().unwrap_or_default())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .collect();
+        let expect = csv_lines(&prows);
         let t = Instant::now();
         let out = sql(home, ":memory:", &q);
         cli.push(ms(t.elapsed()));
@@ -450,16 +455,7 @@ fn main() {
             Instant::now(),
         );
         grid.push(f.ms);
-        let got: Vec<String> = f
-            .rows
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|c| c.clone().unwrap_or_default())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .collect();
+        let got = csv_lines(&f.rows);
         assert!(
             got == expect,
             "the grid's worker and the duckdb module disagree:\n{:.400}\n---\n{:.400}",

@@ -166,6 +166,21 @@ fn output_goes_on_while_detached_and_reattach_shows_it() {
     assert!(s.contains("tick 400"), "{s}");
 }
 
+/// SIGKILLs the server, attaches again from window `w`'s shell and waits for the restored pane
+/// to show `restored` above the restart note.
+fn kill_9_and_reattach(fk: &Fk, restored: &str) {
+    unsafe {
+        libc::kill(fk.server_pid(), libc::SIGKILL);
+    }
+    fk.wait_output(&["ls"], "the server gone", |o| {
+        o.contains("no server running")
+    });
+    fk.type_line("w", &format!("{BIN} attach -t main"));
+    fk.wait_screen("w", "the restored pane", |s| {
+        s.contains(restored) && s.contains("server restarted")
+    });
+}
+
 #[test]
 fn kill_9_brings_back_cwd_and_scrollback() {
     let fk = Fk::new();
@@ -181,16 +196,7 @@ fn kill_9_brings_back_cwd_and_scrollback() {
     fk.wait_screen("w", "detached (scrollback saved)", |s| {
         s.contains("[detached")
     });
-    unsafe {
-        libc::kill(fk.server_pid(), libc::SIGKILL);
-    }
-    fk.wait_output(&["ls"], "the server gone", |o| {
-        o.contains("no server running")
-    });
-    fk.type_line("w", &format!("{BIN} attach -t main"));
-    fk.wait_screen("w", "the restored pane", |s| {
-        s.contains("marker-before-crash") && s.contains("server restarted")
-    });
+    kill_9_and_reattach(&fk, "marker-before-crash");
     fk.type_line("w", "pwd");
     let at = format!("┃{}", dir.display());
     fk.wait_screen("w", "the shell in its old directory", |s| {
@@ -234,16 +240,7 @@ fn kill_9_while_vim_is_open_keeps_the_shell_history() {
         saved.contains("[fieldkit: vim was open full-screen here]"),
         "{saved}"
     );
-    unsafe {
-        libc::kill(fk.server_pid(), libc::SIGKILL);
-    }
-    fk.wait_output(&["ls"], "the server gone", |o| {
-        o.contains("no server running")
-    });
-    fk.type_line("w", &format!("{BIN} attach -t main"));
-    fk.wait_screen("w", "the restored pane", |s| {
-        s.contains("vim was open full-screen here") && s.contains("server restarted")
-    });
+    kill_9_and_reattach(&fk, "vim was open full-screen here");
     // Without --pane, --scrollback is the focused pane's.
     let all = capture(&fk, &["--scrollback"]);
     assert!(
