@@ -207,37 +207,7 @@ pub fn resolve_model(
         }
     }
     let e = st.model(want, cfg.model.as_deref())?;
-    model_ref(&e, cfg)
-}
-
-/// A registry entry as the worker takes it; remote ones only when allowed.
-pub fn model_ref(e: &ModelEntry, cfg: &crate::config::LlmConfig) -> Result<ModelRef> {
-    match (&e.path, &e.url) {
-        (Some(p), _) => Ok(ModelRef::local(&e.name, p)),
-        (None, Some(u)) => {
-            if !cfg.allow_remote {
-                bail!(
-                    "{} is a remote model ({u}) and remote models are off; set allow_remote = \
-                     true under [llm] in config.toml to use it",
-                    e.name
-                );
-            }
-            Ok(ModelRef {
-                name: e.name.clone(),
-                path: PathBuf::new(),
-                remote: Some((u.clone(), e.remote_model.clone().unwrap_or_default())),
-            })
-        }
-        (None, None) => bail!("{}: the entry has neither a file nor a URL", e.name),
-    }
-}
-
-pub fn settings(cfg: &crate::config::LlmConfig) -> Settings {
-    Settings {
-        n_ctx: cfg.ctx_size.max(256),
-        threads: cfg.threads() as u32,
-        n_batch: 512,
-    }
+    e.model_ref(cfg)
 }
 
 pub struct ChatArgs {
@@ -318,7 +288,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
     } else {
         let mut engine = Engine::new()?;
         let shown = model.name.clone();
-        engine.load(&model, &settings(&cfg), move |p| {
+        engine.load(&model, &Settings::from_config(&cfg), move |p| {
             if tty {
                 eprint!("\rloading {shown}: {:>3.0}%", p * 100.0);
                 if p >= 1.0 {

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod logging;
 pub mod paths;
 pub mod protocol;
+pub mod saved;
 pub mod server;
 pub mod sqlcli;
 pub mod wire;

@@ -9,6 +9,7 @@ is a name, a system prompt and messages; a summary of folded turns is a message 
 tables (SQLite in WAL mode takes both).
 */
 
+use crate::engine::llm::ModelRef;
 use crate::engine::store::Store;
 use anyhow::{bail, Context, Result};
 pub use fieldkit_panes::llm::{turns_of, user_prompt};
@@ -25,6 +26,30 @@ pub struct ModelEntry {
     pub url: Option<String>,
     /// The model name the remote server knows.
     pub remote_model: Option<String>,
+}
+
+impl ModelEntry {
+    /// The entry as the worker takes it; a remote one only when remote models are allowed.
+    pub fn model_ref(&self, cfg: &crate::config::LlmConfig) -> Result<ModelRef> {
+        match (&self.path, &self.url) {
+            (Some(p), _) => Ok(ModelRef::local(&self.name, p)),
+            (None, Some(u)) => {
+                if !cfg.allow_remote {
+                    bail!(
+                        "{} is a remote model ({u}) and remote models are off; set allow_remote = \
+                         true under [llm] in config.toml to use it",
+                        self.name
+                    );
+                }
+                Ok(ModelRef {
+                    name: self.name.clone(),
+                    path: PathBuf::new(),
+                    remote: Some((u.clone(), self.remote_model.clone().unwrap_or_default())),
+                })
+            }
+            (None, None) => bail!("{}: the entry has neither a file nor a URL", self.name),
+        }
+    }
 }
 
 impl ModelEntry {

@@ -42,6 +42,17 @@ pub struct Settings {
     pub n_batch: u32,
 }
 
+impl Settings {
+    /// What `[llm]` in config.toml asks for.
+    pub fn from_config(cfg: &crate::config::LlmConfig) -> Settings {
+        Settings {
+            n_ctx: cfg.ctx_size.max(256),
+            threads: cfg.threads() as u32,
+            n_batch: 512,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {

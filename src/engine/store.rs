@@ -7,7 +7,7 @@ decodes is kept aside in `broken_sessions` rather than deleted, and a database f
 SQLite at all is renamed aside and a fresh one started.
 */
 
-use crate::server::session::SessionState;
+use crate::saved::SessionState;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection};
 use std::path::Path;
@@ -228,7 +228,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::layout::Node;
-    use crate::server::session::TabState;
+    use crate::saved::TabState;
     use std::collections::BTreeMap;
 
     fn state(name: &str) -> SessionState {

@@ -11,10 +11,9 @@ SQL from "ask the data" runs at once, because that is what was asked for.
 
 use super::popup::{self, Confirmed, PickThen, Popup};
 use super::Server;
-use crate::chatcli::{model_ref, settings};
 use crate::engine::chats::{folded_id, turns_of};
 use crate::engine::index;
-use crate::engine::llm::{LlmIn, LlmOut, ModelRef};
+use crate::engine::llm::{LlmIn, LlmOut, ModelRef, Settings};
 use crate::wire;
 use anyhow::Context;
 use fieldkit_panes::llm::{
@@ -182,7 +181,9 @@ impl Server {
         let entry = store
             .model(want, self.config.llm.model.as_deref())
             .map_err(|e| format!("{e:#}"))?;
-        model_ref(&entry, &self.config.llm).map_err(|e| format!("{e:#}"))
+        entry
+            .model_ref(&self.config.llm)
+            .map_err(|e| format!("{e:#}"))
     }
 
     fn current_chat(&self, name: &str, pane: u64) -> Option<i64> {
@@ -236,7 +237,7 @@ impl Server {
         let msg = LlmIn::Chat {
             job,
             model,
-            settings: settings(&self.config.llm),
+            settings: Settings::from_config(&self.config.llm),
             turns,
             params: self.config.llm.params(),
         };

@@ -7,12 +7,12 @@ goes to state.db after every change and what comes back after a crash.
 */
 
 use crate::layout::{neighbor, Axis, Node, PaneId};
+pub use crate::saved::{SessionState, TabState};
 use crate::server::popup::Popup;
 #[cfg(test)]
 use fieldkit_panes::Dir;
-use fieldkit_panes::{restore, Action, Pane, PaneKind, PaneState};
+use fieldkit_panes::{restore, Action, Pane, PaneKind};
 use ratatui::layout::Rect;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub struct Tab {
@@ -41,23 +41,6 @@ pub struct Session {
     pub changed: bool,
     /// SQL editor -> the grid that shows its results.
     pub links: BTreeMap<PaneId, PaneId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TabState {
-    pub name: String,
-    pub layout: Node,
-    pub focus: PaneId,
-    pub zoomed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionState {
-    pub name: String,
-    pub active: usize,
-    pub size: (u16, u16),
-    pub tabs: Vec<TabState>,
-    pub panes: BTreeMap<PaneId, PaneState>,
 }
 
 /// Hands out pane ids, unique across the server.
