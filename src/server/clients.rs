@@ -1,0 +1,208 @@
+/*!
+Clients of the server: a connection's messages, attaching and detaching, and the size a
+session takes from the clients that show it (the smallest, as tmux does).
+*/
+
+use super::*;
+
+impl Server {
+    pub(super) fn on_msg(&mut self, id: ClientId, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Attach {
+                session,
+                mode,
+                cols,
+                rows,
+                caps,
+            } => {
+                if let Err(e) = self.attach(id, session, mode, (cols, rows), caps) {
+                    self.send(
+                        id,
+                        ServerMsg::Exit {
+                            message: e,
+                            code: 1,
+                        },
+                    );
+                }
+            }
+            ClientMsg::Resize { cols, rows } => self.resize(id, cols, rows),
+            ClientMsg::Input { event } => match event {
+                Event::Key(k) if k.kind != KeyEventKind::Release => self.on_key(id, k),
+                Event::Mouse(m) if self.config.mouse => self.on_mouse(id, m),
+                Event::Resize(c, r) => self.resize(id, c, r),
+                Event::Paste(text) => {
+                    let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
+                        return;
+                    };
+                    if self.paste_into(&name, &text) {
+                        return;
+                    }
+                    for ch in text.chars().filter(|c| !c.is_control()).take(4096) {
+                        let k = crossterm::event::KeyEvent::new(
+                            crossterm::event::KeyCode::Char(ch),
+                            crossterm::event::KeyModifiers::NONE,
+                        );
+                        self.on_key(id, k);
+                    }
+                }
+                _ => {}
+            },
+            ClientMsg::Detach => {
+                if let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) {
+                    self.detach_client(id, &name);
+                }
+            }
+            ClientMsg::Command { session, command } => {
+                let (code, stdout, stderr) = match self.command(session, command) {
+                    Ok(out) => (0, out, String::new()),
+                    Err(e) => (1, String::new(), e),
+                };
+                self.send(
+                    id,
+                    ServerMsg::Reply {
+                        code,
+                        stdout,
+                        stderr,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn send(&self, id: ClientId, msg: ServerMsg) {
+        if let Some(c) = self.clients.get(&id) {
+            let _ = c.tx.send(msg);
+        }
+    }
+
+    pub(super) fn attach(
+        &mut self,
+        id: ClientId,
+        name: String,
+        mode: AttachMode,
+        size: (u16, u16),
+        caps: TermCaps,
+    ) -> Result<(), String> {
+        let name = match mode {
+            AttachMode::MostRecent => self
+                .recent
+                .last()
+                .cloned()
+                .ok_or("no sessions: start one with `fieldkit`")?,
+            _ => name,
+        };
+        let exists = self.sessions.contains_key(&name);
+        match mode {
+            AttachMode::Existing if !exists => {
+                return Err(format!("no session named {name:?} (see `fieldkit ls`)"))
+            }
+            AttachMode::New if exists => return Err(format!("duplicate session: {name}")),
+            _ => {}
+        }
+        if !exists {
+            commands::check_name(&name)?;
+            let s = Session::new(&name, &mut self.ids, size, &self.config.shell());
+            self.sessions.insert(name.clone(), s);
+        }
+        let size = (size.0.max(1), size.1.max(1));
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session = Some(name.clone());
+            c.size = size;
+            c.caps = caps;
+            c.writer.invalidate();
+        }
+        self.touch(&name);
+        self.reconcile_size(&name);
+        if self.config.mouse {
+            // Ask the client's terminal for mouse reports (button events, drags, SGR form).
+            if let Some(c) = self.clients.get(&id) {
+                c.output(b"\x1b[?1000h\x1b[?1002h\x1b[?1006h".to_vec());
+            }
+        }
+        if !self.notices.is_empty() {
+            let text = std::mem::take(&mut self.notices).join("\n");
+            if let Some(s) = self.sessions.get_mut(&name) {
+                s.popup = Some(popup::message("fieldkit found problems", &text));
+            }
+        }
+        self.mark(&name);
+        tracing::info!(client = id, session = %name, "attached");
+        Ok(())
+    }
+
+    pub(super) fn resize(&mut self, id: ClientId, cols: u16, rows: u16) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        c.size = (cols.max(1), rows.max(1));
+        c.writer.invalidate();
+        if let Some(name) = c.session.clone() {
+            self.reconcile_size(&name);
+            self.mark(&name);
+        }
+    }
+
+    /// The session takes the smallest size among its clients, as tmux does by default.
+    pub(super) fn reconcile_size(&mut self, name: &str) {
+        let sizes: Vec<(u16, u16)> = self
+            .clients
+            .values()
+            .filter(|c| c.session.as_deref() == Some(name))
+            .map(|c| c.size)
+            .collect();
+        if sizes.is_empty() {
+            return;
+        }
+        let w = sizes.iter().map(|s| s.0).min().unwrap_or(80);
+        let h = sizes.iter().map(|s| s.1).min().unwrap_or(24);
+        if let Some(s) = self.sessions.get_mut(name) {
+            if s.size != (w, h) {
+                s.size = (w, h);
+                s.changed = true;
+            }
+            s.dirty = true;
+        }
+        for c in self
+            .clients
+            .values_mut()
+            .filter(|c| c.session.as_deref() == Some(name))
+        {
+            c.writer.invalidate();
+        }
+    }
+
+    pub(super) fn touch(&mut self, name: &str) {
+        self.recent.retain(|n| n != name);
+        self.recent.push(name.to_string());
+    }
+
+    pub(super) fn mark(&mut self, name: &str) {
+        if let Some(s) = self.sessions.get_mut(name) {
+            s.dirty = true;
+        }
+    }
+
+    pub(super) fn detach_client(&mut self, id: ClientId, name: &str) {
+        // Detaching is a natural moment to keep what the terminals show.
+        self.save_scrollbacks(false);
+        self.end_attachment(id, format!("[detached (from session {name})]"));
+        self.reconcile_size(name);
+    }
+
+    pub(super) fn clients_of(&self, name: &str) -> Vec<ClientId> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.session.as_deref() == Some(name))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Tells client `id` its attachment is over (it prints `message` and exits) and forgets
+    /// which session it showed.
+    pub(super) fn end_attachment(&mut self, id: ClientId, message: String) {
+        self.send(id, ServerMsg::Exit { message, code: 0 });
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session = None;
+        }
+    }
+}

@@ -1,0 +1,249 @@
+/*!
+The data engine's side of the server: requests from grids and SQL editors to the `data`
+worker, its events routed back to the pane that asked, and the file picker and SQL history
+that feed them.
+*/
+
+use super::*;
+
+impl Server {
+    /// Sends a request to the data worker on behalf of pane `pane`, starting the worker first.
+    pub(super) fn data_send(&mut self, pane: u64, req: DataRequest) {
+        self.spawn_worker("data");
+        let Some(w) = self.workers.get("data") else {
+            return;
+        };
+        match wire::encode(&DataIn { pane, req }) {
+            Ok(frame) => {
+                let _ = w.tx.send(frame);
+            }
+            Err(e) => tracing::warn!("data request not sent: {e}"),
+        }
+    }
+
+    /// Gives every grid and SQL pane the event `make` builds.
+    pub(super) fn data_broadcast(&mut self, make: impl Fn() -> EngineEvent) {
+        let targets: Vec<(String, u64)> = self
+            .sessions
+            .iter()
+            .flat_map(|(n, s)| {
+                s.panes
+                    .iter()
+                    .filter(|(_, p)| matches!(p.kind(), PaneKind::Grid | PaneKind::Sql))
+                    .map(move |(id, _)| (n.clone(), *id))
+            })
+            .collect();
+        for (name, id) in targets {
+            self.pane_call_id(&name, id, |p, cx| p.on_engine(make(), cx));
+        }
+    }
+
+    /// Routes a data event to its pane, and what matters of it to the editor linked to a grid.
+    pub(super) fn data_event(&mut self, pane: u64, ev: DataEvent) {
+        let Some(name) = self.session_of(pane) else {
+            return;
+        };
+        let editor = self
+            .sessions
+            .get(&name)
+            .and_then(|s| s.links.iter().find(|(_, g)| **g == pane).map(|(e, _)| *e));
+        if let Some(e) = editor {
+            let relevant = matches!(
+                ev,
+                DataEvent::Loaded { .. }
+                    | DataEvent::Counted { .. }
+                    | DataEvent::Error { .. }
+                    | DataEvent::Done { .. }
+            );
+            if relevant {
+                let copy = ev.clone();
+                self.pane_call_id(&name, e, |p, cx| p.on_engine(EngineEvent::Data(copy), cx));
+            }
+        }
+        self.pane_call_id(&name, pane, |p, cx| p.on_engine(EngineEvent::Data(ev), cx));
+        self.mark(&name);
+    }
+
+    /// Shows `sql` in the grid linked to editor `editor`, opening one below it if needed.
+    pub(super) fn run_sql(
+        &mut self,
+        name: &str,
+        editor: u64,
+        sql: String,
+        dialect: Option<String>,
+    ) {
+        if let Some(store) = &self.store {
+            if let Err(e) = store.add_history(&sql, dialect.as_deref()) {
+                tracing::warn!("history not kept: {e}");
+            }
+        }
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        let linked = s
+            .links
+            .get(&editor)
+            .copied()
+            .filter(|g| s.panes.contains_key(g));
+        let grid = match linked {
+            Some(g) => g,
+            None => {
+                let pane: Box<dyn fieldkit_panes::Pane> = Box::new(fieldkit_panes::GridPane::new());
+                let Some(g) =
+                    s.insert_beside(editor, pane, crate::layout::Axis::Vertical, &mut self.ids)
+                else {
+                    return;
+                };
+                s.links.insert(editor, g);
+                g
+            }
+        };
+        s.dirty = true;
+        self.pane_call_id(name, grid, |p, cx| {
+            p.on_engine(EngineEvent::ShowQuery { sql, dialect }, cx)
+        });
+        self.save_all();
+    }
+
+    /// The SQL history in a picker; the choice goes into the focused editor.
+    pub(super) fn sql_history(&mut self, name: &str) {
+        let history = self
+            .store
+            .as_ref()
+            .and_then(|s| s.history(5000).ok())
+            .unwrap_or_default();
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        if history.is_empty() {
+            s.popup = Some(popup::message("SQL history", "No queries run yet."));
+            s.dirty = true;
+            return;
+        }
+        let items = history
+            .iter()
+            .map(|h| fieldkit_widgets::PickerItem {
+                text: popup::one_line(h),
+                detail: String::new(),
+                key: String::new(),
+            })
+            .collect();
+        s.popup = Some(Popup::Pick {
+            title: "SQL history".into(),
+            picker: fieldkit_widgets::Picker::new(items),
+            then: PickThen::Insert(history),
+        });
+        s.dirty = true;
+    }
+
+    /// Opens `path` in a grid: the focused grid if it is empty, else a new split.
+    pub(super) fn open_file(&mut self, name: &str, path: &str) -> Result<(), String> {
+        let p = std::path::Path::new(path);
+        if !p.exists() {
+            return Err(format!("{path}: no such file"));
+        }
+        let source = fieldkit_panes::data::Source::File(path.to_string());
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Err(format!("no session {name:?}"));
+        };
+        let pane = Box::new(fieldkit_panes::GridPane::with_source(
+            source,
+            Default::default(),
+        ));
+        let focus = s.focused();
+        let reuse = s
+            .panes
+            .get(&focus)
+            .is_some_and(|p| p.kind() == PaneKind::Grid && p.title() == "grid");
+        let id = if reuse {
+            s.panes.insert(focus, pane);
+            s.changed = true;
+            focus
+        } else {
+            s.open_pane(pane, &mut self.ids)
+        };
+        s.dirty = true;
+        self.pane_call_id(name, id, |p, cx| p.on_action(&Action::Refresh, cx));
+        self.save_all();
+        Ok(())
+    }
+
+    /// A fuzzy picker over the data files under the focused terminal's folder (or home).
+    pub(super) fn file_picker(&mut self, name: &str) {
+        let focus = self.sessions.get(name).map(|s| s.focused());
+        let start = focus
+            .and_then(|f| self.terms.get(&f))
+            .and_then(|t| t.cwd())
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from))
+            .unwrap_or_else(|| "/".into());
+        let files = data_files(&start, 20_000);
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        if files.is_empty() {
+            s.popup = Some(popup::message(
+                "open-file",
+                &format!(
+                    "No data files (csv, tsv, parquet, json, xlsx) under {}. Type a path: open-file PATH in the palette.",
+                    start.display()
+                ),
+            ));
+        } else {
+            let items = files
+                .into_iter()
+                .map(|f| fieldkit_widgets::PickerItem {
+                    text: f,
+                    detail: String::new(),
+                    key: String::new(),
+                })
+                .collect();
+            s.popup = Some(Popup::Pick {
+                title: format!("open a data file under {}", start.display()),
+                picker: fieldkit_widgets::Picker::new(items),
+                then: PickThen::Action("open-file".into()),
+            });
+        }
+        s.dirty = true;
+    }
+}
+
+/// Data files under `root` (relative paths, nearest first), at most `limit` entries looked at.
+pub(super) fn data_files(root: &std::path::Path, limit: usize) -> Vec<String> {
+    const EXT: &[&str] = &[
+        "csv", "tsv", "tab", "parquet", "pq", "json", "ndjson", "jsonl", "xlsx", "xls", "ods",
+    ];
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    let mut seen = 0;
+    while let Some((dir, depth)) = queue.pop_front() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            seen += 1;
+            if seen > limit {
+                return out;
+            }
+            let p = e.path();
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() && depth < 5 => queue.push_back((p, depth + 1)),
+                Ok(t) if t.is_file() => {
+                    let ext = p
+                        .extension()
+                        .map(|x| x.to_string_lossy().to_lowercase())
+                        .unwrap_or_default();
+                    if EXT.contains(&ext.as_str()) {
+                        out.push(p.to_string_lossy().into_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,76 @@
+/*!
+The status pane's figures: one row per engine and process, refreshed while a status pane is
+on screen (and only then, so an idle server sleeps).
+*/
+
+use super::*;
+
+impl Server {
+    /// Whether a status pane is on screen for some attached client.
+    pub(super) fn status_visible(&self) -> bool {
+        self.clients
+            .values()
+            .filter_map(|c| c.session.as_deref())
+            .any(|name| {
+                self.sessions.get(name).is_some_and(|s| {
+                    s.visible().iter().any(|(id, _)| {
+                        s.panes
+                            .get(id)
+                            .is_some_and(|p| p.kind() == PaneKind::Status)
+                    })
+                })
+            })
+    }
+
+    pub(super) fn refresh_status(&mut self) {
+        // Ask the probe for a round trip; the answer lands in the next refresh.
+        if let Some(w) = self.workers.get_mut("probe") {
+            if w.state == EngineState::Ready {
+                let id = w.ping.map(|(i, _)| i + 1).unwrap_or(1);
+                if let Ok(frame) = wire::encode(&ProbeRequest::Ping { id }) {
+                    if w.tx.send(frame).is_ok() {
+                        w.ping = Some((id, Instant::now()));
+                    }
+                }
+            }
+        }
+        self.push_status();
+    }
+
+    pub(super) fn push_status(&mut self) {
+        let status = commands::gather_status(self);
+        for s in self.sessions.values_mut() {
+            for p in s.panes.values_mut() {
+                if p.kind() == PaneKind::Status {
+                    let mut cx = Cx::default();
+                    p.on_engine(EngineEvent::Status(Box::new(status.clone())), &mut cx);
+                    if cx.dirty {
+                        s.dirty = true;
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn engine_rows(&self) -> Vec<EngineRow> {
+        engine::BUILT_IN
+            .iter()
+            .map(|(name, _)| match self.workers.get(name) {
+                Some(w) => EngineRow {
+                    name: name.to_string(),
+                    state: w.state.clone(),
+                    pid: w.pid,
+                    restarts: w.restarts,
+                    detail: w.detail.clone(),
+                },
+                None => EngineRow {
+                    name: name.to_string(),
+                    state: EngineState::NotStarted,
+                    pid: None,
+                    restarts: 0,
+                    detail: "starts on first use".into(),
+                },
+            })
+            .collect()
+    }
+}
