@@ -7,7 +7,8 @@
 //! `cargo bench --bench session` (set FIELDKIT_BENCH_QUICK=1 for a shorter run).
 
 use fieldkit::keymap::{KeyState, Keymap};
-use fieldkit::server::render::{screen, screen_into, FrameWriter};
+use fieldkit::server::frames::FrameWriter;
+use fieldkit::server::render::{screen, screen_into};
 use fieldkit::server::session::{Ids, Session};
 use fieldkit_panes::{Action, Cx, EngineEvent, EngineRow, EngineState, ProcRow, ServerStatus};
 use fieldkit_widgets::{TermCaps, Theme};

@@ -372,7 +372,8 @@ fn latency_bench(keys: usize) {
 fn frame_path_bench(iters: u32) {
     use fieldkit::engine::pty::Screen;
     use fieldkit::keymap::{KeyState, Keymap};
-    use fieldkit::server::render::{screen_into, FrameWriter};
+    use fieldkit::server::frames::FrameWriter;
+    use fieldkit::server::render::screen_into;
     use fieldkit::server::session::{Ids, Session};
     use fieldkit_panes::{Cx, EngineEvent, Pane, RenderCx, TermPane};
     use fieldkit_widgets::{TermCaps, Theme};

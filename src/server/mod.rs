@@ -10,13 +10,15 @@ This file keeps the loop (`serve`, `handle`), the listening socket and connectio
 turns a pane's effects and actions into work. Each other concern is a file of `impl Server`:
 `clients` (attach, detach, sizes), `input` (keys and mouse), `terminals` (pty panes and their
 scrollback), `workers` (spawn, supervise, route worker frames), `data` (grids and SQL editors),
-`chat` (the llm), `status` (the engine rows), `commands` (the CLI's requests), `render`.
+`chat` (the llm), `status` (the engine rows), `commands` (the CLI's requests), `render`
+(composing a screen) and `frames` (the bytes that bring a client's terminal up to date).
 */
 
 mod chat;
 mod clients;
 pub mod commands;
 mod data;
+pub mod frames;
 mod input;
 pub mod memory;
 pub mod popup;
@@ -45,8 +47,8 @@ use fieldkit_panes::{
     UiCommand,
 };
 use fieldkit_widgets::{TermCaps, Theme};
+use frames::FrameWriter;
 use popup::{PickThen, Popup, PopupResult};
-use render::FrameWriter;
 use session::{Ids, Session};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
