@@ -78,8 +78,8 @@ pub fn report(dirs: &Dirs) -> String {
     let _ = writeln!(o, "  state    {state}");
 
     let _ = writeln!(o, "\nengines built in");
-    for (name, what) in crate::engine::BUILT_IN {
-        let _ = writeln!(o, "  {name:<8} {what}");
+    for kind in crate::engine::WorkerKind::ALL {
+        let _ = writeln!(o, "  {:<8} {}", kind.name(), kind.about());
     }
 
     let _ = writeln!(o, "\nmodels (fieldkit model ls)");

@@ -25,34 +25,67 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-/// The engines this build can run as workers, with a line each for `doctor`.
-pub const BUILT_IN: &[(&str, &str)] = &[
-    (
-        "probe",
-        "built-in test worker: proves spawning, framing, crash detection and restart",
-    ),
-    (
-        "data",
-        "DuckDB (bundled, with parquet and json): files, SQL, result windows, stats, export",
-    ),
-    (
-        "llm",
-        "llama.cpp (llama-cpp-2, CPU; Metal on macOS; CUDA with --features cuda): chat, SQL \
-         from questions, shell commands",
-    ),
-];
+/// The engines this build runs as workers: the server routes by this kind, never by a string,
+/// and `fieldkit __worker NAME` names it on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkerKind {
+    Probe,
+    Data,
+    Llm,
+}
 
-/// Workers started on first use rather than with the server (DuckDB and a model cost memory
-/// idle).
-pub const LAZY: &[&str] = &["data", "llm"];
+impl WorkerKind {
+    /// Every kind, in the order the status pane and `doctor` list them.
+    pub const ALL: [WorkerKind; 3] = [WorkerKind::Probe, WorkerKind::Data, WorkerKind::Llm];
+
+    /// The name on the command line, in logs and on the status pane.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerKind::Probe => "probe",
+            WorkerKind::Data => "data",
+            WorkerKind::Llm => "llm",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<WorkerKind> {
+        WorkerKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// A line for `doctor`.
+    pub fn about(self) -> &'static str {
+        match self {
+            WorkerKind::Probe => {
+                "built-in test worker: proves spawning, framing, crash detection and restart"
+            }
+            WorkerKind::Data => {
+                "DuckDB (bundled, with parquet and json): files, SQL, result windows, stats, export"
+            }
+            WorkerKind::Llm => {
+                "llama.cpp (llama-cpp-2, CPU; Metal on macOS; CUDA with --features cuda): chat, \
+                 SQL from questions, shell commands"
+            }
+        }
+    }
+
+    /// Started on first use rather than with the server (DuckDB and a model cost memory idle).
+    pub fn lazy(self) -> bool {
+        matches!(self, WorkerKind::Data | WorkerKind::Llm)
+    }
+}
+
+impl std::fmt::Display for WorkerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What a supervisor tells the server loop.
 #[derive(Debug)]
 pub enum WorkerNote {
-    Starting { kind: &'static str },
-    Started { kind: &'static str, pid: u32 },
-    Frame { kind: &'static str, bytes: Vec<u8> },
-    Exited { kind: &'static str, why: String },
+    Starting { kind: WorkerKind },
+    Started { kind: WorkerKind, pid: u32 },
+    Frame { kind: WorkerKind, bytes: Vec<u8> },
+    Exited { kind: WorkerKind, why: String },
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(300);
@@ -63,7 +96,7 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// Runs `kind` as a worker until the receiver of `notes` is gone, restarting it whenever it
 /// exits. `requests` carries encoded frames for the worker's stdin.
 pub async fn supervise(
-    kind: &'static str,
+    kind: WorkerKind,
     exe: PathBuf,
     log: Option<PathBuf>,
     notes: UnboundedSender<WorkerNote>,
@@ -87,7 +120,7 @@ pub async fn supervise(
             .unwrap_or_else(Stdio::null);
         let spawned = tokio::process::Command::new(&exe)
             .arg("__worker")
-            .arg(kind)
+            .arg(kind.name())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -125,7 +158,7 @@ pub async fn supervise(
                 if let Some(e) = &bad_frame {
                     // A worker that sends garbage is as good as dead.
                     let _ = child.kill().await;
-                    tracing::warn!(kind, "worker sent a bad frame: {e}");
+                    tracing::warn!(kind = kind.name(), "worker sent a bad frame: {e}");
                 }
                 let status = child.wait().await;
                 match (bad_frame, status) {
@@ -135,7 +168,7 @@ pub async fn supervise(
                 }
             }
         };
-        tracing::warn!(kind, "worker exited: {why}");
+        tracing::warn!(kind = kind.name(), "worker exited: {why}");
         if notes.send(WorkerNote::Exited { kind, why }).is_err() {
             return;
         }
@@ -156,12 +189,12 @@ pub fn describe_exit(st: std::process::ExitStatus) -> String {
     }
 }
 
-/// Entry point of `fieldkit __worker KIND`.
-pub fn run_worker(kind: &str) -> anyhow::Result<()> {
-    match kind {
-        "probe" => probe::run(),
-        "data" => data::run(),
-        "llm" => llm::run(),
-        other => anyhow::bail!("unknown worker kind {other:?}"),
+/// Entry point of `fieldkit __worker NAME`.
+pub fn run_worker(name: &str) -> anyhow::Result<()> {
+    match WorkerKind::from_name(name) {
+        Some(WorkerKind::Probe) => probe::run(),
+        Some(WorkerKind::Data) => data::run(),
+        Some(WorkerKind::Llm) => llm::run(),
+        None => anyhow::bail!("unknown worker kind {name:?}"),
     }
 }

@@ -14,6 +14,7 @@ use super::Server;
 use crate::engine::chats::{folded_id, turns_of};
 use crate::engine::index;
 use crate::engine::llm::{LlmIn, LlmOut, ModelRef, Settings};
+use crate::engine::WorkerKind;
 use crate::wire;
 use anyhow::Context;
 use fieldkit_panes::llm::{
@@ -100,8 +101,8 @@ pub fn extract_command(answer: &str) -> String {
 
 impl Server {
     fn llm_send(&mut self, msg: &LlmIn) {
-        self.spawn_worker("llm");
-        let Some(w) = self.workers.get("llm") else {
+        self.spawn_worker(WorkerKind::Llm);
+        let Some(w) = self.workers.get(&WorkerKind::Llm) else {
             return;
         };
         match wire::encode(msg) {
@@ -652,7 +653,7 @@ impl Server {
         match out {
             LlmOut::Hello { pid, detail } => {
                 let after_s = self.config.llm.unload_after_minutes * 60;
-                if let Some(w) = self.workers.get_mut("llm") {
+                if let Some(w) = self.workers.get_mut(&WorkerKind::Llm) {
                     w.state = EngineState::Ready;
                     w.pid = Some(pid);
                     w.detail = detail;
@@ -676,7 +677,7 @@ impl Server {
                 self.config.llm.unload_after_minutes
             ),
         };
-        if let Some(w) = self.workers.get_mut("llm") {
+        if let Some(w) = self.workers.get_mut(&WorkerKind::Llm) {
             w.detail = detail;
         }
         if self.status_visible() {
@@ -699,7 +700,7 @@ impl Server {
                 // The status pane shows the answer's speed live (refreshed every 8 tokens).
                 if n % 8 == 0 && self.status_visible() {
                     let secs = first.elapsed().as_secs_f64();
-                    if let Some(w) = self.workers.get_mut("llm") {
+                    if let Some(w) = self.workers.get_mut(&WorkerKind::Llm) {
                         w.detail = format!(
                             "{model} answering · {n} tokens · {:.1} tok/s",
                             f64::from(n - 1) / secs.max(1e-3)

@@ -9,8 +9,8 @@ use super::*;
 impl Server {
     /// Sends a request to the data worker on behalf of pane `pane`, starting the worker first.
     pub(super) fn data_send(&mut self, pane: u64, req: DataRequest) {
-        self.spawn_worker("data");
-        let Some(w) = self.workers.get("data") else {
+        self.spawn_worker(WorkerKind::Data);
+        let Some(w) = self.workers.get(&WorkerKind::Data) else {
             return;
         };
         match wire::encode(&DataIn { pane, req }) {

@@ -33,7 +33,7 @@ use crate::engine::data::{DataIn, DataOut};
 use crate::engine::probe::{ProbeEvent, ProbeRequest};
 use crate::engine::pty::{CopyResult, PtyNote, TermProc};
 use crate::engine::store::Store;
-use crate::engine::{self, WorkerNote};
+use crate::engine::{self, WorkerKind, WorkerNote};
 use crate::keymap::{Key, KeyState, Keymap, Resolved};
 use crate::paths::Dirs;
 use crate::protocol::{self, AttachMode, ClientMsg, Handshake, ServerMsg};
@@ -134,7 +134,7 @@ pub struct Server {
     store: Option<Store>,
     /// Errors to show the next client that attaches (config, store).
     notices: Vec<String>,
-    workers: BTreeMap<&'static str, Worker>,
+    workers: BTreeMap<WorkerKind, Worker>,
     started: Instant,
     sys: sysinfo::System,
     shutdown: bool,
@@ -408,7 +408,7 @@ impl Server {
                 .any(|p| matches!(p.kind(), PaneKind::Grid | PaneKind::Sql))
         });
         if data_panes {
-            server.spawn_worker("data");
+            server.spawn_worker(WorkerKind::Data);
         }
         server.greet_new_panes();
         server
@@ -849,7 +849,7 @@ impl Server {
     fn greet_new_panes(&mut self) {
         let data_ready = self
             .workers
-            .get("data")
+            .get(&WorkerKind::Data)
             .is_some_and(|w| w.state == EngineState::Ready);
         let new: Vec<(String, u64, PaneKind, Option<i64>)> = self
             .sessions

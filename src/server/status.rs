@@ -24,7 +24,7 @@ impl Server {
 
     pub(super) fn refresh_status(&mut self) {
         // Ask the probe for a round trip; the answer lands in the next refresh.
-        if let Some(w) = self.workers.get_mut("probe") {
+        if let Some(w) = self.workers.get_mut(&WorkerKind::Probe) {
             if w.state == EngineState::Ready {
                 let id = w.ping.map(|(i, _)| i + 1).unwrap_or(1);
                 if let Ok(frame) = wire::encode(&ProbeRequest::Ping { id }) {
@@ -53,18 +53,18 @@ impl Server {
     }
 
     pub(super) fn engine_rows(&self) -> Vec<EngineRow> {
-        engine::BUILT_IN
+        WorkerKind::ALL
             .iter()
-            .map(|(name, _)| match self.workers.get(name) {
+            .map(|kind| match self.workers.get(kind) {
                 Some(w) => EngineRow {
-                    name: name.to_string(),
+                    name: kind.name().to_string(),
                     state: w.state.clone(),
                     pid: w.pid,
                     restarts: w.restarts,
                     detail: w.detail.clone(),
                 },
                 None => EngineRow {
-                    name: name.to_string(),
+                    name: kind.name().to_string(),
                     state: EngineState::NotStarted,
                     pid: None,
                     restarts: 0,

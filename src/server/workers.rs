@@ -7,16 +7,16 @@ use super::*;
 
 impl Server {
     pub(super) fn start_workers(&mut self) {
-        for (kind, _) in engine::BUILT_IN {
-            if !engine::LAZY.contains(kind) {
+        for kind in WorkerKind::ALL {
+            if !kind.lazy() {
                 self.spawn_worker(kind);
             }
         }
     }
 
     /// Starts the supervisor of worker `kind` unless it runs already.
-    pub(super) fn spawn_worker(&mut self, kind: &'static str) {
-        if self.workers.contains_key(kind) {
+    pub(super) fn spawn_worker(&mut self, kind: WorkerKind) {
+        if self.workers.contains_key(&kind) {
             return;
         }
         let events = self.events.clone();
@@ -55,7 +55,7 @@ impl Server {
             | WorkerNote::Frame { kind, .. }
             | WorkerNote::Exited { kind, .. } => *kind,
         };
-        let Some(w) = self.workers.get_mut(kind) else {
+        let Some(w) = self.workers.get_mut(&kind) else {
             return;
         };
         match note {
@@ -72,14 +72,14 @@ impl Server {
                 w.restarts += 1;
                 w.pid = None;
                 w.ping = None;
-                if kind == "data" {
+                if kind == WorkerKind::Data {
                     self.data_broadcast(|| EngineEvent::Data(DataEvent::Lost { why: why.clone() }));
                 }
-                if kind == "llm" {
+                if kind == WorkerKind::Llm {
                     self.llm_lost(&why);
                 }
             }
-            WorkerNote::Frame { bytes, .. } if kind == "data" => {
+            WorkerNote::Frame { bytes, .. } if kind == WorkerKind::Data => {
                 match wire::decode::<DataOut>(&bytes) {
                     Ok(DataOut::Hello { pid, detail }) => {
                         w.state = EngineState::Ready;
@@ -88,13 +88,17 @@ impl Server {
                         self.data_broadcast(|| EngineEvent::Ready);
                     }
                     Ok(DataOut::Event { pane, ev }) => self.data_event(pane, ev),
-                    Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
+                    Err(e) => {
+                        tracing::warn!(kind = kind.name(), "undecodable frame from worker: {e}")
+                    }
                 }
             }
-            WorkerNote::Frame { bytes, .. } if kind == "llm" => {
+            WorkerNote::Frame { bytes, .. } if kind == WorkerKind::Llm => {
                 match wire::decode::<crate::engine::llm::LlmOut>(&bytes) {
                     Ok(out) => self.on_llm(out),
-                    Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
+                    Err(e) => {
+                        tracing::warn!(kind = kind.name(), "undecodable frame from worker: {e}")
+                    }
                 }
             }
             WorkerNote::Frame { bytes, .. } => match wire::decode::<ProbeEvent>(&bytes) {
@@ -109,7 +113,7 @@ impl Server {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(kind, "undecodable frame from worker: {e}"),
+                Err(e) => tracing::warn!(kind = kind.name(), "undecodable frame from worker: {e}"),
             },
         }
         if self.status_visible() {
