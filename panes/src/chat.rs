@@ -221,14 +221,19 @@ impl ChatPane {
             ("chat-rename", Some(n)) => {
                 if let Some(s) = self.session.as_mut() {
                     s.name = n.to_string();
+                    cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Rename {
+                        session: s.id,
+                        name: n.to_string(),
+                    })));
                 }
-                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Rename(
-                    n.to_string(),
-                ))));
                 cx.dirty = true;
             }
             ("chat-delete", _) => {
-                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Delete)));
+                if let Some(s) = &self.session {
+                    cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Delete {
+                        session: s.id,
+                    })));
+                }
             }
             ("chat-search", None) => prompt(cx, "find chats containing", "", "chat-search"),
             ("chat-search", Some(t)) => {
@@ -247,10 +252,13 @@ impl ChatPane {
             ("system-prompt", Some(t)) => {
                 if let Some(s) = self.session.as_mut() {
                     s.system = t.to_string();
+                    cx.push(Effect::Engine(EngineRequest::Chat(
+                        ChatRequest::SetSystem {
+                            session: s.id,
+                            text: t.to_string(),
+                        },
+                    )));
                 }
-                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::SetSystem(
-                    t.to_string(),
-                ))));
                 self.note = Some(("system prompt set".into(), false));
                 self.changed(cx);
             }
@@ -706,6 +714,12 @@ impl Pane for ChatPane {
 
     fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
         match ev {
+            EngineEvent::Opened => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Open(
+                    self.wanted(),
+                ))));
+                Outcome::Consumed
+            }
             EngineEvent::Chat(c) => self.on_chat(c, cx),
             _ => Outcome::Ignored,
         }
@@ -863,6 +877,24 @@ mod tests {
     use crate::llm::Role;
     use crate::testkit::settings;
     use crossterm::event::{KeyCode, KeyModifiers};
+
+    #[test]
+    fn opened_asks_for_its_session() {
+        let mut cx = Cx::default();
+        ChatPane::new(Some(7)).on_engine(EngineEvent::Opened, &mut cx);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::Chat(ChatRequest::Open(
+                Some(7)
+            )))]
+        );
+        let mut cx = Cx::default();
+        ChatPane::new(None).on_engine(EngineEvent::Opened, &mut cx);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::Chat(ChatRequest::Open(None)))]
+        );
+    }
 
     fn msg(id: i64, role: &str, content: &str) -> StoredMsg {
         StoredMsg {

@@ -11,6 +11,11 @@ use std::time::Duration;
 pub enum EngineRequest {
     /// The status pane wants fresh figures now.
     StatusRefresh,
+    /// The process the asking terminal pane runs, and where (its answer to `Opened`).
+    TermSpawn {
+        command: String,
+        cwd: Option<String>,
+    },
     /// Bytes for the asking terminal pane's program.
     TermInput(Vec<u8>),
     /// A copy-mode command on the asking terminal pane's scrollback.
@@ -35,6 +40,10 @@ pub enum EngineRequest {
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
+    /// The pane is in a session now (new, or restored after a restart): it asks the engines
+    /// for what it needs (a terminal its process, a chat its session) with effects. The server
+    /// learns it that way and never reads a pane's saved state.
+    Opened,
     Status(Box<ServerStatus>),
     TermFrame(Box<crate::term::TermFrame>),
     TermTitle(String),
@@ -52,6 +61,9 @@ pub enum EngineEvent {
         sql: String,
         dialect: Option<String>,
     },
+    /// Open this file or table: a grid showing nothing takes it; any other pane ignores it
+    /// (and the server opens a grid for it beside).
+    OpenSource(crate::data::Source),
     /// Text for an editor, picked from history.
     InsertText(String),
     /// The data worker is (again) ready: panes restored from a saved session load now.

@@ -1078,6 +1078,12 @@ impl Pane for GridPane {
                 self.load(cx);
                 Outcome::Consumed
             }
+            EngineEvent::OpenSource(source) if self.source.is_none() => {
+                *self = GridPane::with_source(source, View::default());
+                cx.dirty = true;
+                self.on_action(&Action::Refresh, cx);
+                Outcome::Consumed
+            }
             EngineEvent::Ready => {
                 if self.pending_load {
                     self.load(cx);
@@ -1209,6 +1215,32 @@ impl Pane for GridPane {
 mod tests {
     use super::*;
     use crate::testkit::{settings, snapshot};
+
+    #[test]
+    fn an_empty_grid_takes_a_file_and_a_loaded_one_does_not() {
+        let csv = Source::File("/data/trips.csv".into());
+        let mut empty = GridPane::new();
+        let mut cx = Cx::default();
+        let out = empty.on_engine(EngineEvent::OpenSource(csv.clone()), &mut cx);
+        assert_eq!(out, Outcome::Consumed);
+        assert_eq!(empty.source(), Some(&csv));
+        assert!(
+            cx.effects.iter().any(|e| matches!(
+                e,
+                Effect::Engine(EngineRequest::Data(DataRequest::Load { .. }))
+            )),
+            "it asks the worker to load: {:?}",
+            cx.effects
+        );
+        let other = Source::File("/data/other.csv".into());
+        let mut cx = Cx::default();
+        assert_eq!(
+            empty.on_engine(EngineEvent::OpenSource(other), &mut cx),
+            Outcome::Ignored
+        );
+        assert_eq!(empty.source(), Some(&csv), "what it shows stays");
+        assert!(cx.effects.is_empty());
+    }
 
     fn act(p: &mut GridPane, a: &str) -> Cx {
         let mut cx = Cx::default();

@@ -216,9 +216,18 @@ pub enum ChatRequest {
     List,
     /// Sessions whose messages contain the text.
     Search(String),
-    Rename(String),
-    Delete,
-    SetSystem(String),
+    /// The pane says which session: the server never reads it out of the pane.
+    Rename {
+        session: i64,
+        name: String,
+    },
+    Delete {
+        session: i64,
+    },
+    SetSystem {
+        session: i64,
+        text: String,
+    },
     /// Store `user` in `session`, then answer the session (the server builds the prompt from
     /// state.db with `turns_of`, so what is answered is what is kept).
     Send {

@@ -295,6 +295,13 @@ impl Pane for TermPane {
 
     fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
         match ev {
+            EngineEvent::Opened => {
+                cx.push(Effect::Engine(EngineRequest::TermSpawn {
+                    command: self.command.clone(),
+                    cwd: self.cwd.clone(),
+                }));
+                return Outcome::Consumed;
+            }
             EngineEvent::TermFrame(f) => self.frame = Some(*f),
             EngineEvent::TermTitle(t) => {
                 self.title = Some(t.chars().filter(|c| !c.is_control()).take(80).collect())
@@ -457,6 +464,31 @@ impl Pane for TermPane {
 mod tests {
     use super::*;
     use fieldkit_widgets::Theme;
+
+    #[test]
+    fn opened_says_what_it_runs_and_where() {
+        let mut p = TermPane::new("/bin/bash -l", Some("/srv/camp".into()));
+        let mut cx = Cx::default();
+        assert_eq!(p.on_engine(EngineEvent::Opened, &mut cx), Outcome::Consumed);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::TermSpawn {
+                command: "/bin/bash -l".into(),
+                cwd: Some("/srv/camp".into()),
+            })]
+        );
+        // Restored after a restart: the folder the program was last seen in.
+        p.on_engine(
+            EngineEvent::TermCwd("/tmp/later".into()),
+            &mut Cx::default(),
+        );
+        let mut cx = Cx::default();
+        p.on_engine(EngineEvent::Opened, &mut cx);
+        assert!(matches!(
+            &cx.effects[..],
+            [Effect::Engine(EngineRequest::TermSpawn { cwd: Some(c), .. })] if c == "/tmp/later"
+        ));
+    }
 
     fn frame_of(lines: &[&str]) -> TermFrame {
         let cols = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16;

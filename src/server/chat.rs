@@ -187,14 +187,6 @@ impl Server {
             .map_err(|e| format!("{e:#}"))
     }
 
-    fn current_chat(&self, name: &str, pane: u64) -> Option<i64> {
-        let p = self.sessions.get(name)?.panes.get(&pane)?;
-        match p.save() {
-            fieldkit_panes::PaneState::Chat { session } => session,
-            _ => None,
-        }
-    }
-
     /// Starts a job answering `turns` for `pane`.
     fn start_job(
         &mut self,
@@ -306,36 +298,34 @@ impl Server {
                     s.dirty = true;
                 }
             }
-            ChatRequest::Rename(n) => {
-                if let (Some(id), Some(st)) = (self.current_chat(name, pane), &self.store) {
-                    if let Err(e) = st.rename_chat(id, n.trim()) {
+            ChatRequest::Rename { session, name: n } => {
+                if let Some(st) = &self.store {
+                    if let Err(e) = st.rename_chat(session, n.trim()) {
                         self.show(name, "Not renamed", &format!("state.db: {e:#}"));
                     }
                 }
             }
-            ChatRequest::SetSystem(t) => {
-                if let (Some(id), Some(st)) = (self.current_chat(name, pane), &self.store) {
-                    if let Err(e) = st.set_system(id, t.trim()) {
+            ChatRequest::SetSystem { session, text: t } => {
+                if let Some(st) = &self.store {
+                    if let Err(e) = st.set_system(session, t.trim()) {
                         self.show(name, "System prompt not set", &format!("state.db: {e:#}"));
                     }
                 }
             }
-            ChatRequest::Delete => {
-                if let Some(id) = self.current_chat(name, pane) {
-                    let title = self
-                        .store
-                        .as_ref()
-                        .and_then(|s| s.chat(id).ok().flatten())
-                        .map(|c| format!("{} ({} messages)", c.name, c.messages.len()))
-                        .unwrap_or_default();
-                    if let Some(s) = self.sessions.get_mut(name) {
-                        s.popup = Some(Popup::Confirm {
-                            title: "delete chat".into(),
-                            text: format!("Delete the chat {title}? This cannot be undone."),
-                            yes: Confirmed::DeleteChat { pane, id },
-                        });
-                        s.dirty = true;
-                    }
+            ChatRequest::Delete { session: id } => {
+                let title = self
+                    .store
+                    .as_ref()
+                    .and_then(|s| s.chat(id).ok().flatten())
+                    .map(|c| format!("{} ({} messages)", c.name, c.messages.len()))
+                    .unwrap_or_default();
+                if let Some(s) = self.sessions.get_mut(name) {
+                    s.popup = Some(Popup::Confirm {
+                        title: "delete chat".into(),
+                        text: format!("Delete the chat {title}? This cannot be undone."),
+                        yes: Confirmed::DeleteChat { pane, id },
+                    });
+                    s.dirty = true;
                 }
             }
             ChatRequest::Model(m) => match m {

@@ -143,27 +143,25 @@ impl Server {
             return Err(format!("{path}: no such file"));
         }
         let source = fieldkit_panes::data::Source::File(path.to_string());
+        let Some(focus) = self.sessions.get(name).map(|s| s.focused()) else {
+            return Err(format!("no session {name:?}"));
+        };
+        // A grid showing nothing takes the file; anything else gets a grid beside it.
+        let ev = EngineEvent::OpenSource(source.clone());
+        let taken = self.pane_call_id(name, focus, |p, cx| p.on_engine(ev, cx));
         let Some(s) = self.sessions.get_mut(name) else {
             return Err(format!("no session {name:?}"));
         };
-        let pane = Box::new(fieldkit_panes::GridPane::with_source(
-            source,
-            Default::default(),
-        ));
-        let focus = s.focused();
-        let reuse = s
-            .panes
-            .get(&focus)
-            .is_some_and(|p| p.kind() == PaneKind::Grid && p.title() == "grid");
-        let id = if reuse {
-            s.panes.insert(focus, pane);
-            s.changed = true;
-            focus
-        } else {
-            s.open_pane(pane, &mut self.ids)
-        };
+        s.changed = true;
         s.dirty = true;
-        self.pane_call_id(name, id, |p, cx| p.on_action(&Action::Refresh, cx));
+        if taken == Outcome::Ignored {
+            let pane = Box::new(fieldkit_panes::GridPane::with_source(
+                source,
+                Default::default(),
+            ));
+            let id = s.open_pane(pane, &mut self.ids);
+            self.pane_call_id(name, id, |p, cx| p.on_action(&Action::Refresh, cx));
+        }
         self.save_all();
         Ok(())
     }

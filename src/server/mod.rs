@@ -152,6 +152,8 @@ pub struct Server {
     chat: chat::ChatState,
     /// Panes that have been given what a new pane needs from an engine (`greet_new_panes`).
     greeted: std::collections::HashSet<u64>,
+    /// What each terminal pane said it runs, and where (its answer to `Opened`).
+    term_spawn: HashMap<u64, (String, Option<String>)>,
     /// The inode of the socket this server bound (`unlisten`).
     bound: Option<u64>,
 }
@@ -398,6 +400,7 @@ impl Server {
             events,
             chat: chat::ChatState::default(),
             greeted: Default::default(),
+            term_spawn: HashMap::new(),
             bound: None,
         };
         server.start_workers();
@@ -615,6 +618,9 @@ impl Server {
         for e in effects {
             match e {
                 Effect::Engine(EngineRequest::StatusRefresh) => self.refresh_status(),
+                Effect::Engine(EngineRequest::TermSpawn { command, cwd }) => {
+                    self.term_spawn.insert(source, (command, cwd));
+                }
                 Effect::Engine(EngineRequest::TermInput(bytes)) => {
                     if let Some(t) = self.terms.get(&source) {
                         t.write(bytes);
@@ -842,39 +848,30 @@ impl Server {
         self.shutdown = true;
     }
 
-    /// Gives panes that appeared since the last call what one restored at start-up gets: a
-    /// chat its session; a SQL editor, when DuckDB is up already, the `Ready` that makes it
-    /// read the catalog (completion and ask-data need it). Restored panes get `Ready` when the
-    /// worker says hello.
+    /// Tells panes that appeared since the last call that they are open, so each asks for what
+    /// it needs (a terminal its process, a chat its session); a SQL editor, when DuckDB is up
+    /// already, gets the `Ready` that makes it read the catalog (completion and ask-data need
+    /// it). Restored panes get `Ready` when the worker says hello.
     fn greet_new_panes(&mut self) {
         let data_ready = self
             .workers
             .get(&WorkerKind::Data)
             .is_some_and(|w| w.state == EngineState::Ready);
-        let new: Vec<(String, u64, PaneKind, Option<i64>)> = self
+        let new: Vec<(String, u64, PaneKind)> = self
             .sessions
             .iter()
             .flat_map(|(n, s)| {
                 s.panes
                     .iter()
                     .filter(|(id, _)| !self.greeted.contains(id))
-                    .map(move |(id, p)| {
-                        let want = match p.save() {
-                            fieldkit_panes::PaneState::Chat { session } => session,
-                            _ => None,
-                        };
-                        (n.clone(), *id, p.kind(), want)
-                    })
+                    .map(move |(id, p)| (n.clone(), *id, p.kind()))
             })
             .collect();
-        for (name, id, kind, want) in new {
+        for (name, id, kind) in new {
             self.greeted.insert(id);
-            match kind {
-                PaneKind::Chat => self.open_chat(&name, id, want),
-                PaneKind::Sql if data_ready => {
-                    self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Ready, cx));
-                }
-                _ => {}
+            self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Opened, cx));
+            if kind == PaneKind::Sql && data_ready {
+                self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Ready, cx));
             }
         }
     }

@@ -10,6 +10,8 @@ impl Server {
     /// Starts a process for every terminal pane that has none, stops those whose pane is gone,
     /// and gives each the size its pane has on screen.
     pub(super) fn sync_terms(&mut self) {
+        // Panes say what they run when they are told they are open.
+        self.greet_new_panes();
         let mut wanted: HashMap<u64, (u16, u16, String, Option<String>)> = HashMap::new();
         for s in self.sessions.values() {
             for (id, rect) in s.all_rects() {
@@ -17,9 +19,8 @@ impl Server {
                 if p.kind() != PaneKind::Term {
                     continue;
                 }
-                let (cwd, command) = match p.save() {
-                    fieldkit_panes::PaneState::Term { cwd, command } => (cwd, command),
-                    _ => continue,
+                let Some((command, cwd)) = self.term_spawn.get(&id).cloned() else {
+                    continue;
                 };
                 // The pane's border takes a cell on each side.
                 let inner = (rect.width.saturating_sub(2), rect.height.saturating_sub(2));
@@ -32,6 +33,7 @@ impl Server {
             .filter(|id| !wanted.contains_key(id))
             .copied()
             .collect();
+        self.term_spawn.retain(|id, _| wanted.contains_key(id));
         for id in gone {
             self.terms.remove(&id);
             if let Some(store) = &self.store {
