@@ -6,20 +6,23 @@ supervisors are tasks that only move bytes and send `Ev`s to it. The loop drains
 event, then renders each dirty session once per attached client and saves what changed.
 Nothing polls: with no input, no worker traffic and no visible status pane the server sleeps.
 
-This file keeps the loop (`serve`, `handle`), the listening socket and connections, and what
-turns a pane's effects and actions into work. Each other concern is a file of `impl Server`:
-`clients` (attach, detach, sizes), `input` (keys and mouse), `terminals` (pty panes and their
-scrollback), `workers` (spawn, supervise, route worker frames), `data` (grids and SQL editors),
-`chat` (the llm), `status` (the engine rows), `commands` (the CLI's requests), `render`
-(composing a screen) and `frames` (the bytes that bring a client's terminal up to date).
+This file keeps the server's state, its start (`run`, `Server::new`) and the loop (`serve`,
+`handle`), and what ends sessions and panes. Each other concern is a file of `impl Server`:
+`listen` (the socket and connections), `clients` (attach, detach, sizes), `input` (keys and
+mouse), `dispatch` (actions and pane effects), `terminals` (pty panes and their scrollback),
+`workers` (spawn, supervise, route worker frames), `data` (grids and SQL editors), `chat` (the
+llm), `status` (the engine rows), `commands` (the CLI's requests), `render` (composing a
+screen) and `frames` (the bytes that bring a client's terminal up to date).
 */
 
 mod chat;
 mod clients;
 pub mod commands;
 mod data;
+mod dispatch;
 pub mod frames;
 mod input;
+mod listen;
 pub mod memory;
 pub mod popup;
 pub mod render;
@@ -48,6 +51,7 @@ use fieldkit_panes::{
 };
 use fieldkit_widgets::{TermCaps, Theme};
 use frames::FrameWriter;
+use listen::{accept_loop, unlisten};
 use popup::{PickThen, Popup, PopupResult};
 use session::{Ids, Session};
 use std::collections::{BTreeMap, HashMap};
@@ -214,131 +218,6 @@ pub fn run(dirs: Dirs) -> Result<()> {
     unlisten(&dirs, bound);
     tracing::info!("server stopped");
     result
-}
-
-/// Removes the socket and pid file if they are still this server's (`bound`: the socket's
-/// inode), so that nobody connects to a server that is stopping and a newer server's files
-/// are never removed.
-fn unlisten(dirs: &Dirs, bound: Option<u64>) {
-    use std::os::unix::fs::MetadataExt;
-    let socket = dirs.socket();
-    if bound.is_some() && std::fs::metadata(&socket).ok().map(|m| m.ino()) == bound {
-        let _ = std::fs::remove_file(&socket);
-        let _ = std::fs::remove_file(dirs.pid_file());
-    }
-}
-
-async fn accept_loop(listener: UnixListener, tx: mpsc::UnboundedSender<Ev>) {
-    let me = unsafe { libc::getuid() };
-    let mut next: ClientId = 0;
-    loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        match stream.peer_cred() {
-            Ok(c) if c.uid() == me => {}
-            Ok(c) => {
-                tracing::warn!(uid = c.uid(), "refused a connection from another user");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!("refused a connection without credentials: {e}");
-                continue;
-            }
-        }
-        next += 1;
-        tokio::spawn(connection(next, stream, tx.clone()));
-    }
-}
-
-/// One client connection: handshake, then frames in both directions until either side ends.
-async fn connection(id: ClientId, stream: UnixStream, events: mpsc::UnboundedSender<Ev>) {
-    let (mut rd, mut wr) = stream.into_split();
-    let mut hello = [0u8; 8];
-    let read = tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut hello)).await;
-    if !matches!(read, Ok(Ok(_))) {
-        return;
-    }
-    match protocol::judge_hello(&hello) {
-        None => {
-            tracing::warn!(
-                client = id,
-                "dropped a connection that does not speak fieldkit"
-            );
-            return;
-        }
-        Some(h @ Handshake::Refused(_)) => {
-            tracing::warn!(client = id, "refused a client of another protocol version");
-            let _ = wr.write_all(&protocol::server_hello(&h)).await;
-            return;
-        }
-        Some(Handshake::Ok) => {
-            if wr
-                .write_all(&protocol::server_hello(&Handshake::Ok))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-    let (tx, mut rx) = mpsc::unbounded_channel::<ServerMsg>();
-    let backlog = Arc::new(Backlog::default());
-    if events
-        .send(Ev::Conn {
-            id,
-            tx,
-            backlog: backlog.clone(),
-        })
-        .is_err()
-    {
-        return;
-    }
-    let drained = events.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            let last = matches!(msg, ServerMsg::Exit { .. } | ServerMsg::Reply { .. });
-            let queued = match &msg {
-                ServerMsg::Output { bytes } => bytes.len(),
-                _ => 0,
-            };
-            let Ok(bytes) = wire::encode(&msg) else {
-                continue;
-            };
-            if wr.write_all(&bytes).await.is_err() {
-                break;
-            }
-            let left = backlog.bytes.fetch_sub(queued, Ordering::AcqRel) - queued;
-            if left == 0 && backlog.held_back.swap(false, Ordering::AcqRel) {
-                let _ = drained.send(Ev::Drained { id });
-            }
-            if last {
-                let _ = wr.shutdown().await;
-                break;
-            }
-        }
-    });
-    loop {
-        match wire::read_frame_async::<ClientMsg>(&mut rd).await {
-            Ok(Some(msg)) => {
-                if events.send(Ev::Msg { id, msg }).is_err() {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(client = id, "dropped a client after a bad frame: {e}");
-                break;
-            }
-        }
-    }
-    let _ = events.send(Ev::Gone { id });
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }
 
 impl Server {
@@ -566,245 +445,6 @@ impl Server {
             Ev::Msg { id, msg } => self.on_msg(id, msg),
             Ev::Worker(note) => self.on_worker(note),
         }
-    }
-
-    /// Calls the focused pane of `name` and carries out the effects it asks for.
-    fn pane_call(
-        &mut self,
-        name: &str,
-        f: impl FnOnce(&mut dyn fieldkit_panes::Pane, &mut Cx) -> Outcome,
-    ) -> Outcome {
-        let Some(s) = self.sessions.get_mut(name) else {
-            return Outcome::Ignored;
-        };
-        let focus = s.focused();
-        s.bells.remove(&focus);
-        self.pane_call_id(name, focus, f)
-    }
-
-    /// Calls pane `id` of session `name` and carries out its effects.
-    fn pane_call_id(
-        &mut self,
-        name: &str,
-        id: u64,
-        f: impl FnOnce(&mut dyn fieldkit_panes::Pane, &mut Cx) -> Outcome,
-    ) -> Outcome {
-        let Some(s) = self.sessions.get_mut(name) else {
-            return Outcome::Ignored;
-        };
-        let Some(p) = s.panes.get_mut(&id) else {
-            return Outcome::Ignored;
-        };
-        let mut cx = Cx::default();
-        let out = f(p.as_mut(), &mut cx);
-        // Only a pane that says it changed is redrawn: typing into a terminal changes nothing
-        // until the program answers, and drawing before the echo would only delay it.
-        if cx.dirty {
-            s.dirty = true;
-        }
-        self.effects(name, id, cx.effects);
-        out
-    }
-
-    /// The session holding pane `id`.
-    fn session_of(&self, id: u64) -> Option<String> {
-        self.sessions
-            .iter()
-            .find(|(_, s)| s.panes.contains_key(&id))
-            .map(|(n, _)| n.clone())
-    }
-
-    fn effects(&mut self, name: &str, source: u64, effects: Vec<Effect>) {
-        for e in effects {
-            match e {
-                Effect::Engine(EngineRequest::StatusRefresh) => self.refresh_status(),
-                Effect::Engine(EngineRequest::TermSpawn { command, cwd }) => {
-                    self.term_spawn.insert(source, (command, cwd));
-                }
-                Effect::Engine(EngineRequest::TermInput(bytes)) => {
-                    if let Some(t) = self.terms.get(&source) {
-                        t.write(bytes);
-                    }
-                }
-                Effect::Engine(EngineRequest::TermCopy(cmd)) => {
-                    let Some(t) = self.terms.get_mut(&source) else {
-                        continue;
-                    };
-                    let result = t.screen.copy(&cmd);
-                    t.dirty = true;
-                    let ev = match result {
-                        CopyResult::Done => None,
-                        CopyResult::Note(n) => Some(EngineEvent::TermNote(n)),
-                        CopyResult::Yanked(text) => {
-                            self.clipboard(name, &text);
-                            self.paste = Some(text);
-                            Some(EngineEvent::TermCopyDone)
-                        }
-                    };
-                    if let Some(ev) = ev {
-                        self.pane_call_id(name, source, |p, cx| p.on_engine(ev, cx));
-                    }
-                    self.mark(name);
-                }
-                Effect::Engine(EngineRequest::Data(req)) => self.data_send(source, req),
-                Effect::Engine(EngineRequest::RunSql { sql, dialect }) => {
-                    self.run_sql(name, source, sql, dialect)
-                }
-                Effect::Engine(EngineRequest::CancelSql) => {
-                    let grid = self
-                        .sessions
-                        .get(name)
-                        .and_then(|s| s.links.get(&source).copied());
-                    if let Some(g) = grid {
-                        self.data_send(g, DataRequest::Cancel);
-                    }
-                }
-                Effect::Engine(EngineRequest::SqlHistory) => self.sql_history(name),
-                Effect::Engine(EngineRequest::Chat(req)) => self.chat_request(name, source, req),
-                Effect::Engine(EngineRequest::AskData { question, schema }) => {
-                    self.ask_data(name, source, question, schema)
-                }
-                Effect::Ui(UiCommand::Prompt {
-                    title,
-                    initial,
-                    then,
-                    on_empty,
-                }) => {
-                    if let Some(s) = self.sessions.get_mut(name) {
-                        s.popup = Some(Popup::Prompt {
-                            title,
-                            input: initial,
-                            then,
-                            on_empty,
-                        });
-                        s.dirty = true;
-                    }
-                }
-                Effect::Ui(UiCommand::ClosePane) => self.close_pane(name, source),
-                Effect::Ui(UiCommand::Message { title, text }) => self.show(name, &title, &text),
-                Effect::Ui(UiCommand::Clipboard(text)) => self.clipboard(name, &text),
-            }
-        }
-    }
-
-    fn show(&mut self, name: &str, title: &str, text: &str) {
-        if let Some(s) = self.sessions.get_mut(name) {
-            s.popup = Some(popup::message(title, text));
-            s.dirty = true;
-        }
-    }
-
-    /// Runs an action in session `name`. From a key (`client` is set) a refusal is shown in a
-    /// popup; from the CLI it is returned.
-    fn run_action(&mut self, name: &str, action: Action, client: Option<ClientId>) {
-        if let Err(e) = self.try_action(name, action, client) {
-            if client.is_some() {
-                self.show(name, "Not done", &e);
-            } else {
-                tracing::info!("action refused: {e}");
-            }
-        }
-    }
-
-    fn try_action(
-        &mut self,
-        name: &str,
-        action: Action,
-        client: Option<ClientId>,
-    ) -> Result<(), String> {
-        let Some(s) = self.sessions.get_mut(name) else {
-            return Err(format!("no session {name:?}"));
-        };
-        s.dirty = true;
-        match action {
-            Action::Detach => {
-                let ids: Vec<ClientId> = match client {
-                    Some(id) => vec![id],
-                    None => self.clients_of(name),
-                };
-                for id in ids {
-                    self.detach_client(id, name);
-                }
-            }
-            Action::Palette => s.popup = Some(popup::palette(&self.keymap)),
-            Action::Help => s.popup = Some(Popup::Help { scroll: 0 }),
-            Action::RenameTab(None) => {
-                s.popup = Some(Popup::Prompt {
-                    title: "rename tab".into(),
-                    input: s.tab().name.clone(),
-                    then: "rename-tab".into(),
-                    on_empty: None,
-                })
-            }
-            Action::ReloadConfig => {
-                let loaded = config::load(&self.dirs);
-                self.keymap = loaded.keymap;
-                self.theme = loaded.theme;
-                self.config = loaded.config;
-                for c in self.clients.values_mut() {
-                    c.writer.invalidate();
-                    c.keys = KeyState::default();
-                }
-                for s in self.sessions.values_mut() {
-                    s.dirty = true;
-                }
-                if !loaded.errors.is_empty() {
-                    return Err(loaded.errors.join("\n"));
-                }
-            }
-            Action::KillSession => self.kill_session(name),
-            Action::SendPrefix => {
-                let ev = self.keymap.prefix.event();
-                self.pane_call(name, |p, cx| p.on_input(&ev, cx));
-            }
-            Action::PasteBuffer => {
-                let Some(text) = self.paste.clone() else {
-                    return Err("Nothing yanked yet: copy mode (C-b [) then y yanks.".into());
-                };
-                if !self.paste_into(name, &text) {
-                    return Err("Paste goes into a running terminal pane.".into());
-                }
-            }
-            Action::Unbind => {}
-            Action::OpenFile(Some(path)) => self.open_file(name, &path)?,
-            Action::OpenFile(None) => self.file_picker(name),
-            Action::AttachContext => self.attach_context(name)?,
-            Action::AskShell(None) => {
-                if !self.terms.contains_key(&s.focused()) {
-                    return Err("ask-shell works from a terminal pane: focus one first.".into());
-                }
-                s.popup = Some(Popup::Prompt {
-                    title: "ask for a shell command".into(),
-                    input: String::new(),
-                    then: "ask-shell".into(),
-                    on_empty: None,
-                });
-            }
-            Action::AskShell(Some(r)) => self.ask_shell(name, r)?,
-            Action::Index(p) => self.index_action(name, p)?,
-            other => {
-                let applied = s.apply(&other, &mut self.ids)?;
-                if applied {
-                    self.greet_new_panes();
-                }
-                if !applied {
-                    let out = self.pane_call(name, |p, cx| p.on_action(&other, cx));
-                    if let (Outcome::Ignored, Action::Pane { name: verb, .. }) = (out, &other) {
-                        // `cancel` with nothing to cancel is not worth a popup.
-                        if *verb != "cancel" {
-                            return Err(format!(
-                                "`{verb}` does nothing in this pane. {}",
-                                other.info().desc
-                            ));
-                        }
-                    }
-                }
-                if self.status_visible() {
-                    self.refresh_status();
-                }
-            }
-        }
-        Ok(())
     }
 
     fn kill_session(&mut self, name: &str) {

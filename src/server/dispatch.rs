@@ -1,0 +1,248 @@
+/*!
+Dispatch: a keymap action or a pane's effects turned into work. Layout actions go to the
+session, pane actions to the focused pane, and what a pane asks of the engines (its effects) to
+the file that serves that engine (`terminals`, `data`, `chat`, `status`).
+*/
+
+use super::*;
+
+impl Server {
+    /// Calls the focused pane of `name` and carries out the effects it asks for.
+    pub(super) fn pane_call(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut dyn fieldkit_panes::Pane, &mut Cx) -> Outcome,
+    ) -> Outcome {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Outcome::Ignored;
+        };
+        let focus = s.focused();
+        s.bells.remove(&focus);
+        self.pane_call_id(name, focus, f)
+    }
+
+    /// Calls pane `id` of session `name` and carries out its effects.
+    pub(super) fn pane_call_id(
+        &mut self,
+        name: &str,
+        id: u64,
+        f: impl FnOnce(&mut dyn fieldkit_panes::Pane, &mut Cx) -> Outcome,
+    ) -> Outcome {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Outcome::Ignored;
+        };
+        let Some(p) = s.panes.get_mut(&id) else {
+            return Outcome::Ignored;
+        };
+        let mut cx = Cx::default();
+        let out = f(p.as_mut(), &mut cx);
+        // Only a pane that says it changed is redrawn: typing into a terminal changes nothing
+        // until the program answers, and drawing before the echo would only delay it.
+        if cx.dirty {
+            s.dirty = true;
+        }
+        self.effects(name, id, cx.effects);
+        out
+    }
+
+    /// The session holding pane `id`.
+    pub(super) fn session_of(&self, id: u64) -> Option<String> {
+        self.sessions
+            .iter()
+            .find(|(_, s)| s.panes.contains_key(&id))
+            .map(|(n, _)| n.clone())
+    }
+
+    pub(super) fn effects(&mut self, name: &str, source: u64, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Engine(EngineRequest::StatusRefresh) => self.refresh_status(),
+                Effect::Engine(EngineRequest::TermSpawn { command, cwd }) => {
+                    self.term_spawn.insert(source, (command, cwd));
+                }
+                Effect::Engine(EngineRequest::TermInput(bytes)) => {
+                    if let Some(t) = self.terms.get(&source) {
+                        t.write(bytes);
+                    }
+                }
+                Effect::Engine(EngineRequest::TermCopy(cmd)) => {
+                    let Some(t) = self.terms.get_mut(&source) else {
+                        continue;
+                    };
+                    let result = t.screen.copy(&cmd);
+                    t.dirty = true;
+                    let ev = match result {
+                        CopyResult::Done => None,
+                        CopyResult::Note(n) => Some(EngineEvent::TermNote(n)),
+                        CopyResult::Yanked(text) => {
+                            self.clipboard(name, &text);
+                            self.paste = Some(text);
+                            Some(EngineEvent::TermCopyDone)
+                        }
+                    };
+                    if let Some(ev) = ev {
+                        self.pane_call_id(name, source, |p, cx| p.on_engine(ev, cx));
+                    }
+                    self.mark(name);
+                }
+                Effect::Engine(EngineRequest::Data(req)) => self.data_send(source, req),
+                Effect::Engine(EngineRequest::RunSql { sql, dialect }) => {
+                    self.run_sql(name, source, sql, dialect)
+                }
+                Effect::Engine(EngineRequest::CancelSql) => {
+                    let grid = self
+                        .sessions
+                        .get(name)
+                        .and_then(|s| s.links.get(&source).copied());
+                    if let Some(g) = grid {
+                        self.data_send(g, DataRequest::Cancel);
+                    }
+                }
+                Effect::Engine(EngineRequest::SqlHistory) => self.sql_history(name),
+                Effect::Engine(EngineRequest::Chat(req)) => self.chat_request(name, source, req),
+                Effect::Engine(EngineRequest::AskData { question, schema }) => {
+                    self.ask_data(name, source, question, schema)
+                }
+                Effect::Ui(UiCommand::Prompt {
+                    title,
+                    initial,
+                    then,
+                    on_empty,
+                }) => {
+                    if let Some(s) = self.sessions.get_mut(name) {
+                        s.popup = Some(Popup::Prompt {
+                            title,
+                            input: initial,
+                            then,
+                            on_empty,
+                        });
+                        s.dirty = true;
+                    }
+                }
+                Effect::Ui(UiCommand::ClosePane) => self.close_pane(name, source),
+                Effect::Ui(UiCommand::Message { title, text }) => self.show(name, &title, &text),
+                Effect::Ui(UiCommand::Clipboard(text)) => self.clipboard(name, &text),
+            }
+        }
+    }
+
+    pub(super) fn show(&mut self, name: &str, title: &str, text: &str) {
+        if let Some(s) = self.sessions.get_mut(name) {
+            s.popup = Some(popup::message(title, text));
+            s.dirty = true;
+        }
+    }
+
+    /// Runs an action in session `name`. From a key (`client` is set) a refusal is shown in a
+    /// popup; from the CLI it is returned.
+    pub(super) fn run_action(&mut self, name: &str, action: Action, client: Option<ClientId>) {
+        if let Err(e) = self.try_action(name, action, client) {
+            if client.is_some() {
+                self.show(name, "Not done", &e);
+            } else {
+                tracing::info!("action refused: {e}");
+            }
+        }
+    }
+
+    pub(super) fn try_action(
+        &mut self,
+        name: &str,
+        action: Action,
+        client: Option<ClientId>,
+    ) -> Result<(), String> {
+        let Some(s) = self.sessions.get_mut(name) else {
+            return Err(format!("no session {name:?}"));
+        };
+        s.dirty = true;
+        match action {
+            Action::Detach => {
+                let ids: Vec<ClientId> = match client {
+                    Some(id) => vec![id],
+                    None => self.clients_of(name),
+                };
+                for id in ids {
+                    self.detach_client(id, name);
+                }
+            }
+            Action::Palette => s.popup = Some(popup::palette(&self.keymap)),
+            Action::Help => s.popup = Some(Popup::Help { scroll: 0 }),
+            Action::RenameTab(None) => {
+                s.popup = Some(Popup::Prompt {
+                    title: "rename tab".into(),
+                    input: s.tab().name.clone(),
+                    then: "rename-tab".into(),
+                    on_empty: None,
+                })
+            }
+            Action::ReloadConfig => {
+                let loaded = config::load(&self.dirs);
+                self.keymap = loaded.keymap;
+                self.theme = loaded.theme;
+                self.config = loaded.config;
+                for c in self.clients.values_mut() {
+                    c.writer.invalidate();
+                    c.keys = KeyState::default();
+                }
+                for s in self.sessions.values_mut() {
+                    s.dirty = true;
+                }
+                if !loaded.errors.is_empty() {
+                    return Err(loaded.errors.join("\n"));
+                }
+            }
+            Action::KillSession => self.kill_session(name),
+            Action::SendPrefix => {
+                let ev = self.keymap.prefix.event();
+                self.pane_call(name, |p, cx| p.on_input(&ev, cx));
+            }
+            Action::PasteBuffer => {
+                let Some(text) = self.paste.clone() else {
+                    return Err("Nothing yanked yet: copy mode (C-b [) then y yanks.".into());
+                };
+                if !self.paste_into(name, &text) {
+                    return Err("Paste goes into a running terminal pane.".into());
+                }
+            }
+            Action::Unbind => {}
+            Action::OpenFile(Some(path)) => self.open_file(name, &path)?,
+            Action::OpenFile(None) => self.file_picker(name),
+            Action::AttachContext => self.attach_context(name)?,
+            Action::AskShell(None) => {
+                if !self.terms.contains_key(&s.focused()) {
+                    return Err("ask-shell works from a terminal pane: focus one first.".into());
+                }
+                s.popup = Some(Popup::Prompt {
+                    title: "ask for a shell command".into(),
+                    input: String::new(),
+                    then: "ask-shell".into(),
+                    on_empty: None,
+                });
+            }
+            Action::AskShell(Some(r)) => self.ask_shell(name, r)?,
+            Action::Index(p) => self.index_action(name, p)?,
+            other => {
+                let applied = s.apply(&other, &mut self.ids)?;
+                if applied {
+                    self.greet_new_panes();
+                }
+                if !applied {
+                    let out = self.pane_call(name, |p, cx| p.on_action(&other, cx));
+                    if let (Outcome::Ignored, Action::Pane { name: verb, .. }) = (out, &other) {
+                        // `cancel` with nothing to cancel is not worth a popup.
+                        if *verb != "cancel" {
+                            return Err(format!(
+                                "`{verb}` does nothing in this pane. {}",
+                                other.info().desc
+                            ));
+                        }
+                    }
+                }
+                if self.status_visible() {
+                    self.refresh_status();
+                }
+            }
+        }
+        Ok(())
+    }
+}
