@@ -561,7 +561,7 @@ impl SqlPane {
                 Style::new().fg(t.warn),
             )),
             Some(RunState::Rows(Some(n))) => out.push((
-                format!("{} rows", crate::grid::group(*n)),
+                format!("{} rows", fieldkit_widgets::plot::group(*n)),
                 Style::new().fg(t.ok),
             )),
             Some(RunState::Rows(None)) => {

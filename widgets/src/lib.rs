@@ -11,6 +11,7 @@ pub mod code;
 pub mod hints;
 pub mod markdown;
 pub mod picker;
+pub mod plot;
 pub mod popup;
 pub mod tabbar;
 pub mod table;

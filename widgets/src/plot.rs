@@ -1,0 +1,210 @@
+/*!
+Plots for the data grid: a histogram, a bar list of the most frequent values, and a line
+chart, each drawn into the area the grid gives it with the theme's colours. They take plain
+numbers and labels (what DuckDB computed), so they know nothing of queries or panes; and the
+number formats they label with (`group`, `short_num`), which the grid uses too.
+*/
+
+use crate::table::{put, text_width};
+use crate::Theme;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Block, Chart, Dataset, GraphType, Paragraph, Widget,
+};
+
+/// A histogram of `column`: bins as (start, end, count).
+pub fn histogram(
+    column: &str,
+    bins: &[(f64, f64, u64)],
+    block: Block,
+    area: Rect,
+    buf: &mut Buffer,
+    t: &Theme,
+) {
+    let block = block.title(Span::styled(
+        format!(" histogram of {column} "),
+        t.heading(),
+    ));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if bins.is_empty() {
+        Paragraph::new("no values").render(inner, buf);
+        return;
+    }
+    let n = bins.len().max(1) as u16;
+    let width = (inner.width / n).clamp(1, 8);
+    let gap = if width > 2 { 1 } else { 0 };
+    let bars: Vec<Bar> = bins
+        .iter()
+        .map(|(lo, _, c)| {
+            Bar::default()
+                .value(*c)
+                .text_value(String::new())
+                .label(Line::from(short_num(*lo)))
+        })
+        .collect();
+    BarChart::default()
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(width.saturating_sub(gap).max(1))
+        .bar_gap(gap)
+        .bar_style(Style::new().fg(t.accent))
+        .value_style(Style::new().fg(t.fg))
+        .label_style(Style::new().fg(t.muted))
+        .render(inner, buf);
+    let (lo, hi) = (bins[0].0, bins[bins.len() - 1].1);
+    let max = bins.iter().map(|b| b.2).max().unwrap_or(0);
+    let caption = format!(
+        "{} … {}  (tallest bin {})",
+        short_num(lo),
+        short_num(hi),
+        group(max)
+    );
+    if inner.height > 0 {
+        buf.set_stringn(
+            inner.x,
+            inner.y,
+            &caption,
+            inner.width as usize,
+            Style::new().fg(t.muted),
+        );
+    }
+}
+
+/// The most frequent values of `column` with their counts, as horizontal bars.
+pub fn bars(
+    column: &str,
+    bars: &[(String, u64)],
+    block: Block,
+    area: Rect,
+    buf: &mut Buffer,
+    t: &Theme,
+) {
+    let block = block.title(Span::styled(
+        format!(" most frequent {column} "),
+        t.heading(),
+    ));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let label_w = bars
+        .iter()
+        .map(|(l, _)| text_width(l))
+        .max()
+        .unwrap_or(0)
+        .min(inner.width as usize / 3) as u16;
+    let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+    for (i, (label, count)) in bars.iter().enumerate() {
+        let y = inner.y + i as u16;
+        if y >= inner.y + inner.height {
+            break;
+        }
+        put(buf, inner.x, y, label_w, label, Style::new().fg(t.fg));
+        let room = inner.width.saturating_sub(label_w + 2 + 12) as u64;
+        let len = (count * room).div_ceil(max) as usize;
+        let bar = format!("{} {}", "█".repeat(len), group(*count));
+        buf.set_stringn(
+            inner.x + label_w + 1,
+            y,
+            &bar,
+            inner.width.saturating_sub(label_w + 1) as usize,
+            Style::new().fg(t.accent),
+        );
+    }
+}
+
+/// `y` by `x` as a line.
+pub fn line(
+    x: &str,
+    y: &str,
+    points: &[(f64, f64)],
+    block: Block,
+    area: Rect,
+    buf: &mut Buffer,
+    t: &Theme,
+) {
+    let block = block.title(Span::styled(format!(" {y} by {x} "), t.heading()));
+    if points.is_empty() {
+        Paragraph::new("no values").block(block).render(area, buf);
+        return;
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (a, b) in points {
+        x0 = x0.min(*a);
+        x1 = x1.max(*a);
+        y0 = y0.min(*b);
+        y1 = y1.max(*b);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    if y1 <= y0 {
+        y1 = y0 + 1.0;
+    }
+    let data = [Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::new().fg(t.accent))
+        .data(points)];
+    Chart::new(data.to_vec())
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .title(x)
+                .style(Style::new().fg(t.muted))
+                .bounds([x0, x1])
+                .labels([short_num(x0), short_num(x1)]),
+        )
+        .y_axis(
+            Axis::default()
+                .title(y)
+                .style(Style::new().fg(t.muted))
+                .bounds([y0, y1])
+                .labels([short_num(y0), short_num(y1)]),
+        )
+        .render(area, buf);
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number short enough for an axis label.
+pub fn short_num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_shortened() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(short_num(2_500_000.0), "2.5M");
+        assert_eq!(short_num(3.0), "3");
+    }
+}
