@@ -1,0 +1,358 @@
+/*!
+What changes a grid: the user (its actions: moving, sorting, filtering, stats, plots, export) and the data worker (loads, windows, counts, progress, errors), each turned into the requests it needs next.
+*/
+
+use super::*;
+
+impl GridPane {
+    pub(super) fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        self.message = None;
+        match (name, arg) {
+            ("move", Some(how)) => self.move_by(how, cx),
+            ("cancel", _) => {
+                if self.overlay.take().is_some() {
+                    cx.dirty = true;
+                } else if self.busy.is_some() {
+                    Self::data(cx, DataRequest::Cancel);
+                    self.say(cx, "cancelling…");
+                } else {
+                    return Outcome::Ignored;
+                }
+            }
+            _ if self.columns.is_empty() && name != "filter" => {
+                self.say(cx, "Nothing loaded yet: open-file or run a query first.");
+            }
+            ("sort", Some(dir)) => {
+                let Some(col) = self.column_name().map(str::to_string) else {
+                    return Outcome::Consumed;
+                };
+                let desc = dir == "desc";
+                self.view.sort = match &self.view.sort {
+                    Some((c, d)) if *c == col && *d == desc => None,
+                    _ => Some((col, desc)),
+                };
+                self.load(cx);
+            }
+            ("filter", None) => Self::prompt(
+                cx,
+                "filter (SQL expression, empty for all rows)",
+                self.view.filter.clone().unwrap_or_default(),
+                "filter",
+                Some("filter-clear"),
+            ),
+            ("filter-clear", _) => {
+                if self.view.filter.take().is_some() {
+                    self.load(cx);
+                }
+            }
+            ("filter", Some(expr)) => {
+                let expr = expr.trim();
+                self.view.filter = (!expr.is_empty()).then(|| expr.to_string());
+                self.load(cx);
+            }
+            ("filter-cell", _) => {
+                let Some(col) = self.column_name().map(quote_ident) else {
+                    return Outcome::Consumed;
+                };
+                let expr = match self.cell(self.row, self.col) {
+                    Some(Some(v)) => format!("{col} = {}", quote_literal(v)),
+                    Some(None) => format!("{col} IS NULL"),
+                    None => return Outcome::Consumed,
+                };
+                self.view.filter = Some(match self.view.filter.take() {
+                    Some(f) => format!("({f}) AND {expr}"),
+                    None => expr,
+                });
+                self.load(cx);
+            }
+            ("stats", _) => {
+                let (Some(result), seq) = (self.result, self.seq) else {
+                    return Outcome::Consumed;
+                };
+                self.busy = Some(("summarizing".into(), None));
+                Self::data(cx, DataRequest::Summarize { seq, result });
+                cx.dirty = true;
+            }
+            ("freq", _) => {
+                let (Some(result), Some(column)) = (self.result, self.column_name()) else {
+                    return Outcome::Consumed;
+                };
+                let column = column.to_string();
+                self.busy = Some((format!("counting values of {column}"), None));
+                Self::data(
+                    cx,
+                    DataRequest::Frequency {
+                        seq: self.seq,
+                        result,
+                        column,
+                    },
+                );
+                cx.dirty = true;
+            }
+            ("plot", _) | ("plot-line", _) => {
+                let (Some(result), Some(column)) = (self.result, self.column_name()) else {
+                    return Outcome::Consumed;
+                };
+                let column = column.to_string();
+                let ask = if name == "plot-line" {
+                    // The marked column may be gone after a new query: only one that exists.
+                    let x = self
+                        .marked
+                        .filter(|m| *m != self.col && *m < self.columns.len())
+                        .or_else(|| {
+                            (0..self.columns.len()).find(|c| *c != self.col && self.is_number(*c))
+                        })
+                        .and_then(|x| self.columns.get(x));
+                    let (Some(x), true) = (x, self.is_number(self.col)) else {
+                        self.say(cx, "A line chart needs two number columns: mark the x column with m, then stand on y.");
+                        return Outcome::Consumed;
+                    };
+                    PlotAsk::Line {
+                        x: x.name.clone(),
+                        y: column,
+                        points: 2000,
+                    }
+                } else if self.is_number(self.col) {
+                    PlotAsk::Histogram { column, bins: 30 }
+                } else {
+                    PlotAsk::Bars { column, top: 20 }
+                };
+                self.busy = Some(("plotting".into(), None));
+                Self::data(
+                    cx,
+                    DataRequest::Plot {
+                        seq: self.seq,
+                        result,
+                        plot: ask,
+                    },
+                );
+                cx.dirty = true;
+            }
+            ("mark", _) => {
+                self.marked = if self.marked == Some(self.col) {
+                    None
+                } else {
+                    Some(self.col)
+                };
+                cx.dirty = true;
+            }
+            ("inspect", _) => {
+                let Some(c) = self.columns.get(self.col) else {
+                    return Outcome::Consumed;
+                };
+                let text = match self.cell(self.row, self.col) {
+                    Some(Some(v)) => pretty(v),
+                    Some(None) => "NULL".into(),
+                    None => return Outcome::Consumed,
+                };
+                self.overlay = Some(Overlay::Inspect {
+                    title: format!("{} ({}), row {}", c.name, c.ty, self.row + 1),
+                    text,
+                    scroll: 0,
+                });
+                cx.dirty = true;
+            }
+            ("copy-cell", _) => {
+                if let Some(v) = self.cell(self.row, self.col) {
+                    let text = v.clone().unwrap_or_default();
+                    cx.push(Effect::Ui(UiCommand::Clipboard(text)));
+                    self.say(cx, "cell copied");
+                }
+            }
+            ("copy-row", _) => {
+                if let Some((r, whole)) = self.row_cells(self.row) {
+                    let n = r.len();
+                    let text = r
+                        .into_iter()
+                        .map(|c| c.unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("\t");
+                    cx.push(Effect::Ui(UiCommand::Clipboard(text)));
+                    if whole {
+                        self.say(cx, "row copied (tab-separated)");
+                    } else {
+                        self.say(
+                            cx,
+                            format!(
+                                "the row's first {n} columns copied (the rest are not on screen)"
+                            ),
+                        );
+                    }
+                }
+            }
+            ("export", None) => {
+                let suggestion = match &self.source {
+                    Some(Source::File(p)) => {
+                        let path = std::path::Path::new(p);
+                        let stem = path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "export".into());
+                        path.with_file_name(format!("{stem}-export.csv"))
+                            .to_string_lossy()
+                            .into_owned()
+                    }
+                    _ => String::new(),
+                };
+                Self::prompt(
+                    cx,
+                    "export to (.csv .tsv .parquet .json)",
+                    suggestion,
+                    "export",
+                    None,
+                );
+            }
+            ("export", Some(path)) => {
+                let Some(result) = self.result else {
+                    return Outcome::Consumed;
+                };
+                self.busy = Some((format!("exporting to {path}"), None));
+                Self::data(
+                    cx,
+                    DataRequest::Export {
+                        seq: self.seq,
+                        result,
+                        path: path.trim().to_string(),
+                    },
+                );
+                cx.dirty = true;
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    pub(super) fn on_data(&mut self, ev: DataEvent, cx: &mut Cx) -> Outcome {
+        if let Some(seq) = ev.seq() {
+            if seq != self.seq {
+                return Outcome::Ignored;
+            }
+        }
+        cx.dirty = true;
+        match ev {
+            DataEvent::Progress { what, pct, .. } => self.busy = Some((what, pct)),
+            DataEvent::Loaded {
+                result,
+                columns,
+                rows,
+                notes,
+                ..
+            } => {
+                self.result = Some(result);
+                self.widths = columns
+                    .iter()
+                    .map(|c| fit_width(&c.name, &c.ty, std::iter::empty()))
+                    .collect();
+                self.columns = columns;
+                // Said once, in the footer, until the next key.
+                if let Some(n) = notes.into_iter().next() {
+                    self.message = Some(n);
+                }
+                match rows {
+                    Some(n) => {
+                        self.total = Some(n);
+                        self.known = n;
+                        self.busy = None;
+                    }
+                    None => {
+                        // The first block can be shown while the rest loads.
+                        self.known = BLOCK;
+                    }
+                }
+                self.clamp();
+                self.fetch(cx);
+            }
+            DataEvent::Counted { result, rows, .. } => {
+                if Some(result) == self.result {
+                    self.total = Some(rows);
+                    self.known = rows;
+                    self.busy = None;
+                    // A preview block may be shorter than what is there now.
+                    self.blocks.clear();
+                    self.asked.clear();
+                    self.clamp();
+                    self.fetch(cx);
+                }
+            }
+            DataEvent::Rows {
+                result,
+                offset,
+                first_col,
+                rows,
+                ..
+            } => {
+                if Some(result) != self.result {
+                    return Outcome::Ignored;
+                }
+                let b = offset / BLOCK;
+                let first_col = first_col as usize;
+                if self.total.is_none() && (rows.len() as u64) < BLOCK {
+                    // The preview is all there is so far.
+                    self.known = self.known.min(offset + rows.len() as u64);
+                }
+                for r in &rows {
+                    for (i, v) in r.iter().enumerate() {
+                        let i = first_col + i;
+                        if let (Some(w), Some(v), Some(c)) =
+                            (self.widths.get_mut(i), v, self.columns.get(i))
+                        {
+                            *w =
+                                (*w).max(fit_width(&c.name, &c.ty, std::iter::once(text_width(v))));
+                        }
+                    }
+                }
+                self.blocks.insert((b, first_col / COL_BLOCK), rows);
+                self.clamp();
+            }
+            DataEvent::Table {
+                title,
+                columns,
+                rows,
+                ..
+            } => {
+                self.busy = self.total.is_none().then(|| ("loading".into(), None));
+                self.overlay = Some(Overlay::Table {
+                    title,
+                    columns,
+                    rows,
+                    top: 0,
+                });
+            }
+            DataEvent::Plot { plot, .. } => {
+                self.busy = self.total.is_none().then(|| ("loading".into(), None));
+                self.overlay = Some(Overlay::Plot(plot));
+            }
+            DataEvent::Exported { path, rows, .. } => {
+                self.busy = None;
+                self.message = Some(format!("exported {} rows to {path}", group(rows)));
+            }
+            DataEvent::Done { message, .. } => {
+                // A statement without rows (DDL, DML) must not run again on reload or restore.
+                self.busy = None;
+                self.source = None;
+                self.columns.clear();
+                self.result = None;
+                self.message = Some(message);
+            }
+            DataEvent::Error { message, .. } => {
+                self.busy = None;
+                if self.result.is_some() && self.total.is_some() {
+                    self.message = Some(first_line(&message));
+                } else {
+                    self.error = Some(message);
+                }
+            }
+            DataEvent::Lost { why } => {
+                self.busy = None;
+                self.result = None;
+                self.blocks.clear();
+                self.asked.clear();
+                self.error = Some(format!(
+                    "The data worker stopped ({why}); it has been restarted. Press r to load again."
+                ));
+            }
+            DataEvent::Catalog { .. } => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+}
