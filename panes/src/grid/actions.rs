@@ -1,5 +1,7 @@
 /*!
-What changes a grid: the user (its actions: moving, sorting, filtering, stats, plots, export) and the data worker (loads, windows, counts, progress, errors), each turned into the requests it needs next.
+What changes a grid: the user (its actions: moving, sorting, filtering, stats, plots, export)
+and the data worker (loads, windows, counts, progress, errors), each turned into the requests it
+needs next.
 */
 
 use super::*;

@@ -1,5 +1,7 @@
 /*!
-How a grid is drawn besides its table: the footer (position, counts, what runs, notes), the popups over it (stats, frequencies, inspector, plots) and how a cell is shown whole (JSON pretty-printed).
+How a grid is drawn besides its table: the footer (position, counts, what runs, notes), the
+popups over it (stats, frequencies, inspector, plots) and how a cell is shown whole (JSON
+pretty-printed).
 */
 
 use super::*;
