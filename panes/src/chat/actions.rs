@@ -1,0 +1,330 @@
+/*!
+What changes a chat: the user (sending, regenerating, sessions, attachments, copying code) and
+the server (sessions loaded, tokens streaming, answers stored, failures), each turned into what
+the pane shows and asks next.
+*/
+
+use super::*;
+
+impl ChatPane {
+    pub(super) fn send(&mut self, replace_last: bool, cx: &mut Cx) {
+        if self.stream.is_some() {
+            self.note = Some(("an answer is being written: Esc stops it".into(), true));
+            cx.dirty = true;
+            return;
+        }
+        let Some(session) = self.session.as_mut() else {
+            self.note = Some(("the chat session is not loaded yet".into(), true));
+            cx.dirty = true;
+            return;
+        };
+        let user = if replace_last {
+            // Regenerate: the last question again, without its answer.
+            if session
+                .messages
+                .last()
+                .is_some_and(|m| m.role == "assistant")
+            {
+                session.messages.pop();
+            }
+            match session.messages.last() {
+                Some(m) if m.role == "user" => m.clone(),
+                _ => {
+                    self.note = Some(("nothing to regenerate yet".into(), true));
+                    cx.dirty = true;
+                    return;
+                }
+            }
+        } else {
+            let text = self.input.lines().join("\n");
+            if text.trim().is_empty() && self.pending.is_empty() {
+                return;
+            }
+            let m = StoredMsg {
+                id: 0,
+                role: "user".into(),
+                content: text.trim_end().to_string(),
+                attachments: std::mem::take(&mut self.pending),
+                meta: String::new(),
+            };
+            session.messages.push(m.clone());
+            self.input = TextArea::default();
+            m
+        };
+        cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Send {
+            session: session.id,
+            user,
+            replace_last,
+            retrieval: self.retrieval,
+        })));
+        self.stream = Some(Stream::default());
+        self.note = None;
+        self.scroll = 0;
+        self.copy_back = 0;
+        self.changed(cx);
+    }
+
+    pub(super) fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        let prompt = |cx: &mut Cx, title: &str, initial: &str, then: &str| {
+            cx.push(Effect::Ui(UiCommand::Prompt {
+                title: title.into(),
+                initial: initial.into(),
+                then: then.into(),
+                on_empty: None,
+            }));
+        };
+        match (name, arg) {
+            ("send", _) => self.send(false, cx),
+            ("newline", _) => {
+                self.input.insert_newline();
+                cx.dirty = true;
+            }
+            ("cancel", _) => {
+                if self.stream.is_none() {
+                    return Outcome::Ignored;
+                }
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Cancel)));
+                self.note = Some(("stopping…".into(), false));
+                cx.dirty = true;
+            }
+            ("regenerate", _) => self.send(true, cx),
+            ("copy-code", _) => self.copy_code(cx),
+            ("chat-sessions", _) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::List)));
+            }
+            ("chat-open", Some(a)) => {
+                let id = a
+                    .trim_start_matches('#')
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<i64>().ok());
+                match id {
+                    Some(id) => cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Open(
+                        Some(id),
+                    )))),
+                    None => return Outcome::Ignored,
+                }
+            }
+            ("chat-new", _) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::New)));
+            }
+            ("chat-rename", None) => {
+                let cur = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                prompt(cx, "rename chat", &cur, "chat-rename");
+            }
+            ("chat-rename", Some(n)) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.name = n.to_string();
+                    cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Rename {
+                        session: s.id,
+                        name: n.to_string(),
+                    })));
+                }
+                cx.dirty = true;
+            }
+            ("chat-delete", _) => {
+                if let Some(s) = &self.session {
+                    cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Delete {
+                        session: s.id,
+                    })));
+                }
+            }
+            ("chat-search", None) => prompt(cx, "find chats containing", "", "chat-search"),
+            ("chat-search", Some(t)) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Search(
+                    t.to_string(),
+                ))));
+            }
+            ("system-prompt", None) => {
+                let cur = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.system.clone())
+                    .unwrap_or_default();
+                prompt(cx, "system prompt of this chat", &cur, "system-prompt");
+            }
+            ("system-prompt", Some(t)) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.system = t.to_string();
+                    cx.push(Effect::Engine(EngineRequest::Chat(
+                        ChatRequest::SetSystem {
+                            session: s.id,
+                            text: t.to_string(),
+                        },
+                    )));
+                }
+                self.note = Some(("system prompt set".into(), false));
+                self.changed(cx);
+            }
+            ("attachments", _) => {
+                self.expanded = !self.expanded;
+                self.changed(cx);
+            }
+            ("retrieval", _) => {
+                self.retrieval = !self.retrieval;
+                self.note = Some((
+                    if self.retrieval {
+                        "retrieval on: questions get passages from the index (fieldkit index PATH)"
+                    } else {
+                        "retrieval off"
+                    }
+                    .into(),
+                    false,
+                ));
+                cx.dirty = true;
+            }
+            ("model", m) => {
+                cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Model(
+                    m.map(str::to_string),
+                ))));
+            }
+            ("scroll", Some(d)) => {
+                match d {
+                    "up" => self.scroll += 5,
+                    "down" => self.scroll = self.scroll.saturating_sub(5),
+                    "page-up" => self.scroll += 20,
+                    "page-down" => self.scroll = self.scroll.saturating_sub(20),
+                    "top" => self.scroll = usize::MAX / 2,
+                    _ => self.scroll = 0,
+                }
+                cx.dirty = true;
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    pub(super) fn copy_code(&mut self, cx: &mut Cx) {
+        let blocks: Vec<CodeBlock> = self
+            .session
+            .iter()
+            .flat_map(|s| s.messages.iter())
+            .filter(|m| m.role == "assistant")
+            .flat_map(|m| markdown::render(&m.content, 200, &Theme::default()).1)
+            .collect();
+        if blocks.is_empty() {
+            self.note = Some(("no code block in this chat yet".into(), true));
+        } else {
+            let i = blocks.len() - 1 - self.copy_back % blocks.len();
+            let b = &blocks[i];
+            cx.push(Effect::Ui(UiCommand::Clipboard(b.text.clone())));
+            self.note = Some((
+                format!(
+                    "copied code block {} of {} ({} lines){}",
+                    i + 1,
+                    blocks.len(),
+                    b.text.lines().count(),
+                    if blocks.len() > 1 {
+                        "; again for the one before"
+                    } else {
+                        ""
+                    }
+                ),
+                false,
+            ));
+            self.copy_back += 1;
+        }
+        cx.dirty = true;
+    }
+
+    pub(super) fn on_chat(&mut self, ev: ChatEvent, cx: &mut Cx) -> Outcome {
+        match ev {
+            ChatEvent::Session(s) => {
+                self.session = Some(s);
+                self.wanted = None;
+                self.stream = None;
+                self.scroll = 0;
+                self.copy_back = 0;
+                self.note = None;
+            }
+            // The answer being written, the model, the pending attachments: drawn after the
+            // stored conversation, so its cache stays.
+            ChatEvent::Gen(LlmEvent::Loading { model, progress }) => {
+                self.model = model;
+                if let Some(st) = self.stream.as_mut() {
+                    st.loading = Some(progress);
+                }
+                cx.dirty = true;
+                return Outcome::Consumed;
+            }
+            ChatEvent::Gen(LlmEvent::Loaded { model, .. }) => {
+                self.model = model;
+                if let Some(st) = self.stream.as_mut() {
+                    st.loading = None;
+                }
+                cx.dirty = true;
+                return Outcome::Consumed;
+            }
+            ChatEvent::Gen(LlmEvent::Prompt { done, total }) => {
+                if let Some(st) = self.stream.as_mut() {
+                    st.loading = None;
+                    st.prompt = Some((done, total));
+                }
+                cx.dirty = true;
+                return Outcome::Consumed;
+            }
+            ChatEvent::Gen(LlmEvent::Token(t)) => {
+                let st = self.stream.get_or_insert_with(Stream::default);
+                st.loading = None;
+                st.text.push_str(&t);
+                st.tokens += 1;
+                cx.dirty = true;
+                return Outcome::Consumed;
+            }
+            ChatEvent::Gen(_) => return Outcome::Ignored,
+            ChatEvent::Stored { id, role } => {
+                if let Some(m) = self.session.as_mut().and_then(|s| {
+                    s.messages
+                        .iter_mut()
+                        .rev()
+                        .find(|m| m.id == 0 && m.role == role)
+                }) {
+                    m.id = id;
+                }
+            }
+            ChatEvent::Add(m) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.messages.push(m);
+                }
+            }
+            ChatEvent::Finished { msg, stats } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.messages.push(msg);
+                }
+                self.note = None;
+                self.last = Some(stats);
+                self.stream = None;
+            }
+            ChatEvent::Failed { partial, error } => {
+                if let (Some(s), Some(p)) = (self.session.as_mut(), partial) {
+                    s.messages.push(p);
+                }
+                self.note = Some((error, true));
+                self.stream = None;
+            }
+            ChatEvent::Attach(a) => {
+                self.note = Some((
+                    format!("attached: {} (goes with your next message)", a.title),
+                    false,
+                ));
+                self.pending.push(a);
+            }
+            ChatEvent::Model(m) => self.model = m,
+            ChatEvent::Sources(a) => {
+                if let Some(m) = self
+                    .session
+                    .as_mut()
+                    .and_then(|s| s.messages.iter_mut().rev().find(|m| m.role == "user"))
+                {
+                    m.attachments.push(a);
+                }
+            }
+        }
+        self.changed(cx);
+        Outcome::Consumed
+    }
+}
