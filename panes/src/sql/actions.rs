@@ -1,0 +1,226 @@
+/*!
+What changes a SQL editor: the user (running the statement under the cursor or the selection,
+asking the model for SQL, buffers, history) and the data worker (the catalog, a run done or
+failed with the error placed in the text).
+*/
+
+use super::*;
+
+impl SqlPane {
+    /// The selected text and where it starts, if anything is selected.
+    pub(super) fn selection(&self) -> Option<(String, (usize, usize))> {
+        let ta = &self.buf().text;
+        let lines = ta.lines();
+        let ((r0, c0), (r1, c1)) = ta.selection_range()?;
+        let mut out = String::new();
+        for (r, line) in lines.iter().enumerate().take(r1 + 1).skip(r0) {
+            let from = if r == r0 { byte_of(line, c0) } else { 0 };
+            let to = if r == r1 {
+                byte_of(line, c1)
+            } else {
+                line.len()
+            };
+            out.push_str(line.get(from..to).unwrap_or(""));
+            if r != r1 {
+                out.push('\n');
+            }
+        }
+        (!out.trim().is_empty()).then_some((out, (r0, c0)))
+    }
+
+    /// What `run statement` sends: the selection, else the statement under the cursor, with
+    /// where it starts.
+    pub(super) fn statement_at_cursor(&self) -> Option<(String, (usize, usize))> {
+        let ta = &self.buf().text;
+        let lines = ta.lines();
+        if let Some(sel) = self.selection() {
+            return Some(sel);
+        }
+        let text = lines.join("\n");
+        let (row, col) = ta.cursor();
+        let at: usize =
+            lines[..row].iter().map(|l| l.len() + 1).sum::<usize>() + byte_of(&lines[row], col);
+        let stmts = split_statements(&text);
+        // The statement the cursor is in, or the last one that starts before it.
+        let pick = stmts
+            .iter()
+            .rev()
+            .find(|(off, _)| *off <= at)
+            .or_else(|| stmts.first())?;
+        let (off, s) = *pick;
+        Some((s.to_string(), position_of(&text, off)))
+    }
+
+    pub(super) fn run(&mut self, what: &str, cx: &mut Cx) {
+        let picked = if what == "all" {
+            let t = self.text();
+            (!t.trim().is_empty()).then_some((t, (0, 0)))
+        } else {
+            self.statement_at_cursor()
+        };
+        let Some((sql, origin)) = picked else {
+            self.last = Some(RunState::Done("nothing to run".into()));
+            cx.dirty = true;
+            return;
+        };
+        self.origin = origin;
+        self.last = Some(RunState::Running("running".into(), None));
+        cx.push(Effect::Engine(EngineRequest::RunSql {
+            sql,
+            dialect: self.dialect.clone(),
+        }));
+        cx.dirty = true;
+    }
+
+    /// Sends `question` with the catalog to the model, or says there is nothing to ask about.
+    pub(super) fn ask_data(&mut self, question: &str, cx: &mut Cx) {
+        if self.catalog.tables.is_empty() {
+            self.last = Some(RunState::Error {
+                message: "no tables yet: open a file (o in a grid, or fieldkit open PATH) so the \
+                          model has a schema to write SQL for"
+                    .into(),
+                at: None,
+            });
+        } else {
+            cx.push(Effect::Engine(EngineRequest::AskData {
+                question: question.to_string(),
+                schema: self.schema(),
+            }));
+            self.last = Some(RunState::Running("asking the model".into(), None));
+        }
+        cx.dirty = true;
+    }
+
+    pub(super) fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        match (name, arg) {
+            ("ask-data", None) => {
+                cx.push(Effect::Ui(UiCommand::Prompt {
+                    title: "ask the data (plain English)".into(),
+                    initial: String::new(),
+                    then: "ask-data".into(),
+                    on_empty: None,
+                }));
+            }
+            ("ask-data", Some(q)) if self.catalog.tables.is_empty() => {
+                // Fresh catalog first: tables may have been loaded since it was last read.
+                self.asking = Some(q.to_string());
+                self.ask_catalog(cx);
+                self.last = Some(RunState::Running("reading the catalog".into(), None));
+                cx.dirty = true;
+            }
+            ("ask-data", Some(q)) => self.ask_data(q, cx),
+            ("run", Some(what)) => self.run(what, cx),
+            ("cancel", _) => {
+                if self.completion.take().is_some() {
+                    cx.dirty = true;
+                } else if matches!(self.last, Some(RunState::Running(..))) {
+                    cx.push(Effect::Engine(EngineRequest::CancelSql));
+                    self.last = Some(RunState::Running("cancelling".into(), None));
+                    cx.dirty = true;
+                } else if self.buf().text.is_selecting() {
+                    self.buf_mut().text.cancel_selection();
+                    cx.dirty = true;
+                } else {
+                    return Outcome::Ignored;
+                }
+            }
+            ("complete", _) => self.complete(cx),
+            ("sql-history", _) => cx.push(Effect::Engine(EngineRequest::SqlHistory)),
+            ("catalog", _) => {
+                self.tree = !self.tree;
+                if self.tree {
+                    self.ask_catalog(cx);
+                }
+                cx.dirty = true;
+            }
+            ("dialect", Some(d)) => {
+                self.dialect = (d != "duckdb").then(|| d.to_string());
+                self.last = Some(RunState::Done(format!("dialect: {d}")));
+                cx.dirty = true;
+            }
+            ("buffer", Some(op)) => {
+                match op {
+                    "new" => {
+                        self.bufs.push(Buf::new(""));
+                        self.active = self.bufs.len() - 1;
+                    }
+                    "next" => self.active = (self.active + 1) % self.bufs.len(),
+                    "prev" => self.active = (self.active + self.bufs.len() - 1) % self.bufs.len(),
+                    "close" => {
+                        if self.bufs.len() > 1 {
+                            self.bufs.remove(self.active);
+                            self.active = self.active.min(self.bufs.len() - 1);
+                        } else {
+                            self.bufs[0] = Buf::new("");
+                        }
+                    }
+                    _ => {}
+                }
+                self.completion = None;
+                cx.dirty = true;
+            }
+            ("move", Some(how)) if self.tree => {
+                match how {
+                    "down" => self.tree_top += 1,
+                    "up" => self.tree_top = self.tree_top.saturating_sub(1),
+                    _ => {}
+                }
+                cx.dirty = true;
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+
+    pub(super) fn on_data(&mut self, ev: DataEvent, cx: &mut Cx) -> Outcome {
+        cx.dirty = true;
+        match ev {
+            DataEvent::Catalog { catalog, .. } => {
+                self.catalog = catalog;
+                // A question asked before the catalog was known goes now.
+                if let Some(q) = self.asking.take() {
+                    self.ask_data(&q, cx);
+                }
+            }
+            DataEvent::Progress { what, pct, .. } => {
+                self.last = Some(RunState::Running(what, pct));
+            }
+            DataEvent::Loaded { rows, .. } => {
+                self.last = Some(RunState::Rows(rows));
+                self.ask_catalog(cx);
+            }
+            DataEvent::Counted { rows, .. } => self.last = Some(RunState::Rows(Some(rows))),
+            DataEvent::Done { message, .. } => {
+                self.last = Some(RunState::Done(message));
+                self.ask_catalog(cx);
+            }
+            DataEvent::Error {
+                message,
+                line,
+                column,
+                ..
+            } => {
+                let at = line.map(|l| {
+                    let l = l.saturating_sub(1) as usize;
+                    let c = column.unwrap_or(1).saturating_sub(1) as usize;
+                    if l == 0 {
+                        (self.origin.0, self.origin.1 + c)
+                    } else {
+                        (self.origin.0 + l, c)
+                    }
+                });
+                self.last = Some(RunState::Error { message, at });
+            }
+            DataEvent::Lost { why } => {
+                if matches!(self.last, Some(RunState::Running(..))) {
+                    self.last = Some(RunState::Error {
+                        message: format!("The data worker stopped ({why}); it has been restarted."),
+                        at: None,
+                    });
+                }
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Consumed
+    }
+}
