@@ -1,0 +1,206 @@
+/*!
+The model helping elsewhere: SQL from a question in the SQL editor, a shell command from a
+request, a pane's content attached to a chat, the retrieval index built from a folder, and what
+runs once the user says yes.
+*/
+
+use super::*;
+
+impl Server {
+    /// `ask-data` from the SQL editor `editor`.
+    pub(in crate::server) fn ask_data(
+        &mut self,
+        name: &str,
+        editor: u64,
+        question: String,
+        schema: String,
+    ) {
+        let turns = vec![
+            Turn::new(
+                Role::System,
+                "You translate questions into DuckDB SQL. Use only the tables and columns \
+                 given. Reply with one SQL query in a ```sql code block and nothing else.",
+            ),
+            Turn::new(
+                Role::User,
+                format!("Tables:\n{schema}\nQuestion: {question}"),
+            ),
+        ];
+        if let Err(e) = self.start_job(name, editor, Purpose::AskData, turns) {
+            self.chat_to(
+                name,
+                editor,
+                ChatEvent::Failed {
+                    partial: None,
+                    error: e,
+                },
+            );
+        }
+    }
+
+    /// `ask-shell`: a command for the focused terminal, typed in only after a yes.
+    pub(in crate::server) fn ask_shell(
+        &mut self,
+        name: &str,
+        request: String,
+    ) -> Result<(), String> {
+        let Some(pane) = self.sessions.get(name).map(|s| s.focused()) else {
+            return Err("no session".into());
+        };
+        let Some(t) = self.terms.get(&pane) else {
+            return Err("ask-shell works from a terminal pane: focus one first.".into());
+        };
+        let cwd = t.cwd().unwrap_or_else(|| "?".into());
+        let recent = last_lines(&t.screen.text(false), 20);
+        let shell = self.config.shell();
+        let turns = vec![
+            Turn::new(
+                Role::System,
+                format!(
+                    "You write one shell command for {shell} on {}. Reply with only the \
+                     command in a ```sh code block. No explanation.",
+                    std::env::consts::OS
+                ),
+            ),
+            Turn::new(
+                Role::User,
+                format!(
+                    "Current directory: {cwd}\nRecent terminal output:\n{recent}\n\nTask: \
+                     {request}"
+                ),
+            ),
+        ];
+        self.start_job(name, pane, Purpose::Shell, turns)?;
+        let model = self.model_name_for(pane);
+        self.show(
+            name,
+            "shell assistant",
+            &format!("Asking {model} for a command: {request}"),
+        );
+        Ok(())
+    }
+
+    /// `attach-context`: what the focused pane shows goes to a chat in the same tab (one is
+    /// opened beside it when there is none).
+    pub(in crate::server) fn attach_context(&mut self, name: &str) -> Result<(), String> {
+        let s = self.sessions.get(name).ok_or("no session")?;
+        let focus = s.focused();
+        let kind = s.focused_kind();
+        if kind == PaneKind::Chat {
+            return Err(
+                "Focus the pane whose context you want (a terminal, grid or SQL \
+                        editor), then attach."
+                    .into(),
+            );
+        }
+        let att = if let Some(t) = self.terms.get(&focus) {
+            match t.screen.selection_text().filter(|x| !x.trim().is_empty()) {
+                Some(sel) => Attachment {
+                    title: "terminal: selection".into(),
+                    body: sel,
+                },
+                None => {
+                    let text = last_lines(&t.screen.text(true), 60);
+                    Attachment {
+                        title: format!(
+                            "terminal: last {} lines{}",
+                            text.lines().count(),
+                            t.cwd().map(|c| format!(" in {c}")).unwrap_or_default()
+                        ),
+                        body: text,
+                    }
+                }
+            }
+        } else {
+            s.panes
+                .get(&focus)
+                .and_then(|p| p.context())
+                .ok_or("This pane has nothing to attach yet.")?
+        };
+        let s = self.sessions.get_mut(name).ok_or("no session")?;
+        let tab_panes = s.tab().layout.leaves();
+        let chat = tab_panes
+            .iter()
+            .copied()
+            .find(|id| s.panes.get(id).is_some_and(|p| p.kind() == PaneKind::Chat));
+        let chat = match chat {
+            Some(c) => c,
+            None => {
+                let pane = Box::new(fieldkit_panes::ChatPane::new(None));
+                let c = s
+                    .insert_beside(focus, pane, crate::layout::Axis::Horizontal, &mut self.ids)
+                    .ok_or("no room for a chat pane here")?;
+                s.dirty = true;
+                self.greet_new_panes();
+                c
+            }
+        };
+        // Focus the chat: the next thing typed is the question about what was attached.
+        if let Some(s) = self.sessions.get_mut(name) {
+            let active = s.active;
+            s.tabs[active].focus = chat;
+            s.dirty = true;
+        }
+        self.chat_to(name, chat, ChatEvent::Attach(att));
+        self.save_all();
+        Ok(())
+    }
+
+    /// `index [PATH]`: a terminal split runs `fieldkit index`, so its progress shows there.
+    pub(in crate::server) fn index_action(
+        &mut self,
+        name: &str,
+        path: Option<String>,
+    ) -> Result<(), String> {
+        let s = self.sessions.get(name).ok_or("no session")?;
+        let focus = s.focused();
+        let cwd = self.terms.get(&focus).and_then(|t| t.cwd());
+        let path = match path {
+            Some(p) => p,
+            None => cwd
+                .clone()
+                .ok_or("index needs a PATH (or a focused terminal's folder)")?,
+        };
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "fieldkit".into());
+        let quote = |x: &str| format!("'{}'", x.replace('\'', "'\\''"));
+        let cmd = format!("{} index {}", quote(&exe), quote(&path));
+        let pane = Box::new(fieldkit_panes::TermPane::new(&cmd, cwd));
+        let s = self.sessions.get_mut(name).ok_or("no session")?;
+        s.insert_beside(focus, pane, crate::layout::Axis::Vertical, &mut self.ids)
+            .ok_or("no room for another pane here")?;
+        s.dirty = true;
+        self.save_all();
+        Ok(())
+    }
+
+    pub(in crate::server) fn confirmed(&mut self, name: &str, c: Confirmed) {
+        match c {
+            Confirmed::TypeInto { pane, text } => {
+                if let Some(t) = self.terms.get(&pane) {
+                    if !t.exited {
+                        let bracketed = t.screen.modes().bracketed_paste;
+                        t.write(fieldkit_panes::keys::encode_paste(&text, bracketed));
+                    }
+                }
+            }
+            Confirmed::RunSql { editor, sql } => self.run_sql(name, editor, sql, None),
+            Confirmed::DeleteChat { pane, id } => {
+                if let Some(st) = &self.store {
+                    if let Err(e) = st.delete_chat(id) {
+                        self.show(name, "Not deleted", &format!("state.db: {e:#}"));
+                        return;
+                    }
+                }
+                self.open_chat(name, pane, None);
+            }
+        }
+        self.mark(name);
+    }
+}
+
+pub(super) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,487 @@
+/*!
+The server's side of the chat: chat sessions in state.db, generation jobs on the `llm` worker,
+context from panes, "ask the data" and the shell assistant.
+
+A job is one answer the worker writes. It belongs to a pane (a chat, a SQL editor, a terminal)
+and accumulates the text as it streams, so that when it ends (done, stopped, failed, or the
+worker died) the text is stored and nothing the user saw is lost. Whatever the model proposes
+to run (SQL that changes data, a shell command) waits for a yes in a `Confirm` popup; read-only
+SQL from "ask the data" runs at once, because that is what was asked for.
+*/
+
+mod answers;
+mod assist;
+
+use super::popup::{self, Confirmed, PickThen, Popup};
+use super::Server;
+use crate::engine::chats::{folded_id, turns_of};
+use crate::engine::index;
+use crate::engine::llm::{LlmIn, LlmOut, ModelRef, Settings};
+use crate::engine::WorkerKind;
+use crate::wire;
+use anyhow::Context;
+use fieldkit_panes::llm::{
+    Attachment, ChatEvent, ChatRequest, GenStats, LlmEvent, Role, StoredMsg, Turn,
+};
+use fieldkit_panes::{EngineEvent, EngineState, PaneKind};
+use std::collections::HashMap;
+
+/// What a job's answer is for.
+#[derive(Debug, Clone)]
+enum Purpose {
+    Chat {
+        session: i64,
+        /// The message id of each turn sent (`None`: system prompt, summary).
+        ids: Vec<Option<i64>>,
+    },
+    AskData,
+    Shell,
+}
+
+#[derive(Debug)]
+struct Job {
+    /// Workspace session and pane the answer goes to.
+    name: String,
+    pane: u64,
+    purpose: Purpose,
+    model: String,
+    text: String,
+    /// Tokens streamed, and when the first came (for the status pane's live speed).
+    tokens: u32,
+    first: Option<std::time::Instant>,
+}
+
+/// The chat's part of the server's state.
+#[derive(Default)]
+pub struct ChatState {
+    jobs: HashMap<u64, Job>,
+    next_job: u64,
+    /// A model chosen for one chat pane (`model NAME`).
+    pane_model: HashMap<u64, String>,
+    /// The last answer's speed, for the status pane.
+    last_speed: Option<String>,
+    loaded_model: Option<String>,
+}
+
+/// SQL or a command out of an answer: the first fenced block, else the whole answer trimmed.
+pub fn extract_code(answer: &str) -> String {
+    let mut in_block = false;
+    let mut block = Vec::new();
+    for line in answer.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") {
+            if in_block {
+                return block.join("\n").trim().to_string();
+            }
+            in_block = true;
+            continue;
+        }
+        if in_block {
+            block.push(line);
+        }
+    }
+    if in_block {
+        return block.join("\n").trim().to_string();
+    }
+    answer.trim().to_string()
+}
+
+/// A shell command from an answer: its code, one line, without a `$ ` prompt, and without a
+/// single control character (a carriage return would run it; an escape could drive the shell).
+pub fn extract_command(answer: &str) -> String {
+    let code: String = extract_code(answer)
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect();
+    let lines: Vec<&str> = code
+        .lines()
+        .map(|l| l.trim())
+        .map(|l| l.strip_prefix("$ ").unwrap_or(l))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    lines.join(" && ")
+}
+
+impl Server {
+    fn llm_send(&mut self, msg: &LlmIn) {
+        self.spawn_worker(WorkerKind::Llm);
+        let Some(w) = self.workers.get(&WorkerKind::Llm) else {
+            return;
+        };
+        match wire::encode(msg) {
+            Ok(f) => {
+                let _ = w.tx.send(f);
+            }
+            Err(e) => tracing::warn!("llm request not sent: {e}"),
+        }
+    }
+
+    fn chat_to(&mut self, name: &str, pane: u64, ev: ChatEvent) {
+        self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Chat(ev), cx));
+        self.mark(name);
+    }
+
+    /// Loads chat session `want` (else the newest, else a new one) into chat pane `pane`.
+    pub(super) fn open_chat(&mut self, name: &str, pane: u64, want: Option<i64>) {
+        let system = self.config.llm.system_prompt.clone();
+        let Some(store) = &self.store else {
+            self.chat_to(
+                name,
+                pane,
+                ChatEvent::Failed {
+                    partial: None,
+                    error: "state.db is not available, so chats cannot be kept".into(),
+                },
+            );
+            return;
+        };
+        let found = want
+            .and_then(|id| store.chat(id).ok().flatten())
+            .or_else(|| {
+                store
+                    .newest_chat()
+                    .ok()
+                    .flatten()
+                    .and_then(|id| store.chat(id).ok().flatten())
+            });
+        let session = match found {
+            Some(s) => Ok(s),
+            None => store
+                .new_chat("chat", &system)
+                .and_then(|id| store.chat(id)?.context("the new chat was not stored")),
+        };
+        match session {
+            Ok(s) => {
+                let model = self.model_name_for(pane);
+                self.chat_to(name, pane, ChatEvent::Session(s));
+                self.chat_to(name, pane, ChatEvent::Model(model));
+            }
+            Err(e) => self.chat_to(
+                name,
+                pane,
+                ChatEvent::Failed {
+                    partial: None,
+                    error: format!("the chat could not be loaded: {e:#}"),
+                },
+            ),
+        }
+        self.save_all();
+    }
+
+    fn model_name_for(&self, pane: u64) -> String {
+        if let Some(m) = self.chat.pane_model.get(&pane) {
+            return m.clone();
+        }
+        self.store
+            .as_ref()
+            .and_then(|s| s.model(None, self.config.llm.model.as_deref()).ok())
+            .map(|m| m.name)
+            .unwrap_or_else(|| "no model: fieldkit model add PATH.gguf".into())
+    }
+
+    fn model_for(&self, pane: u64) -> Result<ModelRef, String> {
+        let store = self.store.as_ref().ok_or("state.db is not available")?;
+        let want = self.chat.pane_model.get(&pane).map(String::as_str);
+        let entry = store
+            .model(want, self.config.llm.model.as_deref())
+            .map_err(|e| format!("{e:#}"))?;
+        entry
+            .model_ref(&self.config.llm)
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    /// Starts a job answering `turns` for `pane`.
+    fn start_job(
+        &mut self,
+        name: &str,
+        pane: u64,
+        purpose: Purpose,
+        turns: Vec<Turn>,
+    ) -> Result<(), String> {
+        let model = self.model_for(pane)?;
+        // Nothing leaves the machine unless the audit log says so first.
+        if let Some((url, rm)) = &model.remote {
+            let bytes: usize = turns.iter().map(|t| t.content.len()).sum();
+            let st = self.store.as_ref().ok_or(
+                "state.db is not open, so the remote call could not be written to the audit log; it was not made",
+            )?;
+            st.audit(
+                "remote-chat",
+                &format!(
+                    "workspace: {} turns ({bytes} bytes) to {url} model {rm}",
+                    turns.len()
+                ),
+            )
+            .map_err(|e| {
+                format!("the audit log (state.db) could not be written, so the remote call was not made: {e:#}")
+            })?;
+        }
+        self.chat.next_job += 1;
+        let job = self.chat.next_job;
+        self.chat.jobs.insert(
+            job,
+            Job {
+                name: name.to_string(),
+                pane,
+                purpose,
+                model: model.name.clone(),
+                text: String::new(),
+                tokens: 0,
+                first: None,
+            },
+        );
+        let msg = LlmIn::Chat {
+            job,
+            model,
+            settings: Settings::from_config(&self.config.llm),
+            turns,
+            params: self.config.llm.params(),
+        };
+        self.llm_send(&msg);
+        Ok(())
+    }
+
+    pub(super) fn chat_request(&mut self, name: &str, pane: u64, req: ChatRequest) {
+        match req {
+            ChatRequest::Open(id) => self.open_chat(name, pane, id),
+            ChatRequest::New => {
+                let system = self.config.llm.system_prompt.clone();
+                let n = self
+                    .store
+                    .as_ref()
+                    .and_then(|s| s.chats(None).ok())
+                    .map(|v| v.len() + 1)
+                    .unwrap_or(1);
+                let made = self
+                    .store
+                    .as_ref()
+                    .map(|s| s.new_chat(&format!("chat {n}"), &system));
+                if let Some(Ok(id)) = made {
+                    self.open_chat(name, pane, Some(id));
+                }
+            }
+            ChatRequest::List | ChatRequest::Search(_) => {
+                let text = match &req {
+                    ChatRequest::Search(t) => Some(t.clone()),
+                    _ => None,
+                };
+                let rows = self
+                    .store
+                    .as_ref()
+                    .and_then(|s| s.chats(text.as_deref()).ok())
+                    .unwrap_or_default();
+                if rows.is_empty() {
+                    self.show(
+                        name,
+                        "Chats",
+                        &match text {
+                            Some(t) => format!("No chat mentions {t:?}."),
+                            None => "No chats yet.".into(),
+                        },
+                    );
+                    return;
+                }
+                let items = rows
+                    .iter()
+                    .map(|r| fieldkit_widgets::PickerItem {
+                        text: format!("#{} {}", r.id, r.name),
+                        detail: format!("{} messages · {}", r.messages, r.first),
+                        key: String::new(),
+                    })
+                    .collect();
+                if let Some(s) = self.sessions.get_mut(name) {
+                    s.popup = Some(Popup::Pick {
+                        title: match text {
+                            Some(t) => format!("chats mentioning {t:?}"),
+                            None => "chats".into(),
+                        },
+                        picker: fieldkit_widgets::Picker::new(items),
+                        then: PickThen::Action("chat-open".into()),
+                    });
+                    s.dirty = true;
+                }
+            }
+            ChatRequest::Rename { session, name: n } => {
+                if let Some(st) = &self.store {
+                    if let Err(e) = st.rename_chat(session, n.trim()) {
+                        self.show(name, "Not renamed", &format!("state.db: {e:#}"));
+                    }
+                }
+            }
+            ChatRequest::SetSystem { session, text: t } => {
+                if let Some(st) = &self.store {
+                    if let Err(e) = st.set_system(session, t.trim()) {
+                        self.show(name, "System prompt not set", &format!("state.db: {e:#}"));
+                    }
+                }
+            }
+            ChatRequest::Delete { session: id } => {
+                let title = self
+                    .store
+                    .as_ref()
+                    .and_then(|s| s.chat(id).ok().flatten())
+                    .map(|c| format!("{} ({} messages)", c.name, c.messages.len()))
+                    .unwrap_or_default();
+                if let Some(s) = self.sessions.get_mut(name) {
+                    s.popup = Some(Popup::Confirm {
+                        title: "delete chat".into(),
+                        text: format!("Delete the chat {title}? This cannot be undone."),
+                        yes: Confirmed::DeleteChat { pane, id },
+                    });
+                    s.dirty = true;
+                }
+            }
+            ChatRequest::Model(m) => match m {
+                None => {
+                    self.chat.pane_model.remove(&pane);
+                    let n = self.model_name_for(pane);
+                    self.chat_to(name, pane, ChatEvent::Model(n));
+                }
+                Some(m) => {
+                    let known = self
+                        .store
+                        .as_ref()
+                        .and_then(|s| s.model(Some(&m), None).ok());
+                    match known {
+                        Some(e) => {
+                            self.chat.pane_model.insert(pane, e.name.clone());
+                            self.chat_to(name, pane, ChatEvent::Model(e.name));
+                        }
+                        None => self.show(
+                            name,
+                            "Not done",
+                            &format!("No model named {m:?}: `fieldkit model ls` lists them."),
+                        ),
+                    }
+                }
+            },
+            ChatRequest::Cancel => {
+                let jobs: Vec<u64> = self
+                    .chat
+                    .jobs
+                    .iter()
+                    .filter(|(_, j)| j.pane == pane)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for job in jobs {
+                    self.llm_send(&LlmIn::Cancel { job });
+                }
+            }
+            ChatRequest::Send {
+                session,
+                user,
+                replace_last,
+                retrieval,
+            } => self.send_chat(name, pane, session, user, replace_last, retrieval),
+        }
+    }
+
+    fn send_chat(
+        &mut self,
+        name: &str,
+        pane: u64,
+        session: i64,
+        user: StoredMsg,
+        replace_last: bool,
+        retrieval: bool,
+    ) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let mut user = user;
+        // What the pane is told, once state.db has been written.
+        let mut told = Vec::new();
+        // The answer is made from what state.db holds, so a failed write stops it here.
+        let refuse = |what: &str, e: anyhow::Error| ChatEvent::Failed {
+            partial: None,
+            error: format!("{what} (state.db: {e:#}); nothing was sent to the model"),
+        };
+        let mut stop = None;
+        if replace_last {
+            if let Err(e) = store.drop_last_answer(session) {
+                stop = Some(refuse("the last answer could not be set aside", e));
+            }
+        } else {
+            if retrieval {
+                let hits = index::open(&self.dirs.data.join("index.db"))
+                    .and_then(|db| {
+                        index::search(&db, &user.content, self.config.llm.retrieval_chunks)
+                    })
+                    .unwrap_or_default();
+                let att = match index::sources(&hits) {
+                    Some(att) => {
+                        user.attachments.push(att.clone());
+                        att
+                    }
+                    None => Attachment {
+                        title:
+                            "sources: none (the index has nothing for this; fieldkit index PATH)"
+                                .into(),
+                        body: String::new(),
+                    },
+                };
+                told.push(ChatEvent::Sources(att));
+            }
+            match store.add_message(session, &user) {
+                Ok(id) => told.push(ChatEvent::Stored {
+                    id,
+                    role: "user".into(),
+                }),
+                Err(e) => stop = Some(refuse("your message could not be stored", e)),
+            }
+        }
+        let chat = store.chat(session).ok().flatten();
+        for ev in told {
+            self.chat_to(name, pane, ev);
+        }
+        if let Some(ev) = stop {
+            self.chat_to(name, pane, ev);
+            return;
+        }
+        let Some(chat) = chat else {
+            self.chat_to(
+                name,
+                pane,
+                ChatEvent::Failed {
+                    partial: None,
+                    error: "this chat session is gone (deleted elsewhere?)".into(),
+                },
+            );
+            return;
+        };
+        let (turns, ids) = turns_of(&chat);
+        let purpose = Purpose::Chat { session, ids };
+        if let Err(e) = self.start_job(name, pane, purpose, turns) {
+            self.chat_to(
+                name,
+                pane,
+                ChatEvent::Failed {
+                    partial: None,
+                    error: e,
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_and_commands_come_out_of_answers() {
+        assert_eq!(
+            extract_code("Here:\n```sql\nSELECT 1;\n```\nDone."),
+            "SELECT 1;"
+        );
+        assert_eq!(extract_code("SELECT 2"), "SELECT 2");
+        assert_eq!(extract_code("```\nunclosed"), "unclosed");
+        assert_eq!(extract_command("```sh\n$ ls -la\n```"), "ls -la");
+        assert_eq!(
+            extract_command("```bash\n# make it\nmkdir x\ncd x\n```"),
+            "mkdir x && cd x"
+        );
+        assert_eq!(extract_command("   "), "");
+        assert_eq!(extract_command("rm -rf x\r\u{1b}[A"), "rm -rf x[A");
+    }
+}
