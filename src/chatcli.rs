@@ -9,7 +9,7 @@ state.db with the workspace, so `chat --session NAME` continues a session the ch
 */
 
 use crate::engine::chats::{folded_id, turns_of, ModelEntry};
-use crate::engine::llm::{check_model, Engine, ModelRef, Settings};
+use crate::engine::llm::{check_model, Engine, ModelRef};
 use crate::engine::store::Store;
 use crate::engine::{gguf, index};
 use crate::paths::Dirs;
@@ -288,7 +288,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
     } else {
         let mut engine = Engine::new()?;
         let shown = model.name.clone();
-        engine.load(&model, &Settings::from_config(&cfg), move |p| {
+        engine.load(&model, &crate::engine::llm::settings_from(&cfg), move |p| {
             if tty {
                 eprint!("\rloading {shown}: {:>3.0}%", p * 100.0);
                 if p >= 1.0 {

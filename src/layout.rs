@@ -1,7 +1,7 @@
 /*!
 The layout of one tab: a binary tree of splits with panes at the leaves.
 
-Pure geometry, no panes: every operation takes pane ids and rectangles, so it is tested
+The tree is saved state (`fieldkit-messages::saved`); this file is its geometry. Pure, no panes: every operation takes pane ids and rectangles, so it is tested
 exhaustively here. Each split keeps the first child's share in permille, which survives
 resizes of the terminal without drifting. Every pane draws its own border, so a pane's
 rectangle includes it.
@@ -9,206 +9,116 @@ rectangle includes it.
 
 use fieldkit_panes::Dir;
 use ratatui::layout::Rect;
-use serde::{Deserialize, Serialize};
 
-pub type PaneId = u64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Axis {
-    /// Children side by side.
-    Horizontal,
-    /// Children one above the other.
-    Vertical,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Node {
-    Leaf(PaneId),
-    Split {
-        axis: Axis,
-        /// The first child's share, 1..=999 permille.
-        ratio: u16,
-        first: Box<Node>,
-        second: Box<Node>,
-    },
-}
+pub use fieldkit_messages::saved::{Axis, Node, PaneId};
 
 /// Smallest share either side of a split keeps when resizing, in cells.
 const MIN_CELLS: u16 = 3;
 
-impl Node {
-    /// Pane ids in layout order (left to right, top to bottom).
-    pub fn leaves(&self) -> Vec<PaneId> {
-        let mut out = Vec::new();
-        self.collect(&mut out);
-        out
-    }
-
-    fn collect(&self, out: &mut Vec<PaneId>) {
-        match self {
-            Node::Leaf(id) => out.push(*id),
-            Node::Split { first, second, .. } => {
-                first.collect(out);
-                second.collect(out);
-            }
-        }
-    }
-
-    pub fn contains(&self, id: PaneId) -> bool {
-        match self {
-            Node::Leaf(x) => *x == id,
-            Node::Split { first, second, .. } => first.contains(id) || second.contains(id),
-        }
-    }
-
-    /// Splits `target` so that `new` appears after it along `axis`. False if `target` is absent.
-    pub fn split(&mut self, target: PaneId, new: PaneId, axis: Axis) -> bool {
-        match self {
-            Node::Leaf(id) if *id == target => {
-                *self = Node::Split {
-                    axis,
-                    ratio: 500,
-                    first: Box::new(Node::Leaf(target)),
-                    second: Box::new(Node::Leaf(new)),
-                };
-                true
-            }
-            Node::Leaf(_) => false,
-            Node::Split { first, second, .. } => {
-                first.split(target, new, axis) || second.split(target, new, axis)
-            }
-        }
-    }
-
-    /// Removes `target`; its sibling takes the parent's place. Returns false if `target` is
-    /// absent or is the only pane (a tab never has an empty layout).
-    pub fn remove(&mut self, target: PaneId) -> bool {
-        match self {
-            Node::Leaf(_) => false,
-            Node::Split { first, second, .. } => {
-                if **first == Node::Leaf(target) {
-                    *self = (**second).clone();
-                    true
-                } else if **second == Node::Leaf(target) {
-                    *self = (**first).clone();
-                    true
-                } else {
-                    first.remove(target) || second.remove(target)
-                }
-            }
-        }
-    }
-
-    /// Exchanges two panes' places.
-    pub fn swap(&mut self, a: PaneId, b: PaneId) {
-        match self {
-            Node::Leaf(id) if *id == a => *id = b,
-            Node::Leaf(id) if *id == b => *id = a,
-            Node::Leaf(_) => {}
-            Node::Split { first, second, .. } => {
-                first.swap(a, b);
-                second.swap(a, b);
-            }
-        }
-    }
-
+/// The geometry of a layout tree (the tree itself is saved state, in `fieldkit-messages`).
+pub trait Geometry {
     /// Each pane's rectangle inside `area`.
-    pub fn rects(&self, area: Rect) -> Vec<(PaneId, Rect)> {
-        let mut out = Vec::new();
-        self.place(area, &mut out);
-        out
-    }
-
-    fn place(&self, area: Rect, out: &mut Vec<(PaneId, Rect)>) {
-        match self {
-            Node::Leaf(id) => out.push((*id, area)),
-            Node::Split {
-                axis,
-                ratio,
-                first,
-                second,
-            } => {
-                let (a, b) = divide(area, *axis, *ratio);
-                first.place(a, out);
-                second.place(b, out);
-            }
-        }
-    }
-
+    fn rects(&self, area: Rect) -> Vec<(PaneId, Rect)>;
     /// Moves the border nearest `target` in direction `dir` by `cells`. Returns whether
     /// anything moved.
-    pub fn resize(&mut self, area: Rect, target: PaneId, dir: Dir, cells: u16) -> bool {
+    fn resize(&mut self, area: Rect, target: PaneId, dir: Dir, cells: u16) -> bool;
+}
+
+impl Geometry for Node {
+    fn rects(&self, area: Rect) -> Vec<(PaneId, Rect)> {
+        let mut out = Vec::new();
+        place(self, area, &mut out);
+        out
+    }
+
+    fn resize(&mut self, area: Rect, target: PaneId, dir: Dir, cells: u16) -> bool {
         let want = match dir {
             Dir::Left | Dir::Right => Axis::Horizontal,
             Dir::Up | Dir::Down => Axis::Vertical,
         };
         let grow = matches!(dir, Dir::Right | Dir::Down);
-        self.resize_inner(area, target, want, grow, cells)
+        resize_inner(self, area, target, want, grow, cells)
     }
+}
 
-    fn resize_inner(
-        &mut self,
-        area: Rect,
-        target: PaneId,
-        want: Axis,
-        grow: bool,
-        cells: u16,
-    ) -> bool {
-        let Node::Split {
+fn place(node: &Node, area: Rect, out: &mut Vec<(PaneId, Rect)>) {
+    match node {
+        Node::Leaf(id) => out.push((*id, area)),
+        Node::Split {
             axis,
             ratio,
             first,
             second,
-        } = self
-        else {
-            return false;
-        };
-        let (a, b) = divide(area, *axis, *ratio);
-        let in_first = first.contains(target);
-        if !in_first && !second.contains(target) {
-            return false;
+        } => {
+            let (a, b) = divide(area, *axis, *ratio);
+            place(first, a, out);
+            place(second, b, out);
         }
-        // The nearest split of the right axis wins: look deeper first.
-        let deeper = if in_first {
-            first.resize_inner(a, target, want, grow, cells)
-        } else {
-            second.resize_inner(b, target, want, grow, cells)
-        };
-        if deeper || *axis != want {
-            return deeper;
-        }
-        let total = match axis {
-            Axis::Horizontal => area.width,
-            Axis::Vertical => area.height,
-        };
-        if total < 2 * MIN_CELLS {
-            return false;
-        }
-        let cur = match axis {
-            Axis::Horizontal => a.width,
-            Axis::Vertical => a.height,
-        } as i32;
-        let next = if grow {
-            cur + cells as i32
-        } else {
-            cur - cells as i32
-        };
-        let next = next.clamp(MIN_CELLS as i32, (total - MIN_CELLS) as i32);
-        if next == cur {
-            return false;
-        }
-        *ratio = ((next as u32 * 1000 + total as u32 / 2) / total as u32).clamp(1, 999) as u16;
-        // Rounding must land on `next` exactly, or a 1-cell resize could do nothing.
-        let (na, _) = divide(area, *axis, *ratio);
-        let got = match axis {
-            Axis::Horizontal => na.width,
-            Axis::Vertical => na.height,
-        } as i32;
-        if got != next {
-            *ratio = ((next as u32 * 1000).div_ceil(total as u32)).clamp(1, 999) as u16;
-        }
-        true
     }
+}
+
+fn resize_inner(
+    node: &mut Node,
+    area: Rect,
+    target: PaneId,
+    want: Axis,
+    grow: bool,
+    cells: u16,
+) -> bool {
+    let Node::Split {
+        axis,
+        ratio,
+        first,
+        second,
+    } = node
+    else {
+        return false;
+    };
+    let (a, b) = divide(area, *axis, *ratio);
+    let in_first = first.contains(target);
+    if !in_first && !second.contains(target) {
+        return false;
+    }
+    // The nearest split of the right axis wins: look deeper first.
+    let deeper = if in_first {
+        resize_inner(first, a, target, want, grow, cells)
+    } else {
+        resize_inner(second, b, target, want, grow, cells)
+    };
+    if deeper || *axis != want {
+        return deeper;
+    }
+    let total = match axis {
+        Axis::Horizontal => area.width,
+        Axis::Vertical => area.height,
+    };
+    if total < 2 * MIN_CELLS {
+        return false;
+    }
+    let cur = match axis {
+        Axis::Horizontal => a.width,
+        Axis::Vertical => a.height,
+    } as i32;
+    let next = if grow {
+        cur + cells as i32
+    } else {
+        cur - cells as i32
+    };
+    let next = next.clamp(MIN_CELLS as i32, (total - MIN_CELLS) as i32);
+    if next == cur {
+        return false;
+    }
+    *ratio = ((next as u32 * 1000 + total as u32 / 2) / total as u32).clamp(1, 999) as u16;
+    // Rounding must land on `next` exactly, or a 1-cell resize could do nothing.
+    let (na, _) = divide(area, *axis, *ratio);
+    let got = match axis {
+        Axis::Horizontal => na.width,
+        Axis::Vertical => na.height,
+    } as i32;
+    if got != next {
+        *ratio = ((next as u32 * 1000).div_ceil(total as u32)).clamp(1, 999) as u16;
+    }
+    true
 }
 
 /// Splits `area` along `axis`, the first part taking `ratio` permille (at least 1 cell each

@@ -45,7 +45,12 @@ pub fn bench_shell() -> PathBuf {
     path
 }
 
+/// The fieldkit binary the bench drives: `FIELDKIT_BENCH_BIN` when set (to compare an earlier
+/// build, copied aside, with tmux in the same way), else the one beside the bench.
 pub fn fieldkit_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FIELDKIT_BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
     // Benches live next to the binary in target/release/deps.
     let exe = std::env::current_exe().expect("bench exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");

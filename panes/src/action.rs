@@ -2,8 +2,10 @@
 Actions: what a key binding, the palette or `fieldkit action` can ask for.
 
 Actions are data with a text form (`resize left 5`) so that keymaps, the palette, the CLI and
-tests all speak the same language. `ACTIONS` is the catalogue: every name with its arguments
-and a description, from which help and the palette are generated.
+tests all speak the same language. `catalogue()` is every name with its arguments and a
+description, from which help and the palette are generated: the global actions here, and what
+each kind of pane does itself, declared beside that pane with `verbs!` and joined through the
+registry (`crate::registry`).
 */
 
 use crate::PaneKind;
@@ -100,222 +102,222 @@ pub struct ActionInfo {
     pub desc: &'static str,
 }
 
-macro_rules! catalogue {
-    ($(($name:literal, $args:literal, $desc:literal)),* $(,)?) => {
-        pub const ACTIONS: &[ActionInfo] = &[$(ActionInfo { name: $name, args: $args, desc: $desc }),*];
+/// Declares the actions one kind of pane handles itself: a typed verb per action, with its
+/// text name, its arguments (`""`, `[TEXT]`, or a choice `a|b`) and a description. The pane
+/// matches on the verb (`GridVerb::of(action)`); help, the palette and parsing read
+/// `CATALOGUE`, which the registry joins into the whole catalogue.
+#[macro_export]
+macro_rules! verbs {
+    ($(#[$m:meta])* $vis:vis enum $name:ident {
+        $($(#[$vm:meta])* $variant:ident = ($verb:literal, $args:expr, $desc:expr)),* $(,)?
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name { $($(#[$vm])* $variant),* }
+
+        impl $name {
+            pub const CATALOGUE: &'static [$crate::ActionInfo] =
+                &[$($crate::ActionInfo { name: $verb, args: $args, desc: $desc }),*];
+
+            /// The verb and argument of `a`, when `a` is one of these actions.
+            pub fn of(a: &$crate::Action) -> Option<(Self, Option<&str>)> {
+                let $crate::Action::Pane { name, arg } = a else {
+                    return None;
+                };
+                let verb = match *name {
+                    $($verb => $name::$variant,)*
+                    _ => return None,
+                };
+                Some((verb, arg.as_deref()))
+            }
+        }
     };
 }
 
-catalogue![
-    ("split-right", "", "Split the pane, new pane on the right"),
-    ("split-down", "", "Split the pane, new pane below"),
-    ("close-pane", "", "Close the focused pane"),
-    ("focus-next", "", "Focus the next pane"),
-    ("focus-prev", "", "Focus the previous pane"),
-    ("focus-left", "", "Focus the pane to the left"),
-    ("focus-right", "", "Focus the pane to the right"),
-    ("focus-up", "", "Focus the pane above"),
-    ("focus-down", "", "Focus the pane below"),
-    ("focus-pane", "N", "Focus pane number N"),
-    (
-        "resize",
-        "left|right|up|down [N]",
-        "Move the pane's border N cells (default 2)"
-    ),
-    (
-        "zoom",
-        "",
-        "Zoom the focused pane to the whole tab, or back"
-    ),
-    ("swap-next", "", "Swap the pane with the next one"),
-    ("swap-prev", "", "Swap the pane with the previous one"),
-    ("new-tab", "", "Open a new tab"),
-    ("next-tab", "", "Go to the next tab"),
-    ("prev-tab", "", "Go to the previous tab"),
-    ("select-tab", "N", "Go to tab number N"),
-    ("rename-tab", "[NAME]", "Rename the tab"),
-    ("close-tab", "", "Close the tab and its panes"),
-    (
-        "open",
-        "KIND",
-        "Open a pane of KIND in a split (status, term, grid, ...)"
-    ),
-    ("detach", "", "Detach; the session keeps running"),
-    ("palette", "", "Open the command palette"),
-    ("help", "", "Show every key binding"),
-    ("reload-config", "", "Reload config, keymap and theme"),
-    ("kill-session", "", "End this session and forget it"),
-    ("send-prefix", "", "Send the prefix key to the pane"),
-    ("refresh", "", "Refresh the pane's data now"),
-    (
-        "copy-mode",
-        "",
-        "Terminal: scroll back, search, select, yank"
-    ),
-    ("paste-buffer", "", "Paste the last yank into the pane"),
-    ("unbind", "", "Remove a binding (user keymaps)"),
-    (
-        "open-file",
-        "[PATH]",
-        "Open a data file (CSV, TSV, Parquet, JSON, XLSX) in a grid"
-    ),
-    (
-        "move",
-        "up|down|left|right|top|bottom|page-up|page-down|home|end",
-        "Grid: move the cursor"
-    ),
-    (
-        "sort",
-        "asc|desc",
-        "Grid: sort by this column (again: unsorted)"
-    ),
-    (
-        "filter",
-        "[EXPR]",
-        "Grid: keep rows where a SQL expression holds (empty: all)"
-    ),
-    ("filter-cell", "", "Grid: keep rows equal to this cell"),
-    ("filter-clear", "", "Grid: show every row again"),
-    ("stats", "", "Grid: column statistics (SUMMARIZE)"),
-    ("freq", "", "Grid: frequency table of this column"),
-    ("inspect", "", "Grid: the whole cell; JSON pretty-printed"),
-    ("copy-cell", "", "Grid: copy the cell to the clipboard"),
-    ("copy-row", "", "Grid: copy the row (tab-separated)"),
-    (
-        "export",
-        "[PATH]",
-        "Grid: write the result to .csv, .tsv, .parquet or .json"
-    ),
-    (
-        "plot",
-        "",
-        "Grid: histogram of a number column, bar chart of others"
-    ),
-    (
-        "plot-line",
-        "",
-        "Grid: line chart of the marked column (x) and this one (y)"
-    ),
-    ("mark", "", "Grid: mark this column as the x axis"),
-    (
-        "cancel",
-        "",
-        "Stop the running query or load, or close an overlay"
-    ),
-    (
-        "run",
-        "statement|all",
-        "SQL: run the selection or the statement at the cursor, or all"
-    ),
-    ("sql-history", "", "SQL: search earlier queries"),
-    (
-        "ask-data",
-        "[QUESTION]",
-        "SQL: ask the data in plain English; the model's SQL runs read-only"
-    ),
-    ("complete", "", "SQL: complete the word at the cursor"),
-    ("buffer", "new|next|prev|close", "SQL: editor buffers"),
-    ("catalog", "", "SQL: show or hide the catalog tree"),
-    (
-        "dialect",
-        "duckdb|postgres|mysql|bigquery|redshift",
-        "SQL: the dialect the editor's SQL is written in"
-    ),
-    ("send", "", "Chat: send the message"),
-    ("newline", "", "Chat: a new line in the message"),
-    ("regenerate", "", "Chat: answer the last question again"),
-    (
-        "copy-code",
-        "",
-        "Chat: copy the last code block (again: the one before)"
-    ),
-    ("chat-sessions", "", "Chat: switch to another chat session"),
-    ("chat-open", "[ID]", "Chat: show chat session ID (#12)"),
-    ("chat-new", "", "Chat: start a new chat session"),
-    ("chat-rename", "[NAME]", "Chat: rename this chat session"),
-    ("chat-delete", "", "Chat: delete this chat session"),
-    (
-        "chat-search",
-        "[TEXT]",
-        "Chat: find chat sessions by what was said"
-    ),
-    (
-        "system-prompt",
-        "[TEXT]",
-        "Chat: set this session's system prompt"
-    ),
-    ("attachments", "", "Chat: open or fold the attachments"),
-    (
-        "retrieval",
-        "",
-        "Chat: add passages from the index to questions (on/off)"
-    ),
-    (
-        "model",
-        "[NAME]",
-        "Chat: answer with another registered model"
-    ),
-    (
-        "scroll",
-        "up|down|page-up|page-down|top|bottom",
-        "Chat: scroll the conversation"
-    ),
-    (
-        "attach-context",
-        "",
-        "Attach the focused pane's context to the chat beside it"
-    ),
-    (
-        "ask-shell",
-        "[REQUEST]",
-        "Terminal: ask the model for a command; typed in only if you confirm"
-    ),
-    (
-        "index",
-        "[PATH]",
-        "Index a folder's text and code for the chat's retrieval"
-    ),
-];
+/// `cancel`, which every pane with running work or an overlay understands.
+pub const CANCEL: &str = "Stop the running query or load, or close an overlay";
+/// The arguments of `move`.
+pub const MOVES: &str = "up|down|left|right|top|bottom|page-up|page-down|home|end";
 
-/// Catalogue names that the focused pane handles (`Action::Pane`).
-const PANE_ACTIONS: &[&str] = &[
-    "move",
-    "sort",
-    "filter",
-    "filter-cell",
-    "filter-clear",
-    "stats",
-    "freq",
-    "inspect",
-    "copy-cell",
-    "copy-row",
-    "export",
-    "plot",
-    "plot-line",
-    "mark",
-    "cancel",
-    "run",
-    "sql-history",
-    "complete",
-    "buffer",
-    "catalog",
-    "dialect",
-    "ask-data",
-    "send",
-    "newline",
-    "regenerate",
-    "copy-code",
-    "chat-sessions",
-    "chat-open",
-    "chat-new",
-    "chat-rename",
-    "chat-delete",
-    "chat-search",
-    "system-prompt",
-    "attachments",
-    "retrieval",
-    "model",
-    "scroll",
+/// Actions the server (or any pane) handles: layout, tabs, sessions and the shared verbs.
+/// What a single kind of pane does is declared with that pane (`verbs!`) and joins the
+/// catalogue through the registry.
+pub const GLOBAL: &[ActionInfo] = &[
+    ActionInfo {
+        name: "split-right",
+        args: "",
+        desc: "Split the pane, new pane on the right",
+    },
+    ActionInfo {
+        name: "split-down",
+        args: "",
+        desc: "Split the pane, new pane below",
+    },
+    ActionInfo {
+        name: "close-pane",
+        args: "",
+        desc: "Close the focused pane",
+    },
+    ActionInfo {
+        name: "focus-next",
+        args: "",
+        desc: "Focus the next pane",
+    },
+    ActionInfo {
+        name: "focus-prev",
+        args: "",
+        desc: "Focus the previous pane",
+    },
+    ActionInfo {
+        name: "focus-left",
+        args: "",
+        desc: "Focus the pane to the left",
+    },
+    ActionInfo {
+        name: "focus-right",
+        args: "",
+        desc: "Focus the pane to the right",
+    },
+    ActionInfo {
+        name: "focus-up",
+        args: "",
+        desc: "Focus the pane above",
+    },
+    ActionInfo {
+        name: "focus-down",
+        args: "",
+        desc: "Focus the pane below",
+    },
+    ActionInfo {
+        name: "focus-pane",
+        args: "N",
+        desc: "Focus pane number N",
+    },
+    ActionInfo {
+        name: "resize",
+        args: "left|right|up|down [N]",
+        desc: "Move the pane's border N cells (default 2)",
+    },
+    ActionInfo {
+        name: "zoom",
+        args: "",
+        desc: "Zoom the focused pane to the whole tab, or back",
+    },
+    ActionInfo {
+        name: "swap-next",
+        args: "",
+        desc: "Swap the pane with the next one",
+    },
+    ActionInfo {
+        name: "swap-prev",
+        args: "",
+        desc: "Swap the pane with the previous one",
+    },
+    ActionInfo {
+        name: "new-tab",
+        args: "",
+        desc: "Open a new tab",
+    },
+    ActionInfo {
+        name: "next-tab",
+        args: "",
+        desc: "Go to the next tab",
+    },
+    ActionInfo {
+        name: "prev-tab",
+        args: "",
+        desc: "Go to the previous tab",
+    },
+    ActionInfo {
+        name: "select-tab",
+        args: "N",
+        desc: "Go to tab number N",
+    },
+    ActionInfo {
+        name: "rename-tab",
+        args: "[NAME]",
+        desc: "Rename the tab",
+    },
+    ActionInfo {
+        name: "close-tab",
+        args: "",
+        desc: "Close the tab and its panes",
+    },
+    ActionInfo {
+        name: "open",
+        args: "KIND",
+        desc: "Open a pane of KIND in a split (status, term, grid, ...)",
+    },
+    ActionInfo {
+        name: "detach",
+        args: "",
+        desc: "Detach; the session keeps running",
+    },
+    ActionInfo {
+        name: "palette",
+        args: "",
+        desc: "Open the command palette",
+    },
+    ActionInfo {
+        name: "help",
+        args: "",
+        desc: "Show every key binding",
+    },
+    ActionInfo {
+        name: "reload-config",
+        args: "",
+        desc: "Reload config, keymap and theme",
+    },
+    ActionInfo {
+        name: "kill-session",
+        args: "",
+        desc: "End this session and forget it",
+    },
+    ActionInfo {
+        name: "send-prefix",
+        args: "",
+        desc: "Send the prefix key to the pane",
+    },
+    ActionInfo {
+        name: "refresh",
+        args: "",
+        desc: "Refresh the pane's data now",
+    },
+    ActionInfo {
+        name: "copy-mode",
+        args: "",
+        desc: "Terminal: scroll back, search, select, yank",
+    },
+    ActionInfo {
+        name: "paste-buffer",
+        args: "",
+        desc: "Paste the last yank into the pane",
+    },
+    ActionInfo {
+        name: "unbind",
+        args: "",
+        desc: "Remove a binding (user keymaps)",
+    },
+    ActionInfo {
+        name: "open-file",
+        args: "[PATH]",
+        desc: "Open a data file (CSV, TSV, Parquet, JSON, XLSX) in a grid",
+    },
+    ActionInfo {
+        name: "attach-context",
+        args: "",
+        desc: "Attach the focused pane's context to the chat beside it",
+    },
+    ActionInfo {
+        name: "ask-shell",
+        args: "[REQUEST]",
+        desc: "Terminal: ask the model for a command; typed in only if you confirm",
+    },
+    ActionInfo {
+        name: "index",
+        args: "[PATH]",
+        desc: "Index a folder's text and code for the chat's retrieval",
+    },
 ];
 
 /// Checks a pane action's arguments against its catalogue entry.
@@ -342,6 +344,23 @@ fn pane_action(info: &'static ActionInfo, args: &[&str]) -> Result<Action, Strin
         Some(a) => Err(format!("{name}: {a:?} is not one of {spec}")),
         None => Err(format!("{name} needs one of {spec}")),
     }
+}
+
+/// Every action: the global ones, then each registered pane's own (a verb several panes share,
+/// like `cancel`, once). Help and the palette list these.
+pub fn catalogue() -> &'static [&'static ActionInfo] {
+    static ALL: std::sync::OnceLock<Vec<&'static ActionInfo>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<&'static ActionInfo> = GLOBAL.iter().collect();
+        for spec in crate::registry::PANES {
+            for info in spec.actions {
+                if !all.iter().any(|a| a.name == info.name) {
+                    all.push(info);
+                }
+            }
+        }
+        all
+    })
 }
 
 impl Action {
@@ -442,10 +461,7 @@ impl Action {
             } else {
                 Some(args.join(" "))
             })),
-            _ => match ACTIONS
-                .iter()
-                .find(|a| a.name == name && PANE_ACTIONS.contains(&a.name))
-            {
+            _ => match crate::registry::pane_verb(name) {
                 Some(info) => pane_action(info, &args),
                 None => Err(format!("unknown action {name:?}")),
             },
@@ -456,10 +472,11 @@ impl Action {
     pub fn info(&self) -> &'static ActionInfo {
         let name = self.to_string();
         let first = name.split(' ').next().unwrap_or("");
-        ACTIONS
+        catalogue()
             .iter()
+            .copied()
             .find(|a| a.name == first)
-            .unwrap_or(&ACTIONS[0])
+            .unwrap_or(&GLOBAL[0])
     }
 }
 
@@ -561,7 +578,7 @@ mod tests {
 
     #[test]
     fn every_catalogue_entry_parses() {
-        for info in ACTIONS {
+        for info in catalogue() {
             let example = match info.args {
                 "" | "[NAME]" | "[PATH]" | "[EXPR]" => info.name.to_string(),
                 choice if choice.contains('|') && !choice.contains('[') => {

@@ -6,35 +6,56 @@ themselves live in the binary, so this crate links none of them.
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// A pane's request to an engine.
+/// A pane's request, routed by the engine it is for to that engine's service in the server.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineRequest {
     /// The status pane wants fresh figures now.
     StatusRefresh,
-    /// The process the asking terminal pane runs, and where (its answer to `Opened`).
-    TermSpawn {
+    /// For the pty engine, about the asking terminal pane.
+    Term(TermRequest),
+    /// A request for the data worker, answered to the asking pane.
+    Data(crate::data::DataRequest),
+    /// The SQL editor's runs, served by the data service through the grid linked to it.
+    Sql(SqlRequest),
+    /// For the chat's server side: sessions, sending, stopping, asking for SQL.
+    Chat(crate::llm::ChatRequest),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TermRequest {
+    /// The process the pane runs, and where (its answer to `Opened`).
+    Spawn {
         command: String,
         cwd: Option<String>,
     },
-    /// Bytes for the asking terminal pane's program.
-    TermInput(Vec<u8>),
-    /// A copy-mode command on the asking terminal pane's scrollback.
-    TermCopy(crate::term::CopyCmd),
-    /// A request for the data worker, answered to the asking pane.
-    Data(crate::data::DataRequest),
-    /// The SQL editor runs this text; its results go to the grid linked to the editor.
-    RunSql {
+    /// Bytes for the pane's program.
+    Input(Vec<u8>),
+    /// A copy-mode command on the pane's scrollback.
+    Copy(crate::term::CopyCmd),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlRequest {
+    /// Run this text; its results go to the grid linked to the editor.
+    Run {
         sql: String,
         dialect: Option<String>,
     },
-    /// The SQL editor's running query (in its linked grid) should stop.
-    CancelSql,
+    /// The editor's running query (in its linked grid) should stop.
+    Cancel,
     /// Show the SQL history in a picker; the choice comes back as `InsertText`.
-    SqlHistory,
-    /// For the chat's server side: sessions, sending, stopping.
-    Chat(crate::llm::ChatRequest),
-    /// The SQL editor asks the model for SQL answering `question` over `schema`.
-    AskData { question: String, schema: String },
+    History,
+}
+
+/// The engines a pane may need; each is one service in the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Engine {
+    /// Terminals: a pty and an emulator per pane, in the server.
+    Pty,
+    /// DuckDB, in the `data` worker.
+    Data,
+    /// llama.cpp, in the `llm` worker.
+    Llm,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).

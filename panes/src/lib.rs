@@ -14,6 +14,7 @@ pub mod engine;
 pub mod grid;
 pub mod keys;
 pub mod llm;
+pub mod registry;
 pub mod sql;
 pub mod status;
 pub mod term;
@@ -22,73 +23,22 @@ pub(crate) mod testkit;
 
 use std::borrow::Cow;
 
-pub use action::{Action, ActionInfo, Dir, ACTIONS};
+pub use action::{catalogue, Action, ActionInfo, Dir};
 pub use chat::ChatPane;
 pub use crossterm::event::KeyEvent;
-pub use engine::{EngineEvent, EngineRequest, EngineRow, EngineState, ProcRow, ServerStatus};
+pub use engine::{
+    Engine, EngineEvent, EngineRequest, EngineRow, EngineState, ProcRow, ServerStatus, SqlRequest,
+    TermRequest,
+};
 pub use fieldkit_widgets::{Hint, Theme};
 pub use grid::GridPane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use serde::{Deserialize, Serialize};
 pub use sql::SqlPane;
 pub use status::StatusPane;
 pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane};
 
-/// The kinds of pane. The kind picks the keymap scope and the name used by `open KIND`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-pub enum PaneKind {
-    Term,
-    Grid,
-    Sql,
-    Chat,
-    Vault,
-    Queue,
-    Editor,
-    Status,
-    Mesh,
-}
-
-impl PaneKind {
-    pub const ALL: [PaneKind; 9] = [
-        PaneKind::Term,
-        PaneKind::Grid,
-        PaneKind::Sql,
-        PaneKind::Chat,
-        PaneKind::Vault,
-        PaneKind::Queue,
-        PaneKind::Editor,
-        PaneKind::Status,
-        PaneKind::Mesh,
-    ];
-
-    /// The name in keymaps, `open KIND` and the CLI.
-    pub fn name(self) -> &'static str {
-        match self {
-            PaneKind::Term => "term",
-            PaneKind::Grid => "grid",
-            PaneKind::Sql => "sql",
-            PaneKind::Chat => "chat",
-            PaneKind::Vault => "vault",
-            PaneKind::Queue => "queue",
-            PaneKind::Editor => "editor",
-            PaneKind::Status => "status",
-            PaneKind::Mesh => "mesh",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Kinds whose pane this build can open.
-    pub fn is_built(self) -> bool {
-        matches!(
-            self,
-            PaneKind::Status | PaneKind::Term | PaneKind::Grid | PaneKind::Sql | PaneKind::Chat
-        )
-    }
-}
+pub use fieldkit_messages::saved::{PaneKind, PaneState};
 
 /// Whether a handler used the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,30 +92,6 @@ pub struct RenderCx<'a> {
     pub focused: bool,
 }
 
-/// What is saved of a pane so that it comes back after a restart.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum PaneState {
-    Status,
-    /// A terminal: its last working directory and the command it ran.
-    Term {
-        cwd: Option<String>,
-        command: String,
-    },
-    Grid {
-        source: Option<data::Source>,
-        view: data::View,
-    },
-    Sql {
-        buffers: Vec<String>,
-        active: usize,
-        dialect: Option<String>,
-    },
-    /// A chat: the session it shows (the messages are in state.db).
-    Chat {
-        session: Option<i64>,
-    },
-}
-
 pub trait Pane {
     /// Picks the keymap scope.
     fn kind(&self) -> PaneKind;
@@ -189,48 +115,4 @@ pub trait Pane {
     fn save(&self) -> PaneState;
 }
 
-/// Makes a pane of `kind` from its saved state, or a fresh one. `None` for kinds not built.
-/// `shell` is the command a fresh terminal runs.
-pub fn restore(state: Option<&PaneState>, kind: PaneKind, shell: &str) -> Option<Box<dyn Pane>> {
-    match (state, kind) {
-        (Some(PaneState::Status), _) | (None, PaneKind::Status) => {
-            Some(Box::new(StatusPane::new()))
-        }
-        (Some(PaneState::Term { cwd, command }), _) => {
-            Some(Box::new(TermPane::new(command, cwd.clone())))
-        }
-        (None, PaneKind::Term) => Some(Box::new(TermPane::new(shell, None))),
-        (Some(PaneState::Grid { source, view }), _) => Some(Box::new(match source {
-            Some(s) => GridPane::with_source(s.clone(), view.clone()),
-            None => GridPane::new(),
-        })),
-        (None, PaneKind::Grid) => Some(Box::new(GridPane::new())),
-        (
-            Some(PaneState::Sql {
-                buffers,
-                active,
-                dialect,
-            }),
-            _,
-        ) => Some(Box::new(SqlPane::new(
-            buffers.clone(),
-            *active,
-            dialect.clone(),
-        ))),
-        (None, PaneKind::Sql) => Some(Box::new(SqlPane::default())),
-        (Some(PaneState::Chat { session }), _) => Some(Box::new(ChatPane::new(*session))),
-        (None, PaneKind::Chat) => Some(Box::new(ChatPane::new(None))),
-        _ => None,
-    }
-}
-
-/// The kind a saved pane state belongs to.
-pub fn kind_of(state: &PaneState) -> PaneKind {
-    match state {
-        PaneState::Status => PaneKind::Status,
-        PaneState::Term { .. } => PaneKind::Term,
-        PaneState::Grid { .. } => PaneKind::Grid,
-        PaneState::Sql { .. } => PaneKind::Sql,
-        PaneState::Chat { .. } => PaneKind::Chat,
-    }
-}
+pub use registry::restore;

@@ -18,6 +18,18 @@ use ratatui::widgets::{Paragraph, Row, Table, Widget};
 use std::borrow::Cow;
 use std::time::Duration;
 
+/// The status pane's registration: no verbs of its own (`refresh` is global), no engine.
+pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+    kind: PaneKind::Status,
+    actions: &[],
+    engines: &[],
+    fresh: |_| Box::new(StatusPane::new()),
+    restore: |st| match st {
+        PaneState::Status => Some(Box::new(StatusPane::new())),
+        _ => None,
+    },
+};
+
 #[derive(Debug, Default)]
 pub struct StatusPane {
     status: Option<ServerStatus>,

@@ -11,13 +11,26 @@ copy-mode keys become `CopyCmd`s that the engine carries out on its scrollback.
 use crate::keys::encode_key;
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, Hint, KeyEvent, Outcome, Pane, PaneKind,
-    PaneState, RenderCx, UiCommand,
+    PaneState, RenderCx, TermRequest, UiCommand,
 };
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use std::borrow::Cow;
+
+/// The terminal pane's registration: copy mode and pastes are global actions; it needs the pty
+/// engine.
+pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+    kind: PaneKind::Term,
+    actions: &[],
+    engines: &[crate::Engine::Pty],
+    fresh: |shell| Box::new(TermPane::new(shell, None)),
+    restore: |st| match st {
+        PaneState::Term { cwd, command } => Some(Box::new(TermPane::new(command, cwd.clone()))),
+        _ => None,
+    },
+};
 
 /// How a cell is highlighted by copy mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,10 +175,9 @@ impl TermPane {
                     let forward = *forward;
                     ui.typing = None;
                     if !pattern.is_empty() {
-                        cx.push(Effect::Engine(EngineRequest::TermCopy(CopyCmd::Search {
-                            pattern,
-                            forward,
-                        })));
+                        cx.push(Effect::Engine(EngineRequest::Term(TermRequest::Copy(
+                            CopyCmd::Search { pattern, forward },
+                        ))));
                     }
                 }
                 KeyCode::Esc => ui.typing = None,
@@ -216,7 +228,7 @@ impl TermPane {
             }
             _ => return Outcome::Consumed,
         };
-        cx.push(Effect::Engine(EngineRequest::TermCopy(cmd)));
+        cx.push(Effect::Engine(EngineRequest::Term(TermRequest::Copy(cmd))));
         Outcome::Consumed
     }
 }
@@ -262,7 +274,9 @@ impl Pane for TermPane {
         match a {
             Action::CopyMode if self.copy.is_none() => {
                 self.copy = Some(CopyUi::default());
-                cx.push(Effect::Engine(EngineRequest::TermCopy(CopyCmd::Enter)));
+                cx.push(Effect::Engine(EngineRequest::Term(TermRequest::Copy(
+                    CopyCmd::Enter,
+                ))));
                 cx.dirty = true;
                 Outcome::Consumed
             }
@@ -288,7 +302,9 @@ impl Pane for TermPane {
         }
         let bytes = encode_key(k, self.modes().app_cursor);
         if !bytes.is_empty() {
-            cx.push(Effect::Engine(EngineRequest::TermInput(bytes)));
+            cx.push(Effect::Engine(EngineRequest::Term(TermRequest::Input(
+                bytes,
+            ))));
         }
         Outcome::Consumed
     }
@@ -296,10 +312,10 @@ impl Pane for TermPane {
     fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
         match ev {
             EngineEvent::Opened => {
-                cx.push(Effect::Engine(EngineRequest::TermSpawn {
+                cx.push(Effect::Engine(EngineRequest::Term(TermRequest::Spawn {
                     command: self.command.clone(),
                     cwd: self.cwd.clone(),
-                }));
+                })));
                 return Outcome::Consumed;
             }
             EngineEvent::TermFrame(f) => self.frame = Some(*f),
@@ -472,10 +488,10 @@ mod tests {
         assert_eq!(p.on_engine(EngineEvent::Opened, &mut cx), Outcome::Consumed);
         assert_eq!(
             cx.effects,
-            vec![Effect::Engine(EngineRequest::TermSpawn {
+            vec![Effect::Engine(EngineRequest::Term(TermRequest::Spawn {
                 command: "/bin/bash -l".into(),
                 cwd: Some("/srv/camp".into()),
-            })]
+            }))]
         );
         // Restored after a restart: the folder the program was last seen in.
         p.on_engine(
@@ -486,7 +502,7 @@ mod tests {
         p.on_engine(EngineEvent::Opened, &mut cx);
         assert!(matches!(
             &cx.effects[..],
-            [Effect::Engine(EngineRequest::TermSpawn { cwd: Some(c), .. })] if c == "/tmp/later"
+            [Effect::Engine(EngineRequest::Term(TermRequest::Spawn { cwd: Some(c), .. }))] if c == "/tmp/later"
         ));
     }
 
@@ -551,7 +567,9 @@ mod tests {
         );
         assert_eq!(
             cx.effects,
-            vec![Effect::Engine(EngineRequest::TermInput(b"l".to_vec()))]
+            vec![Effect::Engine(EngineRequest::Term(TermRequest::Input(
+                b"l".to_vec()
+            )))]
         );
         let mut cx = Cx::default();
         p.on_action(&Action::CopyMode, &mut cx);
@@ -574,7 +592,7 @@ mod tests {
             .effects
             .into_iter()
             .map(|e| match e {
-                Effect::Engine(EngineRequest::TermCopy(c)) => c,
+                Effect::Engine(EngineRequest::Term(TermRequest::Copy(c))) => c,
                 other => panic!("{other:?}"),
             })
             .collect();

@@ -5,19 +5,9 @@ DuckDB and llama.cpp ride on it.
 */
 
 use crate::wire;
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ProbeRequest {
-    Ping { id: u64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ProbeEvent {
-    Hello { pid: u32 },
-    Pong { id: u64 },
-}
+pub use fieldkit_messages::probe::{ProbeEvent, ProbeRequest};
 
 pub fn run() -> anyhow::Result<()> {
     let stdin = std::io::stdin();
@@ -26,6 +16,7 @@ pub fn run() -> anyhow::Result<()> {
     let mut out = stdout.lock();
     out.write_all(&wire::encode(&ProbeEvent::Hello {
         pid: std::process::id(),
+        version: fieldkit_messages::VERSION,
     })?)?;
     out.flush()?;
     while let Some(req) = wire::read_frame::<ProbeRequest>(&mut input)? {

@@ -207,12 +207,25 @@ impl Store {
         let mut good = Vec::new();
         let mut broken = Vec::new();
         for (name, json) in rows {
-            match serde_json::from_str::<SessionState>(&json) {
+            let read = serde_json::from_str::<SessionState>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|s| {
+                    if s.version > fieldkit_messages::VERSION {
+                        Err(format!(
+                            "saved by a newer fieldkit (format {}, this one reads up to {})",
+                            s.version,
+                            fieldkit_messages::VERSION
+                        ))
+                    } else {
+                        Ok(s)
+                    }
+                });
+            match read {
                 Ok(s) => good.push(s),
                 Err(e) => {
                     self.db.execute(
                         "INSERT INTO broken_sessions (name, state, error, set_aside_at) VALUES (?1, ?2, ?3, unixepoch())",
-                        params![name, json, e.to_string()],
+                        params![name, json, e],
                     )?;
                     self.db
                         .execute("DELETE FROM sessions WHERE name = ?1", params![name])?;
@@ -231,6 +244,31 @@ mod tests {
     use crate::saved::TabState;
     use std::collections::BTreeMap;
 
+    #[test]
+    fn a_state_from_a_newer_fieldkit_is_set_aside_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(&dir.path().join("state.db")).unwrap();
+        let mut newer = state("later");
+        newer.version = fieldkit_messages::VERSION + 1;
+        store.save(&newer).unwrap();
+        store.save(&state("now")).unwrap();
+        let (good, broken) = store.load_all().unwrap();
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].name, "now");
+        assert_eq!(broken.len(), 1);
+        assert!(broken[0].contains("newer fieldkit"), "{broken:?}");
+        // Set aside, not deleted: the row is kept in broken_sessions.
+        let kept: i64 = store
+            .db
+            .query_row(
+                "SELECT count(*) FROM broken_sessions WHERE name = 'later'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1);
+    }
+
     fn state(name: &str) -> SessionState {
         let mut panes = BTreeMap::new();
         panes.insert(1, fieldkit_panes::PaneState::Status);
@@ -242,6 +280,7 @@ mod tests {
             },
         );
         SessionState {
+            version: fieldkit_messages::VERSION,
             name: name.into(),
             active: 0,
             size: (80, 24),

@@ -107,6 +107,7 @@ impl Server {
                 };
                 self.sync_terms();
                 let t = self
+                    .pty
                     .terms
                     .get(&id)
                     .ok_or("that pane is not a running terminal")?;
@@ -149,7 +150,7 @@ impl Server {
                             (n as u64, id)
                         }
                     };
-                    if let Some(t) = self.terms.get(&id) {
+                    if let Some(t) = self.pty.terms.get(&id) {
                         return Ok(t.screen.text(scrollback));
                     }
                     if scrollback {

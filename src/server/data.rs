@@ -5,23 +5,76 @@ that feed them.
 */
 
 use super::*;
+use fieldkit_panes::SqlRequest;
+use services::ServiceSpec;
+
+/// The data engine's service: DuckDB in the `data` worker.
+pub(super) const SERVICE: ServiceSpec = ServiceSpec {
+    engine: Some(fieldkit_panes::Engine::Data),
+    worker: Some(WorkerKind::Data),
+    opened: data_opened,
+    frame: data_frame,
+    lost: |srv, why| {
+        srv.data_broadcast(|| {
+            EngineEvent::Data(DataEvent::Lost {
+                why: why.to_string(),
+            })
+        })
+    },
+    save: services::nothing_saved,
+};
+
+/// A data pane opened: restored ones need DuckDB at once (they show what they showed); a new
+/// one, when DuckDB is up already, gets the `Ready` that makes an editor read the catalog
+/// (completion and ask-data need it). Otherwise `Ready` comes with the worker's hello.
+fn data_opened(srv: &mut Server, name: &str, pane: u64, at_start: bool) {
+    if at_start {
+        srv.spawn_worker(WorkerKind::Data);
+    } else if srv.worker_ready(WorkerKind::Data) {
+        srv.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Ready, cx));
+    }
+}
+
+fn data_frame(srv: &mut Server, bytes: &[u8]) {
+    match wire::decode::<DataOut>(bytes) {
+        Ok(DataOut::Hello {
+            pid,
+            detail,
+            version,
+        }) => {
+            if srv.worker_hello(WorkerKind::Data, pid, detail, version) {
+                srv.data_broadcast(|| EngineEvent::Ready);
+            }
+        }
+        Ok(DataOut::Event { pane, ev }) => srv.data_event(pane, ev),
+        Err(e) => tracing::warn!("undecodable frame from the data worker: {e}"),
+    }
+}
 
 impl Server {
     /// Sends a request to the data worker on behalf of pane `pane`, starting the worker first.
     pub(super) fn data_send(&mut self, pane: u64, req: DataRequest) {
-        self.spawn_worker(WorkerKind::Data);
-        let Some(w) = self.workers.get(&WorkerKind::Data) else {
-            return;
-        };
-        match wire::encode(&DataIn { pane, req }) {
-            Ok(frame) => {
-                let _ = w.tx.send(frame);
+        self.worker_send(WorkerKind::Data, &DataIn { pane, req });
+    }
+
+    /// The SQL editor's requests, served through the grid linked to it.
+    pub(super) fn sql_request(&mut self, name: &str, editor: u64, req: SqlRequest) {
+        match req {
+            SqlRequest::Run { sql, dialect } => self.run_sql(name, editor, sql, dialect),
+            SqlRequest::Cancel => {
+                let grid = self
+                    .sessions
+                    .get(name)
+                    .and_then(|s| s.links.get(&editor).copied());
+                if let Some(g) = grid {
+                    self.data_send(g, DataRequest::Cancel);
+                }
             }
-            Err(e) => tracing::warn!("data request not sent: {e}"),
+            SqlRequest::History => self.sql_history(name),
         }
     }
 
-    /// Gives every grid and SQL pane the event `make` builds.
+    /// Gives every pane that needs DuckDB (by the pane registry) the event `make` builds.
     pub(super) fn data_broadcast(&mut self, make: impl Fn() -> EngineEvent) {
         let targets: Vec<(String, u64)> = self
             .sessions
@@ -29,7 +82,10 @@ impl Server {
             .flat_map(|(n, s)| {
                 s.panes
                     .iter()
-                    .filter(|(_, p)| matches!(p.kind(), PaneKind::Grid | PaneKind::Sql))
+                    .filter(|(_, p)| {
+                        fieldkit_panes::registry::engines(p.kind())
+                            .contains(&fieldkit_panes::Engine::Data)
+                    })
                     .map(move |(id, _)| (n.clone(), *id))
             })
             .collect();
@@ -170,7 +226,7 @@ impl Server {
     pub(super) fn file_picker(&mut self, name: &str) {
         let focus = self.sessions.get(name).map(|s| s.focused());
         let start = focus
-            .and_then(|f| self.terms.get(&f))
+            .and_then(|f| self.pty.terms.get(&f))
             .and_then(|t| t.cwd())
             .map(std::path::PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from))

@@ -1,7 +1,7 @@
 /*!
 Dispatch: a keymap action or a pane's effects turned into work. Layout actions go to the
 session, pane actions to the focused pane, and what a pane asks of the engines (its effects) to
-the file that serves that engine (`terminals`, `data`, `chat`, `status`).
+the service of that engine (`services::route`).
 */
 
 use super::*;
@@ -56,53 +56,7 @@ impl Server {
     pub(super) fn effects(&mut self, name: &str, source: u64, effects: Vec<Effect>) {
         for e in effects {
             match e {
-                Effect::Engine(EngineRequest::StatusRefresh) => self.refresh_status(),
-                Effect::Engine(EngineRequest::TermSpawn { command, cwd }) => {
-                    self.term_spawn.insert(source, (command, cwd));
-                }
-                Effect::Engine(EngineRequest::TermInput(bytes)) => {
-                    if let Some(t) = self.terms.get(&source) {
-                        t.write(bytes);
-                    }
-                }
-                Effect::Engine(EngineRequest::TermCopy(cmd)) => {
-                    let Some(t) = self.terms.get_mut(&source) else {
-                        continue;
-                    };
-                    let result = t.screen.copy(&cmd);
-                    t.dirty = true;
-                    let ev = match result {
-                        CopyResult::Done => None,
-                        CopyResult::Note(n) => Some(EngineEvent::TermNote(n)),
-                        CopyResult::Yanked(text) => {
-                            self.clipboard(name, &text);
-                            self.paste = Some(text);
-                            Some(EngineEvent::TermCopyDone)
-                        }
-                    };
-                    if let Some(ev) = ev {
-                        self.pane_call_id(name, source, |p, cx| p.on_engine(ev, cx));
-                    }
-                    self.mark(name);
-                }
-                Effect::Engine(EngineRequest::Data(req)) => self.data_send(source, req),
-                Effect::Engine(EngineRequest::RunSql { sql, dialect }) => {
-                    self.run_sql(name, source, sql, dialect)
-                }
-                Effect::Engine(EngineRequest::CancelSql) => {
-                    let grid = self
-                        .sessions
-                        .get(name)
-                        .and_then(|s| s.links.get(&source).copied());
-                    if let Some(g) = grid {
-                        self.data_send(g, DataRequest::Cancel);
-                    }
-                }
-                Effect::Engine(EngineRequest::SqlHistory) => self.sql_history(name),
-                Effect::Engine(EngineRequest::Chat(req)) => self.chat_request(name, source, req),
-                Effect::Engine(EngineRequest::AskData { question, schema }) => {
-                    self.ask_data(name, source, question, schema)
-                }
+                Effect::Engine(req) => self.route(name, source, req),
                 Effect::Ui(UiCommand::Prompt {
                     title,
                     initial,
@@ -209,7 +163,7 @@ impl Server {
             Action::OpenFile(None) => self.file_picker(name),
             Action::AttachContext => self.attach_context(name)?,
             Action::AskShell(None) => {
-                if !self.terms.contains_key(&s.focused()) {
+                if !self.pty.terms.contains_key(&s.focused()) {
                     return Err("ask-shell works from a terminal pane: focus one first.".into());
                 }
                 s.popup = Some(Popup::Prompt {
@@ -224,7 +178,7 @@ impl Server {
             other => {
                 let applied = s.apply(&other, &mut self.ids)?;
                 if applied {
-                    self.greet_new_panes();
+                    self.greet_new_panes(false);
                 }
                 if !applied {
                     let out = self.pane_call(name, |p, cx| p.on_action(&other, cx));

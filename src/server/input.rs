@@ -92,7 +92,7 @@ impl Server {
             s.bells.remove(&pane);
             s.dirty = true;
         }
-        let Some(t) = self.terms.get(&pane) else {
+        let Some(t) = self.pty.terms.get(&pane) else {
             return;
         };
         let modes = t.screen.modes();
@@ -142,7 +142,7 @@ impl Server {
         let Some(id) = self.sessions.get(name).map(|s| s.focused()) else {
             return false;
         };
-        match self.terms.get(&id) {
+        match self.pty.terms.get(&id) {
             Some(t) if !t.exited => {
                 t.write(encode_paste(text, t.screen.modes().bracketed_paste));
                 true

@@ -9,9 +9,10 @@ Nothing polls: with no input, no worker traffic and no visible status pane the s
 This file keeps the server's state, its start (`run`, `Server::new`) and the loop (`serve`,
 `handle`), and what ends sessions and panes. Each other concern is a file of `impl Server`:
 `listen` (the socket and connections), `clients` (attach, detach, sizes), `input` (keys and
-mouse), `dispatch` (actions and pane effects), `terminals` (pty panes and their scrollback),
-`workers` (spawn, supervise, route worker frames), `data` (grids and SQL editors), `chat` (the
-llm), `status` (the engine rows), `commands` (the CLI's requests), `render` (composing a
+mouse), `dispatch` (actions and pane effects), `terminals` (the pty service: terminal panes and their scrollback),
+`services` (the list of engine services, routing requests and worker frames to them),
+`workers` (spawning and supervising worker processes), `probe` (the probe worker), `data` (the data service: grids and SQL
+editors), `chat` (the llm service), `status` (the engine rows), `commands` (the CLI's requests), `render` (composing a
 screen) and `frames` (the bytes that bring a client's terminal up to date).
 */
 
@@ -25,7 +26,9 @@ mod input;
 mod listen;
 pub mod memory;
 pub mod popup;
+mod probe;
 pub mod render;
+mod services;
 pub mod session;
 mod status;
 mod terminals;
@@ -143,21 +146,16 @@ pub struct Server {
     sys: sysinfo::System,
     shutdown: bool,
     config: config::Config,
-    /// Each terminal pane's process and screen.
-    terms: HashMap<u64, TermProc>,
-    /// Terminal panes whose program could not be started (not retried).
-    failed_terms: std::collections::HashSet<u64>,
-    pty_tx: mpsc::Sender<PtyNote>,
+    /// The pty engine's terminals (`terminals`).
+    pty: terminals::Pty,
     /// The most recent yank, for paste-buffer.
     paste: Option<String>,
     /// For starting workers later (lazy ones on first use).
     events: mpsc::UnboundedSender<Ev>,
-    /// Chat sessions shown, answers being written.
+    /// The llm engine's chat sessions shown and answers being written (`chat`).
     chat: chat::ChatState,
-    /// Panes that have been given what a new pane needs from an engine (`greet_new_panes`).
+    /// Panes that have been told they are open (`greet_new_panes`).
     greeted: std::collections::HashSet<u64>,
-    /// What each terminal pane said it runs, and where (its answer to `Opened`).
-    term_spawn: HashMap<u64, (String, Option<String>)>,
     /// The inode of the socket this server bound (`unlisten`).
     bound: Option<u64>,
 }
@@ -272,27 +270,16 @@ impl Server {
             shutdown: false,
             dirs,
             config: loaded.config,
-            terms: HashMap::new(),
-            failed_terms: Default::default(),
-            pty_tx,
+            pty: terminals::Pty::new(pty_tx),
             paste: None,
             events,
             chat: chat::ChatState::default(),
             greeted: Default::default(),
-            term_spawn: HashMap::new(),
             bound: None,
         };
         server.start_workers();
-        // Grids and editors restored from a saved session need DuckDB at once.
-        let data_panes = server.sessions.values().any(|s| {
-            s.panes
-                .values()
-                .any(|p| matches!(p.kind(), PaneKind::Grid | PaneKind::Sql))
-        });
-        if data_panes {
-            server.spawn_worker(WorkerKind::Data);
-        }
-        server.greet_new_panes();
+        // Restored panes are open: their engines' services start what they need now.
+        server.greet_new_panes(true);
         server
     }
 
@@ -322,7 +309,7 @@ impl Server {
                 "sync, draw and save"
             );
             if self.shutdown {
-                self.save_scrollbacks(false);
+                self.save_services(true);
                 // From now on a new client starts a new server instead of reaching this one.
                 unlisten(&self.dirs, self.bound);
                 // Let every client read its Exit before the runtime (and their writers) stop,
@@ -359,7 +346,7 @@ impl Server {
                 }
                 break;
             }
-            if save_at.is_none() && self.terms.values().any(|t| t.unsaved) {
+            if save_at.is_none() && self.pty.terms.values().any(|t| t.unsaved) {
                 save_at = Some(tokio::time::Instant::now() + SCROLLBACK_SAVE_EVERY);
             }
             let status_visible = self.status_visible();
@@ -375,7 +362,7 @@ impl Server {
                 }
                 _ = tokio::time::sleep_until(save_deadline), if save_at.is_some() => {
                     save_at = None;
-                    self.save_scrollbacks(true);
+                    self.save_services(false);
                 }
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: saving and stopping");
@@ -486,34 +473,6 @@ impl Server {
             }
         }
         self.shutdown = true;
-    }
-
-    /// Tells panes that appeared since the last call that they are open, so each asks for what
-    /// it needs (a terminal its process, a chat its session); a SQL editor, when DuckDB is up
-    /// already, gets the `Ready` that makes it read the catalog (completion and ask-data need
-    /// it). Restored panes get `Ready` when the worker says hello.
-    fn greet_new_panes(&mut self) {
-        let data_ready = self
-            .workers
-            .get(&WorkerKind::Data)
-            .is_some_and(|w| w.state == EngineState::Ready);
-        let new: Vec<(String, u64, PaneKind)> = self
-            .sessions
-            .iter()
-            .flat_map(|(n, s)| {
-                s.panes
-                    .iter()
-                    .filter(|(id, _)| !self.greeted.contains(id))
-                    .map(move |(id, p)| (n.clone(), *id, p.kind()))
-            })
-            .collect();
-        for (name, id, kind) in new {
-            self.greeted.insert(id);
-            self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Opened, cx));
-            if kind == PaneKind::Sql && data_ready {
-                self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Ready, cx));
-            }
-        }
     }
 
     fn render_all(&mut self) {

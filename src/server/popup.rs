@@ -8,7 +8,7 @@ binding would. Palette and help are generated from the action catalogue and the 
 
 use crate::keymap::{Keymap, Scope};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use fieldkit_panes::{Action, PaneKind, ACTIONS};
+use fieldkit_panes::{catalogue, Action, PaneKind};
 use fieldkit_widgets::popup::{centered, frame};
 use fieldkit_widgets::{Picker, PickerItem, Theme};
 use ratatui::buffer::Buffer;
@@ -124,7 +124,7 @@ const ASK: &str = " …";
 
 pub fn palette(keymap: &Keymap) -> Popup {
     let mut items = Vec::new();
-    for info in ACTIONS {
+    for info in catalogue() {
         if info.name == "unbind" {
             continue;
         }
@@ -132,7 +132,7 @@ pub fn palette(keymap: &Keymap) -> Popup {
             "" => vec![info.name.to_string()],
             "KIND" => PaneKind::ALL
                 .iter()
-                .filter(|k| k.is_built())
+                .filter(|k| fieldkit_panes::registry::is_built(**k))
                 .map(|k| format!("open {}", k.name()))
                 .collect(),
             "left|right|up|down [N]" => ["left", "right", "up", "down"]

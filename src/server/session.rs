@@ -6,7 +6,7 @@ data, so they are tested without a server. The session's saved form (`SessionSta
 goes to state.db after every change and what comes back after a crash.
 */
 
-use crate::layout::{neighbor, Axis, Node, PaneId};
+use crate::layout::{neighbor, Axis, Geometry, Node, PaneId};
 pub use crate::saved::{SessionState, TabState};
 use crate::server::popup::Popup;
 #[cfg(test)]
@@ -341,6 +341,7 @@ impl Session {
 
     pub fn save(&self) -> SessionState {
         SessionState {
+            version: fieldkit_messages::VERSION,
             name: self.name.clone(),
             active: self.active,
             size: self.size,
@@ -371,7 +372,7 @@ impl Session {
             for id in &leaves {
                 ids.0 = ids.0.max(*id);
                 let saved = state.panes.get(id);
-                let kind = saved.map(fieldkit_panes::kind_of).unwrap_or(DEFAULT_KIND);
+                let kind = saved.map(|s| s.kind()).unwrap_or(DEFAULT_KIND);
                 let pane = restore(saved, kind, shell)
                     .or_else(|| restore(None, PaneKind::Status, shell))?;
                 panes.insert(*id, pane);
@@ -510,6 +511,7 @@ mod tests {
         assert_eq!(s.apply(&Action::Refresh, &mut ids), Ok(false));
         assert!(Session::restore(
             SessionState {
+                version: fieldkit_messages::VERSION,
                 name: "x".into(),
                 active: 0,
                 size: (0, 0),

@@ -24,16 +24,7 @@ impl Server {
 
     pub(super) fn refresh_status(&mut self) {
         // Ask the probe for a round trip; the answer lands in the next refresh.
-        if let Some(w) = self.workers.get_mut(&WorkerKind::Probe) {
-            if w.state == EngineState::Ready {
-                let id = w.ping.map(|(i, _)| i + 1).unwrap_or(1);
-                if let Ok(frame) = wire::encode(&ProbeRequest::Ping { id }) {
-                    if w.tx.send(frame).is_ok() {
-                        w.ping = Some((id, Instant::now()));
-                    }
-                }
-            }
-        }
+        self.probe_ping();
         self.push_status();
     }
 
@@ -50,27 +41,5 @@ impl Server {
                 }
             }
         }
-    }
-
-    pub(super) fn engine_rows(&self) -> Vec<EngineRow> {
-        WorkerKind::ALL
-            .iter()
-            .map(|kind| match self.workers.get(kind) {
-                Some(w) => EngineRow {
-                    name: kind.name().to_string(),
-                    state: w.state.clone(),
-                    pid: w.pid,
-                    restarts: w.restarts,
-                    detail: w.detail.clone(),
-                },
-                None => EngineRow {
-                    name: kind.name().to_string(),
-                    state: EngineState::NotStarted,
-                    pid: None,
-                    restarts: 0,
-                    detail: "starts on first use".into(),
-                },
-            })
-            .collect()
     }
 }

@@ -5,21 +5,86 @@ scrollback saved so a restart brings it back.
 */
 
 use super::*;
+use fieldkit_panes::TermRequest;
+use services::ServiceSpec;
+
+/// The pty engine's service: terminals live in the server, so no worker; what it keeps is each
+/// pane's scrollback.
+pub(super) const SERVICE: ServiceSpec = ServiceSpec {
+    engine: Some(fieldkit_panes::Engine::Pty),
+    worker: None,
+    opened: services::nothing_opened,
+    frame: services::no_frames,
+    lost: services::nothing_lost,
+    save: |srv, finally| srv.save_scrollbacks(!finally),
+};
+
+/// Each terminal pane's process and screen, and what the panes asked to run.
+pub(super) struct Pty {
+    pub(super) terms: HashMap<u64, TermProc>,
+    /// Terminal panes whose program could not be started (not retried).
+    pub(super) failed: std::collections::HashSet<u64>,
+    /// What each terminal pane said it runs, and where (its answer to `Opened`).
+    pub(super) spawn: HashMap<u64, (String, Option<String>)>,
+    pub(super) tx: mpsc::Sender<PtyNote>,
+}
+
+impl Pty {
+    pub(super) fn new(tx: mpsc::Sender<PtyNote>) -> Pty {
+        Pty {
+            terms: HashMap::new(),
+            failed: Default::default(),
+            spawn: HashMap::new(),
+            tx,
+        }
+    }
+}
 
 impl Server {
+    /// A terminal pane's requests to the pty engine.
+    pub(super) fn term_request(&mut self, name: &str, source: u64, req: TermRequest) {
+        match req {
+            TermRequest::Spawn { command, cwd } => {
+                self.pty.spawn.insert(source, (command, cwd));
+            }
+            TermRequest::Input(bytes) => {
+                if let Some(t) = self.pty.terms.get(&source) {
+                    t.write(bytes);
+                }
+            }
+            TermRequest::Copy(cmd) => {
+                let Some(t) = self.pty.terms.get_mut(&source) else {
+                    return;
+                };
+                let result = t.screen.copy(&cmd);
+                t.dirty = true;
+                let ev = match result {
+                    CopyResult::Done => None,
+                    CopyResult::Note(n) => Some(EngineEvent::TermNote(n)),
+                    CopyResult::Yanked(text) => {
+                        self.clipboard(name, &text);
+                        self.paste = Some(text);
+                        Some(EngineEvent::TermCopyDone)
+                    }
+                };
+                if let Some(ev) = ev {
+                    self.pane_call_id(name, source, |p, cx| p.on_engine(ev, cx));
+                }
+                self.mark(name);
+            }
+        }
+    }
+
     /// Starts a process for every terminal pane that has none, stops those whose pane is gone,
     /// and gives each the size its pane has on screen.
     pub(super) fn sync_terms(&mut self) {
         // Panes say what they run when they are told they are open.
-        self.greet_new_panes();
+        self.greet_new_panes(false);
         let mut wanted: HashMap<u64, (u16, u16, String, Option<String>)> = HashMap::new();
         for s in self.sessions.values() {
             for (id, rect) in s.all_rects() {
-                let Some(p) = s.panes.get(&id) else { continue };
-                if p.kind() != PaneKind::Term {
-                    continue;
-                }
-                let Some((command, cwd)) = self.term_spawn.get(&id).cloned() else {
+                // Only terminal panes ask for a process (`TermRequest::Spawn`).
+                let Some((command, cwd)) = self.pty.spawn.get(&id).cloned() else {
                     continue;
                 };
                 // The pane's border takes a cell on each side.
@@ -28,14 +93,15 @@ impl Server {
             }
         }
         let gone: Vec<u64> = self
+            .pty
             .terms
             .keys()
             .filter(|id| !wanted.contains_key(id))
             .copied()
             .collect();
-        self.term_spawn.retain(|id, _| wanted.contains_key(id));
+        self.pty.spawn.retain(|id, _| wanted.contains_key(id));
         for id in gone {
-            self.terms.remove(&id);
+            self.pty.terms.remove(&id);
             if let Some(store) = &self.store {
                 // A leftover row is only dead weight: the pane id is never reused.
                 if let Err(e) = store.delete_scrollback(id) {
@@ -43,13 +109,13 @@ impl Server {
                 }
             }
         }
-        self.failed_terms.retain(|id| wanted.contains_key(id));
+        self.pty.failed.retain(|id| wanted.contains_key(id));
         for (id, (cols, rows, command, cwd)) in wanted {
-            if let Some(t) = self.terms.get_mut(&id) {
+            if let Some(t) = self.pty.terms.get_mut(&id) {
                 t.resize(cols, rows);
                 continue;
             }
-            if self.failed_terms.contains(&id) {
+            if self.pty.failed.contains(&id) {
                 continue;
             }
             let restored = self
@@ -63,15 +129,15 @@ impl Server {
                 (cols, rows),
                 self.config.scrollback_lines,
                 restored.as_deref(),
-                self.pty_tx.clone(),
+                self.pty.tx.clone(),
             ) {
                 Ok(t) => {
                     tracing::info!(pane = id, pid = ?t.pid, %command, "terminal started");
-                    self.terms.insert(id, t);
+                    self.pty.terms.insert(id, t);
                 }
                 Err(e) => {
                     tracing::warn!(pane = id, "cannot start {command:?}: {e:#}");
-                    self.failed_terms.insert(id);
+                    self.pty.failed.insert(id);
                     if let Some(name) = self.session_of(id) {
                         let how = format!("could not start: {e:#}");
                         self.pane_call_id(&name, id, |p, cx| {
@@ -87,7 +153,7 @@ impl Server {
         match note {
             PtyNote::Output { pane, bytes } => {
                 tracing::trace!(pane, n = bytes.len(), "pty out");
-                let Some(t) = self.terms.get_mut(&pane) else {
+                let Some(t) = self.pty.terms.get_mut(&pane) else {
                     return;
                 };
                 let fed = t.feed(&bytes);
@@ -121,7 +187,7 @@ impl Server {
                 }
             }
             PtyNote::Exited { pane, how } => {
-                if let Some(t) = self.terms.get_mut(&pane) {
+                if let Some(t) = self.pty.terms.get_mut(&pane) {
                     t.exited = true;
                     t.dirty = true;
                 }
@@ -146,7 +212,7 @@ impl Server {
             return;
         };
         for (id, _) in s.visible() {
-            let Some(t) = self.terms.get_mut(&id) else {
+            let Some(t) = self.pty.terms.get_mut(&id) else {
                 continue;
             };
             if !t.dirty {
@@ -167,7 +233,7 @@ impl Server {
     pub(super) fn save_scrollbacks(&mut self, only_unsaved: bool) {
         let Some(store) = &self.store else { return };
         let mut cwds = Vec::new();
-        for (id, t) in self.terms.iter_mut() {
+        for (id, t) in self.pty.terms.iter_mut() {
             if only_unsaved && !t.unsaved {
                 continue;
             }

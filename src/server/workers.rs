@@ -1,6 +1,6 @@
 /*!
-Engine workers as the server sees them: started (eagerly or on first use), supervised, and
-restarted when they die, with what their death means said to the panes that used them.
+Engine workers as processes: started (eagerly or on first use) and supervised, restarted when
+they die. What their frames and deaths mean is their service's (`services`).
 */
 
 use super::*;
@@ -45,79 +45,6 @@ impl Server {
                     ping: None,
                 },
             );
-        }
-    }
-
-    pub(super) fn on_worker(&mut self, note: WorkerNote) {
-        let kind = match &note {
-            WorkerNote::Starting { kind }
-            | WorkerNote::Started { kind, .. }
-            | WorkerNote::Frame { kind, .. }
-            | WorkerNote::Exited { kind, .. } => *kind,
-        };
-        let Some(w) = self.workers.get_mut(&kind) else {
-            return;
-        };
-        match note {
-            WorkerNote::Starting { .. } => {
-                // After a failure the row keeps saying why until the worker is ready again.
-                if !matches!(w.state, EngineState::Failed(_)) {
-                    w.state = EngineState::Starting;
-                }
-            }
-            WorkerNote::Started { pid, .. } => w.pid = Some(pid),
-            WorkerNote::Exited { why, .. } => {
-                w.state = EngineState::Failed(why.clone());
-                w.detail = why.clone();
-                w.restarts += 1;
-                w.pid = None;
-                w.ping = None;
-                if kind == WorkerKind::Data {
-                    self.data_broadcast(|| EngineEvent::Data(DataEvent::Lost { why: why.clone() }));
-                }
-                if kind == WorkerKind::Llm {
-                    self.llm_lost(&why);
-                }
-            }
-            WorkerNote::Frame { bytes, .. } if kind == WorkerKind::Data => {
-                match wire::decode::<DataOut>(&bytes) {
-                    Ok(DataOut::Hello { pid, detail }) => {
-                        w.state = EngineState::Ready;
-                        w.pid = Some(pid);
-                        w.detail = detail;
-                        self.data_broadcast(|| EngineEvent::Ready);
-                    }
-                    Ok(DataOut::Event { pane, ev }) => self.data_event(pane, ev),
-                    Err(e) => {
-                        tracing::warn!(kind = kind.name(), "undecodable frame from worker: {e}")
-                    }
-                }
-            }
-            WorkerNote::Frame { bytes, .. } if kind == WorkerKind::Llm => {
-                match wire::decode::<crate::engine::llm::LlmOut>(&bytes) {
-                    Ok(out) => self.on_llm(out),
-                    Err(e) => {
-                        tracing::warn!(kind = kind.name(), "undecodable frame from worker: {e}")
-                    }
-                }
-            }
-            WorkerNote::Frame { bytes, .. } => match wire::decode::<ProbeEvent>(&bytes) {
-                Ok(ProbeEvent::Hello { pid }) => {
-                    w.state = EngineState::Ready;
-                    w.pid = Some(pid);
-                }
-                Ok(ProbeEvent::Pong { id }) => {
-                    if let Some((want, at)) = w.ping.take() {
-                        if want == id {
-                            w.detail = format!("round trip {} µs", at.elapsed().as_micros());
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(kind = kind.name(), "undecodable frame from worker: {e}"),
-            },
-        }
-        if self.status_visible() {
-            self.push_status();
         }
     }
 }

@@ -64,7 +64,12 @@ impl ChatPane {
         self.changed(cx);
     }
 
-    pub(super) fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+    pub(super) fn pane_action(
+        &mut self,
+        verb: ChatVerb,
+        arg: Option<&str>,
+        cx: &mut Cx,
+    ) -> Outcome {
         let prompt = |cx: &mut Cx, title: &str, initial: &str, then: &str| {
             cx.push(Effect::Ui(UiCommand::Prompt {
                 title: title.into(),
@@ -73,13 +78,13 @@ impl ChatPane {
                 on_empty: None,
             }));
         };
-        match (name, arg) {
-            ("send", _) => self.send(false, cx),
-            ("newline", _) => {
+        match (verb, arg) {
+            (ChatVerb::Send, _) => self.send(false, cx),
+            (ChatVerb::Newline, _) => {
                 self.input.insert_newline();
                 cx.dirty = true;
             }
-            ("cancel", _) => {
+            (ChatVerb::Cancel, _) => {
                 if self.stream.is_none() {
                     return Outcome::Ignored;
                 }
@@ -87,12 +92,12 @@ impl ChatPane {
                 self.note = Some(("stopping…".into(), false));
                 cx.dirty = true;
             }
-            ("regenerate", _) => self.send(true, cx),
-            ("copy-code", _) => self.copy_code(cx),
-            ("chat-sessions", _) => {
+            (ChatVerb::Regenerate, _) => self.send(true, cx),
+            (ChatVerb::CopyCode, _) => self.copy_code(cx),
+            (ChatVerb::ChatSessions, _) => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::List)));
             }
-            ("chat-open", Some(a)) => {
+            (ChatVerb::ChatOpen, Some(a)) => {
                 let id = a
                     .trim_start_matches('#')
                     .split_whitespace()
@@ -105,10 +110,10 @@ impl ChatPane {
                     None => return Outcome::Ignored,
                 }
             }
-            ("chat-new", _) => {
+            (ChatVerb::ChatNew, _) => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::New)));
             }
-            ("chat-rename", None) => {
+            (ChatVerb::ChatRename, None) => {
                 let cur = self
                     .session
                     .as_ref()
@@ -116,7 +121,7 @@ impl ChatPane {
                     .unwrap_or_default();
                 prompt(cx, "rename chat", &cur, "chat-rename");
             }
-            ("chat-rename", Some(n)) => {
+            (ChatVerb::ChatRename, Some(n)) => {
                 if let Some(s) = self.session.as_mut() {
                     s.name = n.to_string();
                     cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Rename {
@@ -126,20 +131,20 @@ impl ChatPane {
                 }
                 cx.dirty = true;
             }
-            ("chat-delete", _) => {
+            (ChatVerb::ChatDelete, _) => {
                 if let Some(s) = &self.session {
                     cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Delete {
                         session: s.id,
                     })));
                 }
             }
-            ("chat-search", None) => prompt(cx, "find chats containing", "", "chat-search"),
-            ("chat-search", Some(t)) => {
+            (ChatVerb::ChatSearch, None) => prompt(cx, "find chats containing", "", "chat-search"),
+            (ChatVerb::ChatSearch, Some(t)) => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Search(
                     t.to_string(),
                 ))));
             }
-            ("system-prompt", None) => {
+            (ChatVerb::SystemPrompt, None) => {
                 let cur = self
                     .session
                     .as_ref()
@@ -147,7 +152,7 @@ impl ChatPane {
                     .unwrap_or_default();
                 prompt(cx, "system prompt of this chat", &cur, "system-prompt");
             }
-            ("system-prompt", Some(t)) => {
+            (ChatVerb::SystemPrompt, Some(t)) => {
                 if let Some(s) = self.session.as_mut() {
                     s.system = t.to_string();
                     cx.push(Effect::Engine(EngineRequest::Chat(
@@ -160,11 +165,11 @@ impl ChatPane {
                 self.note = Some(("system prompt set".into(), false));
                 self.changed(cx);
             }
-            ("attachments", _) => {
+            (ChatVerb::Attachments, _) => {
                 self.expanded = !self.expanded;
                 self.changed(cx);
             }
-            ("retrieval", _) => {
+            (ChatVerb::Retrieval, _) => {
                 self.retrieval = !self.retrieval;
                 self.note = Some((
                     if self.retrieval {
@@ -177,12 +182,12 @@ impl ChatPane {
                 ));
                 cx.dirty = true;
             }
-            ("model", m) => {
+            (ChatVerb::Model, m) => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Model(
                     m.map(str::to_string),
                 ))));
             }
-            ("scroll", Some(d)) => {
+            (ChatVerb::Scroll, Some(d)) => {
                 match d {
                     "up" => self.scroll += 5,
                     "down" => self.scroll = self.scroll.saturating_sub(5),

@@ -29,6 +29,40 @@ use ratatui::style::{Modifier, Style};
 use std::borrow::Cow;
 use tui_textarea::TextArea;
 
+crate::verbs! {
+    /// What a chat pane does itself.
+    pub enum ChatVerb {
+        Send = ("send", "", "Chat: send the message"),
+        Newline = ("newline", "", "Chat: a new line in the message"),
+        Regenerate = ("regenerate", "", "Chat: answer the last question again"),
+        CopyCode = ("copy-code", "", "Chat: copy the last code block (again: the one before)"),
+        ChatSessions = ("chat-sessions", "", "Chat: switch to another chat session"),
+        ChatOpen = ("chat-open", "[ID]", "Chat: show chat session ID (#12)"),
+        ChatNew = ("chat-new", "", "Chat: start a new chat session"),
+        ChatRename = ("chat-rename", "[NAME]", "Chat: rename this chat session"),
+        ChatDelete = ("chat-delete", "", "Chat: delete this chat session"),
+        ChatSearch = ("chat-search", "[TEXT]", "Chat: find chat sessions by what was said"),
+        SystemPrompt = ("system-prompt", "[TEXT]", "Chat: set this session's system prompt"),
+        Attachments = ("attachments", "", "Chat: open or fold the attachments"),
+        Retrieval = ("retrieval", "", "Chat: add passages from the index to questions (on/off)"),
+        Model = ("model", "[NAME]", "Chat: answer with another registered model"),
+        Scroll = ("scroll", "up|down|page-up|page-down|top|bottom", "Chat: scroll the conversation"),
+        Cancel = ("cancel", "", crate::action::CANCEL),
+    }
+}
+
+/// The chat's registration: it needs the llm engine.
+pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+    kind: PaneKind::Chat,
+    actions: ChatVerb::CATALOGUE,
+    engines: &[crate::Engine::Llm],
+    fresh: |_| Box::new(ChatPane::new(None)),
+    restore: |st| match st {
+        PaneState::Chat { session } => Some(Box::new(ChatPane::new(*session))),
+        _ => None,
+    },
+};
+
 /// Most lines the input box grows to.
 const INPUT_MAX: u16 = 6;
 
@@ -127,7 +161,10 @@ impl Pane for ChatPane {
 
     fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
         match a {
-            Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),
+            Action::Pane { .. } => match ChatVerb::of(a) {
+                Some((verb, arg)) => self.pane_action(verb, arg, cx),
+                None => Outcome::Ignored,
+            },
             Action::Refresh => {
                 cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::Open(
                     self.wanted(),

@@ -7,11 +7,16 @@ needs next.
 use super::*;
 
 impl GridPane {
-    pub(super) fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+    pub(super) fn pane_action(
+        &mut self,
+        verb: GridVerb,
+        arg: Option<&str>,
+        cx: &mut Cx,
+    ) -> Outcome {
         self.message = None;
-        match (name, arg) {
-            ("move", Some(how)) => self.move_by(how, cx),
-            ("cancel", _) => {
+        match (verb, arg) {
+            (GridVerb::Move, Some(how)) => self.move_by(how, cx),
+            (GridVerb::Cancel, _) => {
                 if self.overlay.take().is_some() {
                     cx.dirty = true;
                 } else if self.busy.is_some() {
@@ -21,10 +26,10 @@ impl GridPane {
                     return Outcome::Ignored;
                 }
             }
-            _ if self.columns.is_empty() && name != "filter" => {
+            _ if self.columns.is_empty() && verb != GridVerb::Filter => {
                 self.say(cx, "Nothing loaded yet: open-file or run a query first.");
             }
-            ("sort", Some(dir)) => {
+            (GridVerb::Sort, Some(dir)) => {
                 let Some(col) = self.column_name().map(str::to_string) else {
                     return Outcome::Consumed;
                 };
@@ -35,24 +40,24 @@ impl GridPane {
                 };
                 self.load(cx);
             }
-            ("filter", None) => Self::prompt(
+            (GridVerb::Filter, None) => Self::prompt(
                 cx,
                 "filter (SQL expression, empty for all rows)",
                 self.view.filter.clone().unwrap_or_default(),
                 "filter",
                 Some("filter-clear"),
             ),
-            ("filter-clear", _) => {
+            (GridVerb::FilterClear, _) => {
                 if self.view.filter.take().is_some() {
                     self.load(cx);
                 }
             }
-            ("filter", Some(expr)) => {
+            (GridVerb::Filter, Some(expr)) => {
                 let expr = expr.trim();
                 self.view.filter = (!expr.is_empty()).then(|| expr.to_string());
                 self.load(cx);
             }
-            ("filter-cell", _) => {
+            (GridVerb::FilterCell, _) => {
                 let Some(col) = self.column_name().map(quote_ident) else {
                     return Outcome::Consumed;
                 };
@@ -67,7 +72,7 @@ impl GridPane {
                 });
                 self.load(cx);
             }
-            ("stats", _) => {
+            (GridVerb::Stats, _) => {
                 let (Some(result), seq) = (self.result, self.seq) else {
                     return Outcome::Consumed;
                 };
@@ -75,7 +80,7 @@ impl GridPane {
                 Self::data(cx, DataRequest::Summarize { seq, result });
                 cx.dirty = true;
             }
-            ("freq", _) => {
+            (GridVerb::Freq, _) => {
                 let (Some(result), Some(column)) = (self.result, self.column_name()) else {
                     return Outcome::Consumed;
                 };
@@ -91,12 +96,12 @@ impl GridPane {
                 );
                 cx.dirty = true;
             }
-            ("plot", _) | ("plot-line", _) => {
+            (GridVerb::Plot, _) | (GridVerb::PlotLine, _) => {
                 let (Some(result), Some(column)) = (self.result, self.column_name()) else {
                     return Outcome::Consumed;
                 };
                 let column = column.to_string();
-                let ask = if name == "plot-line" {
+                let ask = if verb == GridVerb::PlotLine {
                     // The marked column may be gone after a new query: only one that exists.
                     let x = self
                         .marked
@@ -130,7 +135,7 @@ impl GridPane {
                 );
                 cx.dirty = true;
             }
-            ("mark", _) => {
+            (GridVerb::Mark, _) => {
                 self.marked = if self.marked == Some(self.col) {
                     None
                 } else {
@@ -138,7 +143,7 @@ impl GridPane {
                 };
                 cx.dirty = true;
             }
-            ("inspect", _) => {
+            (GridVerb::Inspect, _) => {
                 let Some(c) = self.columns.get(self.col) else {
                     return Outcome::Consumed;
                 };
@@ -154,14 +159,14 @@ impl GridPane {
                 });
                 cx.dirty = true;
             }
-            ("copy-cell", _) => {
+            (GridVerb::CopyCell, _) => {
                 if let Some(v) = self.cell(self.row, self.col) {
                     let text = v.clone().unwrap_or_default();
                     cx.push(Effect::Ui(UiCommand::Clipboard(text)));
                     self.say(cx, "cell copied");
                 }
             }
-            ("copy-row", _) => {
+            (GridVerb::CopyRow, _) => {
                 if let Some((r, whole)) = self.row_cells(self.row) {
                     let n = r.len();
                     let text = r
@@ -182,7 +187,7 @@ impl GridPane {
                     }
                 }
             }
-            ("export", None) => {
+            (GridVerb::Export, None) => {
                 let suggestion = match &self.source {
                     Some(Source::File(p)) => {
                         let path = std::path::Path::new(p);
@@ -204,7 +209,7 @@ impl GridPane {
                     None,
                 );
             }
-            ("export", Some(path)) => {
+            (GridVerb::Export, Some(path)) => {
                 let Some(result) = self.result else {
                     return Outcome::Consumed;
                 };

@@ -33,6 +33,42 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+crate::verbs! {
+    /// What a grid does itself.
+    pub enum GridVerb {
+        Move = ("move", crate::action::MOVES, "Grid: move the cursor"),
+        Sort = ("sort", "asc|desc", "Grid: sort by this column (again: unsorted)"),
+        Filter = ("filter", "[EXPR]", "Grid: keep rows where a SQL expression holds (empty: all)"),
+        FilterCell = ("filter-cell", "", "Grid: keep rows equal to this cell"),
+        FilterClear = ("filter-clear", "", "Grid: show every row again"),
+        Stats = ("stats", "", "Grid: column statistics (SUMMARIZE)"),
+        Freq = ("freq", "", "Grid: frequency table of this column"),
+        Inspect = ("inspect", "", "Grid: the whole cell; JSON pretty-printed"),
+        CopyCell = ("copy-cell", "", "Grid: copy the cell to the clipboard"),
+        CopyRow = ("copy-row", "", "Grid: copy the row (tab-separated)"),
+        Export = ("export", "[PATH]", "Grid: write the result to .csv, .tsv, .parquet or .json"),
+        Plot = ("plot", "", "Grid: histogram of a number column, bar chart of others"),
+        PlotLine = ("plot-line", "", "Grid: line chart of the marked column (x) and this one (y)"),
+        Mark = ("mark", "", "Grid: mark this column as the x axis"),
+        Cancel = ("cancel", "", crate::action::CANCEL),
+    }
+}
+
+/// The grid's registration: it needs DuckDB.
+pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+    kind: PaneKind::Grid,
+    actions: GridVerb::CATALOGUE,
+    engines: &[crate::Engine::Data],
+    fresh: |_| Box::new(GridPane::new()),
+    restore: |st| match st {
+        PaneState::Grid { source, view } => Some(Box::new(match source {
+            Some(s) => GridPane::with_source(s.clone(), view.clone()),
+            None => GridPane::new(),
+        })),
+        _ => None,
+    },
+};
+
 /// Rows per fetched block.
 pub const BLOCK: u64 = 200;
 /// Columns per fetched block: a result 10,000 columns wide is fetched a slice at a time.
@@ -400,7 +436,10 @@ impl Pane for GridPane {
 
     fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
         match a {
-            Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),
+            Action::Pane { .. } => match GridVerb::of(a) {
+                Some((verb, arg)) => self.pane_action(verb, arg, cx),
+                None => Outcome::Ignored,
+            },
             Action::Refresh => {
                 self.load(cx);
                 Outcome::Consumed

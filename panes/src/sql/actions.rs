@@ -65,10 +65,10 @@ impl SqlPane {
         };
         self.origin = origin;
         self.last = Some(RunState::Running("running".into(), None));
-        cx.push(Effect::Engine(EngineRequest::RunSql {
+        cx.push(Effect::Engine(EngineRequest::Sql(SqlRequest::Run {
             sql,
             dialect: self.dialect.clone(),
-        }));
+        })));
         cx.dirty = true;
     }
 
@@ -82,18 +82,18 @@ impl SqlPane {
                 at: None,
             });
         } else {
-            cx.push(Effect::Engine(EngineRequest::AskData {
+            cx.push(Effect::Engine(EngineRequest::Chat(ChatRequest::AskData {
                 question: question.to_string(),
                 schema: self.schema(),
-            }));
+            })));
             self.last = Some(RunState::Running("asking the model".into(), None));
         }
         cx.dirty = true;
     }
 
-    pub(super) fn pane_action(&mut self, name: &str, arg: Option<&str>, cx: &mut Cx) -> Outcome {
-        match (name, arg) {
-            ("ask-data", None) => {
+    pub(super) fn pane_action(&mut self, verb: SqlVerb, arg: Option<&str>, cx: &mut Cx) -> Outcome {
+        match (verb, arg) {
+            (SqlVerb::AskData, None) => {
                 cx.push(Effect::Ui(UiCommand::Prompt {
                     title: "ask the data (plain English)".into(),
                     initial: String::new(),
@@ -101,20 +101,20 @@ impl SqlPane {
                     on_empty: None,
                 }));
             }
-            ("ask-data", Some(q)) if self.catalog.tables.is_empty() => {
+            (SqlVerb::AskData, Some(q)) if self.catalog.tables.is_empty() => {
                 // Fresh catalog first: tables may have been loaded since it was last read.
                 self.asking = Some(q.to_string());
                 self.ask_catalog(cx);
                 self.last = Some(RunState::Running("reading the catalog".into(), None));
                 cx.dirty = true;
             }
-            ("ask-data", Some(q)) => self.ask_data(q, cx),
-            ("run", Some(what)) => self.run(what, cx),
-            ("cancel", _) => {
+            (SqlVerb::AskData, Some(q)) => self.ask_data(q, cx),
+            (SqlVerb::Run, Some(what)) => self.run(what, cx),
+            (SqlVerb::Cancel, _) => {
                 if self.completion.take().is_some() {
                     cx.dirty = true;
                 } else if matches!(self.last, Some(RunState::Running(..))) {
-                    cx.push(Effect::Engine(EngineRequest::CancelSql));
+                    cx.push(Effect::Engine(EngineRequest::Sql(SqlRequest::Cancel)));
                     self.last = Some(RunState::Running("cancelling".into(), None));
                     cx.dirty = true;
                 } else if self.buf().text.is_selecting() {
@@ -124,21 +124,23 @@ impl SqlPane {
                     return Outcome::Ignored;
                 }
             }
-            ("complete", _) => self.complete(cx),
-            ("sql-history", _) => cx.push(Effect::Engine(EngineRequest::SqlHistory)),
-            ("catalog", _) => {
+            (SqlVerb::Complete, _) => self.complete(cx),
+            (SqlVerb::SqlHistory, _) => {
+                cx.push(Effect::Engine(EngineRequest::Sql(SqlRequest::History)))
+            }
+            (SqlVerb::Catalog, _) => {
                 self.tree = !self.tree;
                 if self.tree {
                     self.ask_catalog(cx);
                 }
                 cx.dirty = true;
             }
-            ("dialect", Some(d)) => {
+            (SqlVerb::Dialect, Some(d)) => {
                 self.dialect = (d != "duckdb").then(|| d.to_string());
                 self.last = Some(RunState::Done(format!("dialect: {d}")));
                 cx.dirty = true;
             }
-            ("buffer", Some(op)) => {
+            (SqlVerb::Buffer, Some(op)) => {
                 match op {
                     "new" => {
                         self.bufs.push(Buf::new(""));
@@ -159,7 +161,7 @@ impl SqlPane {
                 self.completion = None;
                 cx.dirty = true;
             }
-            ("move", Some(how)) if self.tree => {
+            (SqlVerb::Move, Some(how)) if self.tree => {
                 match how {
                     "down" => self.tree_top += 1,
                     "up" => self.tree_top = self.tree_top.saturating_sub(1),

@@ -14,9 +14,10 @@ mod completion;
 mod draw;
 
 use crate::data::{split_statements, Catalog, DataEvent, DataRequest};
+use crate::llm::ChatRequest;
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
-    RenderCx, UiCommand,
+    RenderCx, SqlRequest, UiCommand,
 };
 use fieldkit_widgets::code::{highlight, Token};
 use fieldkit_widgets::table::{put, text_width};
@@ -26,6 +27,42 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::{Modifier, Style};
 use std::borrow::Cow;
 use tui_textarea::{CursorMove, TextArea};
+
+crate::verbs! {
+    /// What a SQL editor does itself (`move` walks the catalog tree).
+    pub enum SqlVerb {
+        Run = ("run", "statement|all", "SQL: run the selection or the statement at the cursor, or all"),
+        SqlHistory = ("sql-history", "", "SQL: search earlier queries"),
+        AskData = ("ask-data", "[QUESTION]", "SQL: ask the data in plain English; the model's SQL runs read-only"),
+        Complete = ("complete", "", "SQL: complete the word at the cursor"),
+        Buffer = ("buffer", "new|next|prev|close", "SQL: editor buffers"),
+        Catalog = ("catalog", "", "SQL: show or hide the catalog tree"),
+        Dialect = ("dialect", "duckdb|postgres|mysql|bigquery|redshift", "SQL: the dialect the editor's SQL is written in"),
+        Cancel = ("cancel", "", crate::action::CANCEL),
+        Move = ("move", crate::action::MOVES, "SQL: move in the catalog tree"),
+    }
+}
+
+/// The SQL editor's registration: it needs DuckDB (and asks the model through the chat's
+/// service, started when it asks).
+pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+    kind: PaneKind::Sql,
+    actions: SqlVerb::CATALOGUE,
+    engines: &[crate::Engine::Data],
+    fresh: |_| Box::new(SqlPane::default()),
+    restore: |st| match st {
+        PaneState::Sql {
+            buffers,
+            active,
+            dialect,
+        } => Some(Box::new(SqlPane::new(
+            buffers.clone(),
+            *active,
+            dialect.clone(),
+        ))),
+        _ => None,
+    },
+};
 
 pub const DIALECTS: &[&str] = &["duckdb", "postgres", "mysql", "bigquery", "redshift"];
 
@@ -259,7 +296,10 @@ impl Pane for SqlPane {
 
     fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
         match a {
-            Action::Pane { name, arg } => self.pane_action(name, arg.as_deref(), cx),
+            Action::Pane { .. } => match SqlVerb::of(a) {
+                Some((verb, arg)) => self.pane_action(verb, arg, cx),
+                None => Outcome::Ignored,
+            },
             Action::Refresh => {
                 self.ask_catalog(cx);
                 Outcome::Consumed
@@ -686,10 +726,12 @@ mod tests {
         p.on_action(&Action::parse("buffer prev").unwrap(), &mut cx);
         assert_eq!(p.text(), "select 1");
         back.on_action(&Action::parse("run all").unwrap(), &mut cx);
-        assert!(cx.effects.contains(&Effect::Engine(EngineRequest::RunSql {
-            sql: "select 2".into(),
-            dialect: Some("mysql".into())
-        })));
+        assert!(cx
+            .effects
+            .contains(&Effect::Engine(EngineRequest::Sql(SqlRequest::Run {
+                sql: "select 2".into(),
+                dialect: Some("mysql".into())
+            }))));
     }
 
     #[test]
@@ -700,10 +742,10 @@ mod tests {
         p.on_action(&Action::parse("run statement").unwrap(), &mut cx);
         assert_eq!(
             cx.effects,
-            vec![Effect::Engine(EngineRequest::RunSql {
+            vec![Effect::Engine(EngineRequest::Sql(SqlRequest::Run {
                 sql: "select 2\n  from t".into(),
                 dialect: None
-            })]
+            }))]
         );
         assert_eq!(p.origin, (2, 0));
         // An error on the statement's second line lands on the buffer's fourth.

@@ -39,7 +39,6 @@ use fieldkit_panes::data::{
     quote_ident, quote_literal, split_statements, Catalog, CatalogTable, Cell, Column, DataEvent,
     DataRequest, Plot, PlotAsk, Source, View,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -48,25 +47,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A request for the data worker on behalf of pane `pane`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DataIn {
-    pub pane: u64,
-    pub req: DataRequest,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum DataOut {
-    /// Ready: what the status pane shows of the engine.
-    Hello {
-        pid: u32,
-        detail: String,
-    },
-    Event {
-        pane: u64,
-        ev: DataEvent,
-    },
-}
+pub use fieldkit_messages::data::{DataIn, DataOut};
 
 /// Rows a file shows before it has been fully loaded.
 const PREVIEW_ROWS: u64 = 1000;
@@ -266,6 +247,7 @@ pub fn run() -> Result<()> {
     };
     let hello = DataOut::Hello {
         pid: std::process::id(),
+        version: fieldkit_messages::VERSION,
         detail: format!(
             "DuckDB {version} · {} · memory_limit {limit} · {threads} threads",
             db_path.display()

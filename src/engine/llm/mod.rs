@@ -22,10 +22,11 @@ mod sampler;
 mod text;
 mod worker;
 
+pub use fieldkit_messages::llm::{LlmIn, LlmOut, ModelRef, Settings};
 use sampler::*;
 pub use text::fallback_prompt;
 use text::*;
-pub use worker::{run, LlmIn, LlmOut};
+pub use worker::run;
 
 use crate::engine::gguf;
 use crate::wire;
@@ -36,61 +37,20 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How the model is run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
-    pub n_ctx: u32,
-    pub threads: u32,
-    /// Most tokens decoded at once in prompt processing.
-    pub n_batch: u32,
-}
-
-impl Settings {
-    /// What `[llm]` in config.toml asks for.
-    pub fn from_config(cfg: &crate::config::LlmConfig) -> Settings {
-        Settings {
-            n_ctx: cfg.ctx_size.max(256),
-            threads: cfg.threads() as u32,
-            n_batch: 512,
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            n_ctx: 4096,
-            threads: 2,
-            n_batch: 512,
-        }
-    }
-}
-
-/// Which model: a file and the name it is shown by, or (opt-in) a remote endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelRef {
-    pub name: String,
-    pub path: PathBuf,
-    /// `http://host:port/v1` of an OpenAI-compatible server, and the model name it knows.
-    pub remote: Option<(String, String)>,
-}
-
-impl ModelRef {
-    pub fn local(name: &str, path: &Path) -> ModelRef {
-        ModelRef {
-            name: name.into(),
-            path: path.to_path_buf(),
-            remote: None,
-        }
+/// What `[llm]` in config.toml asks for.
+pub fn settings_from(cfg: &crate::config::LlmConfig) -> Settings {
+    Settings {
+        n_ctx: cfg.ctx_size.max(256),
+        threads: cfg.threads() as u32,
+        n_batch: 512,
     }
 }
 

@@ -5,51 +5,6 @@ while a job runs) and a generating thread that runs one job at a time through `E
 
 use super::*;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum LlmIn {
-    /// Answer `turns` with `model`.
-    Chat {
-        job: u64,
-        model: ModelRef,
-        settings: Settings,
-        turns: Vec<Turn>,
-        params: GenParams,
-    },
-    /// Generate from these exact tokens, no template (benches: the same prompt as a peer).
-    Raw {
-        job: u64,
-        model: ModelRef,
-        settings: Settings,
-        tokens: Vec<i32>,
-        params: GenParams,
-    },
-    /// Stop job `job` (or whatever runs, for 0).
-    Cancel {
-        job: u64,
-    },
-    Unload,
-    /// Unload after this long without a job.
-    IdleUnload {
-        after_s: u64,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum LlmOut {
-    Hello {
-        pid: u32,
-        detail: String,
-    },
-    Event {
-        job: u64,
-        ev: LlmEvent,
-    },
-    /// The model now in memory (`None`: none), for the status pane.
-    State {
-        loaded: Option<String>,
-    },
-}
-
 pub(super) fn send(out: &Mutex<std::io::Stdout>, msg: &LlmOut) {
     if let Ok(frame) = wire::encode(msg) {
         if let Ok(mut o) = out.lock() {
@@ -67,6 +22,7 @@ pub fn run() -> Result<()> {
         &out,
         &LlmOut::Hello {
             pid: std::process::id(),
+            version: fieldkit_messages::VERSION,
             detail: format!(
                 "llama.cpp (llama-cpp-2) · {} · no model loaded",
                 if cfg!(feature = "cuda") {

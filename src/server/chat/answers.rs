@@ -11,14 +11,15 @@ impl Server {
     /// A frame from the llm worker.
     pub(in crate::server) fn on_llm(&mut self, out: LlmOut) {
         match out {
-            LlmOut::Hello { pid, detail } => {
-                let after_s = self.config.llm.unload_after_minutes * 60;
-                if let Some(w) = self.workers.get_mut(&WorkerKind::Llm) {
-                    w.state = EngineState::Ready;
-                    w.pid = Some(pid);
-                    w.detail = detail;
+            LlmOut::Hello {
+                pid,
+                detail,
+                version,
+            } => {
+                if self.worker_hello(WorkerKind::Llm, pid, detail, version) {
+                    let after_s = self.config.llm.unload_after_minutes * 60;
+                    self.llm_send(&LlmIn::IdleUnload { after_s });
                 }
-                self.llm_send(&LlmIn::IdleUnload { after_s });
             }
             LlmOut::State { loaded } => {
                 self.chat.loaded_model = loaded;

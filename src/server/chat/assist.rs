@@ -47,7 +47,7 @@ impl Server {
         let Some(pane) = self.sessions.get(name).map(|s| s.focused()) else {
             return Err("no session".into());
         };
-        let Some(t) = self.terms.get(&pane) else {
+        let Some(t) = self.pty.terms.get(&pane) else {
             return Err("ask-shell works from a terminal pane: focus one first.".into());
         };
         let cwd = t.cwd().unwrap_or_else(|| "?".into());
@@ -93,7 +93,7 @@ impl Server {
                     .into(),
             );
         }
-        let att = if let Some(t) = self.terms.get(&focus) {
+        let att = if let Some(t) = self.pty.terms.get(&focus) {
             match t.screen.selection_text().filter(|x| !x.trim().is_empty()) {
                 Some(sel) => Attachment {
                     title: "terminal: selection".into(),
@@ -131,7 +131,7 @@ impl Server {
                     .insert_beside(focus, pane, crate::layout::Axis::Horizontal, &mut self.ids)
                     .ok_or("no room for a chat pane here")?;
                 s.dirty = true;
-                self.greet_new_panes();
+                self.greet_new_panes(false);
                 c
             }
         };
@@ -154,7 +154,7 @@ impl Server {
     ) -> Result<(), String> {
         let s = self.sessions.get(name).ok_or("no session")?;
         let focus = s.focused();
-        let cwd = self.terms.get(&focus).and_then(|t| t.cwd());
+        let cwd = self.pty.terms.get(&focus).and_then(|t| t.cwd());
         let path = match path {
             Some(p) => p,
             None => cwd
@@ -178,7 +178,7 @@ impl Server {
     pub(in crate::server) fn confirmed(&mut self, name: &str, c: Confirmed) {
         match c {
             Confirmed::TypeInto { pane, text } => {
-                if let Some(t) = self.terms.get(&pane) {
+                if let Some(t) = self.pty.terms.get(&pane) {
                     if !t.exited {
                         let bracketed = t.screen.modes().bracketed_paste;
                         t.write(fieldkit_panes::keys::encode_paste(&text, bracketed));

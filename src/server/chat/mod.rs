@@ -13,18 +13,33 @@ mod answers;
 mod assist;
 
 use super::popup::{self, Confirmed, PickThen, Popup};
+use super::services::{self, ServiceSpec};
 use super::Server;
 use crate::engine::chats::{folded_id, turns_of};
 use crate::engine::index;
-use crate::engine::llm::{LlmIn, LlmOut, ModelRef, Settings};
+use crate::engine::llm::{LlmIn, LlmOut, ModelRef};
 use crate::engine::WorkerKind;
 use crate::wire;
 use anyhow::Context;
 use fieldkit_panes::llm::{
     Attachment, ChatEvent, ChatRequest, GenStats, LlmEvent, Role, StoredMsg, Turn,
 };
-use fieldkit_panes::{EngineEvent, EngineState, PaneKind};
+use fieldkit_panes::{EngineEvent, PaneKind};
 use std::collections::HashMap;
+
+/// The llm engine's service: llama.cpp in the `llm` worker, started on first use (a chat pane
+/// asks for its session when it opens; the model loads only when a question comes).
+pub(super) const SERVICE: ServiceSpec = ServiceSpec {
+    engine: Some(fieldkit_panes::Engine::Llm),
+    worker: Some(WorkerKind::Llm),
+    opened: services::nothing_opened,
+    frame: |srv, bytes| match wire::decode::<LlmOut>(bytes) {
+        Ok(out) => srv.on_llm(out),
+        Err(e) => tracing::warn!("undecodable frame from the llm worker: {e}"),
+    },
+    lost: |srv, why| srv.llm_lost(why),
+    save: services::nothing_saved,
+};
 
 /// What a job's answer is for.
 #[derive(Debug, Clone)]
@@ -104,16 +119,7 @@ pub fn extract_command(answer: &str) -> String {
 
 impl Server {
     fn llm_send(&mut self, msg: &LlmIn) {
-        self.spawn_worker(WorkerKind::Llm);
-        let Some(w) = self.workers.get(&WorkerKind::Llm) else {
-            return;
-        };
-        match wire::encode(msg) {
-            Ok(f) => {
-                let _ = w.tx.send(f);
-            }
-            Err(e) => tracing::warn!("llm request not sent: {e}"),
-        }
+        self.worker_send(WorkerKind::Llm, msg);
     }
 
     fn chat_to(&mut self, name: &str, pane: u64, ev: ChatEvent) {
@@ -233,7 +239,7 @@ impl Server {
         let msg = LlmIn::Chat {
             job,
             model,
-            settings: Settings::from_config(&self.config.llm),
+            settings: crate::engine::llm::settings_from(&self.config.llm),
             turns,
             params: self.config.llm.params(),
         };
@@ -373,6 +379,9 @@ impl Server {
                 replace_last,
                 retrieval,
             } => self.send_chat(name, pane, session, user, replace_last, retrieval),
+            ChatRequest::AskData { question, schema } => {
+                self.ask_data(name, pane, question, schema)
+            }
         }
     }
 
