@@ -398,12 +398,12 @@ impl Keymap {
             .map(|b| b.keys_label(self.prefix))
     }
 
-    /// The scopes consulted for a pane of `kind`, in order. Terminals get every key but the
-    /// prefix, so global bindings do not apply to them.
+    /// The scopes consulted for a pane of `kind`, in order. Kinds registered as taking every
+    /// key but the prefix (terminals) do not get the global bindings.
     pub fn scopes_for(kind: PaneKind, prefix_pending: bool) -> Vec<Scope> {
         if prefix_pending {
             vec![Scope::Prefix]
-        } else if kind == PaneKind::Term {
+        } else if fieldkit_panes::registry::takes_all_keys(kind) {
             vec![Scope::Pane(kind)]
         } else {
             vec![Scope::Pane(kind), Scope::Global]

@@ -5,7 +5,7 @@ Actions are data with a text form (`resize left 5`) so that keymaps, the palette
 tests all speak the same language. `catalogue()` is every name with its arguments and a
 description, from which help and the palette are generated: the global actions here, and what
 each kind of pane does itself, declared beside that pane with `verbs!` and joined through the
-registry (`crate::registry`).
+registry (`crate::registry`, which also parses the text form, since it knows every pane's verbs).
 */
 
 use crate::PaneKind;
@@ -321,7 +321,7 @@ pub const GLOBAL: &[ActionInfo] = &[
 ];
 
 /// Checks a pane action's arguments against its catalogue entry.
-fn pane_action(info: &'static ActionInfo, args: &[&str]) -> Result<Action, String> {
+pub(crate) fn pane_action(info: &'static ActionInfo, args: &[&str]) -> Result<Action, String> {
     let name = info.name;
     let spec = info.args;
     let arg = if args.is_empty() {
@@ -343,140 +343,6 @@ fn pane_action(info: &'static ActionInfo, args: &[&str]) -> Result<Action, Strin
         Some(a) if spec.split('|').any(|c| c == a) => Ok(Action::Pane { name, arg: Some(a) }),
         Some(a) => Err(format!("{name}: {a:?} is not one of {spec}")),
         None => Err(format!("{name} needs one of {spec}")),
-    }
-}
-
-/// Every action: the global ones, then each registered pane's own (a verb several panes share,
-/// like `cancel`, once). Help and the palette list these.
-pub fn catalogue() -> &'static [&'static ActionInfo] {
-    static ALL: std::sync::OnceLock<Vec<&'static ActionInfo>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| {
-        let mut all: Vec<&'static ActionInfo> = GLOBAL.iter().collect();
-        for spec in crate::registry::PANES {
-            for info in spec.actions {
-                if !all.iter().any(|a| a.name == info.name) {
-                    all.push(info);
-                }
-            }
-        }
-        all
-    })
-}
-
-impl Action {
-    /// Parses the text form, e.g. `split-right`, `resize left 5`, `open status`.
-    pub fn parse(s: &str) -> Result<Action, String> {
-        let mut words = s.split_whitespace();
-        let name = words.next().ok_or("empty action")?;
-        let args: Vec<&str> = words.collect();
-        let no_args = |a: Action| {
-            if args.is_empty() {
-                Ok(a)
-            } else {
-                Err(format!("{name} takes no arguments"))
-            }
-        };
-        let number = |what: &str| -> Result<usize, String> {
-            match args.as_slice() {
-                [n] => n
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or(format!("{name}: {what} must be a number from 1, not {n:?}")),
-                _ => Err(format!("{name} takes one argument: {what}")),
-            }
-        };
-        match name {
-            "split-right" => no_args(Action::SplitRight),
-            "split-down" => no_args(Action::SplitDown),
-            "close-pane" => no_args(Action::ClosePane),
-            "focus-next" => no_args(Action::FocusNext),
-            "focus-prev" => no_args(Action::FocusPrev),
-            "focus-left" => no_args(Action::Focus(Dir::Left)),
-            "focus-right" => no_args(Action::Focus(Dir::Right)),
-            "focus-up" => no_args(Action::Focus(Dir::Up)),
-            "focus-down" => no_args(Action::Focus(Dir::Down)),
-            "focus-pane" => number("N").map(Action::FocusPane),
-            "resize" => {
-                let dir = args
-                    .first()
-                    .and_then(|d| Dir::from_name(d))
-                    .ok_or("resize needs a direction: left, right, up or down")?;
-                let n = match args.get(1) {
-                    None => 2,
-                    Some(n) => n
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or(format!("resize: {n:?} is not a number of cells"))?,
-                };
-                if args.len() > 2 {
-                    return Err("resize takes a direction and a number".into());
-                }
-                Ok(Action::Resize(dir, n))
-            }
-            "zoom" => no_args(Action::Zoom),
-            "swap-next" => no_args(Action::SwapNext),
-            "swap-prev" => no_args(Action::SwapPrev),
-            "new-tab" => no_args(Action::NewTab),
-            "next-tab" => no_args(Action::NextTab),
-            "prev-tab" => no_args(Action::PrevTab),
-            "select-tab" => number("N").map(Action::SelectTab),
-            "rename-tab" => Ok(Action::RenameTab(if args.is_empty() {
-                None
-            } else {
-                Some(args.join(" "))
-            })),
-            "close-tab" => no_args(Action::CloseTab),
-            "open" => match args.as_slice() {
-                [k] => PaneKind::from_name(k).map(Action::Open).ok_or(format!(
-                    "open: unknown pane kind {k:?} (one of: {})",
-                    PaneKind::ALL.map(|k| k.name()).join(", ")
-                )),
-                _ => Err("open takes one argument: the pane kind".into()),
-            },
-            "detach" => no_args(Action::Detach),
-            "palette" => no_args(Action::Palette),
-            "help" => no_args(Action::Help),
-            "reload-config" => no_args(Action::ReloadConfig),
-            "kill-session" => no_args(Action::KillSession),
-            "send-prefix" => no_args(Action::SendPrefix),
-            "refresh" => no_args(Action::Refresh),
-            "copy-mode" => no_args(Action::CopyMode),
-            "paste-buffer" => no_args(Action::PasteBuffer),
-            "unbind" => no_args(Action::Unbind),
-            "open-file" => Ok(Action::OpenFile(if args.is_empty() {
-                None
-            } else {
-                Some(args.join(" "))
-            })),
-            "attach-context" => no_args(Action::AttachContext),
-            "ask-shell" => Ok(Action::AskShell(if args.is_empty() {
-                None
-            } else {
-                Some(args.join(" "))
-            })),
-            "index" => Ok(Action::Index(if args.is_empty() {
-                None
-            } else {
-                Some(args.join(" "))
-            })),
-            _ => match crate::registry::pane_verb(name) {
-                Some(info) => pane_action(info, &args),
-                None => Err(format!("unknown action {name:?}")),
-            },
-        }
-    }
-
-    /// The catalogue entry for this action.
-    pub fn info(&self) -> &'static ActionInfo {
-        let name = self.to_string();
-        let first = name.split(' ').next().unwrap_or("");
-        catalogue()
-            .iter()
-            .copied()
-            .find(|a| a.name == first)
-            .unwrap_or(&GLOBAL[0])
     }
 }
 

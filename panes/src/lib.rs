@@ -23,7 +23,7 @@ pub(crate) mod testkit;
 
 use std::borrow::Cow;
 
-pub use action::{catalogue, Action, ActionInfo, Dir};
+pub use action::{Action, ActionInfo, Dir};
 pub use chat::ChatPane;
 pub use crossterm::event::KeyEvent;
 pub use engine::{
@@ -34,6 +34,7 @@ pub use fieldkit_widgets::{Hint, Theme};
 pub use grid::GridPane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
+pub use registry::catalogue;
 pub use sql::SqlPane;
 pub use status::StatusPane;
 pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane};
@@ -113,6 +114,23 @@ pub trait Pane {
         None
     }
     fn save(&self) -> PaneState;
+}
+
+/// One kind of pane's registration (`registry::PANES` lists them): everything the rest of
+/// fieldkit needs to know about the kind without looking inside its panes.
+pub struct PaneSpec {
+    /// Its name (`open KIND`) and keymap scope (`[KIND]` in keymap.toml).
+    pub kind: PaneKind,
+    /// Every key but the prefix goes to the pane (a terminal): global bindings do not apply.
+    pub all_keys: bool,
+    /// What the pane does itself (`Action::Pane`): joins the action catalogue.
+    pub actions: &'static [ActionInfo],
+    /// The engines the pane needs.
+    pub engines: &'static [Engine],
+    /// A fresh pane; `shell` is the command a fresh terminal runs.
+    pub fresh: fn(shell: &str) -> Box<dyn Pane>,
+    /// The pane back from its saved state; `None` when the state is another kind's.
+    pub restore: fn(&PaneState) -> Option<Box<dyn Pane>>,
 }
 
 pub use registry::restore;

@@ -1,26 +1,15 @@
 /*!
-The pane registry: one registration per kind of pane, and the only list of them.
+The pane registry: the only list of the kinds of pane, one registration each.
 
-A `PaneSpec` says everything the rest of fieldkit needs to know about a kind without looking
+A `PaneSpec` (defined beside the `Pane` trait) says everything the rest of fieldkit needs to know about a kind without looking
 inside its panes: its kind (name and keymap scope), the actions it handles itself (typed verbs
 with descriptions, from `verbs!`), the engines it needs (their services start and greet it when
 it opens), and how to make one fresh or from saved state. A new kind of pane is its module, a
 `SPEC` in it and one line in `PANES`.
 */
 
-use crate::{ActionInfo, Engine, Pane, PaneKind, PaneState};
-
-pub struct PaneSpec {
-    pub kind: PaneKind,
-    /// What the pane does itself (`Action::Pane`): joins the action catalogue.
-    pub actions: &'static [ActionInfo],
-    /// The engines the pane needs.
-    pub engines: &'static [Engine],
-    /// A fresh pane; `shell` is the command a fresh terminal runs.
-    pub fresh: fn(shell: &str) -> Box<dyn Pane>,
-    /// The pane back from its saved state; `None` when the state is another kind's.
-    pub restore: fn(&PaneState) -> Option<Box<dyn Pane>>,
-}
+use crate::action::{Dir, GLOBAL};
+use crate::{Action, ActionInfo, Engine, Pane, PaneKind, PaneSpec, PaneState};
 
 /// Every kind this build can open, in the order `open` lists them.
 pub const PANES: &[&PaneSpec] = &[
@@ -50,6 +39,11 @@ pub fn restore(state: Option<&PaneState>, kind: PaneKind, shell: &str) -> Option
     }
 }
 
+/// Whether panes of `kind` take every key but the prefix.
+pub fn takes_all_keys(kind: PaneKind) -> bool {
+    spec(kind).is_some_and(|s| s.all_keys)
+}
+
 /// The engines panes of `kind` need (none for kinds not built).
 pub fn engines(kind: PaneKind) -> &'static [Engine] {
     spec(kind).map(|s| s.engines).unwrap_or(&[])
@@ -61,6 +55,140 @@ pub fn pane_verb(name: &str) -> Option<&'static ActionInfo> {
         .iter()
         .flat_map(|s| s.actions.iter())
         .find(|a| a.name == name)
+}
+
+/// Every action: the global ones, then each registered pane's own (a verb several panes share,
+/// like `cancel`, once). Help and the palette list these.
+pub fn catalogue() -> &'static [&'static ActionInfo] {
+    static ALL: std::sync::OnceLock<Vec<&'static ActionInfo>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<&'static ActionInfo> = GLOBAL.iter().collect();
+        for spec in PANES {
+            for info in spec.actions {
+                if !all.iter().any(|a| a.name == info.name) {
+                    all.push(info);
+                }
+            }
+        }
+        all
+    })
+}
+
+impl Action {
+    /// Parses the text form, e.g. `split-right`, `resize left 5`, `open status`.
+    pub fn parse(s: &str) -> Result<Action, String> {
+        let mut words = s.split_whitespace();
+        let name = words.next().ok_or("empty action")?;
+        let args: Vec<&str> = words.collect();
+        let no_args = |a: Action| {
+            if args.is_empty() {
+                Ok(a)
+            } else {
+                Err(format!("{name} takes no arguments"))
+            }
+        };
+        let number = |what: &str| -> Result<usize, String> {
+            match args.as_slice() {
+                [n] => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(format!("{name}: {what} must be a number from 1, not {n:?}")),
+                _ => Err(format!("{name} takes one argument: {what}")),
+            }
+        };
+        match name {
+            "split-right" => no_args(Action::SplitRight),
+            "split-down" => no_args(Action::SplitDown),
+            "close-pane" => no_args(Action::ClosePane),
+            "focus-next" => no_args(Action::FocusNext),
+            "focus-prev" => no_args(Action::FocusPrev),
+            "focus-left" => no_args(Action::Focus(Dir::Left)),
+            "focus-right" => no_args(Action::Focus(Dir::Right)),
+            "focus-up" => no_args(Action::Focus(Dir::Up)),
+            "focus-down" => no_args(Action::Focus(Dir::Down)),
+            "focus-pane" => number("N").map(Action::FocusPane),
+            "resize" => {
+                let dir = args
+                    .first()
+                    .and_then(|d| Dir::from_name(d))
+                    .ok_or("resize needs a direction: left, right, up or down")?;
+                let n = match args.get(1) {
+                    None => 2,
+                    Some(n) => n
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or(format!("resize: {n:?} is not a number of cells"))?,
+                };
+                if args.len() > 2 {
+                    return Err("resize takes a direction and a number".into());
+                }
+                Ok(Action::Resize(dir, n))
+            }
+            "zoom" => no_args(Action::Zoom),
+            "swap-next" => no_args(Action::SwapNext),
+            "swap-prev" => no_args(Action::SwapPrev),
+            "new-tab" => no_args(Action::NewTab),
+            "next-tab" => no_args(Action::NextTab),
+            "prev-tab" => no_args(Action::PrevTab),
+            "select-tab" => number("N").map(Action::SelectTab),
+            "rename-tab" => Ok(Action::RenameTab(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            "close-tab" => no_args(Action::CloseTab),
+            "open" => match args.as_slice() {
+                [k] => PaneKind::from_name(k).map(Action::Open).ok_or(format!(
+                    "open: unknown pane kind {k:?} (one of: {})",
+                    PaneKind::ALL.map(|k| k.name()).join(", ")
+                )),
+                _ => Err("open takes one argument: the pane kind".into()),
+            },
+            "detach" => no_args(Action::Detach),
+            "palette" => no_args(Action::Palette),
+            "help" => no_args(Action::Help),
+            "reload-config" => no_args(Action::ReloadConfig),
+            "kill-session" => no_args(Action::KillSession),
+            "send-prefix" => no_args(Action::SendPrefix),
+            "refresh" => no_args(Action::Refresh),
+            "copy-mode" => no_args(Action::CopyMode),
+            "paste-buffer" => no_args(Action::PasteBuffer),
+            "unbind" => no_args(Action::Unbind),
+            "open-file" => Ok(Action::OpenFile(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            "attach-context" => no_args(Action::AttachContext),
+            "ask-shell" => Ok(Action::AskShell(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            "index" => Ok(Action::Index(if args.is_empty() {
+                None
+            } else {
+                Some(args.join(" "))
+            })),
+            _ => match pane_verb(name) {
+                Some(info) => crate::action::pane_action(info, &args),
+                None => Err(format!("unknown action {name:?}")),
+            },
+        }
+    }
+
+    /// The catalogue entry for this action.
+    pub fn info(&self) -> &'static ActionInfo {
+        let name = self.to_string();
+        let first = name.split(' ').next().unwrap_or("");
+        catalogue()
+            .iter()
+            .copied()
+            .find(|a| a.name == first)
+            .unwrap_or(&GLOBAL[0])
+    }
 }
 
 #[cfg(test)]

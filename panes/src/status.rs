@@ -19,8 +19,9 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 /// The status pane's registration: no verbs of its own (`refresh` is global), no engine.
-pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+pub const SPEC: crate::PaneSpec = crate::PaneSpec {
     kind: PaneKind::Status,
+    all_keys: false,
     actions: &[],
     engines: &[],
     fresh: |_| Box::new(StatusPane::new()),

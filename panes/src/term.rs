@@ -21,8 +21,9 @@ use std::borrow::Cow;
 
 /// The terminal pane's registration: copy mode and pastes are global actions; it needs the pty
 /// engine.
-pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+pub const SPEC: crate::PaneSpec = crate::PaneSpec {
     kind: PaneKind::Term,
+    all_keys: true,
     actions: &[],
     engines: &[crate::Engine::Pty],
     fresh: |shell| Box::new(TermPane::new(shell, None)),

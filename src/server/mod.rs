@@ -34,6 +34,14 @@ mod status;
 mod terminals;
 mod workers;
 
+/// The engines' services (`services`), in the order the status pane lists their workers.
+const SERVICES: &[&services::ServiceSpec] = &[
+    &terminals::SERVICE,
+    &probe::SERVICE,
+    &data::SERVICE,
+    &chat::SERVICE,
+];
+
 use crate::config;
 use crate::engine::data::{DataIn, DataOut};
 use crate::engine::probe::{ProbeEvent, ProbeRequest};

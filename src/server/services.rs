@@ -6,8 +6,8 @@ has one), its requests and events, what it does when a pane that needs it opens,
 worker's death means to its panes, and what it saves. The server loop knows none of that: it
 routes a pane's request by the engine it names (`route`), a worker's frame by the worker's kind
 (`on_worker`), and asks each service in `SERVICES` when a pane opens or the server stops. A new
-engine is its module, a `SERVICE` in it and one line in `SERVICES` (and one in `route`, if its
-panes send it requests).
+engine is its module, a `SERVICE` in it and one line in `SERVICES` (in `server/mod.rs`, beside
+the module list), and one in `route` if its panes send it requests.
 
 What is common to every worker (its state, pid, restarts and detail on the status pane, the
 version it speaks) is kept here, so a service only says what is its own.
@@ -32,14 +32,6 @@ pub(super) struct ServiceSpec {
     /// Write what it keeps (`finally`: the server is stopping).
     pub save: fn(&mut Server, finally: bool),
 }
-
-/// Every service, in the order the status pane lists their workers.
-pub(super) const SERVICES: &[&ServiceSpec] = &[
-    &super::terminals::SERVICE,
-    &super::probe::SERVICE,
-    &super::data::SERVICE,
-    &super::chat::SERVICE,
-];
 
 /// For services with nothing to do on one of the occasions.
 pub(super) fn nothing_opened(_: &mut Server, _: &str, _: u64, _: bool) {}

@@ -6,6 +6,28 @@ the pane shows and asks next.
 
 use super::*;
 
+crate::verbs! {
+    /// What a chat pane does itself.
+    pub enum ChatVerb {
+        Send = ("send", "", "Chat: send the message"),
+        Newline = ("newline", "", "Chat: a new line in the message"),
+        Regenerate = ("regenerate", "", "Chat: answer the last question again"),
+        CopyCode = ("copy-code", "", "Chat: copy the last code block (again: the one before)"),
+        ChatSessions = ("chat-sessions", "", "Chat: switch to another chat session"),
+        ChatOpen = ("chat-open", "[ID]", "Chat: show chat session ID (#12)"),
+        ChatNew = ("chat-new", "", "Chat: start a new chat session"),
+        ChatRename = ("chat-rename", "[NAME]", "Chat: rename this chat session"),
+        ChatDelete = ("chat-delete", "", "Chat: delete this chat session"),
+        ChatSearch = ("chat-search", "[TEXT]", "Chat: find chat sessions by what was said"),
+        SystemPrompt = ("system-prompt", "[TEXT]", "Chat: set this session's system prompt"),
+        Attachments = ("attachments", "", "Chat: open or fold the attachments"),
+        Retrieval = ("retrieval", "", "Chat: add passages from the index to questions (on/off)"),
+        Model = ("model", "[NAME]", "Chat: answer with another registered model"),
+        Scroll = ("scroll", "up|down|page-up|page-down|top|bottom", "Chat: scroll the conversation"),
+        Cancel = ("cancel", "", crate::action::CANCEL),
+    }
+}
+
 impl ChatPane {
     pub(super) fn send(&mut self, replace_last: bool, cx: &mut Cx) {
         if self.stream.is_some() {

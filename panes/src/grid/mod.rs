@@ -10,6 +10,7 @@ to superseded requests (older `seq`) are dropped.
 */
 
 mod actions;
+pub use actions::GridVerb;
 mod draw;
 
 use draw::*;
@@ -33,30 +34,10 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-crate::verbs! {
-    /// What a grid does itself.
-    pub enum GridVerb {
-        Move = ("move", crate::action::MOVES, "Grid: move the cursor"),
-        Sort = ("sort", "asc|desc", "Grid: sort by this column (again: unsorted)"),
-        Filter = ("filter", "[EXPR]", "Grid: keep rows where a SQL expression holds (empty: all)"),
-        FilterCell = ("filter-cell", "", "Grid: keep rows equal to this cell"),
-        FilterClear = ("filter-clear", "", "Grid: show every row again"),
-        Stats = ("stats", "", "Grid: column statistics (SUMMARIZE)"),
-        Freq = ("freq", "", "Grid: frequency table of this column"),
-        Inspect = ("inspect", "", "Grid: the whole cell; JSON pretty-printed"),
-        CopyCell = ("copy-cell", "", "Grid: copy the cell to the clipboard"),
-        CopyRow = ("copy-row", "", "Grid: copy the row (tab-separated)"),
-        Export = ("export", "[PATH]", "Grid: write the result to .csv, .tsv, .parquet or .json"),
-        Plot = ("plot", "", "Grid: histogram of a number column, bar chart of others"),
-        PlotLine = ("plot-line", "", "Grid: line chart of the marked column (x) and this one (y)"),
-        Mark = ("mark", "", "Grid: mark this column as the x axis"),
-        Cancel = ("cancel", "", crate::action::CANCEL),
-    }
-}
-
 /// The grid's registration: it needs DuckDB.
-pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+pub const SPEC: crate::PaneSpec = crate::PaneSpec {
     kind: PaneKind::Grid,
+    all_keys: false,
     actions: GridVerb::CATALOGUE,
     engines: &[crate::Engine::Data],
     fresh: |_| Box::new(GridPane::new()),

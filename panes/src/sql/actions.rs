@@ -6,6 +6,21 @@ failed with the error placed in the text).
 
 use super::*;
 
+crate::verbs! {
+    /// What a SQL editor does itself (`move` walks the catalog tree).
+    pub enum SqlVerb {
+        Run = ("run", "statement|all", "SQL: run the selection or the statement at the cursor, or all"),
+        SqlHistory = ("sql-history", "", "SQL: search earlier queries"),
+        AskData = ("ask-data", "[QUESTION]", "SQL: ask the data in plain English; the model's SQL runs read-only"),
+        Complete = ("complete", "", "SQL: complete the word at the cursor"),
+        Buffer = ("buffer", "new|next|prev|close", "SQL: editor buffers"),
+        Catalog = ("catalog", "", "SQL: show or hide the catalog tree"),
+        Dialect = ("dialect", "duckdb|postgres|mysql|bigquery|redshift", "SQL: the dialect the editor's SQL is written in"),
+        Cancel = ("cancel", "", crate::action::CANCEL),
+        Move = ("move", crate::action::MOVES, "SQL: move in the catalog tree"),
+    }
+}
+
 impl SqlPane {
     /// The selected text and where it starts, if anything is selected.
     pub(super) fn selection(&self) -> Option<(String, (usize, usize))> {

@@ -10,6 +10,7 @@ and the live catalog the worker reports.
 */
 
 mod actions;
+pub use actions::SqlVerb;
 mod completion;
 mod draw;
 
@@ -28,25 +29,11 @@ use ratatui::style::{Modifier, Style};
 use std::borrow::Cow;
 use tui_textarea::{CursorMove, TextArea};
 
-crate::verbs! {
-    /// What a SQL editor does itself (`move` walks the catalog tree).
-    pub enum SqlVerb {
-        Run = ("run", "statement|all", "SQL: run the selection or the statement at the cursor, or all"),
-        SqlHistory = ("sql-history", "", "SQL: search earlier queries"),
-        AskData = ("ask-data", "[QUESTION]", "SQL: ask the data in plain English; the model's SQL runs read-only"),
-        Complete = ("complete", "", "SQL: complete the word at the cursor"),
-        Buffer = ("buffer", "new|next|prev|close", "SQL: editor buffers"),
-        Catalog = ("catalog", "", "SQL: show or hide the catalog tree"),
-        Dialect = ("dialect", "duckdb|postgres|mysql|bigquery|redshift", "SQL: the dialect the editor's SQL is written in"),
-        Cancel = ("cancel", "", crate::action::CANCEL),
-        Move = ("move", crate::action::MOVES, "SQL: move in the catalog tree"),
-    }
-}
-
 /// The SQL editor's registration: it needs DuckDB (and asks the model through the chat's
 /// service, started when it asks).
-pub const SPEC: crate::registry::PaneSpec = crate::registry::PaneSpec {
+pub const SPEC: crate::PaneSpec = crate::PaneSpec {
     kind: PaneKind::Sql,
+    all_keys: false,
     actions: SqlVerb::CATALOGUE,
     engines: &[crate::Engine::Data],
     fresh: |_| Box::new(SqlPane::default()),
