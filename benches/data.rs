@@ -220,6 +220,7 @@ fn draw(pane: &mut GridPane) {
         &RenderCx {
             theme: &theme,
             focused: true,
+            retained: false,
         },
     );
 }

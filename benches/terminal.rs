@@ -367,13 +367,15 @@ fn latency_bench(keys: usize) {
     );
 }
 
-/// Where one echo's frame goes: the emulator snapshot, the pane drawing it, the whole screen
-/// composed and diffed. No peer: these are the parts of fieldkit's own latency.
+/// Where one echo's frame goes: the emulator's update (the damaged rows), the pane drawing it,
+/// and the screen for one client: whole (composed and diffed, as after any other change) and
+/// retained (only the changed pane drawn over the last frame, then diffed). No peer: these are
+/// the parts of fieldkit's own latency.
 fn frame_path_bench(iters: u32) {
     use fieldkit::engine::pty::Screen;
     use fieldkit::keymap::{KeyState, Keymap};
     use fieldkit::server::frames::FrameWriter;
-    use fieldkit::server::render::screen_into;
+    use fieldkit::server::render::{content_rows, panes_into, screen_into};
     use fieldkit::server::session::{Ids, Session};
     use fieldkit_panes::{Cx, EngineEvent, Pane, RenderCx, TermPane};
     use fieldkit_widgets::{TermCaps, Theme};
@@ -394,48 +396,77 @@ fn frame_path_bench(iters: u32) {
     let mut pane = TermPane::new("sh", None);
     let area = ratatui::layout::Rect::new(0, 0, cols, rows);
     let mut buf = ratatui::buffer::Buffer::empty(area);
+    pane.on_engine(screen.update(false), &mut Cx::default());
     for i in 0..iters {
         screen.feed(if i % 2 == 0 { b"x" } else { b"\x08 \x08" });
         let t = Instant::now();
-        let f = screen.frame();
+        let up = screen.update(false);
         t_frame += t.elapsed();
         let t = Instant::now();
-        pane.on_engine(EngineEvent::TermFrame(Box::new(f)), &mut Cx::default());
+        pane.on_engine(up, &mut Cx::default());
         pane.render(
             area,
             &mut buf,
             &RenderCx {
                 theme: &theme,
                 focused: true,
+                retained: i > 0,
             },
         );
         t_pane += t.elapsed();
     }
-    // The whole screen around a pane (tab bar, border, hint bar), composed and diffed.
+    // The screen around a terminal pane (tab bar, border, hint bar) for one client.
     let mut ids = Ids::default();
     let mut s = Session::new_with(
         "main",
         &mut ids,
         (W, H),
         "sh",
-        fieldkit_panes::PaneKind::Status,
+        fieldkit_panes::PaneKind::Term,
     );
+    let id = s.focused();
     let km = Keymap::default_map();
     let mut w = FrameWriter::default();
     let mut t_screen = Duration::ZERO;
-    for _ in 0..iters {
+    let mut t_retained = Duration::ZERO;
+    for i in 0..iters {
+        screen.feed(if i % 2 == 0 { b"x" } else { b"\x08 \x08" });
+        if let Some(p) = s.panes.get_mut(&id) {
+            p.on_engine(screen.update(false), &mut Cx::default());
+        }
         let t = Instant::now();
         let mut canvas = w.canvas();
         let cur = screen_into(&mut s, &theme, &km, &KeyState::default(), &mut canvas);
         let _ = w.frame(canvas, cur, TermCaps::default(), theme.bg);
         t_screen += t.elapsed();
+        // As the server does: the rows the emulator says changed are the rows sent.
+        screen.feed(if i % 2 == 0 { b"y" } else { b"\x08 \x08" });
+        let up = screen.update(false);
+        let rows = match &up {
+            EngineEvent::TermRows(r) => Some(r.changed.iter().map(|(y, _)| *y).collect()),
+            _ => None,
+        };
+        if let Some(p) = s.panes.get_mut(&id) {
+            p.on_engine(up, &mut Cx::default());
+        }
+        s.content.insert(id, rows);
+        let t = Instant::now();
+        let rows = content_rows(&s);
+        let _ = w
+            .patch(&rows, TermCaps::default(), theme.bg, |buf| {
+                panes_into(&mut s, &theme, buf)
+            })
+            .expect("a frame was sent");
+        t_retained += t.elapsed();
+        s.content.clear();
     }
     println!("one terminal frame, {cols}x{rows} ({iters} frames, mean):");
     println!(
-        "  emulator snapshot {:.3} ms   pane draw {:.3} ms   screen compose + diff {:.3} ms",
+        "  emulator update {:.3} ms   pane draw {:.3} ms   screen: whole {:.3} ms, retained {:.3} ms",
         ms(t_frame / iters),
         ms(t_pane / iters),
-        ms(t_screen / iters)
+        ms(t_screen / iters),
+        ms(t_retained / iters)
     );
 }
 
@@ -464,8 +495,19 @@ fn main() {
             "full run"
         }
     );
-    frame_path_bench(if quick { 50 } else { 1000 });
-    cat_bench(if quick { 20 } else { 200 }, if quick { 2 } else { 5 });
-    memory_bench();
-    latency_bench(if quick { 20 } else { 100 });
+    // `FIELDKIT_BENCH_ONLY=echo,cat` runs just those parts (frame, cat, memory, echo).
+    let only = std::env::var("FIELDKIT_BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
+    if wanted("frame") {
+        frame_path_bench(if quick { 50 } else { 1000 });
+    }
+    if wanted("cat") {
+        cat_bench(if quick { 20 } else { 200 }, if quick { 2 } else { 5 });
+    }
+    if wanted("memory") {
+        memory_bench();
+    }
+    if wanted("echo") {
+        latency_bench(if quick { 20 } else { 100 });
+    }
 }

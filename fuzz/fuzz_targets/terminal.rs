@@ -34,5 +34,5 @@ fuzz_target!(|data: &[u8]| {
     let area = Rect::new(0, 0, cols, rows);
     let mut buf = Buffer::empty(area);
     let theme = fieldkit_widgets::Theme::default();
-    pane.render(area, &mut buf, &RenderCx { theme: &theme, focused: true });
+    pane.render(area, &mut buf, &RenderCx { theme: &theme, focused: true, retained: false });
 });

@@ -67,6 +67,8 @@ pub enum EngineEvent {
     Opened,
     Status(Box<ServerStatus>),
     TermFrame(Box<crate::term::TermFrame>),
+    /// The rows of a terminal's screen that changed since its last frame (plain output).
+    TermRows(Box<crate::term::TermRows>),
     TermTitle(String),
     TermBell,
     /// How the program ended: `0`, `1`, `signal 9`.

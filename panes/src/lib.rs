@@ -37,7 +37,7 @@ use ratatui::layout::{Position, Rect};
 pub use registry::catalogue;
 pub use sql::SqlPane;
 pub use status::StatusPane;
-pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane};
+pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane, TermRows};
 
 pub use fieldkit_messages::saved::{PaneKind, PaneState};
 
@@ -91,6 +91,9 @@ impl Cx {
 pub struct RenderCx<'a> {
     pub theme: &'a Theme,
     pub focused: bool,
+    /// The buffer under the pane's area still holds what the pane drew there last time, and
+    /// nothing else changed on screen: a pane may draw only what changed since.
+    pub retained: bool,
 }
 
 pub trait Pane {

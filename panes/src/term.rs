@@ -9,6 +9,7 @@ copy-mode keys become `CopyCmd`s that the engine carries out on its scrollback.
 */
 
 use crate::keys::encode_key;
+use crate::Theme;
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, Hint, KeyEvent, Outcome, Pane, PaneKind,
     PaneState, RenderCx, TermRequest, UiCommand,
@@ -89,6 +90,20 @@ pub struct TermFrame {
     pub modes: TermModes,
 }
 
+/// The rows of the screen that changed since the last frame or rows the pane was given, and
+/// what else a frame carries (all of it small). The emulator sends these for plain output (no
+/// selection, no search, no scrollback shown), so an echo costs one row, not a screen.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TermRows {
+    pub cols: u16,
+    pub rows: u16,
+    /// Each changed row's number and its `cols` cells.
+    pub changed: Vec<(u16, Vec<TermCell>)>,
+    pub cursor: Option<(u16, u16)>,
+    pub history: usize,
+    pub modes: TermModes,
+}
+
 /// Motions and commands in copy mode, carried out by the engine on the scrollback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyCmd {
@@ -144,6 +159,10 @@ pub struct TermPane {
     exited: Option<String>,
     copy: Option<CopyUi>,
     bell: bool,
+    /// The rows the last `TermRows` changed (`None`: the last update was a whole frame).
+    changed: Option<Vec<u16>>,
+    /// Where the pane last drew itself whole.
+    drawn: Option<Rect>,
 }
 
 impl TermPane {
@@ -319,7 +338,31 @@ impl Pane for TermPane {
                 })));
                 return Outcome::Consumed;
             }
-            EngineEvent::TermFrame(f) => self.frame = Some(*f),
+            EngineEvent::TermFrame(f) => {
+                self.frame = Some(*f);
+                self.changed = None;
+            }
+            EngineEvent::TermRows(r) => match self.frame.as_mut() {
+                Some(f) if f.cols == r.cols && f.rows == r.rows => {
+                    let mut rows = Vec::with_capacity(r.changed.len());
+                    for (y, cells) in r.changed {
+                        let start = y as usize * f.cols as usize;
+                        if let Some(dst) = f.cells.get_mut(start..start + cells.len()) {
+                            dst.clone_from_slice(&cells);
+                            rows.push(y);
+                        }
+                    }
+                    f.cursor = r.cursor;
+                    f.copy_cursor = None;
+                    f.display_offset = 0;
+                    f.history = r.history;
+                    f.modes = r.modes;
+                    self.changed = Some(rows);
+                }
+                // Rows for a screen this pane does not have: the emulator sends whole frames
+                // after every resize, so this is not expected; draw what there is.
+                _ => self.changed = None,
+            },
             EngineEvent::TermTitle(t) => {
                 self.title = Some(t.chars().filter(|c| !c.is_control()).take(80).collect())
             }
@@ -349,50 +392,19 @@ impl Pane for TermPane {
         };
         let cols = f.cols.min(area.width);
         let rows = f.rows.min(area.height);
-        for y in 0..rows {
-            for x in 0..cols {
-                let Some(cell) = f.cells.get(y as usize * f.cols as usize + x as usize) else {
-                    continue;
-                };
-                let out = &mut buf[(area.x + x, area.y + y)];
-                if cell.spacer {
-                    out.reset();
-                    out.set_style(Style::new().bg(resolve(cell.bg, t.bg)));
-                    continue;
+        // Over what it drew last time (`retained`), plain output redraws only changed rows.
+        let plain = self.copy.is_none() && self.exited.is_none() && f.display_offset == 0;
+        match &self.changed {
+            Some(changed) if rcx.retained && plain && self.drawn == Some(area) => {
+                for &y in changed.iter().filter(|y| **y < rows) {
+                    draw_row(f, y, cols, area, buf, t);
                 }
-                let mut fg = resolve(cell.fg, t.fg);
-                let mut bg = resolve(cell.bg, t.bg);
-                let mut mods = cell.mods;
-                if mods.contains(Modifier::REVERSED) {
-                    std::mem::swap(&mut fg, &mut bg);
-                    mods.remove(Modifier::REVERSED);
+            }
+            _ => {
+                for y in 0..rows {
+                    draw_row(f, y, cols, area, buf, t);
                 }
-                if mods.contains(Modifier::HIDDEN) {
-                    fg = bg;
-                    mods.remove(Modifier::HIDDEN);
-                }
-                match cell.hl {
-                    Highlight::None => {}
-                    Highlight::Selection => {
-                        fg = t.selection_fg;
-                        bg = t.selection_bg;
-                    }
-                    Highlight::Match => {
-                        fg = t.bg;
-                        bg = t.matched;
-                    }
-                }
-                if cell.wide && x + 1 >= cols {
-                    // Half a wide character does not fit: show a blank, as terminals do.
-                    out.set_symbol(" ");
-                } else if let Some(extra) = &cell.combining {
-                    let mut s = String::from(cell.ch);
-                    s.extend(extra.iter());
-                    out.set_symbol(&s);
-                } else {
-                    out.set_char(if cell.ch == '\0' { ' ' } else { cell.ch });
-                }
-                out.set_style(Style::new().fg(fg).bg(bg).add_modifier(mods));
+                self.drawn = Some(area);
             }
         }
         if let Some((cx, cy)) = f.copy_cursor {
@@ -477,6 +489,57 @@ impl Pane for TermPane {
     }
 }
 
+/// Draws row `y` of the frame (its first `cols` cells) at `area`.
+fn draw_row(f: &TermFrame, y: u16, cols: u16, area: Rect, buf: &mut Buffer, t: &Theme) {
+    for x in 0..cols {
+        let Some(cell) = f.cells.get(y as usize * f.cols as usize + x as usize) else {
+            continue;
+        };
+        let out = &mut buf[(area.x + x, area.y + y)];
+        if cell.spacer {
+            out.reset();
+            out.set_style(Style::new().bg(resolve(cell.bg, t.bg)));
+            continue;
+        }
+        let mut fg = resolve(cell.fg, t.fg);
+        let mut bg = resolve(cell.bg, t.bg);
+        let mut mods = cell.mods;
+        if mods.contains(Modifier::REVERSED) {
+            std::mem::swap(&mut fg, &mut bg);
+            mods.remove(Modifier::REVERSED);
+        }
+        if mods.contains(Modifier::HIDDEN) {
+            fg = bg;
+            mods.remove(Modifier::HIDDEN);
+        }
+        match cell.hl {
+            Highlight::None => {}
+            Highlight::Selection => {
+                fg = t.selection_fg;
+                bg = t.selection_bg;
+            }
+            Highlight::Match => {
+                fg = t.bg;
+                bg = t.matched;
+            }
+        }
+        if cell.wide && x + 1 >= cols {
+            // Half a wide character does not fit: show a blank, as terminals do.
+            out.set_symbol(" ");
+        } else if let Some(extra) = &cell.combining {
+            let mut s = String::from(cell.ch);
+            s.extend(extra.iter());
+            out.set_symbol(&s);
+        } else {
+            out.set_char(if cell.ch == '\0' { ' ' } else { cell.ch });
+        }
+        // Assigned, not added: over a retained frame the cell still has the old modifiers.
+        out.fg = fg;
+        out.bg = bg;
+        out.modifier = mods;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,6 +608,7 @@ mod tests {
             &RenderCx {
                 theme: &theme,
                 focused: true,
+                retained: false,
             },
         );
         let text = (0..h)

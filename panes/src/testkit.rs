@@ -16,6 +16,7 @@ pub fn snapshot(pane: &mut dyn Pane, w: u16, h: u16) -> String {
             &RenderCx {
                 theme: &theme,
                 focused: true,
+                retained: false,
             },
         )
     })

@@ -204,6 +204,7 @@ fn capture_pane(
             &RenderCx {
                 theme,
                 focused: false,
+                retained: false,
             },
         );
     }

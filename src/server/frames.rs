@@ -29,6 +29,46 @@ impl FrameWriter {
             .unwrap_or_else(|| Buffer::empty(Rect::default()))
     }
 
+    /// Retained drawing: `draw` draws over the client's screen as it was last sent, touching
+    /// only the rows in `rows`, and only what changed in those rows is sent. `None` (nothing
+    /// drawn) when the client's screen is not known: after attach, a resize, or frames held back
+    /// from a slow client; then the caller draws the whole screen.
+    pub fn patch(
+        &mut self,
+        rows: &[u16],
+        caps: TermCaps,
+        base_bg: ratatui::style::Color,
+        draw: impl FnOnce(&mut Buffer) -> Option<Position>,
+    ) -> Option<Vec<u8>> {
+        let prev = self.prev.as_mut().filter(|p| !p.area.is_empty())?;
+        let w = prev.area.width as usize;
+        let mut rows: Vec<u16> = rows
+            .iter()
+            .copied()
+            .filter(|y| *y < prev.area.height)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        // The rows as they were, then as drawn: diffed as two small buffers.
+        let band = Rect::new(0, 0, prev.area.width, rows.len() as u16);
+        let copy_rows = |from: &Buffer, into: &mut Buffer| {
+            for (i, y) in rows.iter().enumerate() {
+                let src = *y as usize * w;
+                into.content[i * w..(i + 1) * w].clone_from_slice(&from.content[src..src + w]);
+            }
+        };
+        let mut old = Buffer::empty(band);
+        copy_rows(prev, &mut old);
+        let cursor = draw(prev);
+        let mut new = Buffer::empty(band);
+        copy_rows(prev, &mut new);
+        let changed: Vec<(u16, u16, &ratatui::buffer::Cell)> = diff(&old, &new)
+            .into_iter()
+            .map(|(x, i, c)| (x, rows[i as usize], c))
+            .collect();
+        Some(self.encode(&changed, cursor, caps, base_bg, Vec::new()))
+    }
+
     /// Forget the client's screen: the next frame is sent whole (after attach or resize).
     pub fn invalidate(&mut self) {
         if let Some(mut p) = self.prev.take() {
@@ -61,10 +101,25 @@ impl FrameWriter {
                 blank
             }
         };
-        let diff = diff(&prev, &buf);
+        let out = self.encode(&diff(&prev, &buf), cursor, caps, base_bg, out);
+        self.prev = Some(buf);
+        self.spare = Some(prev);
+        out
+    }
+
+    /// The bytes for changed cells `diff` and the cursor, adapted to `caps`, after `out`, in
+    /// synchronized output; empty when nothing changed.
+    fn encode(
+        &mut self,
+        diff: &[(u16, u16, &ratatui::buffer::Cell)],
+        cursor: Option<Position>,
+        caps: TermCaps,
+        base_bg: ratatui::style::Color,
+        mut out: Vec<u8>,
+    ) -> Vec<u8> {
         let drew = !diff.is_empty();
         if caps.is_full() {
-            encode_cells(&diff, &mut out);
+            encode_cells(diff, &mut out);
         } else {
             let adapted: Vec<(u16, u16, ratatui::buffer::Cell)> = diff
                 .iter()
@@ -97,8 +152,6 @@ impl FrameWriter {
             framed.extend_from_slice(b"\x1b[?2026l");
             out = framed;
         }
-        self.prev = Some(buf);
-        self.spare = Some(prev);
         self.cursor = Some(cursor);
         out
     }

@@ -487,17 +487,19 @@ impl Server {
         let dirty: Vec<String> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.dirty)
+            .filter(|(_, s)| s.dirty || !s.content.is_empty())
             .map(|(n, _)| n.clone())
             .collect();
         for name in &dirty {
             self.refresh_frames(name);
         }
         for (name, s) in self.sessions.iter_mut() {
-            if !s.dirty {
+            if !s.dirty && s.content.is_empty() {
                 continue;
             }
-            s.dirty = false;
+            // Retained drawing: when only panes' content changed, each client gets those
+            // panes drawn over what it was last sent, and the difference is one row for an echo.
+            let only_content = !s.dirty && s.popup.is_none();
             for c in self
                 .clients
                 .values_mut()
@@ -509,15 +511,28 @@ impl Server {
                     c.backlog.held_back.store(true, Ordering::Release);
                     continue;
                 }
-                let mut buf = c.writer.canvas();
-                let cursor = render::screen_into(s, &self.theme, &self.keymap, &c.keys, &mut buf);
-                let fitted = render::fit(buf, c.size.0, c.size.1, &self.theme);
-                let bytes = c.writer.frame(fitted, cursor, c.caps, self.theme.bg);
+                let theme = &self.theme;
+                let patched = if only_content && c.size == s.size {
+                    let rows = render::content_rows(s);
+                    c.writer.patch(&rows, c.caps, theme.bg, |buf| {
+                        render::panes_into(s, theme, buf)
+                    })
+                } else {
+                    None
+                };
+                let bytes = patched.unwrap_or_else(|| {
+                    let mut buf = c.writer.canvas();
+                    let cursor = render::screen_into(s, theme, &self.keymap, &c.keys, &mut buf);
+                    let fitted = render::fit(buf, c.size.0, c.size.1, theme);
+                    c.writer.frame(fitted, cursor, c.caps, theme.bg)
+                });
                 if !bytes.is_empty() {
                     tracing::trace!(n = bytes.len(), "frame out");
                     c.output(bytes);
                 }
             }
+            s.dirty = false;
+            s.content.clear();
         }
     }
 

@@ -98,6 +98,7 @@ pub fn screen_into(
             &RenderCx {
                 theme,
                 focused: is_focus,
+                retained: false,
             },
         );
         if is_focus {
@@ -119,6 +120,64 @@ pub fn screen_into(
         cursor = popup.render(full, buf, theme, keymap);
     }
     cursor
+}
+
+/// Draws again, over `buf` (a copy of what the client was last sent), only the content of the
+/// panes in `s.content`: what a terminal's output changed, without the tab bar, borders, hint
+/// bar or other panes. Returns the cursor as `screen_into` would. Only for a session that is
+/// not `dirty` and shows no popup (those are drawn whole).
+pub fn panes_into(s: &mut Session, theme: &Theme, buf: &mut Buffer) -> Option<Position> {
+    let focused = s.focused();
+    let mut cursor = None;
+    for (id, rect) in s.visible() {
+        let is_focus = id == focused;
+        let changed = s.content.contains_key(&id);
+        if !changed && !is_focus {
+            continue;
+        }
+        let Some(pane) = s.panes.get_mut(&id) else {
+            continue;
+        };
+        let inner = Block::new().borders(Borders::ALL).inner(rect);
+        if inner.width == 0 || inner.height == 0 {
+            continue;
+        }
+        if changed {
+            pane.render(
+                inner,
+                buf,
+                &RenderCx {
+                    theme,
+                    focused: is_focus,
+                    retained: true,
+                },
+            );
+        }
+        if is_focus {
+            cursor = pane.cursor(inner);
+        }
+    }
+    cursor
+}
+
+/// The screen rows `panes_into` draws: each changed pane's changed rows, or all its rows.
+pub fn content_rows(s: &Session) -> Vec<u16> {
+    let mut out = Vec::new();
+    for (id, rect) in s.visible() {
+        let Some(rows) = s.content.get(&id) else {
+            continue;
+        };
+        let inner = Block::new().borders(Borders::ALL).inner(rect);
+        match rows {
+            Some(rows) => out.extend(
+                rows.iter()
+                    .filter(|y| **y < inner.height)
+                    .map(|y| inner.y + y),
+            ),
+            None => out.extend(inner.top()..inner.bottom()),
+        }
+    }
+    out
 }
 
 /// The hint bar's contents: what the keys do right now.
@@ -278,6 +337,110 @@ mod tests {
     fn text(s: &mut Session, keys: &KeyState) -> String {
         let (buf, _) = screen(s, &Theme::default(), &Keymap::default_map(), keys);
         text_of(&buf, buf.area)
+    }
+
+    /// Retained drawing sends only what terminal output changed; a client's terminal fed those
+    /// bytes (an emulator here) must show exactly what a whole redraw shows, after every kind
+    /// of output: text, colours, wide characters, erasing, cursor moves, scrolling, clearing,
+    /// the alternate screen, in either of two panes side by side.
+    #[test]
+    fn retained_drawing_shows_what_a_whole_redraw_shows() {
+        use crate::engine::pty::Screen;
+        let (w, h) = (64u16, 18u16);
+        let mut ids = Ids::default();
+        let mut s = Session::new_with(
+            "main",
+            &mut ids,
+            (w, h),
+            "sh",
+            fieldkit_panes::PaneKind::Term,
+        );
+        s.apply(&Action::SplitRight, &mut ids).expect("split");
+        let theme = Theme::default();
+        let keymap = Keymap::default_map();
+        let mut screens: std::collections::BTreeMap<u64, Screen> = s
+            .visible()
+            .into_iter()
+            .map(|(id, r)| (id, Screen::new(r.width - 2, r.height - 2, 100)))
+            .collect();
+        let mut writer = FrameWriter::default();
+        let mut client = Screen::new(w, h, 0);
+        let caps = TermCaps::default();
+        let client_text = |c: &Screen| -> Vec<String> {
+            let f = c.frame();
+            f.cells
+                .chunks(f.cols as usize)
+                .map(|row| row.iter().filter(|c| !c.spacer).map(|c| c.ch).collect())
+                .collect()
+        };
+        let whole_text = |s: &mut Session| -> Vec<String> {
+            let (buf, _) = screen(s, &theme, &keymap, &KeyState::default());
+            (0..h)
+                .map(|y| {
+                    let mut line = String::new();
+                    let mut x = 0;
+                    while x < w {
+                        let sym = buf[(x, y)].symbol();
+                        line.push_str(sym);
+                        x += crate::server::frames::width(sym).max(1) as u16;
+                    }
+                    line
+                })
+                .collect()
+        };
+        // The first frame is whole, as after an attach.
+        for (id, sc) in screens.iter_mut() {
+            if let Some(p) = s.panes.get_mut(id) {
+                p.on_engine(sc.update(false), &mut Cx::default());
+            }
+        }
+        let mut canvas = writer.canvas();
+        let cursor = screen_into(&mut s, &theme, &keymap, &KeyState::default(), &mut canvas);
+        client.feed(&writer.frame(canvas, cursor, caps, theme.bg));
+        let ids_: Vec<u64> = screens.keys().copied().collect();
+        let outputs: &[&[u8]] = &[
+            b"$ ",
+            b"echo hello",
+            b"\r\nhello\r\n$ ",
+            b"\x1b[31mred\x1b[0m and \x1b[1;44mbold on blue\x1b[0m",
+            "wide: 世界 ok".as_bytes(),
+            b"\x1b[5;3Hmoved",
+            b"\x1b[2K",
+            b"\x08\x08\x08 \x08",
+            b"one\r\ntwo\r\nthree\r\nfour\r\nfive\r\nsix\r\nseven\r\neight\r\nnine\r\nten\r\n",
+            b"eleven\r\ntwelve\r\nthirteen\r\nfourteen\r\nfifteen\r\nsixteen\r\n",
+            b"\x1b[?1049h\x1b[Hfull screen program",
+            b"\x1b[10;10Hstatus",
+            b"\x1b[?1049l",
+            b"\x1b[2J\x1b[Hcleared",
+            "tail 世".as_bytes(),
+        ];
+        for (i, out) in outputs.iter().enumerate() {
+            let id = ids_[i % ids_.len()];
+            let sc = screens.get_mut(&id).expect("screen");
+            sc.feed(out);
+            let update = sc.update(false);
+            let rows = match &update {
+                EngineEvent::TermRows(r) => Some(r.changed.iter().map(|(y, _)| *y).collect()),
+                _ => None,
+            };
+            if let Some(p) = s.panes.get_mut(&id) {
+                p.on_engine(update, &mut Cx::default());
+            }
+            s.content.insert(id, rows);
+            let rows = content_rows(&s);
+            let bytes = writer
+                .patch(&rows, caps, theme.bg, |buf| panes_into(&mut s, &theme, buf))
+                .expect("the client's screen is known");
+            s.content.clear();
+            client.feed(&bytes);
+            assert_eq!(
+                client_text(&client),
+                whole_text(&mut s),
+                "after output {i} ({:?})",
+                String::from_utf8_lossy(out)
+            );
+        }
     }
 
     fn settings() -> insta::Settings {

@@ -35,8 +35,12 @@ pub struct Session {
     /// The size every client sees: the smallest of those attached (kept while detached).
     pub size: (u16, u16),
     pub popup: Option<Popup>,
-    /// Something changed that clients must see.
+    /// Something changed that clients must see: the whole screen is drawn again.
     pub dirty: bool,
+    /// Panes whose content alone changed (a terminal's output), with the rows of the pane
+    /// that changed when known (`None`: all): unless `dirty`, only these are drawn again, over
+    /// what each client was last sent.
+    pub content: BTreeMap<PaneId, Option<Vec<u16>>>,
     /// Something changed that must be saved.
     pub changed: bool,
     /// SQL editor -> the grid that shows its results.
@@ -94,6 +98,7 @@ impl Session {
             shell: shell.to_string(),
             new_kind: kind,
             bells: Default::default(),
+            content: Default::default(),
             tabs: vec![Tab {
                 name: "1".into(),
                 layout: Node::Leaf(id),
@@ -395,6 +400,7 @@ impl Session {
             shell: shell.to_string(),
             new_kind: DEFAULT_KIND,
             bells: Default::default(),
+            content: Default::default(),
             active: state.active.min(tabs.len() - 1),
             tabs,
             panes,

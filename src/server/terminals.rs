@@ -160,6 +160,7 @@ impl Server {
                 let Some(name) = self.session_of(pane) else {
                     return;
                 };
+                let fed_title = fed.title.is_some();
                 if let Some(title) = fed.title {
                     self.pane_call_id(&name, pane, |p, cx| {
                         p.on_engine(EngineEvent::TermTitle(title), cx)
@@ -180,9 +181,16 @@ impl Server {
                         self.clipboard(&name, &text);
                     }
                 }
+                // Plain output changes only the pane's content; a title or a bell shows in
+                // its border or the tab bar, so the whole screen is drawn again.
+                let whole = fed_title || fed.bell;
                 if let Some(s) = self.sessions.get_mut(&name) {
                     if s.visible().iter().any(|(id, _)| *id == pane) {
-                        s.dirty = true;
+                        if whole {
+                            s.dirty = true;
+                        } else {
+                            s.content.entry(pane).or_insert(None);
+                        }
                     }
                 }
             }
@@ -206,7 +214,8 @@ impl Server {
         }
     }
 
-    /// Gives every visible terminal pane of `name` a fresh frame if its screen changed.
+    /// Gives every visible terminal pane of `name` what changed on its screen (the damaged rows,
+    /// or a whole frame), if anything did.
     pub(super) fn refresh_frames(&mut self, name: &str) {
         let Some(s) = self.sessions.get_mut(name) else {
             return;
@@ -219,11 +228,15 @@ impl Server {
                 continue;
             }
             t.dirty = false;
+            let update = t.screen.update(false);
+            if let Some(rows) = s.content.get_mut(&id) {
+                *rows = match &update {
+                    EngineEvent::TermRows(r) => Some(r.changed.iter().map(|(y, _)| *y).collect()),
+                    _ => None,
+                };
+            }
             if let Some(p) = s.panes.get_mut(&id) {
-                p.on_engine(
-                    EngineEvent::TermFrame(Box::new(t.screen.frame())),
-                    &mut Cx::default(),
-                );
+                p.on_engine(update, &mut Cx::default());
             }
         }
     }

@@ -625,6 +625,7 @@ mod tests {
                 &RenderCx {
                     theme: &theme,
                     focused: true,
+                    retained: false,
                 },
             );
             if let Some(p) = pane.cursor(area) {

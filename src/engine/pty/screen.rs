@@ -11,11 +11,11 @@ use alacritty_terminal::index::{Column, Direction, Line, Point, Side};
 use alacritty_terminal::selection::{Selection, SelectionType};
 use alacritty_terminal::term::cell::Flags;
 use alacritty_terminal::term::search::{Match, RegexSearch};
-use alacritty_terminal::term::{Config, Osc52, Term, TermMode};
+use alacritty_terminal::term::{Config, Osc52, Term, TermDamage, TermMode};
 use alacritty_terminal::vi_mode::ViMotion;
 use alacritty_terminal::vte::ansi::{Color as AColor, NamedColor, Processor, Rgb, StdSyncHandler};
 use fieldkit_panes::term::Highlight;
-use fieldkit_panes::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes};
+use fieldkit_panes::{CopyCmd, EngineEvent, SelectKind, TermCell, TermFrame, TermModes, TermRows};
 use ratatui::style::{Color, Modifier};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -67,6 +67,9 @@ pub struct Screen {
     /// The primary screen's text (history and screen) as it was when a program switched to
     /// the alternate screen; `None` while the primary screen shows.
     primary: Option<String>,
+    /// The last `update` was plain (no selection, search or scrollback shown), so the pane's
+    /// frame matches the screen but for the damage since.
+    plain_sent: bool,
 }
 
 /// Where the first switch to the alternate screen (`CSI ? 1049 h`, the one alacritty
@@ -86,6 +89,40 @@ pub(super) fn literal(pattern: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// One of alacritty's cells as a pane draws it.
+fn term_cell(c: &alacritty_terminal::term::cell::Cell, hl: Highlight) -> TermCell {
+    let f = c.flags;
+    let mut mods = Modifier::empty();
+    for (flag, m) in [
+        (Flags::BOLD, Modifier::BOLD),
+        (Flags::ITALIC, Modifier::ITALIC),
+        (Flags::ALL_UNDERLINES, Modifier::UNDERLINED),
+        (Flags::INVERSE, Modifier::REVERSED),
+        (Flags::DIM, Modifier::DIM),
+        (Flags::HIDDEN, Modifier::HIDDEN),
+        (Flags::STRIKEOUT, Modifier::CROSSED_OUT),
+    ] {
+        if f.intersects(flag) {
+            mods |= m;
+        }
+    }
+    let ch = if f.contains(Flags::LEADING_WIDE_CHAR_SPACER) || c.c == '\0' || c.c == '\t' {
+        ' '
+    } else {
+        c.c
+    };
+    TermCell {
+        ch,
+        combining: c.zerowidth().map(|z| z.to_vec().into_boxed_slice()),
+        fg: color(c.fg),
+        bg: color(c.bg),
+        mods,
+        wide: f.contains(Flags::WIDE_CHAR),
+        spacer: f.contains(Flags::WIDE_CHAR_SPACER),
+        hl,
+    }
 }
 
 pub(super) fn color(c: AColor) -> Color {
@@ -152,6 +189,7 @@ impl Screen {
             search: None,
             found: None,
             primary: None,
+            plain_sent: false,
         }
     }
 
@@ -240,6 +278,66 @@ impl Screen {
         }
     }
 
+    /// What the pane needs to show the screen as it is now: the rows alacritty says changed
+    /// since the last update (plain output), or a whole frame (the first one, after `whole`,
+    /// and whenever a selection, a search or the scrollback is shown or was last time).
+    pub fn update(&mut self, whole: bool) -> EngineEvent {
+        let plain = self.found.is_none()
+            && self.term.selection.is_none()
+            && self.term.grid().display_offset() == 0
+            && !self.term.mode().contains(TermMode::VI);
+        let lines: Option<Vec<usize>> = match self.term.damage() {
+            TermDamage::Full => None,
+            TermDamage::Partial(it) => Some(it.map(|d| d.line).collect()),
+        };
+        self.term.reset_damage();
+        let was_plain = std::mem::replace(&mut self.plain_sent, plain);
+        let Some(lines) = lines.filter(|_| plain && was_plain && !whole) else {
+            return EngineEvent::TermFrame(Box::new(self.frame()));
+        };
+        let cols = self.term.columns();
+        let rows = self.term.screen_lines();
+        let grid = self.term.grid();
+        let changed = lines
+            .into_iter()
+            .filter(|y| *y < rows)
+            .map(|y| {
+                let row = &grid[Line(y as i32)];
+                let cells = (0..cols)
+                    .map(|x| term_cell(&row[Column(x)], Highlight::None))
+                    .collect();
+                (y as u16, cells)
+            })
+            .collect();
+        EngineEvent::TermRows(Box::new(TermRows {
+            cols: cols as u16,
+            rows: rows as u16,
+            changed,
+            cursor: self.cursor(0),
+            history: grid.history_size(),
+            modes: self.modes(),
+        }))
+    }
+
+    /// Where the program's cursor is on screen, if it is shown (and the view is at the bottom).
+    fn cursor(&self, offset: i32) -> Option<(u16, u16)> {
+        let mode = *self.term.mode();
+        if !mode.contains(TermMode::SHOW_CURSOR) || offset != 0 {
+            return None;
+        }
+        // As alacritty's renderable cursor: the vi cursor in vi mode, and a wide character's
+        // cursor on its first half.
+        let mut p = if mode.contains(TermMode::VI) {
+            self.term.vi_mode_cursor.point
+        } else {
+            self.term.grid().cursor.point
+        };
+        if self.term.grid()[p].flags.contains(Flags::WIDE_CHAR_SPACER) {
+            p.column = Column(p.column.0.saturating_sub(1));
+        }
+        (p.line.0 >= 0).then_some((p.column.0 as u16, p.line.0 as u16))
+    }
+
     /// A snapshot of what is visible now.
     pub fn frame(&self) -> TermFrame {
         let content = self.term.renderable_content();
@@ -260,22 +358,6 @@ impl Screen {
             if row < 0 || row as usize >= rows || col >= cols {
                 continue;
             }
-            let c = ic.cell;
-            let f = c.flags;
-            let mut mods = Modifier::empty();
-            for (flag, m) in [
-                (Flags::BOLD, Modifier::BOLD),
-                (Flags::ITALIC, Modifier::ITALIC),
-                (Flags::ALL_UNDERLINES, Modifier::UNDERLINED),
-                (Flags::INVERSE, Modifier::REVERSED),
-                (Flags::DIM, Modifier::DIM),
-                (Flags::HIDDEN, Modifier::HIDDEN),
-                (Flags::STRIKEOUT, Modifier::CROSSED_OUT),
-            ] {
-                if f.intersects(flag) {
-                    mods |= m;
-                }
-            }
             let hl = if self.found.as_ref().is_some_and(|m| m.contains(&ic.point)) {
                 Highlight::Match
             } else if selection.is_some_and(|s| s.contains(ic.point)) {
@@ -283,29 +365,10 @@ impl Screen {
             } else {
                 Highlight::None
             };
-            let ch = if f.contains(Flags::LEADING_WIDE_CHAR_SPACER) || c.c == '\0' || c.c == '\t' {
-                ' '
-            } else {
-                c.c
-            };
-            cells[row as usize * cols + col] = TermCell {
-                ch,
-                combining: c.zerowidth().map(|z| z.to_vec().into_boxed_slice()),
-                fg: color(c.fg),
-                bg: color(c.bg),
-                mods,
-                wide: f.contains(Flags::WIDE_CHAR),
-                spacer: f.contains(Flags::WIDE_CHAR_SPACER),
-                hl,
-            };
+            cells[row as usize * cols + col] = term_cell(ic.cell, hl);
         }
         let mode = *self.term.mode();
-        let cursor = (mode.contains(TermMode::SHOW_CURSOR) && offset == 0)
-            .then(|| {
-                let p = content.cursor.point;
-                (p.line.0 >= 0).then_some((p.column.0 as u16, p.line.0 as u16))
-            })
-            .flatten();
+        let cursor = self.cursor(offset);
         let copy_cursor = mode.contains(TermMode::VI).then(|| {
             let p = self.term.vi_mode_cursor.point;
             ((p.column.0) as u16, (p.line.0 + offset).max(0) as u16)
