@@ -8,11 +8,12 @@ stdout as it comes, with progress and figures on stderr when that is a terminal.
 state.db with the workspace, so `chat --session NAME` continues a session the chat pane shows.
 */
 
-use crate::engine::chats::{folded_id, turns_of, ModelEntry};
 use crate::engine::llm::{check_model, Engine, ModelRef};
-use crate::engine::store::Store;
-use crate::engine::{gguf, index};
+use crate::format::gguf;
 use crate::paths::Dirs;
+use crate::store::chats::{folded_id, turns_of, ModelEntry};
+use crate::store::index;
+use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use fieldkit_panes::llm::{LlmEvent, Role, StoredMsg, Turn};
 use std::io::{IsTerminal, Read, Write};
@@ -58,7 +59,7 @@ pub fn model_add(
             }
         }
         (None, Some(u)) => {
-            crate::engine::remote::parse_url(&u)?;
+            crate::remote::parse_url(&u)?;
             let rm = remote_model.ok_or_else(|| {
                 anyhow!("a remote model needs --remote-model (the name its server knows)")
             })?;
@@ -262,7 +263,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
     };
     turns.push(Turn::new(
         Role::User,
-        crate::engine::chats::user_prompt(&user),
+        crate::store::chats::user_prompt(&user),
     ));
     ids.push(user_id);
     let tty = std::io::stderr().is_terminal();
@@ -280,7 +281,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
                 turns.iter().map(|t| t.content.len()).sum::<usize>()
             ),
         )?;
-        crate::engine::remote::chat(url, rm, &turns, &params, &cancel, &mut |t| {
+        crate::remote::chat(url, rm, &turns, &params, &cancel, &mut |t| {
             answer.push_str(t);
             let _ = out.write_all(t.as_bytes());
             let _ = out.flush();

@@ -300,15 +300,15 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             embd,
             layers,
         }) => {
-            let spec = crate::engine::gguf::tiny::Spec {
+            let spec = crate::format::gguf::tiny::Spec {
                 n_embd: embd.max(16),
                 n_ff: embd.max(16) * 4,
                 n_layer: layers.max(1),
                 chat_template: (!no_template)
-                    .then(|| crate::engine::gguf::tiny::CHATML.to_string()),
+                    .then(|| crate::format::gguf::tiny::CHATML.to_string()),
                 ..Default::default()
             };
-            crate::engine::gguf::tiny::write(std::path::Path::new(&path), &spec)?;
+            crate::format::gguf::tiny::write(std::path::Path::new(&path), &spec)?;
             Ok(0)
         }
         Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),

@@ -85,7 +85,7 @@ pub fn report(dirs: &Dirs) -> String {
     let _ = writeln!(o, "\nmodels (fieldkit model ls)");
     let db = dirs.state_db();
     let models = if db.exists() {
-        crate::engine::store::Store::open(&db)
+        crate::store::Store::open(&db)
             .ok()
             .and_then(|(st, _)| st.models().ok())
             .unwrap_or_default()
@@ -97,11 +97,11 @@ pub fn report(dirs: &Dirs) -> String {
     }
     for m in models {
         let state = match (&m.path, &m.url) {
-            (Some(p), _) => match crate::engine::gguf::read(p) {
+            (Some(p), _) => match crate::format::gguf::read(p) {
                 Ok(i) => format!(
                     "{} ({}, {} {})",
                     p.display(),
-                    crate::engine::gguf::human(i.file_len),
+                    crate::format::gguf::human(i.file_len),
                     i.arch(),
                     i.quantization()
                 ),

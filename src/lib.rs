@@ -2,7 +2,9 @@
 fieldkit: one binary that is a client, a detached server, and engine workers.
 
 `cli` decides which; `client` is a thin pipe; `server` owns sessions and renders; `engine`
-holds the workers and the state store. See ../DESIGN.md in the shared folder for the map.
+holds the engines and their workers; `store` what is kept in SQLite, `format` the file and SQL
+formats read without an engine, `remote` the opt-in client of an OpenAI-compatible server. The
+messages that leave a process are in the `fieldkit-messages` crate. See ../DESIGN.md in the shared folder for the map.
 */
 
 pub mod chatcli;
@@ -11,12 +13,14 @@ pub mod client;
 pub mod config;
 pub mod doctor;
 pub mod engine;
+pub mod format;
 pub mod keymap;
 pub mod layout;
 pub mod logging;
 pub mod paths;
 pub mod protocol;
-pub mod saved;
+pub mod remote;
 pub mod server;
 pub mod sqlcli;
+pub mod store;
 pub mod wire;

@@ -8,7 +8,7 @@ Every error exits non-zero with DuckDB's message and, when DuckDB gives one, the
 */
 
 use crate::engine::data::{error_position, fetch_text, open_db, tidy_error};
-use crate::engine::dialect;
+use crate::format::dialect;
 use crate::paths::Dirs;
 use anyhow::{anyhow, Result};
 use fieldkit_panes::data::split_statements;

@@ -5,7 +5,7 @@ mod common;
 
 use common::llm::FakeOpenAi;
 use common::{wait_until, worker_pid, Fk, BIN, PROMPT};
-use fieldkit::engine::gguf::tiny;
+use fieldkit::format::gguf::tiny;
 use std::path::PathBuf;
 
 /// A random-weight model large enough that an answer of 1,800 tokens takes seconds.

@@ -36,7 +36,7 @@ fn readme_commands_are_what_ci_runs() {
 #[test]
 fn readme_dialect_table_is_what_the_translator_does() {
     let mut expected = String::from("| dialect | translated to DuckDB |\n|---|---|\n");
-    for (d, what) in fieldkit::engine::dialect::TRANSLATED {
+    for (d, what) in fieldkit::format::dialect::TRANSLATED {
         expected.push_str(&format!("| {d} | {what} |\n"));
     }
     assert_eq!(dialect_table(), expected, "README's dialect table is stale");
@@ -132,7 +132,7 @@ fn claims(cell: &str) -> Vec<(String, String)> {
 /// same place; a span alone must pass through unchanged.
 #[test]
 fn readme_dialect_table_rows_are_what_the_translator_does() {
-    use fieldkit::engine::dialect::translate;
+    use fieldkit::format::dialect::translate;
     let mut checked = 0;
     let mut wrong = Vec::new();
     for line in dialect_table().lines().skip(2) {

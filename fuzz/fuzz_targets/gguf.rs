@@ -3,7 +3,7 @@
 //! allocate more than the bytes it was given allow.
 #![no_main]
 
-use fieldkit::engine::gguf::read_from;
+use fieldkit::format::gguf::read_from;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,16 +7,10 @@ The supervisor here spawns one, forwards its frames to the server loop, and when
 why and starts it again after a backoff. The server and every pane live on meanwhile.
 */
 
-pub mod chats;
 pub mod data;
-pub mod dialect;
-pub mod gguf;
-pub mod index;
 pub mod llm;
 pub mod probe;
 pub mod pty;
-pub mod remote;
-pub mod store;
 
 use crate::wire;
 use std::path::PathBuf;

@@ -7,8 +7,8 @@ goes to state.db after every change and what comes back after a crash.
 */
 
 use crate::layout::{neighbor, Axis, Geometry, Node, PaneId};
-pub use crate::saved::{SessionState, TabState};
 use crate::server::popup::Popup;
+pub use fieldkit_messages::saved::{SessionState, TabState};
 #[cfg(test)]
 use fieldkit_panes::Dir;
 use fieldkit_panes::{restore, Action, Pane, PaneKind};

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use fieldkit::engine::gguf::tiny;
 use fieldkit::engine::llm::{LlmIn, LlmOut, ModelRef, Settings};
+use fieldkit::format::gguf::tiny;
 use fieldkit::wire;
 use fieldkit_panes::llm::{GenParams, GenStats, LlmEvent, Turn};
 use std::io::Write;

@@ -30,7 +30,7 @@ use files::*;
 pub use files::{check_file, clean_name, excel_date, file_kind, table_name, FileKind};
 use results::*;
 
-use crate::engine::dialect;
+use crate::format::dialect;
 use crate::paths::Dirs;
 use crate::wire;
 use anyhow::{Context, Result};

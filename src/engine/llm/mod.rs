@@ -28,7 +28,7 @@ pub use text::fallback_prompt;
 use text::*;
 pub use worker::run;
 
-use crate::engine::gguf;
+use crate::format::gguf;
 use crate::wire;
 use anyhow::{anyhow, bail, Context, Result};
 use fieldkit_panes::llm::{GenParams, GenStats, LlmEvent, Role, Turn};

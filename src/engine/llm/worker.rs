@@ -180,7 +180,7 @@ pub(super) fn run_chat(
         let Prompt::Turns(turns) = prompt else {
             bail!("raw token prompts are for local models");
         };
-        return crate::engine::remote::chat(url, name, turns, params, cancel, &mut token);
+        return crate::remote::chat(url, name, turns, params, cancel, &mut token);
     }
     let fresh = engine.loaded() != Some(model);
     if fresh {

@@ -169,7 +169,7 @@ impl Server {
                     self.pane_call_id(&name, pane, |p, cx| {
                         p.on_engine(EngineEvent::InsertText(sql.clone()), cx)
                     });
-                    match crate::engine::dialect::read_only(&sql) {
+                    match crate::format::dialect::read_only(&sql) {
                         Ok(true) => self.run_sql(&name, pane, sql, None),
                         verdict => {
                             let why = match verdict {

@@ -15,10 +15,10 @@ mod assist;
 use super::popup::{self, Confirmed, PickThen, Popup};
 use super::services::{self, ServiceSpec};
 use super::Server;
-use crate::engine::chats::{folded_id, turns_of};
-use crate::engine::index;
 use crate::engine::llm::{LlmIn, LlmOut, ModelRef};
 use crate::engine::WorkerKind;
+use crate::store::chats::{folded_id, turns_of};
+use crate::store::index;
 use crate::wire;
 use anyhow::Context;
 use fieldkit_panes::llm::{

@@ -10,7 +10,7 @@ tables (SQLite in WAL mode takes both).
 */
 
 use crate::engine::llm::ModelRef;
-use crate::engine::store::Store;
+use crate::store::Store;
 use anyhow::{bail, Context, Result};
 pub use fieldkit_panes::llm::{turns_of, user_prompt};
 use fieldkit_panes::llm::{Attachment, ChatSession, StoredMsg};

@@ -7,8 +7,8 @@ decodes is kept aside in `broken_sessions` rather than deleted, and a database f
 SQLite at all is renamed aside and a fresh one started.
 */
 
-use crate::saved::SessionState;
 use anyhow::{Context, Result};
+use fieldkit_messages::saved::SessionState;
 use rusqlite::{params, Connection};
 use std::path::Path;
 
@@ -241,7 +241,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::layout::Node;
-    use crate::saved::TabState;
+    use fieldkit_messages::saved::TabState;
     use std::collections::BTreeMap;
 
     #[test]
