@@ -4,9 +4,12 @@ The pty engine: a process on a pseudo-terminal (portable-pty) and its screen
 
 Output is read by one thread per pane and handed to the server loop over a bounded channel,
 so a program that floods output is slowed by back-pressure (as under tmux) rather than growing
-memory. The loop feeds the bytes to the emulator; a `TermFrame` snapshot is taken only when the
-pane is about to be drawn. Input goes through a writer thread per pane, so a program that stops
-reading can never block the server.
+memory, and reading goes on while the loop feeds the emulator (a flood costs the wall time of
+parsing alone). The pty is non-blocking, so the reader waits in poll. The
+loop feeds the bytes to the emulator; only what changed is taken when the pane is about to be
+drawn. Input is written at once when the pty takes it whole (a keystroke, an echo's first
+half); what it does not take goes to a writer thread per pane that waits until it can, in
+order, so a program that stops reading can never block the server.
 
 The emulator may answer queries on the program's behalf. Only answers with fixed,
 program-independent content are written back (device attributes, cursor position, modes,
@@ -28,7 +31,7 @@ pub use screen::{CopyResult, Fed, Screen};
 
 use anyhow::{Context, Result};
 use portable_pty::{ChildKiller, CommandBuilder, MasterPty, PtySize};
-use std::io::{Read, Write};
+use std::io::Write;
 
 pub type PaneId = u64;
 
@@ -50,7 +53,12 @@ pub enum PtyNote {
 pub struct TermProc {
     pub screen: Screen,
     master: Box<dyn MasterPty + Send>,
+    /// The master's descriptor (non-blocking), for writes made at once.
+    fd: std::os::fd::RawFd,
     input: std::sync::mpsc::Sender<Vec<u8>>,
+    /// Writes handed to the writer thread and not yet done: while any are, new input queues
+    /// behind them, so bytes never overtake each other.
+    queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     killer: Box<dyn ChildKiller + Send + Sync>,
     pub pid: Option<u32>,
     pub exited: bool,
@@ -107,41 +115,42 @@ impl TermProc {
         drop(pair.slave);
         let pid = child.process_id();
         let killer = child.clone_killer();
-        let mut reader = pair.master.try_clone_reader().context("pty reader")?;
+        let fd = pair
+            .master
+            .as_raw_fd()
+            .context("pty without a descriptor")?;
+        set_nonblocking(fd).context("pty mode")?;
         let mut writer = pair.master.take_writer().context("pty writer")?;
+        // The writer thread waits for room on its own descriptor, never on one that may be
+        // closed (and reused) when the pane goes.
+        let wait_fd = dup(fd).context("pty writer")?;
         let (input, input_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = queued.clone();
         std::thread::Builder::new()
             .name(format!("pty-write-{pane}"))
             .spawn(move || {
                 while let Ok(bytes) = input_rx.recv() {
-                    if writer
-                        .write_all(&bytes)
-                        .and_then(|_| writer.flush())
-                        .is_err()
-                    {
+                    let ok = write_waiting(&mut writer, &wait_fd, &bytes);
+                    done.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                    if !ok {
                         break;
                     }
                 }
             })
             .context("pty writer thread")?;
+        let read_fd = dup(fd).context("pty reader")?;
         std::thread::Builder::new()
             .name(format!("pty-read-{pane}"))
             .spawn(move || {
                 let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if notes
-                                .blocking_send(PtyNote::Output {
-                                    pane,
-                                    bytes: buf[..n].to_vec(),
-                                })
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
+                while let Some(n) = read_waiting(&read_fd, &mut buf) {
+                    let note = PtyNote::Output {
+                        pane,
+                        bytes: buf[..n].to_vec(),
+                    };
+                    if notes.blocking_send(note).is_err() {
+                        return;
                     }
                 }
                 let how = match child.wait() {
@@ -166,7 +175,9 @@ impl TermProc {
         Ok(TermProc {
             screen,
             master: pair.master,
+            fd,
             input,
+            queued,
             killer,
             pid,
             exited: false,
@@ -186,8 +197,30 @@ impl TermProc {
         fed
     }
 
-    pub fn write(&self, bytes: Vec<u8>) {
-        let _ = self.input.send(bytes);
+    /// Writes to the program: at once when nothing waits before it and the pty takes it all,
+    /// else (the rest) through the writer thread, in order.
+    pub fn write(&self, mut bytes: Vec<u8>) {
+        use std::sync::atomic::Ordering;
+        if bytes.is_empty() {
+            return;
+        }
+        if self.queued.load(Ordering::Acquire) == 0 {
+            let n = unsafe { libc::write(self.fd, bytes.as_ptr().cast(), bytes.len()) };
+            if n >= 0 {
+                let n = n as usize;
+                if n == bytes.len() {
+                    return;
+                }
+                bytes.drain(..n);
+            }
+            // Otherwise (would block, interrupted, or an error the writer thread will see
+            // too) the thread takes it from here.
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if self.input.send(bytes).is_err() {
+            // The writer thread ended (the program closed its side): nothing more goes in.
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     pub fn resize(&mut self, cols: u16, rows: u16) {
@@ -235,10 +268,154 @@ impl TermProc {
     }
 }
 
+/// Reads what the non-blocking pty has, waiting until it has something. `None` at EOF, or at
+/// EIO once the program and everything it started have closed it.
+fn read_waiting(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            return Some(n as usize);
+        }
+        if n == 0 {
+            return None;
+        }
+        match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::Interrupted => {}
+            std::io::ErrorKind::WouldBlock => {
+                let mut p = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                unsafe { libc::poll(&mut p, 1, -1) };
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn set_nonblocking(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn dup(fd: std::os::fd::RawFd) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if d < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(d) })
+}
+
+/// Writes all of `bytes` to a non-blocking pty, waiting for room whenever it is full. False
+/// when the pty is gone.
+fn write_waiting(w: &mut dyn Write, wait: &std::os::fd::OwnedFd, mut bytes: &[u8]) -> bool {
+    use std::os::fd::AsRawFd;
+    while !bytes.is_empty() {
+        match w.write(bytes) {
+            Ok(0) => return false,
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut p = libc::pollfd {
+                    fd: wait.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                if unsafe { libc::poll(&mut p, 1, -1) } < 0
+                    && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+                {
+                    return false;
+                }
+                if p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    w.flush().is_ok()
+}
+
 impl Drop for TermProc {
     fn drop(&mut self) {
         if !self.exited {
             self.kill();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A program that does not read its input while a paste far larger than the pty's buffer
+    /// goes in: `write` returns at once (nothing blocks the server), and once the program
+    /// reads, every byte arrives, in order.
+    #[test]
+    fn input_to_a_program_that_stops_reading_never_blocks_and_arrives_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("got");
+        let flag = dir.path().join("stopped");
+        let (tx, _rx) = tokio::sync::mpsc::channel(64);
+        // Raw input (no line discipline limits), then it stops itself until told to go on.
+        let script = format!(
+            "stty raw -echo; touch {}; kill -STOP $$; head -c 300000 > {}",
+            flag.display(),
+            out.display()
+        );
+        let t = TermProc::spawn(
+            1,
+            &format!("sh -c '{script}'"),
+            None,
+            (80, 24),
+            100,
+            None,
+            tx,
+        )
+        .expect("spawn");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !flag.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the program never started"
+            );
+            std::thread::yield_now();
+        }
+        let paste: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let started = std::time::Instant::now();
+        for chunk in paste.chunks(1000) {
+            t.write(chunk.to_vec());
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "writes to a program that does not read must not wait for it"
+        );
+        let pid = t.pid.expect("pid") as i32;
+        // `sh -c` execs or forks: wake every process of the pane's group.
+        unsafe {
+            libc::kill(-pid, libc::SIGCONT);
+            libc::kill(pid, libc::SIGCONT);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let got = std::fs::read(&out).unwrap_or_default();
+            if got.len() == paste.len() {
+                assert!(got == paste, "the bytes arrived out of order");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {} bytes arrived",
+                got.len(),
+                paste.len()
+            );
+            std::thread::yield_now();
         }
     }
 }
