@@ -1,6 +1,7 @@
 /*!
-Clients of the server: a connection's messages, attaching and detaching, and the size a
-session takes from the clients that show it (the smallest, as tmux does).
+Clients of the server: a connection's messages, attaching and detaching, the size a session
+takes from the clients that show it (the smallest, as tmux does), and what each client is sent
+when its session changed (`render_all`).
 */
 
 use super::*;
@@ -203,6 +204,61 @@ impl Server {
         self.send(id, ServerMsg::Exit { message, code: 0 });
         if let Some(c) = self.clients.get_mut(&id) {
             c.session = None;
+        }
+    }
+
+    /// Sends each client of a changed session what changed on its screen: only the changed
+    /// panes' rows when nothing else changed (retained drawing), else the whole screen diffed.
+    pub(super) fn render_all(&mut self) {
+        let dirty: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.dirty || !s.content.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in &dirty {
+            self.refresh_frames(name);
+        }
+        for (name, s) in self.sessions.iter_mut() {
+            if !s.dirty && s.content.is_empty() {
+                continue;
+            }
+            // Retained drawing: when only panes' content changed, each client gets those
+            // panes drawn over what it was last sent, and the difference is one row for an echo.
+            let only_content = !s.dirty && s.popup.is_none();
+            for c in self
+                .clients
+                .values_mut()
+                .filter(|c| c.session.as_deref() == Some(name))
+            {
+                if c.backlog.bytes.load(Ordering::Acquire) > MAX_BACKLOG {
+                    // The client is not keeping up: send nothing until its queue drains,
+                    // then one whole frame of what is current by then.
+                    c.backlog.held_back.store(true, Ordering::Release);
+                    continue;
+                }
+                let theme = &self.theme;
+                let patched = if only_content && c.size == s.size {
+                    let rows = render::content_rows(s);
+                    c.writer.patch(&rows, c.caps, theme.bg, |buf| {
+                        render::panes_into(s, theme, buf)
+                    })
+                } else {
+                    None
+                };
+                let bytes = patched.unwrap_or_else(|| {
+                    let mut buf = c.writer.canvas();
+                    let cursor = render::screen_into(s, theme, &self.keymap, &c.keys, &mut buf);
+                    let fitted = render::fit(buf, c.size.0, c.size.1, theme);
+                    c.writer.frame(fitted, cursor, c.caps, theme.bg)
+                });
+                if !bytes.is_empty() {
+                    tracing::trace!(n = bytes.len(), "frame out");
+                    c.output(bytes);
+                }
+            }
+            s.dirty = false;
+            s.content.clear();
         }
     }
 }

@@ -6,14 +6,15 @@ supervisors are tasks that only move bytes and send `Ev`s to it. The loop drains
 event, then renders each dirty session once per attached client and saves what changed.
 Nothing polls: with no input, no worker traffic and no visible status pane the server sleeps.
 
-This file keeps the server's state, its start (`run`, `Server::new`) and the loop (`serve`,
-`handle`), and what ends sessions and panes. Each other concern is a file of `impl Server`:
-`listen` (the socket and connections), `clients` (attach, detach, sizes), `input` (keys and
-mouse), `dispatch` (actions and pane effects), `terminals` (the pty service: terminal panes and their scrollback),
-`services` (the list of engine services, routing requests and worker frames to them),
-`workers` (spawning and supervising worker processes), `probe` (the probe worker), `data` (the data service: grids and SQL
-editors), `chat` (the llm service), `status` (the engine rows), `commands` (the CLI's requests), `render` (composing a
-screen) and `frames` (the bytes that bring a client's terminal up to date).
+This file keeps the server's state, its start (`run`, `Server::new`), the loop (`serve`,
+`handle`), the list of engine services, and what ends sessions and panes. Each other concern is
+a file of `impl Server`: `listen` (the socket and connections), `clients` (attach, detach, sizes,
+and what each client is sent), `input` (keys and mouse), `dispatch` (actions and pane effects),
+`services` (routing requests and worker frames to the engine services, what every worker has in
+common), `workers` (spawning and supervising worker processes), the services themselves:
+`terminals` (pty), `data` (DuckDB), `chat` (llm), `probe`; `status` (the status pane's figures),
+`commands` (the CLI's requests), `render` (composing a screen, or only changed panes) and `frames`
+(the bytes that bring a client's terminal up to date).
 */
 
 mod chat;
@@ -481,59 +482,6 @@ impl Server {
             }
         }
         self.shutdown = true;
-    }
-
-    fn render_all(&mut self) {
-        let dirty: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.dirty || !s.content.is_empty())
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in &dirty {
-            self.refresh_frames(name);
-        }
-        for (name, s) in self.sessions.iter_mut() {
-            if !s.dirty && s.content.is_empty() {
-                continue;
-            }
-            // Retained drawing: when only panes' content changed, each client gets those
-            // panes drawn over what it was last sent, and the difference is one row for an echo.
-            let only_content = !s.dirty && s.popup.is_none();
-            for c in self
-                .clients
-                .values_mut()
-                .filter(|c| c.session.as_deref() == Some(name))
-            {
-                if c.backlog.bytes.load(Ordering::Acquire) > MAX_BACKLOG {
-                    // The client is not keeping up: send nothing until its queue drains,
-                    // then one whole frame of what is current by then.
-                    c.backlog.held_back.store(true, Ordering::Release);
-                    continue;
-                }
-                let theme = &self.theme;
-                let patched = if only_content && c.size == s.size {
-                    let rows = render::content_rows(s);
-                    c.writer.patch(&rows, c.caps, theme.bg, |buf| {
-                        render::panes_into(s, theme, buf)
-                    })
-                } else {
-                    None
-                };
-                let bytes = patched.unwrap_or_else(|| {
-                    let mut buf = c.writer.canvas();
-                    let cursor = render::screen_into(s, theme, &self.keymap, &c.keys, &mut buf);
-                    let fitted = render::fit(buf, c.size.0, c.size.1, theme);
-                    c.writer.frame(fitted, cursor, c.caps, theme.bg)
-                });
-                if !bytes.is_empty() {
-                    tracing::trace!(n = bytes.len(), "frame out");
-                    c.output(bytes);
-                }
-            }
-            s.dirty = false;
-            s.content.clear();
-        }
     }
 
     fn save_all(&mut self) {

@@ -271,7 +271,7 @@ pub fn run() -> Result<()> {
             std::collections::hash_map::Entry::Vacant(v) => match open_lane(&root, pane, &shared) {
                 Ok(l) => v.insert(l),
                 Err(e) => {
-                    shared.send(pane, error_event(seq_of(&req), &e.to_string(), 0));
+                    shared.send(pane, error_event(req.seq(), &e.to_string(), 0));
                     continue;
                 }
             },
@@ -294,19 +294,6 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-fn seq_of(req: &DataRequest) -> u64 {
-    match req {
-        DataRequest::Load { seq, .. }
-        | DataRequest::Rows { seq, .. }
-        | DataRequest::Summarize { seq, .. }
-        | DataRequest::Frequency { seq, .. }
-        | DataRequest::Plot { seq, .. }
-        | DataRequest::Export { seq, .. }
-        | DataRequest::Catalog { seq } => *seq,
-        DataRequest::Cancel | DataRequest::Forget { .. } => 0,
-    }
-}
-
 fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
     let job_conn = root.try_clone()?;
     let win_conn = root.try_clone()?;
@@ -323,7 +310,7 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
         .name(format!("job-{pane}"))
         .spawn(move || {
             while let Ok((tag, req)) = job_rx.recv() {
-                let seq = seq_of(&req);
+                let seq = req.seq();
                 let forget = matches!(req, DataRequest::Forget { .. });
                 if tag < ep.load(Ordering::SeqCst) && !forget {
                     sh.send(
