@@ -89,20 +89,8 @@ pub fn screen_into(
             .title(format!(" {number} {} ", pane.title()));
         let inner = block.inner(rect);
         block.render(rect, buf);
-        if inner.width == 0 || inner.height == 0 {
-            continue;
-        }
-        pane.render(
-            inner,
-            buf,
-            &RenderCx {
-                theme,
-                focused: is_focus,
-                retained: false,
-            },
-        );
-        if is_focus {
-            cursor = pane.cursor(inner);
+        if let Some(c) = draw_pane(pane.as_mut(), inner, buf, theme, is_focus, Some(false)) {
+            cursor = Some(c);
         }
     }
 
@@ -139,25 +127,39 @@ pub fn panes_into(s: &mut Session, theme: &Theme, buf: &mut Buffer) -> Option<Po
             continue;
         };
         let inner = Block::new().borders(Borders::ALL).inner(rect);
-        if inner.width == 0 || inner.height == 0 {
-            continue;
-        }
-        if changed {
-            pane.render(
-                inner,
-                buf,
-                &RenderCx {
-                    theme,
-                    focused: is_focus,
-                    retained: true,
-                },
-            );
-        }
-        if is_focus {
-            cursor = pane.cursor(inner);
+        let retained = changed.then_some(true);
+        if let Some(c) = draw_pane(pane.as_mut(), inner, buf, theme, is_focus, retained) {
+            cursor = Some(c);
         }
     }
     cursor
+}
+
+/// Draws a pane inside its border (`retained`: over what it drew last time; `None`: not at
+/// all) and returns its cursor when it has the focus.
+fn draw_pane(
+    pane: &mut dyn fieldkit_panes::Pane,
+    inner: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+    focused: bool,
+    retained: Option<bool>,
+) -> Option<Position> {
+    if inner.width == 0 || inner.height == 0 {
+        return None;
+    }
+    if let Some(retained) = retained {
+        pane.render(
+            inner,
+            buf,
+            &RenderCx {
+                theme,
+                focused,
+                retained,
+            },
+        );
+    }
+    focused.then(|| pane.cursor(inner)).flatten()
 }
 
 /// The screen rows `panes_into` draws: each changed pane's changed rows, or all its rows.

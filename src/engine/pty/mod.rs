@@ -369,21 +369,25 @@ mod tests {
             flag.display(),
             out.display()
         );
-        let t = TermProc::spawn(
-            1,
-            &format!("sh -c '{script}'"),
-            None,
-            (80, 24),
-            100,
-            None,
-            tx,
-        )
-        .expect("spawn");
+        // A command with spaces runs as `/bin/sh -c COMMAND`: `$$` is the pane's process.
+        let t = TermProc::spawn(1, &script, None, (80, 24), 100, None, tx).expect("spawn");
+        let pid = t.pid.expect("pid") as i32;
+        // Stopped for sure (state T), so that the SIGCONT below cannot come first.
+        let stopped = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|st| {
+                    st.rsplit(')')
+                        .next()
+                        .map(|r| r.trim_start().starts_with('T'))
+                })
+                .unwrap_or(false)
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !flag.exists() {
+        while !(flag.exists() && stopped()) {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the program never started"
+                "the program never stopped itself"
             );
             std::thread::yield_now();
         }
@@ -396,10 +400,7 @@ mod tests {
             started.elapsed() < std::time::Duration::from_secs(2),
             "writes to a program that does not read must not wait for it"
         );
-        let pid = t.pid.expect("pid") as i32;
-        // `sh -c` execs or forks: wake every process of the pane's group.
         unsafe {
-            libc::kill(-pid, libc::SIGCONT);
             libc::kill(pid, libc::SIGCONT);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
