@@ -391,10 +391,17 @@ impl Keymap {
     }
 
     /// The first binding that runs `action`, for labels in the palette.
+    /// The keys bound to `action`; for a resize, those bound to a resize the same way by any
+    /// number of cells (the palette lists `resize up`, the keymap binds `resize up 1`).
     pub fn key_for(&self, action: &Action) -> Option<String> {
+        let same = |b: &&Binding| match (&b.action, action) {
+            (Action::Resize(d, _), Action::Resize(want, _)) => d == want,
+            (a, want) => a == want,
+        };
         self.bindings
             .iter()
             .find(|b| &b.action == action)
+            .or_else(|| self.bindings.iter().find(same))
             .map(|b| b.keys_label(self.prefix))
     }
 

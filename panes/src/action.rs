@@ -78,6 +78,8 @@ pub enum Action {
     PasteBuffer,
     /// Removes a binding in a user keymap.
     Unbind,
+    /// Evens out the panes of the tab.
+    Even,
     /// Opens a data file in a grid pane; without a path, a file picker.
     OpenFile(Option<String>),
     /// Gives the chat beside the focused pane what that pane shows.
@@ -202,6 +204,11 @@ pub const GLOBAL: &[ActionInfo] = &[
         name: "zoom",
         args: "",
         desc: "Zoom the focused pane to the whole tab, or back",
+    },
+    ActionInfo {
+        name: "even",
+        args: "",
+        desc: "Even out the panes of this tab",
     },
     ActionInfo {
         name: "swap-next",
@@ -378,6 +385,7 @@ impl fmt::Display for Action {
             Action::CopyMode => f.write_str("copy-mode"),
             Action::PasteBuffer => f.write_str("paste-buffer"),
             Action::Unbind => f.write_str("unbind"),
+            Action::Even => f.write_str("even"),
             Action::OpenFile(None) => f.write_str("open-file"),
             Action::OpenFile(Some(p)) => write!(f, "open-file {p}"),
             Action::AttachContext => f.write_str("attach-context"),

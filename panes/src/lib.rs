@@ -41,6 +41,13 @@ pub use term::{CopyCmd, SelectKind, TermCell, TermFrame, TermModes, TermPane, Te
 
 pub use fieldkit_messages::saved::{PaneKind, PaneState};
 
+/// Whether a pane's hints go with the keymap's or stand alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hints {
+    WithKeymap,
+    Alone,
+}
+
 /// Whether a handler used the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -109,8 +116,11 @@ pub trait Pane {
     fn cursor(&self, _area: Rect) -> Option<Position> {
         None
     }
-    /// Hints that depend on the pane's state, after the keymap's own.
-    fn hints(&self, _out: &mut Vec<Hint>) {}
+    /// Hints that depend on the pane's state, before the keymap's own; `Hints::Alone` when an
+    /// overlay, copy mode or a completion list has the keys now and the keymap's do not apply.
+    fn hints(&self, _out: &mut Vec<Hint>) -> Hints {
+        Hints::WithKeymap
+    }
     /// What the pane shows, for the chat (`attach-context`): `None` when there is nothing.
     /// Terminals are the server's to describe (their screens live there).
     fn context(&self) -> Option<llm::Attachment> {

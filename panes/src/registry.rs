@@ -156,6 +156,7 @@ impl Action {
             "copy-mode" => no_args(Action::CopyMode),
             "paste-buffer" => no_args(Action::PasteBuffer),
             "unbind" => no_args(Action::Unbind),
+            "even" => no_args(Action::Even),
             "open-file" => Ok(Action::OpenFile(if args.is_empty() {
                 None
             } else {

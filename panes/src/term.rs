@@ -464,7 +464,7 @@ impl Pane for TermPane {
         (x < area.width && y < area.height).then(|| Position::new(area.x + x, area.y + y))
     }
 
-    fn hints(&self, out: &mut Vec<Hint>) {
+    fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
         if self.exited.is_some() {
             out.push(Hint::new("Enter", "close pane"));
         } else if self.copy.is_some() {
@@ -478,7 +478,9 @@ impl Pane for TermPane {
             ] {
                 out.push(Hint::new(k, d));
             }
+            return crate::Hints::Alone;
         }
+        crate::Hints::WithKeymap
     }
 
     fn save(&self) -> PaneState {

@@ -179,6 +179,13 @@ impl Popup {
         match self {
             Popup::Palette(p) => match pick_keys(p, k) {
                 Some(r) => r,
+                // An action typed whole with its argument (`open-file /data/x.csv`,
+                // `resize up 4`) runs as typed; one that does not parse says why.
+                None if p.query().trim().contains(' ')
+                    && (Action::parse(p.query().trim()).is_ok() || p.selected().is_none()) =>
+                {
+                    PopupResult::Run(p.query().trim().to_string())
+                }
                 None => match p.selected() {
                     Some(item) if item.text.ends_with(ASK) => {
                         let name = item.text.trim_end_matches(ASK).to_string();
@@ -278,6 +285,23 @@ impl Popup {
                     (None, _) => PopupResult::Keep,
                 },
             },
+        }
+    }
+
+    /// What the popup's keys do, for the hint bar while it is open.
+    pub fn hints(&self) -> Vec<fieldkit_panes::Hint> {
+        let h = fieldkit_panes::Hint::new;
+        match self {
+            Popup::Palette(_) => vec![h("Enter", "run"), h("Up Down", "choose"), h("Esc", "close")],
+            Popup::Pick { .. } => vec![
+                h("Enter", "take"),
+                h("Up Down", "choose"),
+                h("Esc", "close"),
+            ],
+            Popup::Help { .. } => vec![h("j k", "scroll"), h("Space", "page"), h("Esc", "close")],
+            Popup::Prompt { .. } => vec![h("Enter", "ok"), h("C-u", "clear"), h("Esc", "cancel")],
+            Popup::Message { .. } => vec![h("Esc", "close")],
+            Popup::Confirm { .. } => vec![h("y", "yes"), h("n", "no")],
         }
     }
 
@@ -449,4 +473,57 @@ pub fn help_lines(keymap: &Keymap) -> Vec<HelpLine> {
         out.push(HelpLine::Entry(k.into(), d.into()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyEvent, KeyModifiers};
+
+    fn typed(p: &mut Popup, text: &str, keymap: &Keymap) -> PopupResult {
+        for c in text.chars() {
+            p.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), keymap);
+        }
+        p.on_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), keymap)
+    }
+
+    #[test]
+    fn the_palette_runs_an_action_typed_with_its_argument() {
+        let keymap = Keymap::default_map();
+        let mut p = palette(&keymap);
+        assert_eq!(
+            typed(&mut p, "open-file /data/flights.csv", &keymap),
+            PopupResult::Run("open-file /data/flights.csv".into())
+        );
+        let mut p = palette(&keymap);
+        assert_eq!(
+            typed(&mut p, "resize up 4", &keymap),
+            PopupResult::Run("resize up 4".into())
+        );
+        // Words that match entries but are no action pick the entry, as before.
+        let mut p = palette(&keymap);
+        assert_eq!(
+            typed(&mut p, "split right", &keymap),
+            PopupResult::Run("split-right".into())
+        );
+        // Something that is neither goes to the caller, which says why it is not run.
+        let mut p = palette(&keymap);
+        assert_eq!(
+            typed(&mut p, "frobnicate now", &keymap),
+            PopupResult::Run("frobnicate now".into())
+        );
+    }
+
+    #[test]
+    fn palette_rows_show_the_key_bound_to_the_action_whatever_its_count() {
+        let keymap = Keymap::default_map();
+        let Popup::Palette(p) = palette(&keymap) else {
+            panic!("a palette")
+        };
+        let up = p
+            .matches()
+            .find(|i| i.text == "resize up")
+            .expect("a resize up row");
+        assert!(up.key.contains("C-Up"), "{:?}", up.key);
+    }
 }

@@ -210,27 +210,126 @@ pub fn hints_for(s: &Session, keymap: &Keymap, keys: &KeyState) -> (Option<Strin
         }
         return (Some(mode), hints);
     }
+    // A popup has the keys now: its own, nothing else.
+    if let Some(popup) = &s.popup {
+        return (None, popup.hints());
+    }
+    let mut mine = Vec::new();
+    let alone = s
+        .panes
+        .get(&s.focused())
+        .map(|p| p.hints(&mut mine))
+        .is_some_and(|h| h == fieldkit_panes::Hints::Alone);
+    if alone {
+        return (None, mine);
+    }
     let mut hints = vec![Hint::new(keymap.prefix.to_string(), "prefix")];
+    // What the pane's state offers now (Esc cancels a running query) comes first, then what
+    // its keys do, one hint per action; moving about goes last, folded (`hjkl move`).
+    hints.extend(mine);
+    let mut seen: Vec<&fieldkit_panes::Action> = Vec::new();
+    let mut moves: Vec<(&'static str, &fieldkit_panes::Dir, String)> = Vec::new();
     for scope in Keymap::scopes_for(kind, false) {
         for b in keymap.scope(scope) {
-            hints.push(Hint::new(b.keys_label(keymap.prefix), b.desc.clone()));
+            if seen.contains(&&b.action) {
+                continue;
+            }
+            seen.push(&b.action);
+            match motion(&b.action) {
+                Some((what, dir)) => moves.push((what, dir, b.keys_label(keymap.prefix))),
+                None if is_motion_extra(&b.action) => {}
+                None => hints.push(Hint::new(b.keys_label(keymap.prefix), b.desc.clone())),
+            }
         }
     }
-    if let Some(p) = s.panes.get(&s.focused()) {
-        p.hints(&mut hints);
-    }
-    // The most useful prefix keys close the bar, for newcomers.
+    hints.extend(fold_moves(&moves));
+    // The most useful prefix keys close the bar, for newcomers (unless a key without the
+    // prefix does the same here already).
     for b in keymap.scope(Scope::Prefix).filter(|b| {
         matches!(
             b.action,
             fieldkit_panes::Action::Help
                 | fieldkit_panes::Action::Palette
                 | fieldkit_panes::Action::Detach
-        )
+        ) && !seen.contains(&&b.action)
     }) {
         hints.push(Hint::new(b.keys_label(keymap.prefix), b.desc.clone()));
     }
     (None, hints)
+}
+
+/// A directional motion (`move left`, `scroll down`, `focus-up`) and what it moves.
+fn motion(a: &fieldkit_panes::Action) -> Option<(&'static str, &'static fieldkit_panes::Dir)> {
+    use fieldkit_panes::{Action, Dir};
+    let dir = |d: &str| -> Option<&'static Dir> {
+        Some(match d {
+            "left" => &Dir::Left,
+            "right" => &Dir::Right,
+            "up" => &Dir::Up,
+            "down" => &Dir::Down,
+            _ => return None,
+        })
+    };
+    match a {
+        Action::Pane {
+            name: name @ ("move" | "scroll"),
+            arg: Some(d),
+        } => Some((name, dir(d)?)),
+        Action::Focus(d) => Some(("focus", dir(d.name())?)),
+        _ => None,
+    }
+}
+
+/// Motions the bar leaves to the help (`move top`, `scroll page-down`).
+fn is_motion_extra(a: &fieldkit_panes::Action) -> bool {
+    matches!(
+        a,
+        fieldkit_panes::Action::Pane {
+            name: "move" | "scroll",
+            ..
+        }
+    )
+}
+
+/// Directional motions as one hint each: `hjkl move`, `M-arrows focus`.
+fn fold_moves(moves: &[(&'static str, &fieldkit_panes::Dir, String)]) -> Vec<Hint> {
+    use fieldkit_panes::Dir;
+    let mut out = Vec::new();
+    let mut whats: Vec<&str> = moves.iter().map(|m| m.0).collect();
+    whats.dedup();
+    for what in whats {
+        let keys: Vec<&str> = [Dir::Left, Dir::Down, Dir::Up, Dir::Right]
+            .iter()
+            .filter_map(|d| {
+                moves
+                    .iter()
+                    .find(|m| m.0 == what && m.1 == d)
+                    .map(|m| m.2.as_str())
+            })
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let label = if keys.iter().all(|k| k.chars().count() == 1) {
+            keys.concat()
+        } else if let Some(p) = keys[0]
+            .strip_suffix("Left")
+            .or_else(|| keys[0].strip_suffix("Down"))
+        {
+            if keys.iter().all(|k| {
+                k.strip_prefix(p)
+                    .is_some_and(|r| matches!(r, "Left" | "Right" | "Up" | "Down"))
+            }) {
+                format!("{p}arrows")
+            } else {
+                keys.join(" ")
+            }
+        } else {
+            keys.join(" ")
+        };
+        out.push(Hint::new(label, what));
+    }
+    out
 }
 
 /// Places a session-sized frame on a client's screen: a larger client sees the rest dotted
@@ -443,6 +542,41 @@ mod tests {
                 String::from_utf8_lossy(out)
             );
         }
+    }
+
+    #[test]
+    fn the_hint_bar_shows_what_a_grid_does_and_folds_moving_last() {
+        let mut ids = Ids::default();
+        let mut s = Session::new_with(
+            "main",
+            &mut ids,
+            (200, 40),
+            "sh",
+            fieldkit_panes::PaneKind::Grid,
+        );
+        let keymap = Keymap::default_map();
+        let (_, hints) = hints_for(&s, &keymap, &KeyState::default());
+        let keys: Vec<&str> = hints.iter().map(|h| h.key.as_str()).collect();
+        for k in ["s", "/", "i", "f", "e", "p"] {
+            assert!(keys.contains(&k), "{k} missing from {keys:?}");
+        }
+        let fold = keys.iter().position(|k| *k == "hjkl").expect("hjkl folded");
+        assert_eq!(hints[fold].desc, "move");
+        assert!(
+            keys.iter().position(|k| *k == "p").expect("p") < fold,
+            "{keys:?}"
+        );
+        assert!(!hints.iter().any(|h| h.desc == "Down"), "{keys:?}");
+        // One hint per action: `Enter` and nothing else for inspect, `?` or `F1` not both.
+        assert_eq!(
+            hints.iter().filter(|h| h.desc == "Help").count(),
+            1,
+            "{keys:?}"
+        );
+        // A popup has the keys while it is open.
+        s.popup = Some(popup::message("Not done", "why"));
+        let (_, hints) = hints_for(&s, &keymap, &KeyState::default());
+        assert_eq!(hints, vec![Hint::new("Esc", "close")]);
     }
 
     fn settings() -> insta::Settings {

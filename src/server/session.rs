@@ -64,6 +64,56 @@ pub type Refusal = String;
 /// The kind a new pane gets when a split does not say.
 pub const DEFAULT_KIND: PaneKind = PaneKind::Term;
 
+/// The smallest a pane is made by opening another beside it, border included: room for a
+/// prompt, a grid's header, a row and its footer.
+pub const MIN_PANE: (u16, u16) = (20, 5);
+
+/// Where `Session::place` puts a new pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A split of the pane beside, along this axis.
+    Split(Axis),
+    /// A split along the longer side of the pane beside (or the other, if that has no room).
+    Auto,
+    /// On the right of the whole tab (the chat opened by `attach-context`).
+    RightOfTab,
+}
+
+fn other(a: Axis) -> Axis {
+    match a {
+        Axis::Horizontal => Axis::Vertical,
+        Axis::Vertical => Axis::Horizontal,
+    }
+}
+
+/// Evens out a layout: every split shares its side among the panes in a row along its axis,
+/// so three panes side by side get a third each (tmux's `select-layout even-*`, per split).
+pub fn even(node: &mut Node) {
+    fn weight(n: &Node, along: Axis) -> u32 {
+        match n {
+            Node::Split {
+                axis,
+                first,
+                second,
+                ..
+            } if *axis == along => weight(first, along) + weight(second, along),
+            _ => 1,
+        }
+    }
+    if let Node::Split {
+        axis,
+        ratio,
+        first,
+        second,
+    } = node
+    {
+        let (a, b) = (weight(first, *axis), weight(second, *axis));
+        *ratio = ((a * 1000 + (a + b) / 2) / (a + b)).clamp(1, 999) as u16;
+        even(first);
+        even(second);
+    }
+}
+
 fn new_pane(kind: PaneKind, shell: &str) -> Result<Box<dyn Pane>, Refusal> {
     restore(None, kind, shell).ok_or_else(|| {
         format!(
@@ -162,6 +212,7 @@ impl Session {
     /// Carries out a layout, tab or popup action. `Ok(false)` means the action is not a layout
     /// action and belongs to the focused pane.
     /// Puts `pane` beside pane `beside` (in `beside`'s tab), leaving the focus where it is.
+    /// A zoomed tab stays zoomed (`run` in a zoomed editor keeps the editor whole).
     pub fn insert_beside(
         &mut self,
         beside: PaneId,
@@ -169,30 +220,118 @@ impl Session {
         axis: Axis,
         ids: &mut Ids,
     ) -> Option<PaneId> {
-        let tab = self.tabs.iter_mut().find(|t| t.layout.contains(beside))?;
-        let id = ids.allocate();
-        tab.layout.split(beside, id, axis);
-        tab.zoomed = false;
-        self.panes.insert(id, pane);
+        let (id, _) = self.place(beside, pane, Place::Split(axis), ids);
         self.changed = true;
         Some(id)
     }
 
-    /// Puts `pane` in a new split of the focused pane and focuses it.
+    /// Puts `pane` in a new split of the focused pane (along its longer side) and focuses it.
     pub fn open_pane(&mut self, pane: Box<dyn Pane>, ids: &mut Ids) -> PaneId {
-        let focus = self.focused();
-        let axis = match self.visible().into_iter().find(|(id, _)| *id == focus) {
-            Some((_, r)) if r.height * 2 > r.width => Axis::Vertical,
-            _ => Axis::Horizontal,
-        };
-        let id = ids.allocate();
-        let tab = self.tab_mut();
-        tab.layout.split(focus, id, axis);
-        tab.focus = id;
-        tab.zoomed = false;
-        self.panes.insert(id, pane);
+        let (id, _) = self.place(self.focused(), pane, Place::Auto, ids);
+        self.focus_pane(id);
         self.changed = true;
         id
+    }
+
+    /// Focuses pane `id`, in whichever tab holds it.
+    pub fn focus_pane(&mut self, id: PaneId) {
+        if let Some(t) = self.tabs.iter().position(|t| t.layout.contains(id)) {
+            self.active = t;
+            if self.tabs[t].focus != id {
+                self.tabs[t].zoomed = false;
+            }
+            self.tabs[t].focus = id;
+        }
+    }
+
+    /// Adds `pane` next to `beside` so that every pane of the tab keeps at least `MIN_PANE`
+    /// (as tmux refuses a split and zellij moves to a new layout, fieldkit rebalances): the
+    /// split as asked; if a pane would get too small, the tab's panes evened out; if even that
+    /// is too small, the other way (for `Auto`); failing all, in a tab of its own, after
+    /// `beside`'s. Returns the new pane and whether it got its own tab.
+    pub fn place(
+        &mut self,
+        beside: PaneId,
+        pane: Box<dyn Pane>,
+        how: Place,
+        ids: &mut Ids,
+    ) -> (PaneId, bool) {
+        let area = Self::pane_area(self.size);
+        let ti = self
+            .tabs
+            .iter()
+            .position(|t| t.layout.contains(beside))
+            .unwrap_or(self.active);
+        let id = ids.allocate();
+        self.panes.insert(id, pane);
+        let old = self.tabs[ti].layout.clone();
+        let fits = |l: &Node| {
+            l.rects(area)
+                .iter()
+                .all(|(_, r)| r.width >= MIN_PANE.0 && r.height >= MIN_PANE.1)
+        };
+        let longer = old
+            .rects(area)
+            .into_iter()
+            .find(|(p, _)| *p == beside)
+            .map(|(_, r)| {
+                if r.height * 2 > r.width {
+                    Axis::Vertical
+                } else {
+                    Axis::Horizontal
+                }
+            })
+            .unwrap_or(Axis::Horizontal);
+        let tries: Vec<Place> = match how {
+            Place::Auto => vec![Place::Split(longer), Place::Split(other(longer))],
+            other => vec![other],
+        };
+        for t in tries {
+            let mut layout = old.clone();
+            match t {
+                Place::RightOfTab => {
+                    layout = Node::Split {
+                        axis: Axis::Horizontal,
+                        ratio: 600,
+                        first: Box::new(layout),
+                        second: Box::new(Node::Leaf(id)),
+                    }
+                }
+                Place::Split(axis) => {
+                    layout.split(beside, id, axis);
+                }
+                Place::Auto => {
+                    layout.split(beside, id, longer);
+                }
+            }
+            if !fits(&layout) {
+                even(&mut layout);
+            }
+            if fits(&layout) {
+                let tab = &mut self.tabs[ti];
+                tab.layout = layout;
+                return (id, false);
+            }
+        }
+        // No room in this tab: a tab of its own, named after the tab it was opened from.
+        let base = self.tabs[ti].name.clone();
+        let name = (2..)
+            .map(|i: usize| format!("{base}·{i}"))
+            .find(|n| self.tabs.iter().all(|t| &t.name != n))
+            .unwrap_or_default();
+        self.tabs.insert(
+            ti + 1,
+            Tab {
+                name,
+                layout: Node::Leaf(id),
+                focus: id,
+                zoomed: false,
+            },
+        );
+        if self.active > ti {
+            self.active += 1;
+        }
+        (id, true)
     }
 
     pub fn apply(&mut self, action: &Action, ids: &mut Ids) -> Result<bool, Refusal> {
@@ -204,28 +343,21 @@ impl Session {
                     _ => self.new_kind,
                 };
                 let pane = new_pane(kind, &self.shell)?;
-                let axis = match action {
-                    Action::SplitDown => Axis::Vertical,
-                    Action::SplitRight => Axis::Horizontal,
+                let how = match action {
+                    Action::SplitDown => Place::Split(Axis::Vertical),
+                    Action::SplitRight => Place::Split(Axis::Horizontal),
                     // `open` splits along the longer side of the focused pane.
-                    _ => {
-                        let r = self
-                            .visible()
-                            .into_iter()
-                            .find(|(id, _)| *id == self.focused());
-                        match r {
-                            Some((_, r)) if r.height * 2 > r.width => Axis::Vertical,
-                            _ => Axis::Horizontal,
-                        }
-                    }
+                    _ => Place::Auto,
                 };
-                let id = ids.allocate();
+                let (id, _) = self.place(self.focused(), pane, how, ids);
+                self.focus_pane(id);
+                let t = self.active;
+                self.tabs[t].zoomed = false;
+            }
+            Action::Even => {
                 let tab = self.tab_mut();
-                let focus = tab.focus;
-                tab.layout.split(focus, id, axis);
-                tab.focus = id;
+                even(&mut tab.layout);
                 tab.zoomed = false;
-                self.panes.insert(id, pane);
             }
             Action::ClosePane => {
                 let tab = self.tab_mut();
@@ -488,6 +620,132 @@ mod tests {
         let r = Session::restore(back, &mut ids2, "sh").expect("restore");
         assert_eq!(r.save(), saved);
         assert_eq!(ids2.0, 4, "ids continue after the largest restored");
+    }
+
+    /// The layout's rectangles as a picture: each pane's number in its area.
+    fn picture(s: &Session) -> String {
+        let (w, h) = s.size;
+        let mut rows = vec![vec![' '; w as usize]; h as usize];
+        for (i, (_, r)) in s.visible().iter().enumerate() {
+            for y in r.top()..r.bottom() {
+                for x in r.left()..r.right() {
+                    let edge =
+                        y == r.top() || y + 1 == r.bottom() || x == r.left() || x + 1 == r.right();
+                    rows[y as usize][x as usize] = if edge {
+                        '.'
+                    } else {
+                        char::from_digit(i as u32 + 1, 36).unwrap_or('?')
+                    };
+                }
+            }
+        }
+        rows.into_iter()
+            .map(|r| r.into_iter().collect::<String>().trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn opening_many_panes_keeps_each_usable_then_opens_a_tab() {
+        let mut ids = Ids::default();
+        let mut s = Session::new("main", &mut ids, (80, 24), "sh");
+        // As `fieldkit open` of four files, then `open sql` and a run: each opens beside the
+        // focused pane along its longer side.
+        for _ in 0..6 {
+            s.apply(&Action::Open(PaneKind::Term), &mut ids)
+                .expect("open");
+            for (id, r) in s.visible() {
+                assert!(
+                    r.width >= MIN_PANE.0 && r.height >= MIN_PANE.1,
+                    "pane {id} is {}x{}:\n{}",
+                    r.width,
+                    r.height,
+                    picture(&s)
+                );
+            }
+        }
+        assert_eq!(s.pane_count(), 7);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.bind(|| {
+            let tabs: Vec<String> = s
+                .tabs
+                .iter()
+                .map(|t| format!("{} ({} panes)", t.name, t.layout.leaves().len()))
+                .collect();
+            let mut shown = format!("tabs: {}\n", tabs.join(", "));
+            for t in 0..s.tabs.len() {
+                s.active = t;
+                shown.push_str(&format!("tab {}:\n{}\n", s.tab().name, picture(&s)));
+            }
+            insta::assert_snapshot!("layout_seven_opens_80x24", shown);
+        });
+        // Explicit splits too: a split that would go below the minimum evens the tab out or,
+        // with no room even then, opens a tab of its own.
+        let mut ids = Ids::default();
+        let mut s = Session::new("main", &mut ids, (80, 24), "sh");
+        for _ in 0..5 {
+            s.apply(&Action::SplitDown, &mut ids).expect("split");
+        }
+        assert!(s
+            .visible()
+            .iter()
+            .all(|(_, r)| r.height >= MIN_PANE.1 && r.width >= MIN_PANE.0));
+        assert!(
+            s.tabs.len() >= 2,
+            "the fifth split of 22 rows has no room: {}",
+            picture(&s)
+        );
+    }
+
+    #[test]
+    fn even_shares_each_row_of_panes_equally_and_a_zoom_survives_an_insert() {
+        let mut ids = Ids::default();
+        let mut s = Session::new("main", &mut ids, (121, 24), "sh");
+        s.apply(&Action::SplitRight, &mut ids).expect("split");
+        s.apply(&Action::SplitRight, &mut ids).expect("split");
+        s.apply(&Action::Even, &mut ids).expect("even");
+        let widths: Vec<u16> = s.visible().iter().map(|(_, r)| r.width).collect();
+        assert_eq!(widths, vec![40, 40, 41], "{}", picture(&s));
+        // A zoomed pane stays zoomed when something opens beside it (a run's grid).
+        s.apply(&Action::Zoom, &mut ids).expect("zoom");
+        let focus = s.focused();
+        s.insert_beside(
+            focus,
+            new_pane(PaneKind::Term, "sh").expect("pane"),
+            Axis::Vertical,
+            &mut ids,
+        );
+        assert!(s.tab().zoomed);
+        assert_eq!(s.visible().len(), 1);
+        assert_eq!(s.focused(), focus);
+    }
+
+    #[test]
+    fn a_pane_opened_right_of_the_tab_is_never_between_two() {
+        let mut ids = Ids::default();
+        let mut s = Session::new("main", &mut ids, (120, 30), "sh");
+        s.apply(&Action::SplitRight, &mut ids).expect("split");
+        s.apply(&Action::FocusPrev, &mut ids).expect("focus");
+        let left = s.focused();
+        let (chat, new_tab) = s.place(
+            left,
+            new_pane(PaneKind::Term, "sh").expect("pane"),
+            Place::RightOfTab,
+            &mut ids,
+        );
+        assert!(!new_tab);
+        let rects = s.visible();
+        let right_edge = rects.iter().map(|(_, r)| r.right()).max().unwrap_or(0);
+        let (_, r) = rects
+            .iter()
+            .find(|(id, _)| *id == chat)
+            .expect("chat shown");
+        assert_eq!(r.right(), right_edge, "{}", picture(&s));
+        assert!(rects
+            .iter()
+            .all(|(id, o)| *id == chat || o.right() <= r.left()));
     }
 
     #[test]

@@ -330,12 +330,13 @@ impl Pane for ChatPane {
         (x < area.x + area.width).then(|| Position::new(x, y))
     }
 
-    fn hints(&self, out: &mut Vec<Hint>) {
+    fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
         if self.stream.is_some() {
             out.push(Hint::new("Esc", "stop"));
         } else {
             out.push(Hint::new("Enter", "send"));
         }
+        crate::Hints::WithKeymap
     }
 
     fn save(&self) -> PaneState {

@@ -569,12 +569,23 @@ impl Pane for GridPane {
         }
     }
 
-    fn hints(&self, out: &mut Vec<Hint>) {
-        if self.overlay.is_some() {
-            out.push(Hint::new("Esc", "close"));
-        } else if self.busy.is_some() {
+    fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
+        match &self.overlay {
+            Some(Overlay::Table { .. }) | Some(Overlay::Inspect { .. }) => {
+                out.push(Hint::new("j k", "scroll"));
+                out.push(Hint::new("Esc", "close"));
+                return crate::Hints::Alone;
+            }
+            Some(Overlay::Plot(_)) => {
+                out.push(Hint::new("Esc", "close"));
+                return crate::Hints::Alone;
+            }
+            None => {}
+        }
+        if self.busy.is_some() {
             out.push(Hint::new("Esc", "cancel"));
         }
+        crate::Hints::WithKeymap
     }
 
     fn save(&self) -> PaneState {

@@ -558,13 +558,17 @@ impl Pane for SqlPane {
         (x < area.x + area.width).then(|| Position::new(x, area.y + (row - b.top) as u16))
     }
 
-    fn hints(&self, out: &mut Vec<Hint>) {
+    fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
         if self.completion.is_some() {
             out.push(Hint::new("Tab/Enter", "accept"));
+            out.push(Hint::new("Up Down", "choose"));
             out.push(Hint::new("Esc", "close"));
-        } else if matches!(self.last, Some(RunState::Running(..))) {
+            return crate::Hints::Alone;
+        }
+        if matches!(self.last, Some(RunState::Running(..))) {
             out.push(Hint::new("Esc", "cancel"));
         }
+        crate::Hints::WithKeymap
     }
 
     fn context(&self) -> Option<crate::llm::Attachment> {

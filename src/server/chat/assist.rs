@@ -5,6 +5,7 @@ runs once the user says yes.
 */
 
 use super::*;
+use crate::server::session::Place;
 
 impl Server {
     /// `ask-data` from the SQL editor `editor`.
@@ -126,10 +127,10 @@ impl Server {
         let chat = match chat {
             Some(c) => c,
             None => {
+                // On the right of the whole tab, as the README says (never between two panes).
                 let pane = Box::new(fieldkit_panes::ChatPane::new(None));
-                let c = s
-                    .insert_beside(focus, pane, crate::layout::Axis::Horizontal, &mut self.ids)
-                    .ok_or("no room for a chat pane here")?;
+                let (c, _) = s.place(focus, pane, Place::RightOfTab, &mut self.ids);
+                s.changed = true;
                 s.dirty = true;
                 self.greet_new_panes(false);
                 c
@@ -137,8 +138,7 @@ impl Server {
         };
         // Focus the chat: the next thing typed is the question about what was attached.
         if let Some(s) = self.sessions.get_mut(name) {
-            let active = s.active;
-            s.tabs[active].focus = chat;
+            s.focus_pane(chat);
             s.dirty = true;
         }
         self.chat_to(name, chat, ChatEvent::Attach(att));
