@@ -79,7 +79,9 @@ pub fn run(dirs: &Dirs, args: Args) -> Result<i32> {
 fn located(e: duckdb::Error, text: &str, off: usize, shift: u32) -> anyhow::Error {
     let msg = e.to_string();
     let head = tidy_error(&msg);
-    match error_position(&msg) {
+    // The statement's lines are the text's from where it starts.
+    let stmt = text.get(off..).unwrap_or("");
+    match error_position(&msg, stmt, shift) {
         Some((l, c)) if l > shift => {
             let line = l - shift + text[..off.min(text.len())].matches('\n').count() as u32;
             anyhow!("{head} (line {line}, column {c})")

@@ -195,6 +195,50 @@ fn headless_sql_matches_the_duckdb_cli_and_fails_loudly() {
         );
         assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout), "for {q}");
     }
+    // Error columns past string literals, with the duckdb CLI's caret as the oracle: the CLI
+    // shows a window of a long line with its caret under the offending token; fieldkit must
+    // name that token's column in the whole query.
+    let flights = fk.path().join("flights.csv");
+    let airlines = fk.path().join("airlines.csv");
+    std::fs::write(&flights, "carrier,x\nAA,1\n").expect("csv");
+    std::fs::write(&airlines, "carrier,name\nAA,American\n").expect("csv");
+    for (q, token) in [
+        (
+            format!(
+                "SELECT * FROM '{}' f JOIN '{}' a ON f.carrier = a.carrier LIMT 5",
+                flights.display(),
+                airlines.display()
+            ),
+            "LIMT",
+        ),
+        (
+            format!("SELECT 'a long string literal, with commas' AS s, x FROM '{}' WHERE x >> 1 ORDR BY 1", flights.display()),
+            "ORDR",
+        ),
+    ] {
+        let theirs = std::process::Command::new(&duckdb)
+            .args(["-c", &q])
+            .output()
+            .expect("the duckdb CLI");
+        let text = String::from_utf8_lossy(&theirs.stderr).into_owned()
+            + &String::from_utf8_lossy(&theirs.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with("LINE 1:"))
+            .unwrap_or_else(|| panic!("the CLI shows where: {text}"));
+        let caret = lines[i + 1].find('^').expect("a caret");
+        let under: String = lines[i].chars().skip(caret).take(token.len()).collect();
+        assert_eq!(under, token, "the CLI's caret is under {token}: {text}");
+        let want = q.find(&format!(" {token} ")).expect("the token") + 2;
+        let bad = fk.run(&["sql", "--db", ":memory:", &q]);
+        assert!(!bad.status.success());
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            err.contains(&format!("(line 1, column {want})")),
+            "{token} is at column {want}: {err}"
+        );
+    }
     let bad = fk.run(&["sql", "--db", ":memory:", "SELECT 1,\n  nosuch"]);
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);

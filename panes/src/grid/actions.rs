@@ -266,6 +266,13 @@ impl GridPane {
                 notes,
                 ..
             } => {
+                if let Some(old) = self.replacing.take().filter(|old| *old != result) {
+                    Self::data(cx, DataRequest::Forget { result: old });
+                }
+                if self.result != Some(result) {
+                    self.clear_rows();
+                }
+                self.shown = self.asking.take();
                 self.result = Some(result);
                 self.widths = columns
                     .iter()
@@ -357,6 +364,11 @@ impl GridPane {
             DataEvent::Done { message, .. } => {
                 // A statement without rows (DDL, DML) must not run again on reload or restore.
                 self.busy = None;
+                if let Some(old) = self.replacing.take() {
+                    Self::data(cx, DataRequest::Forget { result: old });
+                }
+                self.shown = None;
+                self.asking = None;
                 self.source = None;
                 self.columns.clear();
                 self.result = None;
@@ -364,8 +376,34 @@ impl GridPane {
             }
             DataEvent::Error { message, .. } => {
                 self.busy = None;
-                if self.result.is_some() && self.total.is_some() {
-                    self.message = Some(first_line(&message));
+                let cancelled = message.contains("Interrupted");
+                if let Some(asked) = self.asking.take() {
+                    // A load failed or was cancelled: the rows from before stay.
+                    match self.shown.clone() {
+                        Some((source, view)) if self.result.is_some() => {
+                            self.replacing = None;
+                            self.source = Some(source);
+                            self.view = view;
+                            self.message = Some(if cancelled {
+                                "cancelled: these are the rows from before".into()
+                            } else {
+                                format!("{} (the rows from before are shown)", first_line(&message))
+                            });
+                        }
+                        _ if cancelled => {
+                            self.source = Some(asked.0);
+                            self.message = Some("cancelled".into());
+                        }
+                        _ => self.error = Some(message),
+                    }
+                } else if self.result.is_some() && self.total.is_some() {
+                    self.message = Some(if cancelled {
+                        "cancelled".into()
+                    } else {
+                        first_line(&message)
+                    });
+                } else if cancelled {
+                    self.message = Some("cancelled".into());
                 } else {
                     self.error = Some(message);
                 }
@@ -373,6 +411,9 @@ impl GridPane {
             DataEvent::Lost { why } => {
                 self.busy = None;
                 self.result = None;
+                self.replacing = None;
+                self.shown = None;
+                self.asking = None;
                 self.blocks.clear();
                 self.asked.clear();
                 self.error = Some(format!(

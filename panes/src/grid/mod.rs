@@ -106,6 +106,13 @@ pub struct GridPane {
     cols_shown: usize,
     /// Loaded at restore: the source is loaded when the worker is ready.
     pending_load: bool,
+    /// The source and view of the rows on screen: a load that fails or is cancelled goes back
+    /// to them and keeps the rows, with the error in the footer.
+    shown: Option<(Source, View)>,
+    /// What the running load asks for; becomes `shown` when it arrives.
+    asking: Option<(Source, View)>,
+    /// The result on screen while a new one loads: forgotten once the new one is there.
+    replacing: Option<u64>,
 }
 
 impl GridPane {
@@ -135,24 +142,28 @@ impl GridPane {
         cx.push(Effect::Engine(EngineRequest::Data(req)));
     }
 
-    /// Starts (again) from the source: a new query, a new result, an empty cache.
+    /// Starts (again) from the source: a new query, a new result. What is on screen stays
+    /// until the new result is there (a filter that fails or a cancel keeps it).
     pub fn load(&mut self, cx: &mut Cx) {
         let Some(source) = self.source.clone() else {
             return;
         };
-        if let Some(r) = self.result.take() {
-            Self::data(cx, DataRequest::Forget { result: r });
-        }
         self.pending_load = false;
         self.seq += 1;
-        self.blocks.clear();
-        self.asked.clear();
-        self.total = None;
-        self.known = 0;
+        let showing = self.result.is_some() && self.error.is_none() && self.shown.is_some();
+        if showing {
+            // A second load before the first arrived: the one in between is dropped.
+            self.replacing = self.replacing.or(self.result);
+        } else {
+            if let Some(r) = self.result.take() {
+                Self::data(cx, DataRequest::Forget { result: r });
+            }
+            self.clear_rows();
+            self.shown = None;
+        }
         self.error = None;
         self.overlay = None;
-        self.row = 0;
-        self.top = 0;
+        self.asking = Some((source.clone(), self.view.clone()));
         self.busy = Some((format!("loading {}", source.label()), None));
         Self::data(
             cx,
@@ -163,6 +174,16 @@ impl GridPane {
             },
         );
         cx.dirty = true;
+    }
+
+    /// Forgets the rows on screen (a new result replaces them).
+    fn clear_rows(&mut self) {
+        self.blocks.clear();
+        self.asked.clear();
+        self.total = None;
+        self.known = 0;
+        self.row = 0;
+        self.top = 0;
     }
 
     fn column_name(&self) -> Option<&str> {

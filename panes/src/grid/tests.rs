@@ -505,3 +505,71 @@ fn json_cells_are_pretty_printed_and_others_kept() {
     assert_eq!(pretty("{\"a\":1}"), "{\n  \"a\": 1\n}");
     assert_eq!(pretty("{not json"), "{not json");
 }
+
+/// A filter that fails and a cancelled load keep the rows on screen, the old filter and
+/// sort, and say what happened in the footer; the new result replaces the old one only when
+/// it is there, and the old one is then forgotten in the worker.
+#[test]
+fn a_failed_filter_or_a_cancel_keeps_the_rows_and_says_so_in_the_footer() {
+    let mut p = loaded(100);
+    let before = snapshot(&mut p, 110, 8);
+    let cx = act(&mut p, "filter fare >> 3");
+    assert!(
+        !requests(&cx)
+            .iter()
+            .any(|r| matches!(r, DataRequest::Forget { .. })),
+        "the shown result stays until a new one is there"
+    );
+    let seq = p.seq;
+    p.on_engine(
+        EngineEvent::Data(DataEvent::Error {
+            seq,
+            message: "Parser Error: syntax error at or near \">\"".into(),
+            line: Some(1),
+            column: Some(8),
+        }),
+        &mut Cx::default(),
+    );
+    let after = snapshot(&mut p, 110, 8);
+    assert!(!after.contains("Could not load"), "{after}");
+    assert!(after.contains("rows from before"), "{after}");
+    assert_eq!(p.view.filter, None, "the filter of the rows shown");
+    let body = |s: &str| s.lines().take(6).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&after), body(&before), "the same rows");
+
+    // A cancelled sort: the same rows, and "cancelled", not DuckDB's INTERRUPT error.
+    act(&mut p, "sort desc");
+    let seq = p.seq;
+    p.on_engine(
+        EngineEvent::Data(DataEvent::Error {
+            seq,
+            message: "INTERRUPT Error: Interrupted!".into(),
+            line: None,
+            column: None,
+        }),
+        &mut Cx::default(),
+    );
+    let after = snapshot(&mut p, 110, 8);
+    assert!(after.contains("cancelled"), "{after}");
+    assert!(!after.contains("INTERRUPT"), "{after}");
+    assert_eq!(body(&after), body(&before));
+    assert_eq!(p.view.sort, None);
+
+    // A filter that works: the new result replaces the old, which is forgotten.
+    act(&mut p, "filter fare > 3");
+    let seq = p.seq;
+    let mut cx = Cx::default();
+    p.on_engine(
+        EngineEvent::Data(DataEvent::Loaded {
+            seq,
+            result: 8,
+            columns: cols(),
+            rows: Some(40),
+            notes: vec![],
+        }),
+        &mut cx,
+    );
+    assert!(requests(&cx).contains(&DataRequest::Forget { result: 7 }));
+    assert_eq!(p.total, Some(40));
+    assert_eq!(p.view.filter.as_deref(), Some("fare > 3"));
+}

@@ -216,6 +216,15 @@ impl SqlPane {
                 line,
                 column,
                 ..
+            } if message.contains("Interrupted") => {
+                // A cancel is not an error: said plainly, nothing marked in the text.
+                self.last = Some(RunState::Done("cancelled".into()));
+            }
+            DataEvent::Error {
+                message,
+                line,
+                column,
+                ..
             } => {
                 let at = line.map(|l| {
                     let l = l.saturating_sub(1) as usize;

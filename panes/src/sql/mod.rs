@@ -727,6 +727,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_query_says_cancelled_not_an_error() {
+        let mut p = SqlPane::default();
+        typed(&mut p, "select * from range(1e12)");
+        let mut cx = Cx::default();
+        p.on_action(&Action::parse("run all").unwrap(), &mut cx);
+        p.on_engine(
+            EngineEvent::Data(DataEvent::Error {
+                seq: 0,
+                message: "INTERRUPT Error: Interrupted!".into(),
+                line: None,
+                column: None,
+            }),
+            &mut cx,
+        );
+        let text = crate::testkit::snapshot(&mut p, 60, 6);
+        assert!(text.contains("cancelled"), "{text}");
+        assert!(!text.contains("INTERRUPT"), "{text}");
+    }
+
+    #[test]
     fn run_sends_the_statement_under_the_cursor_with_its_position() {
         let mut p = SqlPane::default();
         typed(&mut p, "select 1;\n\nselect 2\n  from t;");

@@ -271,7 +271,7 @@ pub fn run() -> Result<()> {
             std::collections::hash_map::Entry::Vacant(v) => match open_lane(&root, pane, &shared) {
                 Ok(l) => v.insert(l),
                 Err(e) => {
-                    shared.send(pane, error_event(req.seq(), &e.to_string(), 0));
+                    shared.send(pane, error_event(req.seq(), &e.to_string(), "", 0));
                     continue;
                 }
             },
@@ -315,13 +315,13 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
                 if tag < ep.load(Ordering::SeqCst) && !forget {
                     sh.send(
                         pane,
-                        error_event(seq, "Interrupted: cancelled before it started", 0),
+                        error_event(seq, "Interrupted: cancelled before it started", "", 0),
                     );
                     continue;
                 }
                 run.store(tag, Ordering::SeqCst);
                 if let Err(e) = job(&job_conn, pane, req, &sh) {
-                    sh.send(pane, error_event(seq, &format!("{e:#}"), 0));
+                    sh.send(pane, error_event(seq, &format!("{e:#}"), "", 0));
                 }
                 run.store(IDLE, Ordering::SeqCst);
             }
@@ -351,7 +351,7 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
                                 rows,
                             },
                         ),
-                        Err(e) => sh.send(pane, error_event(seq, &format!("{e:#}"), 0)),
+                        Err(e) => sh.send(pane, error_event(seq, &format!("{e:#}"), "", 0)),
                     }
                 }
             }
@@ -600,12 +600,23 @@ mod tests {
     #[test]
     fn error_positions_come_from_duckdbs_caret() {
         let msg = "Parser Error: syntax error at or near \"FORM\"\n\nLINE 1: SELECT * FORM t\n                 ^";
-        assert_eq!(error_position(msg), Some((1, 10)));
+        assert_eq!(error_position(msg, "SELECT * FORM t", 0), Some((1, 10)));
         assert_eq!(
             tidy_error(msg),
             "Parser Error: syntax error at or near \"FORM\""
         );
-        assert_eq!(error_position("Catalog Error: no"), None);
+        assert_eq!(error_position("Catalog Error: no", "", 0), None);
+        // A long line shown as a window around the error: the column is the statement's.
+        let sql =
+            "SELECT * FROM 'flights.csv' f JOIN 'airlines.csv' a ON f.carrier = a.carrier LIMT 5";
+        let msg = "Parser Error: syntax error at or near \"LIMT\"\n\nLINE 1: ...'flights.csv' f JOIN 'airlines.csv' a ON f.carrier = a.carrier LIMT 5\n                                                                          ^";
+        let want = sql.find("LIMT").expect("LIMT") as u32 + 1;
+        assert_eq!(error_position(msg, sql, 0), Some((1, want)));
+        // ... on the second line of a wrapped statement.
+        assert_eq!(
+            error_position(&msg.replace("LINE 1", "LINE 2"), sql, 1),
+            Some((2, want))
+        );
     }
 
     #[test]

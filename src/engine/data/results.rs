@@ -89,7 +89,7 @@ pub(super) fn load(
                         // The preview stays: the user sees what could be read, and why not more.
                         sh.send(
                             pane,
-                            error_event(seq, &file_error(&path, &e.to_string()), 0),
+                            error_event(seq, &file_error(&path, &e.to_string()), "", 0),
                         );
                         return Ok(());
                     }
@@ -304,7 +304,7 @@ pub(super) fn run_query(
         if let Err(e) = conn.execute_batch(s) {
             sh.send(
                 pane,
-                shift_error(error_event(seq, &e.to_string(), 0), line_of(*off)),
+                shift_error(error_event(seq, &e.to_string(), s, 0), line_of(*off)),
             );
             return Ok(None);
         }
@@ -320,7 +320,10 @@ pub(super) fn run_query(
         Err(e) => {
             let msg = e.to_string();
             if !msg.starts_with("Parser Error") {
-                sh.send(pane, shift_error(error_event(seq, &msg, 1), line_of(off)));
+                sh.send(
+                    pane,
+                    shift_error(error_event(seq, &msg, s, 1), line_of(off)),
+                );
                 return Ok(None);
             }
             // Not a query (DDL, DML, PRAGMA): run it as it is.
@@ -341,7 +344,7 @@ pub(super) fn run_query(
                 Err(e) => {
                     sh.send(
                         pane,
-                        shift_error(error_event(seq, &e.to_string(), 0), line_of(off)),
+                        shift_error(error_event(seq, &e.to_string(), s, 0), line_of(off)),
                     );
                     Ok(None)
                 }
