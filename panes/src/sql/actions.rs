@@ -211,12 +211,7 @@ impl SqlPane {
                 self.last = Some(RunState::Done(message));
                 self.ask_catalog(cx);
             }
-            DataEvent::Error {
-                message,
-                line,
-                column,
-                ..
-            } if message.contains("Interrupted") => {
+            DataEvent::Error { message, .. } if message.contains("Interrupted") => {
                 // A cancel is not an error: said plainly, nothing marked in the text.
                 self.last = Some(RunState::Done("cancelled".into()));
             }
