@@ -779,6 +779,79 @@ mod tests {
         );
     }
 
+    fn two_tables() -> SqlPane {
+        let col = |n: &str| Column {
+            name: n.into(),
+            ty: "VARCHAR".into(),
+        };
+        SqlPane {
+            catalog: Catalog {
+                tables: vec![
+                    CatalogTable {
+                        name: "flights".into(),
+                        columns: vec![col("flight"), col("air_time"), col("carrier")],
+                    },
+                    CatalogTable {
+                        name: "airlines".into(),
+                        columns: vec![col("carrier"), col("name")],
+                    },
+                ],
+                functions: vec!["floor".into()],
+            },
+            ..SqlPane::default()
+        }
+    }
+
+    /// Tab completes what may stand there: tables after FROM and JOIN, an alias's columns
+    /// after `alias.`, and elsewhere the statement's columns first.
+    #[test]
+    fn completion_follows_the_context() {
+        let candidates = |text: &str| {
+            let mut p = two_tables();
+            typed(&mut p, text);
+            let (word, q) = p.word_before_cursor();
+            let (before, whole) = p.statement_around_word(&word, q.as_deref());
+            p.candidates_in(&word, q.as_deref(), &before, &whole)
+        };
+        // The two the issue saw: JOIN air took the column air_time; FROM fli offered flight.
+        assert_eq!(
+            candidates("SELECT * FROM flights f JOIN air"),
+            vec!["airlines"]
+        );
+        assert_eq!(candidates("SELECT * FROM fli"), vec!["flights"]);
+        assert_eq!(candidates("SELECT * FROM flights, air"), vec!["airlines"]);
+        // An alias's columns, aliases given with and without AS, and for a file read in place.
+        assert_eq!(
+            candidates("SELECT * FROM flights f JOIN airlines AS a ON f.carrier = a."),
+            vec!["carrier", "name"]
+        );
+        assert_eq!(
+            candidates("SELECT * FROM flights f JOIN airlines a ON f."),
+            vec!["flight", "air_time", "carrier"]
+        );
+        assert_eq!(
+            candidates("SELECT * FROM flights f JOIN airlines AS a ON a.n"),
+            vec!["name"]
+        );
+        assert_eq!(
+            candidates("SELECT f.a FROM 'data/flights.csv' f WHERE f.ai"),
+            vec!["air_time"]
+        );
+        // Elsewhere: the statement's columns before keywords, functions and other tables.
+        let c = candidates("SELECT * FROM flights WHERE fl");
+        assert_eq!(c.first().map(String::as_str), Some("flight"), "{c:?}");
+        assert!(c.contains(&"floor".to_string()), "{c:?}");
+        // In the next statement, the last one's tables do not count.
+        let c = candidates("SELECT * FROM airlines;\nSELECT * FROM flights WHERE ca");
+        assert_eq!(c.first().map(String::as_str), Some("carrier"));
+        // More than one: a list to choose from, nothing inserted yet.
+        let mut p = two_tables();
+        typed(&mut p, "SELECT * FROM flights WHERE c");
+        p.on_action(&Action::parse("complete").unwrap(), &mut Cx::default());
+        assert!(p.completion.is_some());
+        assert_eq!(p.text(), "SELECT * FROM flights WHERE c");
+    }
+
     #[test]
     fn completion_uses_the_catalog_and_qualifiers() {
         let mut p = SqlPane {
