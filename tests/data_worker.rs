@@ -182,6 +182,40 @@ fn sort_filter_stats_frequency_plots_and_export_are_done_by_duckdb() {
         .windows(2)
         .all(|p| p[0].0 <= p[1].0 && (p[0].1 - p[0].0 * 1.5).abs() < 1e-9));
 
+    // Repeated x: one point per x, the mean of y there, and the plot says so (300,000 points
+    // with repeated x drew a wall).
+    let rep = w.file("rep.csv", b"x,y\n1,10\n1,20\n2,5\n2,7\n3,1\n");
+    let r = w
+        .load(3, Source::File(rep), View::default())
+        .expect("loaded");
+    let seq = w.next_seq();
+    w.send(
+        3,
+        DataRequest::Plot {
+            seq,
+            result: r.result,
+            plot: PlotAsk::Line {
+                x: "x".into(),
+                y: "y".into(),
+                points: 50,
+            },
+        },
+    );
+    let ev = w
+        .until(3, |e| {
+            matches!(e, DataEvent::Plot { .. } | DataEvent::Error { .. })
+        })
+        .pop();
+    let Some(DataEvent::Plot {
+        plot: Plot::Line { points, how, .. },
+        ..
+    }) = ev
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(points, vec![(1.0, 15.0), (2.0, 6.0), (3.0, 1.0)]);
+    assert_eq!(how, "mean of y for each x (5 rows)");
+
     for ext in ["csv", "parquet", "json", "tsv"] {
         let out = w.dir.join(format!("out.{ext}"));
         let seq = w.next_seq();

@@ -126,6 +126,9 @@ pub enum Plot {
         x: String,
         y: String,
         points: Vec<(f64, f64)>,
+        /// How the points were made from the rows, when not one point a row
+        /// ("mean of fare for each id", "mean in 400 bins of id").
+        how: String,
     },
 }
 

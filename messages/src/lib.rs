@@ -5,7 +5,8 @@ serde data with no UI types, so that engines, stores, the panes and the server a
 same values and none of them has to import another to do it. Mesh records and plugin calls
 belong here when they come.
 
-`VERSION` changes whenever one of these changes shape in a way an older reader would misread.
+`VERSION` changes whenever one of these changes shape in a way an older reader would misread
+(2: a line plot says how its points were made).
 Workers say it in their `Hello` (the server refuses a worker of another version: a binary
 replaced on disk while the server ran), and saved sessions carry it (a state written by a newer
 fieldkit is set aside, not misread). The client protocol has its own version in its handshake.
@@ -15,6 +16,7 @@ pub mod data;
 pub mod llm;
 pub mod probe;
 pub mod saved;
+pub mod text;
 
 /// The version of these messages.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;

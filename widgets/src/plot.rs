@@ -116,16 +116,23 @@ pub fn bars(
 }
 
 /// `y` by `x` as a line.
+#[allow(clippy::too_many_arguments)]
 pub fn line(
     x: &str,
     y: &str,
     points: &[(f64, f64)],
+    how: &str,
     block: Block,
     area: Rect,
     buf: &mut Buffer,
     t: &Theme,
 ) {
-    let block = block.title(Span::styled(format!(" {y} by {x} "), t.heading()));
+    let title = if how.is_empty() {
+        format!(" {y} by {x} ")
+    } else {
+        format!(" {y} by {x} · {how} ")
+    };
+    let block = block.title(Span::styled(title, t.heading()));
     if points.is_empty() {
         Paragraph::new("no values").block(block).render(area, buf);
         return;
@@ -167,18 +174,7 @@ pub fn line(
         .render(area, buf);
 }
 
-/// `1234567` -> `1,234,567`.
-pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use fieldkit_messages::text::group;
 
 /// A number short enough for an axis label.
 pub fn short_num(v: f64) -> String {

@@ -98,6 +98,7 @@ impl GridPane {
                     return Outcome::Consumed;
                 };
                 self.busy = Some(("summarizing".into(), None));
+                self.counting = None;
                 Self::data(cx, DataRequest::Summarize { seq, result });
                 cx.dirty = true;
             }
@@ -106,6 +107,7 @@ impl GridPane {
                     return Outcome::Consumed;
                 };
                 let column = column.to_string();
+                self.counting = Some(column.clone());
                 self.busy = Some((format!("counting values of {column}"), None));
                 Self::data(
                     cx,
@@ -162,7 +164,30 @@ impl GridPane {
                 } else {
                     Some(self.col)
                 };
-                cx.dirty = true;
+                let said = match self.marked.and_then(|m| self.columns.get(m)) {
+                    Some(c) => format!(
+                        "x axis: {} (P on a number column draws it against this one)",
+                        c.name
+                    ),
+                    None => "x axis unmarked".into(),
+                };
+                self.say(cx, said);
+            }
+            (GridVerb::Inspect, _) if self.counted_value().is_some() => {
+                // Enter on a value of a frequency table: the grid keeps the rows with it.
+                if let Some((column, value)) = self.counted_value() {
+                    let col = quote_ident(&column);
+                    let expr = match value {
+                        Some(v) => format!("{col} = {}", quote_literal(&v)),
+                        None => format!("{col} IS NULL"),
+                    };
+                    self.overlay = None;
+                    self.view.filter = Some(match self.view.filter.take() {
+                        Some(f) => format!("({f}) AND {expr}"),
+                        None => expr,
+                    });
+                    self.load(cx);
+                }
             }
             (GridVerb::Inspect, _) => {
                 let Some(c) = self.columns.get(self.col) else {
@@ -351,6 +376,8 @@ impl GridPane {
                     columns,
                     rows,
                     top: 0,
+                    left: 0,
+                    counts: self.counting.take(),
                 });
             }
             DataEvent::Plot { plot, .. } => {

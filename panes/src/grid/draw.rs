@@ -68,6 +68,8 @@ impl GridPane {
                 columns,
                 rows,
                 top,
+                left,
+                ..
             } => {
                 let block = block.title(Span::styled(format!(" {title} "), t.heading()));
                 let inner = block.inner(area);
@@ -88,7 +90,10 @@ impl GridPane {
                         )
                     })
                     .collect();
-                let visible: Vec<u64> = (*top as u64..rows.len() as u64).collect();
+                // The selected row stays on screen: the rows from the one that shows it last.
+                let body = inner.height.saturating_sub(2).max(1) as usize;
+                let first = top.saturating_sub(body - 1);
+                let visible: Vec<u64> = (first as u64..rows.len() as u64).collect();
                 let cell = |r: u64, c: usize| {
                     rows.get(r as usize)
                         .and_then(|row| row.get(c))
@@ -97,10 +102,10 @@ impl GridPane {
                 TableView {
                     columns: &cols,
                     widths: &widths,
-                    left: 0,
+                    left: *left,
                     rows: &visible,
                     cell: &cell,
-                    cursor: None,
+                    cursor: Some((top - first, *left)),
                     marked: None,
                     theme: t,
                     ascii: false,
@@ -128,7 +133,7 @@ pub(super) fn render_plot(p: &Plot, block: Block, area: Rect, buf: &mut Buffer, 
     match p {
         Plot::Histogram { column, bins } => plot::histogram(column, bins, block, area, buf, t),
         Plot::Bars { column, bars } => plot::bars(column, bars, block, area, buf, t),
-        Plot::Line { x, y, points } => plot::line(x, y, points, block, area, buf, t),
+        Plot::Line { x, y, points, how } => plot::line(x, y, points, how, block, area, buf, t),
     }
 }
 

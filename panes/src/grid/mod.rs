@@ -59,12 +59,15 @@ const KEEP_BLOCKS: u64 = 3;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Overlay {
-    /// Stats or a frequency table.
+    /// Stats or a frequency table: `top` is the selected row, `left` the first column shown.
     Table {
         title: String,
         columns: Vec<Column>,
         rows: Vec<Vec<Cell>>,
         top: usize,
+        left: usize,
+        /// The grid column whose values a frequency table counts: Enter filters to a value.
+        counts: Option<String>,
     },
     Inspect {
         title: String,
@@ -113,6 +116,8 @@ pub struct GridPane {
     asking: Option<(Source, View)>,
     /// The result on screen while a new one loads: forgotten once the new one is there.
     replacing: Option<u64>,
+    /// The column a frequency table was asked for.
+    counting: Option<String>,
 }
 
 impl GridPane {
@@ -274,8 +279,21 @@ impl GridPane {
     fn move_by(&mut self, how: &str, cx: &mut Cx) {
         if let Some(o) = &mut self.overlay {
             match o {
-                Overlay::Table { top, rows, .. } => {
+                Overlay::Table {
+                    top,
+                    rows,
+                    left,
+                    columns,
+                    ..
+                } => {
                     let max = rows.len().saturating_sub(1);
+                    match how {
+                        "left" => *left = left.saturating_sub(1),
+                        "right" => *left = (*left + 1).min(columns.len().saturating_sub(1)),
+                        "home" => *left = 0,
+                        "end" => *left = columns.len().saturating_sub(1),
+                        _ => {}
+                    }
                     *top = match how {
                         "down" => (*top + 1).min(max),
                         "up" => top.saturating_sub(1),
@@ -343,6 +361,22 @@ impl GridPane {
         self.clamp();
         self.fetch(cx);
         cx.dirty = true;
+    }
+
+    /// The column and the value under the cursor of a frequency table, if one is open.
+    fn counted_value(&self) -> Option<(String, Cell)> {
+        match &self.overlay {
+            Some(Overlay::Table {
+                counts: Some(column),
+                rows,
+                top,
+                ..
+            }) => rows
+                .get(*top)
+                .and_then(|r| r.first())
+                .map(|v| (column.clone(), v.clone())),
+            _ => None,
+        }
     }
 
     fn say(&mut self, cx: &mut Cx, text: impl Into<String>) {
@@ -592,7 +626,16 @@ impl Pane for GridPane {
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
         match &self.overlay {
-            Some(Overlay::Table { .. }) | Some(Overlay::Inspect { .. }) => {
+            Some(Overlay::Table { counts, .. }) => {
+                out.push(Hint::new("j k", "row"));
+                out.push(Hint::new("h l", "columns"));
+                if counts.is_some() {
+                    out.push(Hint::new("Enter", "filter to this value"));
+                }
+                out.push(Hint::new("Esc", "close"));
+                return crate::Hints::Alone;
+            }
+            Some(Overlay::Inspect { .. }) => {
                 out.push(Hint::new("j k", "scroll"));
                 out.push(Hint::new("Esc", "close"));
                 return crate::Hints::Alone;

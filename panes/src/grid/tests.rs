@@ -448,6 +448,7 @@ fn snapshots() {
                     points: (0..50)
                         .map(|i| (i as f64, ((i as f64) / 6.0).sin() * 10.0 + 20.0))
                         .collect(),
+                    how: String::new(),
                 },
             }),
             &mut cx,
@@ -572,4 +573,102 @@ fn a_failed_filter_or_a_cancel_keeps_the_rows_and_says_so_in_the_footer() {
     assert!(requests(&cx).contains(&DataRequest::Forget { result: 7 }));
     assert_eq!(p.total, Some(40));
     assert_eq!(p.view.filter.as_deref(), Some("fare > 3"));
+}
+
+/// The frequency table has a row cursor and Enter filters the grid to the value under it (as in
+/// visidata); the stats table scrolls sideways to the columns past `avg`; `m` says what it did.
+#[test]
+fn popups_scroll_and_act() {
+    let mut p = loaded(100);
+    p.col = 1;
+    act(&mut p, "freq");
+    let seq = p.seq;
+    p.on_engine(
+        EngineEvent::Data(DataEvent::Table {
+            seq,
+            title: "city: 4 values".into(),
+            columns: vec![
+                Column {
+                    name: "city".into(),
+                    ty: "VARCHAR".into(),
+                },
+                Column {
+                    name: "count".into(),
+                    ty: "BIGINT".into(),
+                },
+            ],
+            rows: vec![
+                vec![Some("Oslo".into()), Some("25".into())],
+                vec![Some("Lima".into()), Some("25".into())],
+                vec![None, Some("3".into())],
+            ],
+        }),
+        &mut Cx::default(),
+    );
+    settings().bind(|| {
+        insta::assert_snapshot!("grid_freq_popup_80x24", snapshot(&mut p, 80, 24));
+    });
+    let mut hints = Vec::new();
+    assert_eq!(p.hints(&mut hints), crate::Hints::Alone);
+    assert!(hints.iter().any(|h| h.desc.contains("filter")), "{hints:?}");
+    act(&mut p, "move down");
+    let cx = act(&mut p, "inspect");
+    assert!(p.overlay.is_none(), "the table closes");
+    assert_eq!(p.view.filter.as_deref(), Some("\"city\" = 'Lima'"));
+    assert!(requests(&cx)
+        .iter()
+        .any(|r| matches!(r, DataRequest::Load { view, .. } if view.filter == p.view.filter)));
+
+    // Stats: wide, so it scrolls sideways.
+    act(&mut p, "stats");
+    let seq = p.seq;
+    let names = [
+        "column_name",
+        "column_type",
+        "min",
+        "max",
+        "approx_unique",
+        "avg",
+        "std",
+        "q25",
+        "q50",
+        "q75",
+        "count",
+        "null_percentage",
+    ];
+    p.on_engine(
+        EngineEvent::Data(DataEvent::Table {
+            seq,
+            title: "stats".into(),
+            columns: names
+                .iter()
+                .map(|n| Column {
+                    name: n.to_string(),
+                    ty: "VARCHAR".into(),
+                })
+                .collect(),
+            rows: vec![names.iter().map(|n| Some(format!("{n}-value"))).collect()],
+        }),
+        &mut Cx::default(),
+    );
+    let shown = snapshot(&mut p, 80, 12);
+    assert!(!shown.contains("null_percentage"), "{shown}");
+    for _ in 0..8 {
+        act(&mut p, "move right");
+    }
+    let shown = snapshot(&mut p, 80, 12);
+    assert!(shown.contains("null_percentage"), "{shown}");
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "grid_stats_popup_scrolled_160x40",
+            snapshot(&mut p, 160, 40)
+        );
+    });
+    act(&mut p, "cancel");
+
+    act(&mut p, "mark");
+    let shown = snapshot(&mut p, 100, 8);
+    assert!(shown.contains("x axis: city"), "{shown}");
+    act(&mut p, "mark");
+    assert!(snapshot(&mut p, 100, 8).contains("x axis unmarked"));
 }

@@ -135,6 +135,10 @@ impl SqlPane {
                 } else if self.buf().text.is_selecting() {
                     self.buf_mut().text.cancel_selection();
                     cx.dirty = true;
+                } else if self.tree {
+                    // Esc closes the catalog tree, as it closes every overlay.
+                    self.tree = false;
+                    cx.dirty = true;
                 } else {
                     return Outcome::Ignored;
                 }

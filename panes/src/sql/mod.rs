@@ -727,6 +727,16 @@ mod tests {
     }
 
     #[test]
+    fn esc_closes_the_catalog_tree() {
+        let mut p = SqlPane::default();
+        let mut cx = Cx::default();
+        p.on_action(&Action::parse("catalog").unwrap(), &mut cx);
+        assert!(p.tree);
+        p.on_action(&Action::parse("cancel").unwrap(), &mut cx);
+        assert!(!p.tree);
+    }
+
+    #[test]
     fn a_cancelled_query_says_cancelled_not_an_error() {
         let mut p = SqlPane::default();
         typed(&mut p, "select * from range(1e12)");

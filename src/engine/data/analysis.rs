@@ -123,20 +123,58 @@ pub(super) fn make_plot(conn: &Connection, rel: &str, ask: PlotAsk) -> Result<Pl
             Plot::Bars { column, bars }
         }
         PlotAsk::Line { x, y, points } => {
+            // One point per x: the mean of y over the rows with that x, or, with more x values
+            // than points, over bins of x. A sample of raw rows with repeated x draws a wall.
             let (xc, yc) = (quote_ident(&x), quote_ident(&y));
-            let mut stmt = conn.prepare(&format!(
-                "SELECT a, b FROM (SELECT {xc}::DOUBLE AS a, {yc}::DOUBLE AS b FROM {rel} \
-                 WHERE {xc} IS NOT NULL AND {yc} IS NOT NULL) \
-                 USING SAMPLE reservoir({} ROWS) REPEATABLE (7)",
-                points.clamp(2, 20_000)
-            ))?;
+            let n_points = points.clamp(2, 20_000) as i64;
+            let pairs = format!(
+                "(SELECT {xc}::DOUBLE AS a, {yc}::DOUBLE AS b FROM {rel} \
+                 WHERE {xc} IS NOT NULL AND {yc} IS NOT NULL)"
+            );
+            let (lo, hi, distinct, n): (Option<f64>, Option<f64>, i64, i64) = conn.query_row(
+                &format!("SELECT min(a), max(a), count(DISTINCT a), count(*) FROM {pairs}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let (sql, how) = match (lo, hi) {
+                (Some(lo), Some(hi)) if distinct > n_points && hi > lo => {
+                    let w = (hi - lo) / n_points as f64;
+                    (
+                        format!(
+                            "SELECT avg(a), avg(b) FROM {pairs} \
+                             GROUP BY least(floor((a - {lo}) / {w}), {}) ORDER BY 1",
+                            n_points - 1
+                        ),
+                        format!(
+                            "mean in {n_points} bins of {x} ({} rows)",
+                            fieldkit_messages::text::group(n as u64)
+                        ),
+                    )
+                }
+                _ => (
+                    format!("SELECT a, avg(b) FROM {pairs} GROUP BY a ORDER BY a"),
+                    if n > distinct {
+                        format!(
+                            "mean of {y} for each {x} ({} rows)",
+                            fieldkit_messages::text::group(n as u64)
+                        )
+                    } else {
+                        String::new()
+                    },
+                ),
+            };
+            let mut stmt = conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             let mut pts = Vec::new();
             while let Some(r) = rows.next()? {
                 pts.push((r.get::<_, f64>(0)?, r.get::<_, f64>(1)?));
             }
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            Plot::Line { x, y, points: pts }
+            Plot::Line {
+                x,
+                y,
+                points: pts,
+                how,
+            }
         }
     })
 }
