@@ -570,3 +570,59 @@ fn completions_for_bash_zsh_and_fish() {
         "{err}"
     );
 }
+
+/// `C-b x` on a terminal running a program asks first (tmux asks for every pane); `n` keeps
+/// it, `y` closes it; an idle shell closes at once; `C-b u` brings a closed pane back.
+#[test]
+fn closing_a_pane_with_a_running_program_asks_first() {
+    let fk = Fk::new();
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| {
+        s.contains("C-b prefix") && s.contains("1 sh")
+    });
+    fk.keys("w", &["C-b", "%"]);
+    fk.wait_screen("w", "a second pane", |s| s.contains("2 sh"));
+    // A duration no other test uses, so the process found is this pane's.
+    let nap = format!("sleep 9{}", std::process::id());
+    fk.type_line("w", &nap);
+    // Wait until sleep is the terminal's foreground program.
+    wait_until("sleep in the foreground", || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &format!("^{nap}$")])
+            .output()
+            .map_err(|e| e.to_string())?;
+        out.status
+            .success()
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    });
+    fk.keys("w", &["C-b", "x"]);
+    let asked = fk.wait_screen("w", "the question", |s| s.contains("close pane 2?"));
+    assert!(asked.contains("sleep is running"), "{asked}");
+    fk.keys("w", &["n"]);
+    fk.wait_screen("w", "the question gone, the pane kept", |s| {
+        !s.contains("close pane 2?") && s.contains("2 sh")
+    });
+    assert_eq!(
+        fk.ok(&["ls"]),
+        "main: 1 tabs, 2 panes, 1 clients (attached)\n"
+    );
+    fk.keys("w", &["C-b", "x"]);
+    fk.wait_screen("w", "the question again", |s| s.contains("close pane 2?"));
+    fk.keys("w", &["y"]);
+    fk.wait_screen("w", "the pane closed", |s| !s.contains("2 sh"));
+    assert_eq!(
+        fk.ok(&["ls"]),
+        "main: 1 tabs, 1 panes, 1 clients (attached)\n"
+    );
+    // An idle shell closes without a question; C-b u brings it back.
+    fk.keys("w", &["C-b", "%"]);
+    fk.wait_screen("w", "a new second pane", |s| s.contains("2 sh"));
+    fk.keys("w", &["C-b", "x"]);
+    fk.wait_screen("w", "closed at once", |s| {
+        !s.contains("2 sh") && !s.contains("close pane")
+    });
+    fk.keys("w", &["C-b", "u"]);
+    fk.wait_screen("w", "reopened", |s| s.contains("2 sh"));
+}

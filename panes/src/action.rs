@@ -80,6 +80,8 @@ pub enum Action {
     Unbind,
     /// Evens out the panes of the tab.
     Even,
+    /// Brings back the most recently closed pane (an editor with its buffers).
+    ReopenPane,
     /// Opens a data file in a grid pane; without a path, a file picker.
     OpenFile(Option<String>),
     /// Gives the chat beside the focused pane what that pane shows.
@@ -204,6 +206,11 @@ pub const GLOBAL: &[ActionInfo] = &[
         name: "zoom",
         args: "",
         desc: "Zoom the focused pane to the whole tab, or back",
+    },
+    ActionInfo {
+        name: "reopen-pane",
+        args: "",
+        desc: "Bring back the pane closed last (an editor with its text)",
     },
     ActionInfo {
         name: "even",
@@ -386,6 +393,7 @@ impl fmt::Display for Action {
             Action::PasteBuffer => f.write_str("paste-buffer"),
             Action::Unbind => f.write_str("unbind"),
             Action::Even => f.write_str("even"),
+            Action::ReopenPane => f.write_str("reopen-pane"),
             Action::OpenFile(None) => f.write_str("open-file"),
             Action::OpenFile(Some(p)) => write!(f, "open-file {p}"),
             Action::AttachContext => f.write_str("attach-context"),

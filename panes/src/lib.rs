@@ -121,6 +121,12 @@ pub trait Pane {
     fn hints(&self, _out: &mut Vec<Hint>) -> Hints {
         Hints::WithKeymap
     }
+    /// What closing the pane now would stop ("a query is running"), so the close asks first;
+    /// `None` when nothing would be lost. Terminals are the server's to judge (their programs
+    /// live there).
+    fn busy(&self) -> Option<String> {
+        None
+    }
     /// What the pane shows, for the chat (`attach-context`): `None` when there is nothing.
     /// Terminals are the server's to describe (their screens live there).
     fn context(&self) -> Option<llm::Attachment> {

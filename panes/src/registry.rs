@@ -157,6 +157,7 @@ impl Action {
             "paste-buffer" => no_args(Action::PasteBuffer),
             "unbind" => no_args(Action::Unbind),
             "even" => no_args(Action::Even),
+            "reopen-pane" => no_args(Action::ReopenPane),
             "open-file" => Ok(Action::OpenFile(if args.is_empty() {
                 None
             } else {

@@ -80,6 +80,19 @@ impl Server {
         }
     }
 
+    /// What closing the focused pane of `name` would stop, if anything: a program running in
+    /// a terminal (not its shell), or the work the pane says it is doing.
+    pub(super) fn close_would_stop(&self, name: &str) -> Option<String> {
+        let s = self.sessions.get(name)?;
+        let focus = s.focused();
+        if let Some(t) = self.pty.terms.get(&focus) {
+            return t
+                .foreground()
+                .map(|p| format!("{p} is running in this terminal; closing the pane ends it."));
+        }
+        s.panes.get(&focus)?.busy()
+    }
+
     pub(super) fn show(&mut self, name: &str, title: &str, text: &str) {
         if let Some(s) = self.sessions.get_mut(name) {
             s.popup = Some(popup::message(title, text));
@@ -105,6 +118,11 @@ impl Server {
         action: Action,
         client: Option<ClientId>,
     ) -> Result<(), String> {
+        // From a key, a pane with running work asks before it closes (tmux asks for every
+        // pane); `fieldkit action close-pane` is a script's and does not.
+        let stops = (action == Action::ClosePane && client.is_some())
+            .then(|| self.close_would_stop(name))
+            .flatten();
         let Some(s) = self.sessions.get_mut(name) else {
             return Err(format!("no session {name:?}"));
         };
@@ -146,6 +164,14 @@ impl Server {
                 }
             }
             Action::KillSession => self.kill_session(name),
+            Action::ClosePane if stops.is_some() => {
+                let pane = s.focused();
+                s.popup = Some(Popup::Confirm {
+                    title: format!("close pane {}?", s.number_of(pane)),
+                    text: format!("{}\n\ny closes it, n keeps it.", stops.unwrap_or_default()),
+                    yes: popup::Confirmed::ClosePane { pane },
+                });
+            }
             Action::SendPrefix => {
                 let ev = self.keymap.prefix.event();
                 self.pane_call(name, |p, cx| p.on_input(&ev, cx));

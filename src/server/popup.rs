@@ -58,6 +58,8 @@ pub enum Confirmed {
     RunSql { editor: u64, sql: String },
     /// Delete chat session `id`, shown in chat pane `pane`.
     DeleteChat { pane: u64, id: i64 },
+    /// Close pane `pane`, which holds running work.
+    ClosePane { pane: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,33 @@ pub struct Tab {
     pub layout: Node,
     pub focus: PaneId,
     pub zoomed: bool,
+    /// Pane numbers (`C-b q N`, the border's number): slot N-1 holds the pane numbered N. A
+    /// pane keeps its number until it closes, so numbers read off the screen a moment ago
+    /// still name the same panes after another one closes; a new pane takes the lowest free.
+    pub slots: Vec<Option<PaneId>>,
+}
+
+impl Tab {
+    /// Frees the numbers of panes no longer in the layout and numbers new ones.
+    pub fn renumber(&mut self) {
+        let leaves = self.layout.leaves();
+        for s in self.slots.iter_mut() {
+            if s.is_some_and(|id| !leaves.contains(&id)) {
+                *s = None;
+            }
+        }
+        for id in leaves {
+            if !self.slots.contains(&Some(id)) {
+                match self.slots.iter().position(Option::is_none) {
+                    Some(free) => self.slots[free] = Some(id),
+                    None => self.slots.push(Some(id)),
+                }
+            }
+        }
+        while self.slots.last() == Some(&None) {
+            self.slots.pop();
+        }
+    }
 }
 
 pub struct Session {
@@ -45,7 +72,12 @@ pub struct Session {
     pub changed: bool,
     /// SQL editor -> the grid that shows its results.
     pub links: BTreeMap<PaneId, PaneId>,
+    /// What closed panes were, most recent last (`reopen-pane` brings one back).
+    pub closed: Vec<fieldkit_panes::PaneState>,
 }
+
+/// How many closed panes `reopen-pane` can bring back.
+const CLOSED_KEPT: usize = 10;
 
 /// Hands out pane ids, unique across the server.
 #[derive(Debug, Default)]
@@ -144,6 +176,7 @@ impl Session {
         }
         Session {
             links: BTreeMap::new(),
+            closed: Vec::new(),
             name: name.to_string(),
             shell: shell.to_string(),
             new_kind: kind,
@@ -154,6 +187,7 @@ impl Session {
                 layout: Node::Leaf(id),
                 focus: id,
                 zoomed: false,
+                slots: vec![Some(id)],
             }],
             active: 0,
             panes,
@@ -310,6 +344,7 @@ impl Session {
             if fits(&layout) {
                 let tab = &mut self.tabs[ti];
                 tab.layout = layout;
+                tab.renumber();
                 return (id, false);
             }
         }
@@ -326,11 +361,13 @@ impl Session {
                 layout: Node::Leaf(id),
                 focus: id,
                 zoomed: false,
+                slots: vec![Some(id)],
             },
         );
         if self.active > ti {
             self.active += 1;
         }
+        self.renumber();
         (id, true)
     }
 
@@ -354,6 +391,13 @@ impl Session {
                 let t = self.active;
                 self.tabs[t].zoomed = false;
             }
+            Action::ReopenPane => {
+                let state = self.closed.pop().ok_or("No closed pane to bring back.")?;
+                let pane = restore(Some(&state), state.kind(), &self.shell)
+                    .ok_or("That pane's kind is not part of this build.")?;
+                let (id, _) = self.place(self.focused(), pane, Place::Auto, ids);
+                self.focus_pane(id);
+            }
             Action::Even => {
                 let tab = self.tab_mut();
                 even(&mut tab.layout);
@@ -366,7 +410,9 @@ impl Session {
                     let order = tab.layout.leaves();
                     tab.focus = order[0];
                     tab.zoomed = false;
-                    self.panes.remove(&focus);
+                    if let Some(p) = self.panes.remove(&focus) {
+                        self.keep_closed(p.save());
+                    }
                 } else if self.tabs.len() > 1 {
                     return self.apply(&Action::CloseTab, ids);
                 } else {
@@ -395,9 +441,19 @@ impl Session {
                 }
             }
             Action::FocusPane(n) => {
-                let order = self.tab().layout.leaves();
-                let id = *order.get(n - 1).ok_or_else(|| {
-                    format!("There is no pane {n} in this tab (it has {}).", order.len())
+                let tab = self.tab();
+                let id = tab.slots.get(n - 1).copied().flatten().ok_or_else(|| {
+                    let have: Vec<String> = tab
+                        .slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.is_some())
+                        .map(|(i, _)| (i + 1).to_string())
+                        .collect();
+                    format!(
+                        "There is no pane {n} in this tab (its panes are {}).",
+                        have.join(", ")
+                    )
                 })?;
                 self.tab_mut().focus = id;
             }
@@ -437,6 +493,7 @@ impl Session {
                         layout: Node::Leaf(id),
                         focus: id,
                         zoomed: false,
+                        slots: vec![Some(id)],
                     },
                 );
                 self.active += 1;
@@ -465,7 +522,9 @@ impl Session {
                 }
                 let tab = self.tabs.remove(self.active);
                 for id in tab.layout.leaves() {
-                    self.panes.remove(&id);
+                    if let Some(p) = self.panes.remove(&id) {
+                        self.keep_closed(p.save());
+                    }
                 }
                 self.active = self.active.min(self.tabs.len() - 1);
             }
@@ -473,6 +532,7 @@ impl Session {
         }
         self.dirty = true;
         self.changed = true;
+        self.renumber();
         Ok(true)
     }
 
@@ -519,15 +579,20 @@ impl Session {
             } else {
                 leaves[0]
             };
-            tabs.push(Tab {
+            let mut tab = Tab {
                 name: t.name,
                 layout: t.layout,
                 focus,
                 zoomed: t.zoomed,
-            });
+                slots: Vec::new(),
+            };
+            // Restored panes are numbered in layout order.
+            tab.renumber();
+            tabs.push(tab);
         }
         Some(Session {
             links: BTreeMap::new(),
+            closed: Vec::new(),
             name: state.name,
             shell: shell.to_string(),
             new_kind: DEFAULT_KIND,
@@ -568,9 +633,23 @@ impl Session {
     pub fn number_of(&self, id: PaneId) -> usize {
         self.tabs
             .iter()
-            .find_map(|t| t.layout.leaves().iter().position(|p| *p == id))
+            .find_map(|t| t.slots.iter().position(|p| *p == Some(id)))
             .map(|i| i + 1)
             .unwrap_or(0)
+    }
+
+    fn keep_closed(&mut self, state: fieldkit_panes::PaneState) {
+        self.closed.push(state);
+        if self.closed.len() > CLOSED_KEPT {
+            self.closed.remove(0);
+        }
+    }
+
+    /// Numbers every tab's panes (after any change to a layout).
+    pub fn renumber(&mut self) {
+        for t in self.tabs.iter_mut() {
+            t.renumber();
+        }
     }
 
     /// Finds the tab holding `id`, and the pane's rectangle there (zoom ignored).
@@ -746,6 +825,35 @@ mod tests {
         assert!(rects
             .iter()
             .all(|(id, o)| *id == chat || o.right() <= r.left()));
+    }
+
+    #[test]
+    fn pane_numbers_stay_put_when_another_closes_and_a_closed_pane_comes_back() {
+        let mut ids = Ids::default();
+        let mut s = Session::new_with("main", &mut ids, (120, 40), "sh", PaneKind::Sql);
+        s.apply(&Action::SplitRight, &mut ids).expect("split");
+        s.apply(&Action::SplitRight, &mut ids).expect("split");
+        let third = s.focused();
+        assert_eq!(s.number_of(third), 3);
+        // Close pane 2: pane 3 is still 3 (not renumbered to 2 under the user's eyes).
+        s.apply(&Action::FocusPane(2), &mut ids).expect("focus 2");
+        let closed = s.focused();
+        let saved = s.panes.get(&closed).map(|p| p.save()).expect("pane");
+        s.apply(&Action::ClosePane, &mut ids).expect("close");
+        assert_eq!(s.number_of(third), 3);
+        let refused = s.apply(&Action::FocusPane(2), &mut ids).unwrap_err();
+        assert!(refused.contains("its panes are 1, 3"), "{refused}");
+        s.apply(&Action::FocusPane(3), &mut ids).expect("focus 3");
+        assert_eq!(s.focused(), third);
+        // The closed editor comes back whole, and takes the free number.
+        s.apply(&Action::ReopenPane, &mut ids).expect("reopen");
+        let back = s.focused();
+        assert_eq!(s.panes.get(&back).map(|p| p.save()), Some(saved));
+        assert_eq!(s.number_of(back), 2);
+        assert!(s
+            .apply(&Action::ReopenPane, &mut ids)
+            .unwrap_err()
+            .contains("No closed pane"));
     }
 
     #[test]

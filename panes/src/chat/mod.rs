@@ -339,6 +339,12 @@ impl Pane for ChatPane {
         crate::Hints::WithKeymap
     }
 
+    fn busy(&self) -> Option<String> {
+        self.stream
+            .is_some()
+            .then(|| "An answer is being written (what came so far is kept).".into())
+    }
+
     fn save(&self) -> PaneState {
         PaneState::Chat {
             session: self.wanted(),

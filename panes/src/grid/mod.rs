@@ -652,6 +652,12 @@ impl Pane for GridPane {
         crate::Hints::WithKeymap
     }
 
+    fn busy(&self) -> Option<String> {
+        self.busy
+            .as_ref()
+            .map(|(what, _)| format!("The grid is {what}."))
+    }
+
     fn save(&self) -> PaneState {
         PaneState::Grid {
             source: self.source.clone(),

@@ -571,6 +571,11 @@ impl Pane for SqlPane {
         crate::Hints::WithKeymap
     }
 
+    fn busy(&self) -> Option<String> {
+        matches!(self.last, Some(RunState::Running(..)))
+            .then(|| "A query is running from this editor (its text comes back with C-b u).".into())
+    }
+
     fn context(&self) -> Option<crate::llm::Attachment> {
         let b = self.buf();
         let query = match self.selection() {

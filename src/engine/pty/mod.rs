@@ -255,6 +255,20 @@ impl TermProc {
         text
     }
 
+    /// The program running in the foreground, when it is not the pane's own process (the
+    /// shell): what closing the pane would kill.
+    pub fn foreground(&self) -> Option<String> {
+        if self.exited {
+            return None;
+        }
+        let leader = self.master.process_group_leader()?;
+        if Some(leader as u32) == self.pid {
+            return None;
+        }
+        let name = std::fs::read_to_string(format!("/proc/{leader}/comm")).ok()?;
+        Some(name.trim().to_string())
+    }
+
     /// The program's working directory, from /proc.
     pub fn cwd(&self) -> Option<String> {
         let pid = self.pid?;

@@ -195,6 +195,14 @@ impl Server {
                 }
                 self.open_chat(name, pane, None);
             }
+            Confirmed::ClosePane { pane } => {
+                if let Some(s) = self.sessions.get_mut(name) {
+                    s.focus_pane(pane);
+                }
+                if let Err(e) = self.try_action(name, fieldkit_panes::Action::ClosePane, None) {
+                    self.show(name, "Not closed", &e);
+                }
+            }
         }
         self.mark(name);
     }
