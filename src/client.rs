@@ -202,6 +202,9 @@ pub fn attach(dirs: &Dirs, session: &str, mode: AttachMode) -> Result<i32> {
             cols,
             rows,
             caps: TermCaps::detect(),
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|d| d.to_string_lossy().into_owned()),
         },
     )?;
     let guard = RawGuard::enter()?;

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 
 pub const MAGIC: [u8; 4] = *b"FKIT";
 /// Bump on any change to `ClientMsg` or `ServerMsg`.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 pub const MAX_FRAME: u32 = wire::MAX_FRAME;
 
 /// How `Attach` finds its session.
@@ -39,6 +39,9 @@ pub enum ClientMsg {
         cols: u16,
         rows: u16,
         caps: TermCaps,
+        /// The folder the client was started in: new shells of the session start there (as
+        /// tmux's), and relative paths typed in prompts are read from there.
+        cwd: Option<String>,
     },
     Input {
         event: crossterm::event::Event,

@@ -626,3 +626,34 @@ fn closing_a_pane_with_a_running_program_asks_first() {
     fk.keys("w", &["C-b", "u"]);
     fk.wait_screen("w", "reopened", |s| s.contains("2 sh"));
 }
+
+/// New shells start in the folder the client was started in (as tmux's), and the prefix
+/// pressed while a popup is open is the prefix, not text for the popup.
+#[test]
+fn shells_start_where_the_client_did_and_the_prefix_reaches_through_popups() {
+    let fk = Fk::new();
+    let here = fk.path().join("survey site");
+    std::fs::create_dir_all(&here).expect("mkdir");
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", &format!("cd '{}' && {BIN}", here.display()));
+    fk.wait_screen("w", "the workspace", |s| {
+        s.contains("C-b prefix") && s.contains("1 sh")
+    });
+    fk.type_line("w", "pwd");
+    fk.wait_screen("w", "the shell in the client's folder", |s| {
+        s.lines()
+            .any(|l| l.contains("survey site") && !l.contains("cd "))
+    });
+    fk.keys("w", &["C-b", "%"]);
+    fk.wait_screen("w", "a second pane", |s| s.contains("2 sh"));
+    fk.keys("w", &["C-b", ":"]);
+    fk.wait_screen("w", "the palette", |s| s.contains("command palette"));
+    fk.keys("w", &["C-b", "z"]);
+    let zoomed = fk.wait_screen("w", "zoomed, the palette gone", |s| {
+        !s.contains("command palette") && !s.contains("1 sh")
+    });
+    assert!(
+        !zoomed.contains("› z"),
+        "the z was not typed into the palette: {zoomed}"
+    );
+}

@@ -15,8 +15,9 @@ impl Server {
                 cols,
                 rows,
                 caps,
+                cwd,
             } => {
-                if let Err(e) = self.attach(id, session, mode, (cols, rows), caps) {
+                if let Err(e) = self.attach(id, session, mode, (cols, rows), caps, cwd) {
                     self.send(
                         id,
                         ServerMsg::Exit {
@@ -83,6 +84,7 @@ impl Server {
         mode: AttachMode,
         size: (u16, u16),
         caps: TermCaps,
+        cwd: Option<String>,
     ) -> Result<(), String> {
         let name = match mode {
             AttachMode::MostRecent => self
@@ -104,6 +106,9 @@ impl Server {
             commands::check_name(&name)?;
             let s = Session::new(&name, &mut self.ids, size, &self.config.shell());
             self.sessions.insert(name.clone(), s);
+        }
+        if let (Some(s), Some(dir)) = (self.sessions.get_mut(&name), cwd) {
+            s.start_dir = Some(dir);
         }
         let size = (size.0.max(1), size.1.max(1));
         if let Some(c) = self.clients.get_mut(&id) {

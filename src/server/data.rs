@@ -194,6 +194,12 @@ impl Server {
 
     /// Opens `path` in a grid: the focused grid if it is empty, else a new split.
     pub(super) fn open_file(&mut self, name: &str, path: &str) -> Result<(), String> {
+        let full = self
+            .sessions
+            .get(name)
+            .map(|s| s.resolve_path(path))
+            .unwrap_or_else(|| path.to_string());
+        let path = full.as_str();
         let p = std::path::Path::new(path);
         if !p.exists() {
             return Err(format!("{path}: no such file"));
@@ -222,12 +228,18 @@ impl Server {
         Ok(())
     }
 
-    /// A fuzzy picker over the data files under the focused terminal's folder (or home).
+    /// A fuzzy picker over the data files under the focused terminal's folder, else under
+    /// the folder of a terminal in the tab, else where the client was started, else home; its
+    /// title says which.
     pub(super) fn file_picker(&mut self, name: &str) {
-        let focus = self.sessions.get(name).map(|s| s.focused());
-        let start = focus
-            .and_then(|f| self.pty.terms.get(&f))
-            .and_then(|t| t.cwd())
+        let start = self.sessions.get(name).and_then(|s| {
+            let focus = s.focused();
+            std::iter::once(focus)
+                .chain(s.tab().layout.leaves())
+                .find_map(|id| self.pty.terms.get(&id).and_then(|t| t.cwd()))
+                .or_else(|| s.start_dir.clone())
+        });
+        let start = start
             .map(std::path::PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from))
             .unwrap_or_else(|| "/".into());

@@ -15,8 +15,14 @@ impl Server {
         let Some(s) = self.sessions.get_mut(&name) else {
             return;
         };
+        // The prefix is never text for a popup: it closes the popup and is the prefix, so
+        // `C-b z` with the palette open zooms instead of typing a `z`.
+        if s.popup.is_some() && Key::from_event(&k) == self.keymap.prefix {
+            s.popup = None;
+        }
+        let start_dir = s.start_dir.clone();
         if let Some(p) = s.popup.as_mut() {
-            match p.on_key(&k, &self.keymap) {
+            match p.on_key_in(&k, &self.keymap, start_dir.as_deref()) {
                 PopupResult::Keep => {}
                 PopupResult::Close => s.popup = None,
                 PopupResult::Run(text) => {

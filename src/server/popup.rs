@@ -121,6 +121,69 @@ fn pick_keys(p: &mut Picker, k: &KeyEvent) -> Option<PopupResult> {
     })
 }
 
+/// Prompts whose text is a path (`open-file`, `export`, `index`): Tab completes it.
+fn takes_path(then: &str) -> bool {
+    matches!(then, "open-file" | "export" | "index")
+}
+
+/// Completes the path being typed: the one entry that fits whole (a folder with its `/`), or
+/// as far as every fitting entry agrees. Returns the new text and, when several fit, the first
+/// few names. Relative paths are read in `start_dir`; `~/` is home.
+pub fn complete_path(input: &str, start_dir: Option<&str>) -> (String, Vec<String>) {
+    let (dir, part) = match input.rfind('/') {
+        Some(i) => (&input[..=i], &input[i + 1..]),
+        None => ("", input),
+    };
+    let home = std::env::var("HOME").unwrap_or_default();
+    let on_disk = if let Some(rest) = dir.strip_prefix("~/") {
+        format!("{home}/{rest}")
+    } else if dir.starts_with('/') {
+        dir.to_string()
+    } else {
+        format!("{}/{dir}", start_dir.unwrap_or("."))
+    };
+    let Ok(entries) = std::fs::read_dir(&on_disk) else {
+        return (input.to_string(), Vec::new());
+    };
+    let mut names: Vec<(String, bool)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let fits = n.starts_with(part) && (part.starts_with('.') || !n.starts_with('.'));
+            fits.then(|| (n, e.file_type().map(|t| t.is_dir()).unwrap_or(false)))
+        })
+        .collect();
+    names.sort();
+    match names.as_slice() {
+        [] => (input.to_string(), Vec::new()),
+        [(n, is_dir)] => (
+            format!("{dir}{n}{}", if *is_dir { "/" } else { "" }),
+            Vec::new(),
+        ),
+        many => {
+            let first = &many[0].0;
+            let common = many.iter().fold(first.len(), |len, (n, _)| {
+                first
+                    .chars()
+                    .zip(n.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    .min(len)
+            });
+            let common: String = first.chars().take(common).collect();
+            let shown =
+                many.iter()
+                    .take(6)
+                    .map(|(n, d)| if *d { format!("{n}/") } else { n.clone() });
+            let mut list: Vec<String> = shown.collect();
+            if many.len() > 6 {
+                list.push("…".into());
+            }
+            (format!("{dir}{common}"), list)
+        }
+    }
+}
+
 /// Marks a palette entry that needs an argument: choosing it opens a prompt.
 const ASK: &str = " …";
 
@@ -177,6 +240,16 @@ pub fn message(title: &str, text: &str) -> Popup {
 
 impl Popup {
     pub fn on_key(&mut self, k: &KeyEvent, keymap: &Keymap) -> PopupResult {
+        self.on_key_in(k, keymap, None)
+    }
+
+    /// `on_key`, with relative paths completed in `start_dir` (the client's folder).
+    pub fn on_key_in(
+        &mut self,
+        k: &KeyEvent,
+        keymap: &Keymap,
+        start_dir: Option<&str>,
+    ) -> PopupResult {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match self {
             Popup::Palette(p) => match pick_keys(p, k) {
@@ -231,10 +304,10 @@ impl Popup {
                 }
             }
             Popup::Prompt {
+                title,
                 input,
                 then,
                 on_empty,
-                ..
             } => match k.code {
                 KeyCode::Esc => PopupResult::Close,
                 KeyCode::Char('c') if ctrl => PopupResult::Close,
@@ -244,6 +317,17 @@ impl Popup {
                 },
                 KeyCode::Backspace => {
                     input.pop();
+                    PopupResult::Keep
+                }
+                // Paths complete with Tab, as in a shell.
+                KeyCode::Tab if takes_path(then) => {
+                    let (done, matches) = complete_path(input, start_dir);
+                    *input = done;
+                    let base = title.split(" · ").next().unwrap_or_default().to_string();
+                    *title = match matches.len() {
+                        0 | 1 => base,
+                        n => format!("{base} · {n}: {}", matches.join(" ")),
+                    };
                     PopupResult::Keep
                 }
                 KeyCode::Char('u') if ctrl => {
@@ -514,6 +598,45 @@ mod tests {
             typed(&mut p, "frobnicate now", &keymap),
             PopupResult::Run("frobnicate now".into())
         );
+    }
+
+    #[test]
+    fn paths_complete_with_tab_as_in_a_shell() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in ["flights.csv", "flags.txt", ".hidden"] {
+            std::fs::write(dir.path().join(f), "x").expect("file");
+        }
+        std::fs::create_dir(dir.path().join("data")).expect("dir");
+        let d = dir.path().to_string_lossy().into_owned();
+        let at = Some(d.as_str());
+        assert_eq!(complete_path("fli", at), ("flights.csv".into(), vec![]));
+        assert_eq!(complete_path("d", at), ("data/".into(), vec![]));
+        assert_eq!(
+            complete_path("f", at),
+            ("fl".into(), vec!["flags.txt".into(), "flights.csv".into()])
+        );
+        assert_eq!(complete_path("zz", at), ("zz".into(), vec![]));
+        // Absolute paths do not depend on where the client was.
+        let abs = format!("{d}/fla");
+        assert_eq!(complete_path(&abs, None).0, format!("{d}/flags.txt"));
+        // A prompt for a path completes on Tab and lists what fits in its title.
+        let keymap = Keymap::default_map();
+        let mut p = Popup::Prompt {
+            title: "open-file".into(),
+            input: "f".into(),
+            then: "open-file".into(),
+            on_empty: None,
+        };
+        p.on_key_in(
+            &KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE),
+            &keymap,
+            at,
+        );
+        let Popup::Prompt { title, input, .. } = &p else {
+            panic!("a prompt")
+        };
+        assert_eq!(input, "fl");
+        assert_eq!(title, "open-file · 2: flags.txt flights.csv");
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct Session {
     pub links: BTreeMap<PaneId, PaneId>,
     /// What closed panes were, most recent last (`reopen-pane` brings one back).
     pub closed: Vec<fieldkit_panes::PaneState>,
+    /// The folder of the client that attached last: where new shells start and relative
+    /// paths are read from.
+    pub start_dir: Option<String>,
 }
 
 /// How many closed panes `reopen-pane` can bring back.
@@ -177,6 +180,7 @@ impl Session {
         Session {
             links: BTreeMap::new(),
             closed: Vec::new(),
+            start_dir: None,
             name: name.to_string(),
             shell: shell.to_string(),
             new_kind: kind,
@@ -593,6 +597,7 @@ impl Session {
         Some(Session {
             links: BTreeMap::new(),
             closed: Vec::new(),
+            start_dir: None,
             name: state.name,
             shell: shell.to_string(),
             new_kind: DEFAULT_KIND,
@@ -642,6 +647,26 @@ impl Session {
         self.closed.push(state);
         if self.closed.len() > CLOSED_KEPT {
             self.closed.remove(0);
+        }
+    }
+
+    /// Where a path typed by the user is: as it is when absolute (or `~/`), else in the
+    /// folder of the client that attached last.
+    pub fn resolve_path(&self, path: &str) -> String {
+        if let Some(rest) = path.strip_prefix("~/") {
+            if let Some(home) = std::env::var_os("HOME") {
+                return std::path::Path::new(&home)
+                    .join(rest)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+        }
+        match &self.start_dir {
+            Some(dir) if !path.starts_with('/') => std::path::Path::new(dir)
+                .join(path)
+                .to_string_lossy()
+                .into_owned(),
+            _ => path.to_string(),
         }
     }
 

@@ -45,6 +45,8 @@ impl Server {
     pub(super) fn term_request(&mut self, name: &str, source: u64, req: TermRequest) {
         match req {
             TermRequest::Spawn { command, cwd } => {
+                // A new shell starts where the client was started (as tmux's do).
+                let cwd = cwd.or_else(|| self.sessions.get(name).and_then(|s| s.start_dir.clone()));
                 self.pty.spawn.insert(source, (command, cwd));
             }
             TermRequest::Input(bytes) => {
