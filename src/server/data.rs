@@ -8,6 +8,13 @@ use super::*;
 use fieldkit_panes::SqlRequest;
 use services::ServiceSpec;
 
+/// The data service's own state.
+#[derive(Default)]
+pub(super) struct Data {
+    /// Grid -> the SQL history entry whose rows it is counting.
+    pub(super) counting: HashMap<u64, i64>,
+}
+
 /// The data engine's service: DuckDB in the `data` worker.
 pub(super) const SERVICE: ServiceSpec = ServiceSpec {
     engine: Some(fieldkit_panes::Engine::Data),
@@ -52,6 +59,25 @@ fn data_frame(srv: &mut Server, bytes: &[u8]) {
 }
 
 impl Server {
+    /// A query from the history got its row count (or failed): the entry keeps the count.
+    fn note_history_rows(&mut self, pane: u64, ev: &DataEvent) {
+        let rows = match ev {
+            DataEvent::Loaded { rows: Some(n), .. } | DataEvent::Counted { rows: n, .. } => {
+                Some(*n)
+            }
+            DataEvent::Error { .. } | DataEvent::Done { .. } | DataEvent::Lost { .. } => None,
+            _ => return,
+        };
+        let Some(id) = self.data.counting.remove(&pane) else {
+            return;
+        };
+        if let (Some(n), Some(store)) = (rows, &self.store) {
+            if let Err(e) = store.set_history_rows(id, n) {
+                tracing::warn!("history row count not kept: {e}");
+            }
+        }
+    }
+
     /// Sends a request to the data worker on behalf of pane `pane`, starting the worker first.
     pub(super) fn data_send(&mut self, pane: u64, req: DataRequest) {
         self.worker_send(WorkerKind::Data, &DataIn { pane, req });
@@ -96,6 +122,7 @@ impl Server {
 
     /// Routes a data event to its pane, and what matters of it to the editor linked to a grid.
     pub(super) fn data_event(&mut self, pane: u64, ev: DataEvent) {
+        self.note_history_rows(pane, &ev);
         let Some(name) = self.session_of(pane) else {
             return;
         };
@@ -128,11 +155,16 @@ impl Server {
         sql: String,
         dialect: Option<String>,
     ) {
-        if let Some(store) = &self.store {
-            if let Err(e) = store.add_history(&sql, dialect.as_deref()) {
-                tracing::warn!("history not kept: {e}");
-            }
-        }
+        let entry = match &self.store {
+            Some(store) => match store.add_history(&sql, dialect.as_deref()) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::warn!("history not kept: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
         let Some(s) = self.sessions.get_mut(name) else {
             return;
         };
@@ -155,6 +187,9 @@ impl Server {
             }
         };
         s.dirty = true;
+        if let Some(id) = entry {
+            self.data.counting.insert(grid, id);
+        }
         self.pane_call_id(name, grid, |p, cx| {
             p.on_engine(EngineEvent::ShowQuery { sql, dialect }, cx)
         });
@@ -179,15 +214,15 @@ impl Server {
         let items = history
             .iter()
             .map(|h| fieldkit_widgets::PickerItem {
-                text: popup::one_line(h),
-                detail: String::new(),
+                text: popup::one_line(&h.sql),
+                detail: h.detail(),
                 key: String::new(),
             })
             .collect();
         s.popup = Some(Popup::Pick {
             title: "SQL history".into(),
             picker: fieldkit_widgets::Picker::new(items),
-            then: PickThen::Insert(history),
+            then: PickThen::Insert(history.into_iter().map(|h| h.sql).collect()),
         });
         s.dirty = true;
     }

@@ -161,6 +161,8 @@ pub struct Server {
     paste: Option<String>,
     /// For starting workers later (lazy ones on first use).
     events: mpsc::UnboundedSender<Ev>,
+    /// The data engine's own state (`data`).
+    data: data::Data,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
     chat: chat::ChatState,
     /// Panes that have been told they are open (`greet_new_panes`).
@@ -282,6 +284,7 @@ impl Server {
             pty: terminals::Pty::new(pty_tx),
             paste: None,
             events,
+            data: data::Data::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),
             bound: None,

@@ -171,10 +171,10 @@ pub fn complete_path(input: &str, start_dir: Option<&str>) -> (String, Vec<Strin
                     .min(len)
             });
             let common: String = first.chars().take(common).collect();
-            let shown =
-                many.iter()
-                    .take(6)
-                    .map(|(n, d)| if *d { format!("{n}/") } else { n.clone() });
+            let shown = many
+                .iter()
+                .take(6)
+                .map(|(n, d)| if *d { format!("{n}/") } else { n.clone() });
             let mut list: Vec<String> = shown.collect();
             if many.len() > 6 {
                 list.push("…".into());

@@ -19,6 +19,32 @@ pub struct Store {
 /// The most scrollback text kept per terminal pane across restarts.
 pub const SCROLLBACK_CAP: usize = 512 * 1024;
 
+/// A query from the SQL history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub sql: String,
+    /// Seconds since it ran.
+    pub age_s: u64,
+    /// Rows it gave, when it finished with rows.
+    pub rows: Option<u64>,
+}
+
+impl HistoryEntry {
+    /// `2 h ago · 336,776 rows`.
+    pub fn detail(&self) -> String {
+        let ago = match self.age_s {
+            0..=59 => "just now".to_string(),
+            60..=3599 => format!("{} min ago", self.age_s / 60),
+            3600..=86_399 => format!("{} h ago", self.age_s / 3600),
+            _ => format!("{} days ago", self.age_s / 86_400),
+        };
+        match self.rows {
+            Some(n) => format!("{ago} · {} rows", fieldkit_messages::text::group(n)),
+            None => ago,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database. Returns the store and, if the old file was unreadable
     /// and had to be set aside, a sentence saying where it went.
@@ -118,6 +144,13 @@ impl Store {
                  set_aside_at INTEGER NOT NULL
              );",
         )?;
+        // Added later: how many rows a query gave (state.db files from before have no column).
+        let has_rows = db
+            .prepare("SELECT 1 FROM pragma_table_info('sql_history') WHERE name = 'rows'")?
+            .exists([])?;
+        if !has_rows {
+            db.execute("ALTER TABLE sql_history ADD COLUMN rows INTEGER", [])?;
+        }
         Ok(Store { db })
     }
 
@@ -162,22 +195,38 @@ impl Store {
     }
 
     /// Keeps a query the user ran (the same text again moves it to the top).
-    pub fn add_history(&self, sql: &str, dialect: Option<&str>) -> Result<()> {
+    /// Keeps a query run now; returns its entry, for the row count once it is known.
+    pub fn add_history(&self, sql: &str, dialect: Option<&str>) -> Result<i64> {
         self.db
             .execute("DELETE FROM sql_history WHERE sql = ?1", params![sql])?;
         self.db.execute(
             "INSERT INTO sql_history (sql, dialect, ran_at) VALUES (?1, ?2, unixepoch())",
             params![sql, dialect],
         )?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    /// How many rows history entry `id` gave.
+    pub fn set_history_rows(&self, id: i64, rows: u64) -> Result<()> {
+        self.db.execute(
+            "UPDATE sql_history SET rows = ?2 WHERE id = ?1",
+            params![id, rows as i64],
+        )?;
         Ok(())
     }
 
-    /// The most recent queries first.
-    pub fn history(&self, limit: usize) -> Result<Vec<String>> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT sql FROM sql_history ORDER BY id DESC LIMIT ?1")?;
-        let rows = stmt.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+    /// The most recent queries first, each with when it ran and how many rows it gave.
+    pub fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>> {
+        let mut stmt = self.db.prepare(
+            "SELECT sql, ran_at, rows, unixepoch() FROM sql_history ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(HistoryEntry {
+                sql: r.get(0)?,
+                age_s: (r.get::<_, i64>(3)? - r.get::<_, i64>(1)?).max(0) as u64,
+                rows: r.get::<_, Option<i64>>(2)?.map(|n| n.max(0) as u64),
+            })
+        })?;
         Ok(rows.filter_map(|r| r.ok()).collect())
     }
 
@@ -243,6 +292,36 @@ mod tests {
     use crate::layout::Node;
     use fieldkit_messages::saved::TabState;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn history_keeps_when_a_query_ran_and_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(&dir.path().join("state.db")).unwrap();
+        let id = store.add_history("select 1", None).unwrap();
+        store.add_history("select 2", None).unwrap();
+        store.set_history_rows(id, 336_776).unwrap();
+        let h = store.history(10).unwrap();
+        assert_eq!(h[0].sql, "select 2");
+        assert_eq!(h[0].detail(), "just now");
+        assert_eq!(h[1].detail(), "just now · 336,776 rows");
+        let old = HistoryEntry {
+            sql: String::new(),
+            age_s: 7300,
+            rows: Some(5),
+        };
+        assert_eq!(old.detail(), "2 h ago · 5 rows");
+        // A state.db from before the row count had no column for it: opening adds it.
+        drop(store);
+        let raw = rusqlite::Connection::open(dir.path().join("old.db")).unwrap();
+        raw.execute_batch(
+            "CREATE TABLE sql_history (id INTEGER PRIMARY KEY, sql TEXT NOT NULL, dialect TEXT, ran_at INTEGER NOT NULL);
+             INSERT INTO sql_history (sql, ran_at) VALUES ('select 3', unixepoch());",
+        )
+        .unwrap();
+        drop(raw);
+        let (old, _) = Store::open(&dir.path().join("old.db")).unwrap();
+        assert_eq!(old.history(10).unwrap()[0].rows, None);
+    }
 
     #[test]
     fn a_state_from_a_newer_fieldkit_is_set_aside_not_misread() {

@@ -367,9 +367,10 @@ impl GridPane {
             DataEvent::Table {
                 title,
                 columns,
-                rows,
+                mut rows,
                 ..
             } => {
+                tidy_numbers(&columns, &mut rows);
                 self.busy = self.total.is_none().then(|| ("loading".into(), None));
                 self.overlay = Some(Overlay::Table {
                     title,
@@ -450,5 +451,32 @@ impl GridPane {
             DataEvent::Catalog { .. } => return Outcome::Ignored,
         }
         Outcome::Consumed
+    }
+}
+
+/// Counts and percentages in stats and frequency tables written as everywhere else: whole
+/// numbers with thousands separators (`336,776`), percentages with one decimal and a `%`.
+fn tidy_numbers(columns: &[Column], rows: &mut [Vec<Cell>]) {
+    use fieldkit_messages::text::{group, percent};
+    for (i, c) in columns.iter().enumerate() {
+        let whole = matches!(
+            c.ty.as_str(),
+            "BIGINT" | "HUGEINT" | "INTEGER" | "UBIGINT" | "UINTEGER" | "SMALLINT"
+        ) && c.name != "value";
+        let share = c.name == "percent" || c.name == "null_percentage";
+        for r in rows.iter_mut() {
+            let Some(Some(v)) = r.get_mut(i) else {
+                continue;
+            };
+            if whole {
+                if let Ok(n) = v.parse::<u64>() {
+                    *v = group(n);
+                }
+            } else if share {
+                if let Ok(p) = v.trim_end_matches('%').parse::<f64>() {
+                    *v = percent(p / 100.0);
+                }
+            }
+        }
     }
 }

@@ -672,3 +672,40 @@ fn popups_scroll_and_act() {
     act(&mut p, "mark");
     assert!(snapshot(&mut p, 100, 8).contains("x axis unmarked"));
 }
+
+#[test]
+fn counts_and_percentages_in_tables_are_written_one_way() {
+    let mut p = loaded(10);
+    act(&mut p, "stats");
+    let seq = p.seq;
+    let col = |n: &str, ty: &str| Column {
+        name: n.into(),
+        ty: ty.into(),
+    };
+    p.on_engine(
+        EngineEvent::Data(DataEvent::Table {
+            seq,
+            title: "frequency of carrier".into(),
+            columns: vec![
+                col("value", "BIGINT"),
+                col("count", "BIGINT"),
+                col("percent", "DOUBLE"),
+            ],
+            rows: vec![vec![
+                Some("20240101".into()),
+                Some("54139".into()),
+                Some("16.22".into()),
+            ]],
+        }),
+        &mut Cx::default(),
+    );
+    let shown = snapshot(&mut p, 80, 12);
+    assert!(
+        shown.contains("54,139") && shown.contains("16.2%"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("20240101"),
+        "values stay as they are: {shown}"
+    );
+}

@@ -520,7 +520,7 @@ fn job(conn: &Connection, pane: u64, req: DataRequest, sh: &Shared) -> Result<()
             let res = sh.result(result).context("no such result")?;
             let sql = format!(
                 "SELECT column_name, column_type, min, max, approx_unique, avg, std, \
-                 null_percentage, count FROM (SUMMARIZE SELECT * FROM {})",
+                 q25, q50, q75, count, null_percentage FROM (SUMMARIZE SELECT * FROM {})",
                 res.rel
             );
             let title = "column statistics (SUMMARIZE)";
