@@ -341,3 +341,72 @@ fn pick_a_file_from_the_terminals_folder_and_reuse_a_query_from_history() {
         s.contains("line 2, column 8")
     });
 }
+
+/// The boxes drawn on a screen: each pane's number and its size, border included, found from
+/// its top-left corner (`┌ N` or `┏ N`) to the corners that close it.
+fn pane_boxes(screen: &str) -> Vec<(u32, usize, usize)> {
+    let rows: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let mut out = Vec::new();
+    for (y, row) in rows.iter().enumerate() {
+        for x in 0..row.len() {
+            if !matches!(row[x], '┌' | '┏') || row.get(x + 1) != Some(&' ') {
+                continue;
+            }
+            let digits: String = row[x + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            let Ok(n) = digits.parse::<u32>() else {
+                continue;
+            };
+            let right = (x + 1..row.len()).find(|&i| matches!(row[i], '┐' | '┓'));
+            let bottom =
+                (y + 1..rows.len()).find(|&j| matches!(rows[j].get(x), Some('└') | Some('┗')));
+            if let (Some(r), Some(b)) = (right, bottom) {
+                out.push((n, r - x + 1, b - y + 1));
+            }
+        }
+    }
+    out
+}
+
+/// Four files opened from the command line, an SQL editor and a run, at 80x24 (issue 18's
+/// session): every pane keeps at least 20x5, and what does not fit gets a tab of its own.
+#[test]
+fn opening_four_files_an_editor_and_a_run_keeps_every_pane_usable() {
+    let fk = Fk::new();
+    let mut files = Vec::new();
+    for name in ["flights", "airlines", "airports", "planes"] {
+        let p = fk.path().join(format!("{name}.csv"));
+        std::fs::write(&p, format!("id,{name}_name\n1,a\n2,b\n")).expect("csv");
+        files.push(p);
+    }
+    fk.terminal("w", 80, 24);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    for f in &files {
+        fk.ok(&["open", &f.display().to_string()]);
+    }
+    fk.ok(&["action", "open", "sql"]);
+    fk.wait_screen("w", "the SQL editor", |s| {
+        s.contains("C-r runs") || s.contains(" sql ")
+    });
+    fk.keys("w", &["-l", "SELECT 42 AS answer"]);
+    fk.keys("w", &["C-r"]);
+    let run = fk.wait_screen("w", "the answer in a grid", |s| s.contains("row 1 of 1"));
+    fk.keys("w", &["C-b", "1"]);
+    let files_tab = fk.wait_screen("w", "the first tab", |s| s.contains("planes"));
+    let mut panes = 0;
+    for screen in [&run, &files_tab] {
+        let boxes = pane_boxes(screen);
+        assert!(boxes.len() >= 2, "{screen}");
+        for (n, w, h) in &boxes {
+            assert!(*w >= 20 && *h >= 5, "pane {n} is {w}x{h}:\n{screen}");
+        }
+        panes += boxes.len();
+    }
+    // Every pane is on one of the two tabs: the terminal, four grids, the editor, its grid.
+    let ls = fk.ok(&["ls"]);
+    assert!(ls.contains("2 tabs, 7 panes"), "{ls}");
+    assert_eq!(panes, 7, "{run}\n{files_tab}");
+}
