@@ -45,6 +45,8 @@ pub enum SqlRequest {
     Cancel,
     /// Show the SQL history in a picker; the choice comes back as `InsertText`.
     History,
+    /// The files a path being typed in quotes could be; they come back as `Completions`.
+    CompletePath { partial: String },
 }
 
 /// The engines a pane may need; each is one service in the server.
@@ -89,6 +91,11 @@ pub enum EngineEvent {
     OpenSource(crate::data::Source),
     /// Text for an editor, picked from history.
     InsertText(String),
+    /// What `typed` (the end of the text before the cursor) may become.
+    Completions {
+        typed: String,
+        items: Vec<String>,
+    },
     /// The data worker is (again) ready: panes restored from a saved session load now.
     Ready,
     Chat(crate::llm::ChatEvent),

@@ -97,6 +97,19 @@ impl Server {
                 }
             }
             SqlRequest::History => self.sql_history(name),
+            SqlRequest::CompletePath { partial } => {
+                let start = self.sessions.get(name).and_then(|s| s.start_dir.clone());
+                let items = popup::path_candidates(&partial, start.as_deref());
+                self.pane_call_id(name, editor, |p, cx| {
+                    p.on_engine(
+                        EngineEvent::Completions {
+                            typed: partial,
+                            items,
+                        },
+                        cx,
+                    )
+                });
+            }
         }
     }
 

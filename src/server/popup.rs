@@ -126,10 +126,10 @@ fn takes_path(then: &str) -> bool {
     matches!(then, "open-file" | "export" | "index")
 }
 
-/// Completes the path being typed: the one entry that fits whole (a folder with its `/`), or
-/// as far as every fitting entry agrees. Returns the new text and, when several fit, the first
-/// few names. Relative paths are read in `start_dir`; `~/` is home.
-pub fn complete_path(input: &str, start_dir: Option<&str>) -> (String, Vec<String>) {
+/// Every entry that fits the path being typed, as the whole text it would become (a folder
+/// with its `/`), sorted. Relative paths are read in `start_dir`; `~/` is home; hidden entries
+/// only when asked for with a leading dot.
+pub fn path_candidates(input: &str, start_dir: Option<&str>) -> Vec<String> {
     let (dir, part) = match input.rfind('/') {
         Some(i) => (&input[..=i], &input[i + 1..]),
         None => ("", input),
@@ -143,26 +143,36 @@ pub fn complete_path(input: &str, start_dir: Option<&str>) -> (String, Vec<Strin
         format!("{}/{dir}", start_dir.unwrap_or("."))
     };
     let Ok(entries) = std::fs::read_dir(&on_disk) else {
-        return (input.to_string(), Vec::new());
+        return Vec::new();
     };
-    let mut names: Vec<(String, bool)> = entries
+    let mut out: Vec<String> = entries
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
             let fits = n.starts_with(part) && (part.starts_with('.') || !n.starts_with('.'));
-            fits.then(|| (n, e.file_type().map(|t| t.is_dir()).unwrap_or(false)))
+            let slash = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                "/"
+            } else {
+                ""
+            };
+            fits.then(|| format!("{dir}{n}{slash}"))
         })
         .collect();
-    names.sort();
-    match names.as_slice() {
+    out.sort();
+    out
+}
+
+/// Completes the path being typed: the one entry that fits whole, or as far as every fitting
+/// entry agrees. Returns the new text and, when several fit, the first few names.
+pub fn complete_path(input: &str, start_dir: Option<&str>) -> (String, Vec<String>) {
+    let all = path_candidates(input, start_dir);
+    let dir_len = input.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match all.as_slice() {
         [] => (input.to_string(), Vec::new()),
-        [(n, is_dir)] => (
-            format!("{dir}{n}{}", if *is_dir { "/" } else { "" }),
-            Vec::new(),
-        ),
+        [one] => (one.clone(), Vec::new()),
         many => {
-            let first = &many[0].0;
-            let common = many.iter().fold(first.len(), |len, (n, _)| {
+            let first = &many[0];
+            let common = many.iter().fold(first.chars().count(), |len, n| {
                 first
                     .chars()
                     .zip(n.chars())
@@ -170,16 +180,15 @@ pub fn complete_path(input: &str, start_dir: Option<&str>) -> (String, Vec<Strin
                     .count()
                     .min(len)
             });
-            let common: String = first.chars().take(common).collect();
-            let shown = many
+            let mut list: Vec<String> = many
                 .iter()
                 .take(6)
-                .map(|(n, d)| if *d { format!("{n}/") } else { n.clone() });
-            let mut list: Vec<String> = shown.collect();
+                .map(|n| n[dir_len.min(n.len())..].to_string())
+                .collect();
             if many.len() > 6 {
                 list.push("…".into());
             }
-            (format!("{dir}{common}"), list)
+            (first.chars().take(common).collect(), list)
         }
     }
 }

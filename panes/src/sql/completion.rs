@@ -371,6 +371,13 @@ impl SqlPane {
             c.sel = (c.sel + 1) % c.items.len().max(1);
             return;
         }
+        // A path being typed in quotes after FROM or JOIN: the server knows the files.
+        if let Some(partial) = self.quoted_path_at_cursor() {
+            cx.push(Effect::Engine(EngineRequest::Sql(
+                SqlRequest::CompletePath { partial },
+            )));
+            return;
+        }
         let (word, qualifier) = self.word_before_cursor();
         if word.is_empty() && qualifier.is_none() {
             self.buf_mut().text.insert_tab();
@@ -387,6 +394,42 @@ impl SqlPane {
                     items,
                     sel: 0,
                     typed,
+                })
+            }
+        }
+    }
+
+    /// The path typed so far when the cursor is inside a quoted name right after FROM or JOIN
+    /// (`FROM 'data/fli`).
+    fn quoted_path_at_cursor(&self) -> Option<String> {
+        let ta = &self.buf().text;
+        let (row, col) = ta.cursor();
+        let line: String = ta.lines()[row].chars().take(col).collect();
+        if line.matches('\'').count() % 2 == 0 {
+            return None;
+        }
+        let open = line.rfind('\'')?;
+        let before = &line[..open];
+        let last = before.split_whitespace().last()?;
+        (last.eq_ignore_ascii_case("FROM") || last.eq_ignore_ascii_case("JOIN"))
+            .then(|| line[open + 1..].to_string())
+    }
+
+    /// The files the server found for a quoted path: one is taken, several open the list.
+    pub(super) fn path_completions(&mut self, typed: String, items: Vec<String>, cx: &mut Cx) {
+        cx.dirty = true;
+        if self.quoted_path_at_cursor().as_deref() != Some(typed.as_str()) {
+            return; // typed on since: stale
+        }
+        let n = typed.chars().count();
+        match items.len() {
+            0 => self.last = Some(RunState::Done(format!("no file matches {typed:?}"))),
+            1 => self.accept(&items[0], n),
+            _ => {
+                self.completion = Some(Completion {
+                    items,
+                    sel: 0,
+                    typed: n,
                 })
             }
         }

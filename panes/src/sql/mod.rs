@@ -360,6 +360,10 @@ impl Pane for SqlPane {
                 self.ask_catalog(cx);
                 Outcome::Consumed
             }
+            EngineEvent::Completions { typed, items } => {
+                self.path_completions(typed, items, cx);
+                Outcome::Consumed
+            }
             EngineEvent::Chat(crate::llm::ChatEvent::Gen(crate::llm::LlmEvent::Token(_))) => {
                 // The model writing SQL for "ask the data": a count in the footer.
                 let n = match &self.last {
@@ -865,6 +869,57 @@ mod tests {
         p.on_action(&Action::parse("complete").unwrap(), &mut Cx::default());
         assert!(p.completion.is_some());
         assert_eq!(p.text(), "SELECT * FROM flights WHERE c");
+    }
+
+    /// A path in quotes after FROM: the server lists the files, one is taken, several open the
+    /// list; an answer for text typed on since is dropped.
+    #[test]
+    fn paths_in_quotes_complete_from_the_files_the_server_lists() {
+        let mut p = two_tables();
+        typed(&mut p, "SELECT * FROM 'da");
+        let mut cx = Cx::default();
+        p.on_action(&Action::parse("complete").unwrap(), &mut cx);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::Sql(
+                SqlRequest::CompletePath {
+                    partial: "da".into()
+                }
+            ))]
+        );
+        p.on_engine(
+            EngineEvent::Completions {
+                typed: "da".into(),
+                items: vec!["data/".into()],
+            },
+            &mut cx,
+        );
+        assert_eq!(p.text(), "SELECT * FROM 'data/");
+        p.on_engine(
+            EngineEvent::Completions {
+                typed: "data/".into(),
+                items: vec!["data/flights.csv".into(), "data/fleet.parquet".into()],
+            },
+            &mut cx,
+        );
+        assert_eq!(
+            p.completion.as_ref().map(|c| c.items.len()),
+            Some(2),
+            "several: the list opens"
+        );
+        p.completion = None;
+        p.on_engine(
+            EngineEvent::Completions {
+                typed: "d".into(),
+                items: vec!["docs/".into()],
+            },
+            &mut cx,
+        );
+        assert_eq!(
+            p.text(),
+            "SELECT * FROM 'data/",
+            "a stale answer changes nothing"
+        );
     }
 
     #[test]
