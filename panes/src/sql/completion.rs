@@ -405,7 +405,7 @@ impl SqlPane {
         let ta = &self.buf().text;
         let (row, col) = ta.cursor();
         let line: String = ta.lines()[row].chars().take(col).collect();
-        if line.matches('\'').count() % 2 == 0 {
+        if line.matches('\'').count().is_multiple_of(2) {
             return None;
         }
         let open = line.rfind('\'')?;
