@@ -218,46 +218,6 @@ impl SqlPane {
         (word, qualifier)
     }
 
-    /// Candidates for `word`, keywords and catalog names, case-insensitively by prefix.
-    pub fn candidates(&self, word: &str, qualifier: Option<&str>) -> Vec<String> {
-        let w = word.to_lowercase();
-        let mut out: Vec<String> = Vec::new();
-        let mut add = |s: &str| {
-            if s.to_lowercase().starts_with(&w)
-                && s.len() > word.len()
-                && !out.iter().any(|o| o == s)
-            {
-                out.push(s.to_string());
-            }
-        };
-        if let Some(q) = qualifier {
-            for t in &self.catalog.tables {
-                let short = t.name.rsplit('.').next().unwrap_or(&t.name);
-                if short.eq_ignore_ascii_case(q) || t.name.eq_ignore_ascii_case(q) {
-                    for c in &t.columns {
-                        add(&c.name);
-                    }
-                }
-            }
-            return out;
-        }
-        for t in &self.catalog.tables {
-            add(&t.name);
-        }
-        for t in &self.catalog.tables {
-            for c in &t.columns {
-                add(&c.name);
-            }
-        }
-        for k in KEYWORDS {
-            add(k);
-        }
-        for f in &self.catalog.functions {
-            add(f);
-        }
-        out
-    }
-
     /// The statement the cursor is in: its text up to the word being completed (and its
     /// qualifier), and all of it.
     pub(super) fn statement_around_word(
