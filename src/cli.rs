@@ -112,6 +112,11 @@ enum Cmd {
     },
     /// Index the text, markdown and code files under PATH for the chat's retrieval.
     Index { path: String },
+    /// The encrypted vault: init, unlock, lock, status, ls, get, add, rm, gen.
+    Vault {
+        #[command(subcommand)]
+        cmd: crate::vaultcli::VaultCmd,
+    },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print a completion script for SHELL: `fieldkit completions bash > ~/.local/share/bash-completion/completions/fieldkit`.
@@ -312,6 +317,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             Ok(0)
         }
         Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),
+        Some(Cmd::Vault { cmd }) => crate::vaultcli::run(dirs, cmd),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));
             Ok(0)

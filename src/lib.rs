@@ -23,4 +23,5 @@ pub mod remote;
 pub mod server;
 pub mod sqlcli;
 pub mod store;
+pub mod vaultcli;
 pub mod wire;

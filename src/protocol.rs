@@ -79,6 +79,52 @@ pub enum Command {
         keys: Vec<String>,
     },
     Ping,
+    /// The vault in the server (`fieldkit vault ...`).
+    Vault(VaultCommand),
+}
+
+/// What `fieldkit vault` asks of the server. Secrets travel only over the user's own socket
+/// (0600 in a 0700 folder), never in argv, and `Debug` never shows them.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub enum VaultCommand {
+    /// Hold the vault of `slot`, opened with `kek` (derived by the CLI).
+    Unlock {
+        slot: u8,
+        kek: [u8; 32],
+    },
+    Lock,
+    Status,
+    Ls,
+    Get {
+        title: String,
+        field: String,
+    },
+    Add {
+        title: String,
+        user: String,
+        url: String,
+        secret: String,
+        note: String,
+    },
+    Rm {
+        title: String,
+    },
+}
+
+impl std::fmt::Debug for VaultCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VaultCommand::Unlock { slot, .. } => {
+                write!(f, "Unlock {{ slot: {slot}, kek: <redacted> }}")
+            }
+            VaultCommand::Lock => f.write_str("Lock"),
+            VaultCommand::Status => f.write_str("Status"),
+            VaultCommand::Ls => f.write_str("Ls"),
+            VaultCommand::Get { title, field } => write!(f, "Get {{ {title:?}, {field:?} }}"),
+            VaultCommand::Add { title, .. } => write!(f, "Add {{ {title:?}, <redacted> }}"),
+            VaultCommand::Rm { title } => write!(f, "Rm {{ {title:?} }}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

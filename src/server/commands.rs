@@ -48,6 +48,7 @@ impl Server {
     ) -> Result<String, String> {
         match cmd {
             Command::Ping => Ok("pong\n".into()),
+            Command::Vault(v) => self.vault_command(v),
             Command::List => {
                 if self.sessions.is_empty() {
                     return Err("no sessions".into());

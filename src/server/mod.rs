@@ -33,6 +33,7 @@ mod services;
 pub mod session;
 mod status;
 mod terminals;
+pub mod vault;
 mod workers;
 
 /// The engines' services (`services`), in the order the status pane lists their workers.
@@ -41,6 +42,7 @@ const SERVICES: &[&services::ServiceSpec] = &[
     &probe::SERVICE,
     &data::SERVICE,
     &chat::SERVICE,
+    &vault::SERVICE,
 ];
 
 use crate::config;
@@ -161,6 +163,8 @@ pub struct Server {
     paste: Option<String>,
     /// For starting workers later (lazy ones on first use).
     events: mpsc::UnboundedSender<Ev>,
+    /// The unlocked vault, if any (`vault`).
+    vault: vault::Vault,
     /// The data engine's own state (`data`).
     data: data::Data,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
@@ -284,6 +288,7 @@ impl Server {
             pty: terminals::Pty::new(pty_tx),
             paste: None,
             events,
+            vault: vault::Vault::default(),
             data: data::Data::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),

@@ -1,0 +1,195 @@
+/*!
+The vault's service: the one unlocked vault, held in the server's memory for as long as it is
+unlocked (one unlock serves every session, as ssh-agent does), and the commands of `fieldkit
+vault`. Every change is sealed and written at once (atomically, the previous generation kept);
+a write that fails keeps the change in memory and says so. Locking drops the keys and entries,
+which zeroize themselves.
+*/
+
+use super::*;
+use crate::engine::vault::entries::{Entries, Entry};
+use crate::engine::vault::{file, format, Opened};
+use crate::protocol::VaultCommand;
+use services::ServiceSpec;
+
+pub(super) const SERVICE: ServiceSpec = ServiceSpec {
+    engine: None,
+    worker: None,
+    opened: services::nothing_opened,
+    frame: services::no_frames,
+    lost: services::nothing_lost,
+    save: |srv, finally| {
+        if finally {
+            srv.vault.unlocked = None;
+        }
+    },
+};
+
+/// The vault while unlocked.
+pub(super) struct Unlocked {
+    opened: Opened,
+    entries: Entries,
+    /// The file as last written (or read): a save reseals this.
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+pub(super) struct Vault {
+    pub(super) unlocked: Option<Unlocked>,
+}
+
+impl Server {
+    pub(super) fn vault_path(&self) -> std::path::PathBuf {
+        self.dirs.data.join("vault.fk")
+    }
+
+    pub(super) fn vault_command(&mut self, cmd: VaultCommand) -> Result<String, String> {
+        let path = self.vault_path();
+        match cmd {
+            VaultCommand::Unlock { slot, kek } => {
+                let (bytes, _) = file::read(&path).map_err(|e| {
+                    format!("no vault at {} ({e}): fieldkit vault init", path.display())
+                })?;
+                let opened = Opened::with_kek(&bytes, slot, kek).map_err(|e| e.to_string())?;
+                let entries = Entries::from_plaintext(&opened.plaintext)?;
+                let n = entries.entries.len();
+                self.vault.unlocked = Some(Unlocked {
+                    opened,
+                    entries,
+                    bytes,
+                });
+                tracing::info!("vault unlocked");
+                Ok(format!("unlocked: {n} entries\n"))
+            }
+            VaultCommand::Lock => {
+                let was = self.vault.unlocked.take().is_some();
+                tracing::info!("vault locked");
+                Ok(if was { "locked\n" } else { "already locked\n" }.into())
+            }
+            VaultCommand::Status => {
+                let state = match &self.vault.unlocked {
+                    Some(u) => format!("unlocked, {} entries", u.entries.entries.len()),
+                    None => "locked".into(),
+                };
+                Ok(format!("{state}\n"))
+            }
+            VaultCommand::Ls => {
+                let u = self.unlocked()?;
+                let mut titles: Vec<String> = u
+                    .entries
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        if e.folder.is_empty() {
+                            e.title.clone()
+                        } else {
+                            format!("{}/{}", e.folder, e.title)
+                        }
+                    })
+                    .collect();
+                titles.sort();
+                Ok(titles.into_iter().map(|t| t + "\n").collect())
+            }
+            VaultCommand::Get { title, field } => {
+                let u = self.unlocked()?;
+                let e = u
+                    .entries
+                    .find(&title)
+                    .ok_or_else(|| format!("no entry titled {title:?} (fieldkit vault ls)"))?;
+                let v = e.field(&field).ok_or_else(|| {
+                    format!("no field {field:?}: password, user, url, note, title or folder")
+                })?;
+                Ok(format!("{v}\n"))
+            }
+            VaultCommand::Add {
+                title,
+                user,
+                url,
+                secret,
+                note,
+            } => {
+                if title.trim().is_empty() {
+                    return Err("an entry needs a title".into());
+                }
+                let u = self.unlocked_mut()?;
+                if u.entries.find(&title).is_some() {
+                    return Err(format!("there is an entry titled {title:?} already"));
+                }
+                u.entries.entries.push(Entry {
+                    title: title.clone(),
+                    user,
+                    password: secret,
+                    url,
+                    note,
+                    folder: String::new(),
+                    tags: Vec::new(),
+                    updated: now(),
+                });
+                self.vault_save(&path)?;
+                Ok(format!("added {title}\n"))
+            }
+            VaultCommand::Rm { title } => {
+                let u = self.unlocked_mut()?;
+                let before = u.entries.entries.len();
+                u.entries
+                    .entries
+                    .retain(|e| !e.title.eq_ignore_ascii_case(&title));
+                if u.entries.entries.len() == before {
+                    return Err(format!("no entry titled {title:?}"));
+                }
+                self.vault_save(&path)?;
+                Ok(format!("removed {title}\n"))
+            }
+        }
+    }
+
+    fn unlocked(&self) -> Result<&Unlocked, String> {
+        self.vault
+            .unlocked
+            .as_ref()
+            .ok_or_else(|| "the vault is locked: fieldkit vault unlock".to_string())
+    }
+
+    fn unlocked_mut(&mut self) -> Result<&mut Unlocked, String> {
+        self.vault
+            .unlocked
+            .as_mut()
+            .ok_or_else(|| "the vault is locked: fieldkit vault unlock".to_string())
+    }
+
+    /// Seals the entries and writes the file; on failure the change stays in memory.
+    fn vault_save(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let u = self.unlocked_mut()?;
+        let plain = u.entries.to_plaintext();
+        let sealed = u
+            .opened
+            .reseal(&u.bytes, &plain)
+            .map_err(|e| e.to_string())?;
+        file::save(path, &sealed, Some(&u.opened)).map_err(|e| e.to_string())?;
+        u.bytes = sealed;
+        Ok(())
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The KDF parameters of the vault at `path`, for `vault status` without the server.
+pub fn describe(path: &std::path::Path) -> Result<String, String> {
+    let (bytes, from_backup) =
+        file::read(path).map_err(|e| format!("no vault at {} ({e})", path.display()))?;
+    let k = format::kdf_of(&bytes).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{}{}: {} bytes, Argon2id {} MiB, {} passes, {} lanes",
+        path.display(),
+        if from_backup { " (its backup)" } else { "" },
+        bytes.len(),
+        k.memory_kib / 1024,
+        k.passes,
+        k.lanes
+    ))
+}

@@ -1,0 +1,230 @@
+//! The vault from the command line, against a real server, real files and real crypto (the
+//! KDF at its floor, 64 MiB and 3 passes, so the suite stays quick).
+mod common;
+
+use common::{Fk, BIN};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// `fieldkit ARGS` with `input` on standard input (a passphrase or secret for `--*-fd 0`).
+fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("FIELDKIT_HOME", fk.path())
+        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
+        .env("SHELL", "/bin/sh")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fieldkit");
+    // A command refused before it reads (an existing vault) closes its end: not an error here.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes());
+    child.wait_with_output().expect("wait")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// Every file under the data folder and the runtime folder, searched for `needle`.
+fn found_on_disk(fk: &Fk, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![fk.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+            {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn init_unlock_add_get_lock_headless_and_no_secret_on_disk() {
+    let fk = Fk::new();
+    let init = with_stdin(
+        &fk,
+        &["vault", "init", "--passphrase-fd", "0"],
+        "field team 7\n",
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    assert!(
+        text(&init).contains("Argon2id 64 MiB, 3 passes"),
+        "{}",
+        text(&init)
+    );
+    // Never overwritten.
+    let again = with_stdin(&fk, &["vault", "init", "--passphrase-fd", "0"], "other\n");
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("never overwritten"),
+        "{}",
+        text(&again)
+    );
+
+    // A wrong passphrase: refused in a sentence; the server holds nothing.
+    let wrong = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "field team 8\n",
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong).contains("wrong passphrase"),
+        "{}",
+        text(&wrong)
+    );
+    let empty = with_stdin(&fk, &["vault", "unlock", "--passphrase-fd", "0"], "\n");
+    assert!(
+        text(&empty).contains("empty passphrase"),
+        "{}",
+        text(&empty)
+    );
+
+    let unlock = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "field team 7\n",
+    );
+    assert!(unlock.status.success(), "{}", text(&unlock));
+    let marker = "Kilo-7-Zulu-marker-secret";
+    let add = with_stdin(
+        &fk,
+        &[
+            "vault",
+            "add",
+            "Radio net",
+            "--user",
+            "ops",
+            "--secret-fd",
+            "0",
+        ],
+        &format!("{marker}\n"),
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    fk.ok(&["vault", "add", "Camp wifi", "--generate"]);
+    assert_eq!(fk.ok(&["vault", "ls"]), "Camp wifi\nRadio net\n");
+    assert_eq!(fk.ok(&["vault", "get", "radio net"]), format!("{marker}\n"));
+    assert_eq!(
+        fk.ok(&["vault", "get", "Radio net", "--field", "user"]),
+        "ops\n"
+    );
+    let generated = fk.ok(&["vault", "get", "Camp wifi"]);
+    assert_eq!(generated.trim().len(), 24, "{generated}");
+    let dup = fk.run(&["vault", "add", "Radio net"]);
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already"));
+
+    // The secret is in no file: not state.db, not a log, not the vault in clear.
+    assert_eq!(found_on_disk(&fk, marker), Vec::<String>::new());
+    assert_eq!(found_on_disk(&fk, "field team 7"), Vec::<String>::new());
+
+    fk.ok(&["vault", "lock"]);
+    let locked = fk.run(&["vault", "get", "Radio net"]);
+    assert!(!locked.status.success());
+    assert!(
+        String::from_utf8_lossy(&locked.stderr).contains("the vault is locked"),
+        "{}",
+        text(&locked)
+    );
+    // What was added is in the file: a new server (kill-server) unlocks it again.
+    fk.ok(&["kill-server"]);
+    let unlock = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "field team 7\n",
+    );
+    assert!(unlock.status.success(), "{}", text(&unlock));
+    assert_eq!(fk.ok(&["vault", "get", "Radio net"]), format!("{marker}\n"));
+    let status = fk.ok(&["vault", "status"]);
+    assert!(
+        status.contains("unlocked, 2 entries") && status.contains("64 MiB"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_decoy_passphrase_opens_the_decoy_and_a_killed_server_loses_no_acknowledged_entry() {
+    let fk = Fk::new();
+    let init = with_stdin(
+        &fk,
+        &["vault", "init", "--decoy", "--passphrase-fd", "0"],
+        "real words\ndecoy words\n",
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "decoy words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    fk.ok(&["vault", "add", "Groceries", "--note", "milk"]);
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "real words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    assert_eq!(
+        fk.ok(&["vault", "ls"]),
+        "",
+        "the real vault has none of the decoy's entries"
+    );
+
+    // Saves under a kill -9: every entry whose add was acknowledged is there afterwards.
+    let mut acknowledged = Vec::new();
+    for i in 0..40 {
+        if i == 25 {
+            unsafe {
+                libc::kill(fk.server_pid(), libc::SIGKILL);
+            }
+        }
+        let title = format!("entry {i:02}");
+        let out = fk.run(&["vault", "add", &title, "--generate"]);
+        if out.status.success() {
+            acknowledged.push(title);
+        } else {
+            break;
+        }
+    }
+    assert_eq!(
+        acknowledged.len(),
+        25,
+        "the adds after the kill find no server holding the vault"
+    );
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "real words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    let ls = fk.ok(&["vault", "ls"]);
+    for t in &acknowledged {
+        assert!(ls.contains(t.as_str()), "{t} lost: {ls}");
+    }
+    // And the decoy is still there, untouched by the real vault's saves.
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "decoy words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    assert_eq!(
+        fk.ok(&["vault", "get", "Groceries", "--field", "note"]),
+        "milk\n"
+    );
+}
