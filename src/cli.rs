@@ -112,6 +112,15 @@ enum Cmd {
     },
     /// Index the text, markdown and code files under PATH for the chat's retrieval.
     Index { path: String },
+    /// Run CMD with secrets from the unlocked vault in its environment only:
+    /// `fieldkit run --env DB_PASS=vault:Database/password -- psql ...`.
+    Run {
+        /// NAME=vault:ENTRY/FIELD (FIELD: password, user, url, note); repeatable.
+        #[arg(long = "env", required = true)]
+        env: Vec<String>,
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
     /// The encrypted vault: init, unlock, lock, status, ls, get, add, rm, gen.
     Vault {
         #[command(subcommand)]
@@ -318,6 +327,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
         }
         Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),
         Some(Cmd::Vault { cmd }) => crate::vaultcli::run(dirs, cmd),
+        Some(Cmd::Run { env, cmd }) => crate::vaultcli::run_with_secrets(dirs, &env, &cmd),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));
             Ok(0)

@@ -44,6 +44,24 @@ pub struct Config {
     pub data: DataConfig,
     /// The local model (llama.cpp) and the chat.
     pub llm: LlmConfig,
+    /// The vault.
+    pub vault: VaultConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Lock after this many minutes without use, measured on the wall clock, so a laptop that
+    /// was suspended wakes up locked (0: never).
+    pub lock_after_minutes: f64,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        VaultConfig {
+            lock_after_minutes: 5.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -142,6 +160,7 @@ impl Default for Config {
             mouse: false,
             data: DataConfig::default(),
             llm: LlmConfig::default(),
+            vault: VaultConfig::default(),
         }
     }
 }

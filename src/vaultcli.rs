@@ -190,6 +190,56 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
     }
 }
 
+/// `fieldkit run --env NAME=vault:ENTRY/FIELD ... -- CMD`: CMD runs with each secret in its
+/// environment and nowhere else (not argv, not a file, not a log), as `op run` does. The
+/// secrets are fetched from the unlocked vault in the server; a locked vault runs nothing.
+pub fn run_with_secrets(dirs: &Dirs, env: &[String], cmd: &[String]) -> Result<i32> {
+    let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
+    for spec in env {
+        let (name, reference) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--env {spec:?}: NAME=vault:ENTRY/FIELD"))?;
+        let reference = reference
+            .strip_prefix("vault:")
+            .ok_or_else(|| anyhow!("--env {name}: the value must be vault:ENTRY/FIELD"))?;
+        let (title, field) = reference.rsplit_once('/').ok_or_else(|| {
+            anyhow!("--env {name}: vault:ENTRY/FIELD, e.g. vault:Database/password")
+        })?;
+        if name.is_empty() || name.contains(['\0', '=']) {
+            bail!("--env {name:?}: not a variable name");
+        }
+        let (code, out, err) = client::command(
+            dirs,
+            None,
+            Command::Vault(VaultCommand::Get {
+                title: title.to_string(),
+                field: field.to_string(),
+            }),
+            false,
+        )?;
+        let out = Zeroizing::new(out);
+        if code != 0 {
+            bail!("{name}: {}", err.trim_end());
+        }
+        vars.push((
+            name.to_string(),
+            Zeroizing::new(out.strip_suffix('\n').unwrap_or(&out).to_string()),
+        ));
+    }
+    let (prog, args) = cmd
+        .split_first()
+        .ok_or_else(|| anyhow!("no command to run"))?;
+    let mut c = std::process::Command::new(prog);
+    c.args(args);
+    for (n, v) in &vars {
+        c.env(n, v.as_str());
+    }
+    let status = c
+        .status()
+        .map_err(|e| anyhow!("cannot run {prog:?}: {e}"))?;
+    Ok(status.code().unwrap_or(1))
+}
+
 fn send(dirs: &Dirs, cmd: VaultCommand, start: bool) -> Result<i32> {
     let (code, out, err) = client::command(dirs, None, Command::Vault(cmd), start)?;
     print!("{out}");

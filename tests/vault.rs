@@ -228,3 +228,96 @@ fn a_decoy_passphrase_opens_the_decoy_and_a_killed_server_loses_no_acknowledged_
         "milk\n"
     );
 }
+
+/// A secret into a process's environment only (as `op run`): the program sees it, its argv
+/// does not hold it, no file does; a locked vault or a missing entry runs nothing.
+#[test]
+fn run_puts_secrets_in_the_environment_only() {
+    let fk = Fk::new();
+    let init = with_stdin(
+        &fk,
+        &["vault", "init", "--passphrase-fd", "0"],
+        "pass words\n",
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "pass words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    let marker = "Lima-9-marker-secret";
+    let add = with_stdin(
+        &fk,
+        &[
+            "vault",
+            "add",
+            "Radio net",
+            "--user",
+            "ops",
+            "--secret-fd",
+            "0",
+        ],
+        &format!("{marker}\n"),
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    let out = fk.ok(&[
+        "run",
+        "--env",
+        "RADIO_KEY=vault:Radio net/password",
+        "--env",
+        "RADIO_USER=vault:Radio net/user",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s %s\\n' \"$RADIO_USER\" \"$RADIO_KEY\"; tr '\\0' ' ' < /proc/$$/cmdline",
+    ]);
+    assert!(out.starts_with(&format!("ops {marker}\n")), "{out}");
+    assert!(
+        !out.lines().nth(1).unwrap_or("").contains(marker),
+        "argv holds it: {out}"
+    );
+    let bad = fk.run(&["run", "--env", "X=vault:Nope/password", "--", "true"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no entry titled"));
+    fk.ok(&["vault", "lock"]);
+    let locked = fk.run(&["run", "--env", "X=vault:Radio net/password", "--", "true"]);
+    assert!(!locked.status.success(), "a locked vault runs nothing");
+    assert_eq!(found_on_disk(&fk, marker), Vec::<String>::new());
+}
+
+/// The vault locks itself after `lock_after_minutes` without use (here about a second).
+#[test]
+fn an_idle_vault_locks_itself() {
+    let fk = Fk::new();
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        "[vault]\nlock_after_minutes = 0.02\n",
+    )
+    .expect("config");
+    let init = with_stdin(
+        &fk,
+        &["vault", "init", "--passphrase-fd", "0"],
+        "pass words\n",
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "pass words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    let status = fk.ok(&["vault", "status"]);
+    assert!(
+        status.contains("unlocked") && status.contains("locks after"),
+        "{status}"
+    );
+    // Nothing touches it now: the server's own timer locks it, and says so in its log.
+    let log = fk.path().join("data/logs/server.log");
+    common::wait_until("the vault to lock itself", || {
+        let l = std::fs::read_to_string(&log).unwrap_or_default();
+        l.contains("vault locked after").then_some(()).ok_or(l)
+    });
+    assert!(fk.ok(&["vault", "status"]).ends_with("locked\n"));
+    assert!(!fk.run(&["vault", "get", "anything"]).status.success());
+}

@@ -367,6 +367,11 @@ impl Server {
                 save_at = Some(tokio::time::Instant::now() + SCROLLBACK_SAVE_EVERY);
             }
             let status_visible = self.status_visible();
+            // The vault's idle lock: a one-shot timer, and a wall-clock check when it fires
+            // (and before every use), so a suspended machine wakes up locked.
+            let vault_at = self
+                .vault_lock_in()
+                .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
             let now = tokio::time::Instant::now();
             let (trim_deadline, save_deadline) = (trim_at.unwrap_or(now), save_at.unwrap_or(now));
             let mut worked = true;
@@ -380,6 +385,12 @@ impl Server {
                 _ = tokio::time::sleep_until(save_deadline), if save_at.is_some() => {
                     save_at = None;
                     self.save_services(false);
+                }
+                _ = tokio::time::sleep_until(vault_at.unwrap_or(now)), if vault_at.is_some() => {
+                    self.vault_expire();
+                    if self.status_visible() {
+                        self.push_status();
+                    }
                 }
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: saving and stopping");

@@ -31,6 +31,8 @@ pub(super) struct Unlocked {
     entries: Entries,
     /// The file as last written (or read): a save reseals this.
     bytes: Vec<u8>,
+    /// When it was last used, on the wall clock (a suspended machine's monotonic clock stops).
+    last_use: std::time::SystemTime,
 }
 
 #[derive(Default)]
@@ -43,8 +45,39 @@ impl Server {
         self.dirs.data.join("vault.fk")
     }
 
+    /// How long the vault may stay unlocked without use (`None`: forever).
+    fn vault_idle_limit(&self) -> Option<std::time::Duration> {
+        let m = self.config.vault.lock_after_minutes;
+        (m > 0.0).then(|| std::time::Duration::from_secs_f64(m * 60.0))
+    }
+
+    /// Locks the vault if it sat unused past its limit, on the wall clock. Called before every
+    /// use and when the idle timer fires.
+    pub(super) fn vault_expire(&mut self) {
+        let (Some(limit), Some(u)) = (self.vault_idle_limit(), &self.vault.unlocked) else {
+            return;
+        };
+        let idle = u.last_use.elapsed().unwrap_or(std::time::Duration::MAX);
+        if idle >= limit {
+            self.vault.unlocked = None;
+            tracing::info!("vault locked after {} s idle", idle.as_secs());
+        }
+    }
+
+    /// Time until the vault locks itself, for the loop's one-shot timer.
+    pub(super) fn vault_lock_in(&self) -> Option<std::time::Duration> {
+        let limit = self.vault_idle_limit()?;
+        let u = self.vault.unlocked.as_ref()?;
+        let idle = u.last_use.elapsed().unwrap_or(std::time::Duration::MAX);
+        Some(limit.saturating_sub(idle))
+    }
+
     pub(super) fn vault_command(&mut self, cmd: VaultCommand) -> Result<String, String> {
         let path = self.vault_path();
+        self.vault_expire();
+        if let Some(u) = self.vault.unlocked.as_mut() {
+            u.last_use = std::time::SystemTime::now();
+        }
         match cmd {
             VaultCommand::Unlock { slot, kek } => {
                 let (bytes, _) = file::read(&path).map_err(|e| {
@@ -57,6 +90,7 @@ impl Server {
                     opened,
                     entries,
                     bytes,
+                    last_use: std::time::SystemTime::now(),
                 });
                 tracing::info!("vault unlocked");
                 Ok(format!("unlocked: {n} entries\n"))
@@ -67,9 +101,14 @@ impl Server {
                 Ok(if was { "locked\n" } else { "already locked\n" }.into())
             }
             VaultCommand::Status => {
-                let state = match &self.vault.unlocked {
-                    Some(u) => format!("unlocked, {} entries", u.entries.entries.len()),
-                    None => "locked".into(),
+                let state = match (&self.vault.unlocked, self.vault_lock_in()) {
+                    (Some(u), Some(left)) => format!(
+                        "unlocked, {} entries, locks after {} s without use",
+                        u.entries.entries.len(),
+                        left.as_secs()
+                    ),
+                    (Some(u), None) => format!("unlocked, {} entries", u.entries.entries.len()),
+                    (None, _) => "locked".into(),
                 };
                 Ok(format!("{state}\n"))
             }
