@@ -321,3 +321,36 @@ fn an_idle_vault_locks_itself() {
     assert!(fk.ok(&["vault", "status"]).ends_with("locked\n"));
     assert!(!fk.run(&["vault", "get", "anything"]).status.success());
 }
+
+/// The vault pane in a real session: locked until `vault unlock` from a shell, then the list,
+/// and locked again the moment `vault lock` runs, with nothing of the entries left on screen.
+#[test]
+fn the_vault_pane_follows_unlock_and_lock_from_a_shell() {
+    let fk = Fk::new();
+    let init = with_stdin(
+        &fk,
+        &["vault", "init", "--passphrase-fd", "0"],
+        "pass words\n",
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "vault"]);
+    fk.wait_screen("w", "the locked vault", |s| {
+        s.contains("The vault is locked")
+    });
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "pass words\n",
+    );
+    assert!(u.status.success(), "{}", text(&u));
+    fk.ok(&["vault", "add", "Radio net", "--user", "ops", "--generate"]);
+    fk.wait_screen("w", "the entry listed", |s| {
+        s.contains("Radio net") && s.contains("ops")
+    });
+    fk.ok(&["vault", "lock"]);
+    let locked = fk.wait_screen("w", "locked again", |s| s.contains("The vault is locked"));
+    assert!(!locked.contains("Radio net"), "{locked}");
+}

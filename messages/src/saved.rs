@@ -77,6 +77,8 @@ pub enum PaneState {
     Chat {
         session: Option<i64>,
     },
+    /// The vault pane: nothing of the vault is saved with the layout.
+    Vault,
 }
 
 impl PaneState {
@@ -88,6 +90,7 @@ impl PaneState {
             PaneState::Grid { .. } => PaneKind::Grid,
             PaneState::Sql { .. } => PaneKind::Sql,
             PaneState::Chat { .. } => PaneKind::Chat,
+            PaneState::Vault => PaneKind::Vault,
         }
     }
 }

@@ -19,6 +19,8 @@ pub enum EngineRequest {
     Sql(SqlRequest),
     /// For the chat's server side: sessions, sending, stopping, asking for SQL.
     Chat(crate::llm::ChatRequest),
+    /// For the vault's service: the entries, a field.
+    Vault(crate::vault::VaultRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +60,8 @@ pub enum Engine {
     Data,
     /// llama.cpp, in the `llm` worker.
     Llm,
+    /// The vault, in the server.
+    Vault,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -99,6 +103,7 @@ pub enum EngineEvent {
     /// The data worker is (again) ready: panes restored from a saved session load now.
     Ready,
     Chat(crate::llm::ChatEvent),
+    Vault(crate::vault::VaultEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

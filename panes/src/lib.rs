@@ -20,6 +20,7 @@ pub mod status;
 pub mod term;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod vault;
 
 use std::borrow::Cow;
 

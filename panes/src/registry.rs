@@ -18,6 +18,7 @@ pub const PANES: &[&PaneSpec] = &[
     &crate::grid::SPEC,
     &crate::sql::SPEC,
     &crate::chat::SPEC,
+    &crate::vault::SPEC,
 ];
 
 /// The registration of `kind`; `None` for kinds this build cannot open.
@@ -231,7 +232,7 @@ mod tests {
 
     #[test]
     fn kinds_not_built_are_refused() {
-        assert!(restore(None, PaneKind::Vault, "sh").is_none());
+        assert!(restore(None, PaneKind::Queue, "sh").is_none());
         assert!(!is_built(PaneKind::Mesh));
         assert!(is_built(PaneKind::Grid));
     }

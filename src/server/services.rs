@@ -56,6 +56,7 @@ impl Server {
             EngineRequest::Data(r) => self.data_send(source, r),
             EngineRequest::Sql(r) => self.sql_request(name, source, r),
             EngineRequest::Chat(r) => self.chat_request(name, source, r),
+            EngineRequest::Vault(r) => self.vault_request(name, source, r),
         }
     }
 

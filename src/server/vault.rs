@@ -10,10 +10,11 @@ use super::*;
 use crate::engine::vault::entries::{Entries, Entry};
 use crate::engine::vault::{file, format, Opened};
 use crate::protocol::VaultCommand;
+use fieldkit_panes::vault::{EntrySummary, VaultEvent, VaultRequest};
 use services::ServiceSpec;
 
 pub(super) const SERVICE: ServiceSpec = ServiceSpec {
-    engine: None,
+    engine: Some(fieldkit_panes::Engine::Vault),
     worker: None,
     opened: services::nothing_opened,
     frame: services::no_frames,
@@ -41,6 +42,81 @@ pub(super) struct Vault {
 }
 
 impl Server {
+    /// A vault pane's request.
+    pub(super) fn vault_request(&mut self, name: &str, pane: u64, req: VaultRequest) {
+        self.vault_expire();
+        match req {
+            VaultRequest::Watch => {
+                let ev = self.vault_view();
+                self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+            }
+            VaultRequest::Field {
+                title,
+                field,
+                to_clipboard,
+            } => {
+                let value = self.vault.unlocked.as_mut().and_then(|u| {
+                    u.last_use = std::time::SystemTime::now();
+                    u.entries
+                        .find(&title)
+                        .and_then(|e| e.field(&field))
+                        .map(str::to_string)
+                });
+                let ev = match value {
+                    None => {
+                        VaultEvent::Note(format!("no {field} for {title:?} (or the vault locked)"))
+                    }
+                    Some(v) if to_clipboard => {
+                        self.clipboard(name, &v);
+                        VaultEvent::Note(format!("{field} of {title} copied to the clipboard"))
+                    }
+                    Some(v) => VaultEvent::Revealed { title, value: v },
+                };
+                self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+            }
+        }
+    }
+
+    /// What vault panes show: the titles, folders, users and URLs, or that it is locked.
+    fn vault_view(&self) -> VaultEvent {
+        match &self.vault.unlocked {
+            None => VaultEvent::Locked,
+            Some(u) => VaultEvent::Entries(
+                u.entries
+                    .entries
+                    .iter()
+                    .map(|e| EntrySummary {
+                        title: e.title.clone(),
+                        folder: e.folder.clone(),
+                        user: e.user.clone(),
+                        url: e.url.clone(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Every vault pane is told what changed (an unlock, a lock, an entry).
+    pub(super) fn vault_broadcast(&mut self) {
+        let targets: Vec<(String, u64)> = self
+            .sessions
+            .iter()
+            .flat_map(|(n, s)| {
+                s.panes
+                    .iter()
+                    .filter(|(_, p)| {
+                        fieldkit_panes::registry::engines(p.kind())
+                            .contains(&fieldkit_panes::Engine::Vault)
+                    })
+                    .map(move |(id, _)| (n.clone(), *id))
+            })
+            .collect();
+        for (name, id) in targets {
+            let ev = self.vault_view();
+            self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+        }
+    }
+
     pub(super) fn vault_path(&self) -> std::path::PathBuf {
         self.dirs.data.join("vault.fk")
     }
@@ -61,6 +137,7 @@ impl Server {
         if idle >= limit {
             self.vault.unlocked = None;
             tracing::info!("vault locked after {} s idle", idle.as_secs());
+            self.vault_broadcast();
         }
     }
 
@@ -73,6 +150,18 @@ impl Server {
     }
 
     pub(super) fn vault_command(&mut self, cmd: VaultCommand) -> Result<String, String> {
+        let changes = !matches!(
+            cmd,
+            VaultCommand::Get { .. } | VaultCommand::Ls | VaultCommand::Status
+        );
+        let out = self.vault_command_inner(cmd);
+        if changes {
+            self.vault_broadcast();
+        }
+        out
+    }
+
+    fn vault_command_inner(&mut self, cmd: VaultCommand) -> Result<String, String> {
         let path = self.vault_path();
         self.vault_expire();
         if let Some(u) = self.vault.unlocked.as_mut() {
