@@ -27,6 +27,22 @@ fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// A new vault under `pass`, unlocked in the server.
+fn unlocked_vault(fk: &Fk, pass: &str) {
+    let init = with_stdin(
+        fk,
+        &["vault", "init", "--passphrase-fd", "0"],
+        &format!("{pass}\n"),
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    let u = with_stdin(
+        fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        &format!("{pass}\n"),
+    );
+    assert!(u.status.success(), "{}", text(&u));
+}
+
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
@@ -234,18 +250,7 @@ fn a_decoy_passphrase_opens_the_decoy_and_a_killed_server_loses_no_acknowledged_
 #[test]
 fn run_puts_secrets_in_the_environment_only() {
     let fk = Fk::new();
-    let init = with_stdin(
-        &fk,
-        &["vault", "init", "--passphrase-fd", "0"],
-        "pass words\n",
-    );
-    assert!(init.status.success(), "{}", text(&init));
-    let u = with_stdin(
-        &fk,
-        &["vault", "unlock", "--passphrase-fd", "0"],
-        "pass words\n",
-    );
-    assert!(u.status.success(), "{}", text(&u));
+    unlocked_vault(&fk, "pass words");
     let marker = "Lima-9-marker-secret";
     let add = with_stdin(
         &fk,
@@ -295,18 +300,7 @@ fn an_idle_vault_locks_itself() {
         "[vault]\nlock_after_minutes = 0.02\n",
     )
     .expect("config");
-    let init = with_stdin(
-        &fk,
-        &["vault", "init", "--passphrase-fd", "0"],
-        "pass words\n",
-    );
-    assert!(init.status.success(), "{}", text(&init));
-    let u = with_stdin(
-        &fk,
-        &["vault", "unlock", "--passphrase-fd", "0"],
-        "pass words\n",
-    );
-    assert!(u.status.success(), "{}", text(&u));
+    unlocked_vault(&fk, "pass words");
     let status = fk.ok(&["vault", "status"]);
     assert!(
         status.contains("unlocked") && status.contains("locks after"),

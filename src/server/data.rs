@@ -115,20 +115,7 @@ impl Server {
 
     /// Gives every pane that needs DuckDB (by the pane registry) the event `make` builds.
     pub(super) fn data_broadcast(&mut self, make: impl Fn() -> EngineEvent) {
-        let targets: Vec<(String, u64)> = self
-            .sessions
-            .iter()
-            .flat_map(|(n, s)| {
-                s.panes
-                    .iter()
-                    .filter(|(_, p)| {
-                        fieldkit_panes::registry::engines(p.kind())
-                            .contains(&fieldkit_panes::Engine::Data)
-                    })
-                    .map(move |(id, _)| (n.clone(), *id))
-            })
-            .collect();
-        for (name, id) in targets {
+        for (name, id) in self.panes_needing(fieldkit_panes::Engine::Data) {
             self.pane_call_id(&name, id, |p, cx| p.on_engine(make(), cx));
         }
     }

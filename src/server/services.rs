@@ -85,6 +85,19 @@ impl Server {
         }
     }
 
+    /// Every pane (in any session) whose kind needs `engine`, by the pane registry.
+    pub(super) fn panes_needing(&self, engine: Engine) -> Vec<(String, u64)> {
+        self.sessions
+            .iter()
+            .flat_map(|(n, s)| {
+                s.panes
+                    .iter()
+                    .filter(|(_, p)| fieldkit_panes::registry::engines(p.kind()).contains(&engine))
+                    .map(move |(id, _)| (n.clone(), *id))
+            })
+            .collect()
+    }
+
     /// Every service writes what it keeps.
     pub(super) fn save_services(&mut self, finally: bool) {
         for svc in SERVICES {

@@ -98,20 +98,7 @@ impl Server {
 
     /// Every vault pane is told what changed (an unlock, a lock, an entry).
     pub(super) fn vault_broadcast(&mut self) {
-        let targets: Vec<(String, u64)> = self
-            .sessions
-            .iter()
-            .flat_map(|(n, s)| {
-                s.panes
-                    .iter()
-                    .filter(|(_, p)| {
-                        fieldkit_panes::registry::engines(p.kind())
-                            .contains(&fieldkit_panes::Engine::Vault)
-                    })
-                    .map(move |(id, _)| (n.clone(), *id))
-            })
-            .collect();
-        for (name, id) in targets {
+        for (name, id) in self.panes_needing(fieldkit_panes::Engine::Vault) {
             let ev = self.vault_view();
             self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
         }
