@@ -344,6 +344,15 @@ fn the_vault_pane_follows_unlock_and_lock_from_a_shell() {
     fk.wait_screen("w", "the entry listed", |s| {
         s.contains("Radio net") && s.contains("ops")
     });
+    // The status pane's vault row says unlocked, with the entries and the KDF.
+    fk.ok(&["action", "open", "status"]);
+    fk.ok(&["action", "zoom"]);
+    fk.wait_screen("w", "the vault's status row", |s| {
+        s.lines()
+            .any(|l| l.contains("vault") && l.contains("unlocked") && l.contains("1 entries"))
+    });
+    fk.ok(&["action", "zoom"]);
+    fk.ok(&["action", "focus-prev"]);
     fk.ok(&["vault", "lock"]);
     let locked = fk.wait_screen("w", "locked again", |s| s.contains("The vault is locked"));
     assert!(!locked.contains("Radio net"), "{locked}");

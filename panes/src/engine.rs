@@ -112,6 +112,12 @@ pub enum EngineState {
     Starting,
     Ready,
     Failed(String),
+    /// An engine in the server with a state of its own, in a word ("locked", "unlocked");
+    /// `active` draws it as in use.
+    Said {
+        label: String,
+        active: bool,
+    },
 }
 
 impl EngineState {
@@ -121,6 +127,7 @@ impl EngineState {
             EngineState::Starting => "starting".into(),
             EngineState::Ready => "ready".into(),
             EngineState::Failed(e) => format!("failed: {e}"),
+            EngineState::Said { label, .. } => label.clone(),
         }
     }
 }

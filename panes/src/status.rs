@@ -168,6 +168,8 @@ impl Pane for StatusPane {
                     EngineState::Starting => Style::new().fg(t.warn),
                     EngineState::Failed(_) => Style::new().fg(t.error),
                     EngineState::NotStarted => t.muted(),
+                    EngineState::Said { active: true, .. } => Style::new().fg(t.warn),
+                    EngineState::Said { .. } => t.muted(),
                 };
                 // The state column is narrow: the reason for a failure goes in DETAIL.
                 let (state, detail) = match &e.state {

@@ -203,8 +203,14 @@ impl Server {
         }
     }
 
-    /// One row per worker for the status pane, in the order of `SERVICES`.
+    /// One row per worker for the status pane, in the order of `SERVICES`, then the vault's.
     pub(super) fn engine_rows(&self) -> Vec<EngineRow> {
+        let mut rows = self.worker_rows();
+        rows.push(self.vault_row());
+        rows
+    }
+
+    fn worker_rows(&self) -> Vec<EngineRow> {
         SERVICES
             .iter()
             .filter_map(|s| s.worker)

@@ -104,6 +104,53 @@ impl Server {
         }
     }
 
+    /// The vault's row on the status pane: locked or unlocked, the time to the idle lock, and
+    /// the file's key derivation.
+    pub(super) fn vault_row(&self) -> EngineRow {
+        let path = self.vault_path();
+        let (state, detail) = match (&self.vault.unlocked, self.vault_lock_in()) {
+            (Some(u), left) => {
+                let k = u.opened.kdf;
+                let lock = match left {
+                    Some(d) => format!(" · locks in {}", fieldkit_panes::status::format_uptime(d)),
+                    None => String::new(),
+                };
+                (
+                    EngineState::Said {
+                        label: "unlocked".into(),
+                        active: true,
+                    },
+                    format!(
+                        "{} entries{lock} · Argon2id {} MiB, {} passes",
+                        u.entries.entries.len(),
+                        k.memory_kib / 1024,
+                        k.passes
+                    ),
+                )
+            }
+            (None, _) => (
+                EngineState::Said {
+                    label: "locked".into(),
+                    active: false,
+                },
+                match describe(&path) {
+                    Ok(d) => d
+                        .split_once(": ")
+                        .map(|(_, rest)| rest.to_string())
+                        .unwrap_or(d),
+                    Err(_) => "no vault yet (fieldkit vault init)".into(),
+                },
+            ),
+        };
+        EngineRow {
+            name: "vault".into(),
+            state,
+            pid: None,
+            restarts: 0,
+            detail,
+        }
+    }
+
     pub(super) fn vault_path(&self) -> std::path::PathBuf {
         self.dirs.data.join("vault.fk")
     }
