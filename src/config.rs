@@ -54,12 +54,15 @@ pub struct VaultConfig {
     /// Lock after this many minutes without use, measured on the wall clock, so a laptop that
     /// was suspended wakes up locked (0: never).
     pub lock_after_minutes: f64,
+    /// Lock when the last client detaches (or its connection drops).
+    pub lock_on_detach: bool,
 }
 
 impl Default for VaultConfig {
     fn default() -> Self {
         VaultConfig {
             lock_after_minutes: 5.0,
+            lock_on_detach: false,
         }
     }
 }

@@ -357,3 +357,22 @@ fn the_vault_pane_follows_unlock_and_lock_from_a_shell() {
     let locked = fk.wait_screen("w", "locked again", |s| s.contains("The vault is locked"));
     assert!(!locked.contains("Radio net"), "{locked}");
 }
+
+/// With `lock_on_detach`, the vault locks when the last client detaches.
+#[test]
+fn the_vault_locks_when_the_last_client_detaches_if_asked() {
+    let fk = Fk::new();
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("{}[vault]\nlock_on_detach = true\n", fk.shell_setting()),
+    )
+    .expect("config");
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    unlocked_vault(&fk, "pass words");
+    assert!(fk.ok(&["vault", "status"]).contains("unlocked"));
+    fk.keys("w", &["C-b", "d"]);
+    fk.wait_screen("w", "detached", |s| s.contains("[detached"));
+    assert!(fk.ok(&["vault", "status"]).ends_with("locked\n"));
+}

@@ -193,6 +193,7 @@ impl Server {
         self.save_scrollbacks(false);
         self.end_attachment(id, format!("[detached (from session {name})]"));
         self.reconcile_size(name);
+        self.vault_lock_if_unattended();
     }
 
     pub(super) fn clients_of(&self, name: &str) -> Vec<ClientId> {

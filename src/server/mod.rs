@@ -454,6 +454,7 @@ impl Server {
                 if let Some(c) = self.clients.remove(&id) {
                     if let Some(name) = c.session {
                         self.reconcile_size(&name);
+                        self.vault_lock_if_unattended();
                     }
                 }
             }

@@ -175,6 +175,16 @@ impl Server {
         }
     }
 
+    /// With `lock_on_detach`, locks the vault once no client is attached to any session.
+    pub(super) fn vault_lock_if_unattended(&mut self) {
+        let attached = self.clients.values().any(|c| c.session.is_some());
+        if self.config.vault.lock_on_detach && !attached && self.vault.unlocked.is_some() {
+            self.vault.unlocked = None;
+            tracing::info!("vault locked: the last client detached");
+            self.vault_broadcast();
+        }
+    }
+
     /// Time until the vault locks itself, for the loop's one-shot timer.
     pub(super) fn vault_lock_in(&self) -> Option<std::time::Duration> {
         let limit = self.vault_idle_limit()?;
