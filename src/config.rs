@@ -56,6 +56,8 @@ pub struct VaultConfig {
     pub lock_after_minutes: f64,
     /// Lock when the last client detaches (or its connection drops).
     pub lock_on_detach: bool,
+    /// Seconds after a copy from the vault that the clipboard is cleared (0: never).
+    pub clip_seconds: f64,
 }
 
 impl Default for VaultConfig {
@@ -63,6 +65,7 @@ impl Default for VaultConfig {
         VaultConfig {
             lock_after_minutes: 5.0,
             lock_on_detach: false,
+            clip_seconds: 20.0,
         }
     }
 }

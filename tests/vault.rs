@@ -376,3 +376,69 @@ fn the_vault_locks_when_the_last_client_detaches_if_asked() {
     fk.wait_screen("w", "detached", |s| s.contains("[detached"));
     assert!(fk.ok(&["vault", "status"]).ends_with("locked\n"));
 }
+
+/// `Enter` in the vault pane copies the password to the client's clipboard (OSC 52), and after
+/// `clip_seconds` the server writes an empty clipboard, seen here by a client speaking the
+/// protocol itself.
+#[test]
+fn a_copied_secret_reaches_the_client_and_is_cleared_after_clip_seconds() {
+    use fieldkit::protocol::{self, AttachMode, ClientMsg, ServerMsg};
+    let fk = Fk::new();
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("{}[vault]\nclip_seconds = 0.5\n", fk.shell_setting()),
+    )
+    .expect("config");
+    fk.ok(&["new", "-d", "-s", "main"]);
+    unlocked_vault(&fk, "pass words");
+    let marker = "Oscar-52-marker";
+    let add = with_stdin(
+        &fk,
+        &["vault", "add", "Radio net", "--secret-fd", "0"],
+        &format!("{marker}\n"),
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    fk.ok(&["action", "open", "vault"]);
+
+    let sock = fk.path().join("run/server.sock");
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    protocol::client_handshake(&mut s).expect("handshake");
+    protocol::write_msg(
+        &mut s,
+        &ClientMsg::Attach {
+            session: "main".into(),
+            mode: AttachMode::Existing,
+            cols: 100,
+            rows: 30,
+            caps: fieldkit_widgets::TermCaps::default(),
+            cwd: None,
+        },
+    )
+    .expect("attach");
+    // Keys go over the same connection (another would be another client).
+    let mut keys = s.try_clone().expect("clone");
+    let mut read_until = |what: &str, want: &[u8]| {
+        let mut seen = Vec::new();
+        while !seen.windows(want.len()).any(|w| w == want) {
+            match fieldkit::wire::read_frame::<ServerMsg>(&mut s) {
+                Ok(Some(ServerMsg::Output { bytes })) => seen.extend_from_slice(&bytes),
+                Ok(Some(_)) => {}
+                other => panic!("waiting for {what}: {other:?}"),
+            }
+        }
+    };
+    read_until("the vault pane's list", b"Radio net");
+    let enter = crossterm::event::Event::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Enter,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    protocol::write_msg(&mut keys, &ClientMsg::Input { event: enter }).expect("enter");
+    let copied = format!(
+        "\x1b]52;c;{}\x07",
+        fieldkit::logging::base64(marker.as_bytes())
+    );
+    read_until("the password on the clipboard", copied.as_bytes());
+    read_until("the clipboard cleared", b"\x1b]52;c;\x07");
+}

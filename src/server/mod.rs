@@ -370,7 +370,7 @@ impl Server {
             // The vault's idle lock: a one-shot timer, and a wall-clock check when it fires
             // (and before every use), so a suspended machine wakes up locked.
             let vault_at = self
-                .vault_lock_in()
+                .vault_next()
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
             let now = tokio::time::Instant::now();
             let (trim_deadline, save_deadline) = (trim_at.unwrap_or(now), save_at.unwrap_or(now));
@@ -387,7 +387,7 @@ impl Server {
                     self.save_services(false);
                 }
                 _ = tokio::time::sleep_until(vault_at.unwrap_or(now)), if vault_at.is_some() => {
-                    self.vault_expire();
+                    self.vault_tick();
                     if self.status_visible() {
                         self.push_status();
                     }

@@ -39,6 +39,8 @@ pub(super) struct Unlocked {
 #[derive(Default)]
 pub(super) struct Vault {
     pub(super) unlocked: Option<Unlocked>,
+    /// A secret put on the clipboard of this session's clients, to clear at this time.
+    clip: Option<(String, std::time::Instant)>,
 }
 
 impl Server {
@@ -68,7 +70,17 @@ impl Server {
                     }
                     Some(v) if to_clipboard => {
                         self.clipboard(name, &v);
-                        VaultEvent::Note(format!("{field} of {title} copied to the clipboard"))
+                        let secs = self.config.vault.clip_seconds;
+                        if secs > 0.0 {
+                            let at = std::time::Instant::now()
+                                + std::time::Duration::from_secs_f64(secs);
+                            self.vault.clip = Some((name.to_string(), at));
+                            VaultEvent::Note(format!(
+                                "{field} of {title} copied; the clipboard is cleared in {secs} s"
+                            ))
+                        } else {
+                            VaultEvent::Note(format!("{field} of {title} copied to the clipboard"))
+                        }
                     }
                     Some(v) => VaultEvent::Revealed { title, value: v },
                 };
@@ -185,7 +197,38 @@ impl Server {
         }
     }
 
-    /// Time until the vault locks itself, for the loop's one-shot timer.
+    /// When the vault next has something to do by itself (lock, clear the clipboard), for the
+    /// loop's one-shot timer.
+    pub(super) fn vault_next(&self) -> Option<std::time::Duration> {
+        let clip = self
+            .vault
+            .clip
+            .as_ref()
+            .map(|(_, at)| at.saturating_duration_since(std::time::Instant::now()));
+        match (self.vault_lock_in(), clip) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What the vault's timer is for: the idle lock, and clearing a copied secret (with an
+    /// empty OSC 52 clipboard write to every client of the session it was copied in).
+    pub(super) fn vault_tick(&mut self) {
+        self.vault_expire();
+        let due = self
+            .vault
+            .clip
+            .as_ref()
+            .is_some_and(|(_, at)| *at <= std::time::Instant::now());
+        if due {
+            if let Some((name, _)) = self.vault.clip.take() {
+                self.clipboard(&name, "");
+                tracing::info!("clipboard cleared after a copy from the vault");
+            }
+        }
+    }
+
+    /// Time until the vault locks itself.
     pub(super) fn vault_lock_in(&self) -> Option<std::time::Duration> {
         let limit = self.vault_idle_limit()?;
         let u = self.vault.unlocked.as_ref()?;
