@@ -109,6 +109,10 @@ pub enum VaultCommand {
     Rm {
         title: String,
     },
+    /// Entries read from another manager's export by the CLI.
+    Import {
+        entries: Vec<crate::engine::vault::import::Imported>,
+    },
 }
 
 impl std::fmt::Debug for VaultCommand {
@@ -123,6 +127,7 @@ impl std::fmt::Debug for VaultCommand {
             VaultCommand::Get { title, field } => write!(f, "Get {{ {title:?}, {field:?} }}"),
             VaultCommand::Add { title, .. } => write!(f, "Add {{ {title:?}, <redacted> }}"),
             VaultCommand::Rm { title } => write!(f, "Rm {{ {title:?} }}"),
+            VaultCommand::Import { entries } => write!(f, "Import {{ {} entries }}", entries.len()),
         }
     }
 }

@@ -60,6 +60,9 @@ pub enum VaultCmd {
     },
     /// Remove an entry.
     Rm { title: String },
+    /// Take the entries of a KeePassXC or Bitwarden CSV export (rows that do not read are
+    /// reported and skipped; titles the vault has already are kept as they are).
+    Import { file: std::path::PathBuf },
     /// Print a generated password.
     Gen {
         #[arg(long, default_value_t = 24)]
@@ -180,6 +183,24 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             )
         }
         VaultCmd::Rm { title } => send(dirs, VaultCommand::Rm { title }, false),
+        VaultCmd::Import { file } => {
+            let ext = file
+                .extension()
+                .map(|e| e.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            if ext == "kdbx" {
+                bail!("KeePass databases (.kdbx) are not read yet: export CSV from KeePassXC (Database > Export > CSV) and import that");
+            }
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&file).map_err(|e| anyhow!("{}: {e}", file.display()))?,
+            );
+            let (entries, bad) = crate::engine::vault::import::from_csv(&text)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            for b in &bad {
+                eprintln!("{}: skipped {b}", file.display());
+            }
+            send(dirs, VaultCommand::Import { entries }, false)
+        }
         VaultCmd::Gen { length } => {
             if !(8..=256).contains(&length) {
                 bail!("a length from 8 to 256");

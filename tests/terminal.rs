@@ -197,6 +197,13 @@ fn kill_9_brings_back_cwd_and_scrollback() {
         s.contains("[detached")
     });
     kill_9_and_reattach(&fk, "marker-before-crash");
+    // The new shell's prompt under the restart note, before typing (keys typed earlier are
+    // echoed before the prompt, as in any terminal).
+    fk.wait_screen("w", "the new shell's prompt", |s| {
+        s.split("the server restarted")
+            .nth(1)
+            .is_some_and(|after| after.contains(common::PROMPT))
+    });
     fk.type_line("w", "pwd");
     let at = format!("┃{}", dir.display());
     fk.wait_screen("w", "the shell in its old directory", |s| {

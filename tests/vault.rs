@@ -442,3 +442,41 @@ fn a_copied_secret_reaches_the_client_and_is_cleared_after_clip_seconds() {
     read_until("the password on the clipboard", copied.as_bytes());
     read_until("the clipboard cleared", b"\x1b]52;c;\x07");
 }
+
+/// A KeePassXC CSV export imported: good rows taken, a bad row reported by line, a title the
+/// vault has kept as it was; a KDBX file is refused with what to do instead.
+#[test]
+fn a_keepassxc_csv_export_is_imported() {
+    let fk = Fk::new();
+    unlocked_vault(&fk, "pass words");
+    fk.ok(&["vault", "add", "Radio net", "--note", "mine"]);
+    let csv = fk.path().join("export.csv");
+    std::fs::write(
+        &csv,
+        "\"Group\",\"Title\",\"Username\",\"Password\",\"URL\",\"Notes\"\n\
+         \"Root\",\"Camp wifi\",\"\",\"hunter2\",\"\",\"\"\n\
+         \"Root\",\"Radio net\",\"ops\",\"theirs\",\"\",\"\"\n\
+         \"Root\",\"short\"\n",
+    )
+    .expect("csv");
+    let out = fk.run(&["vault", "import", &csv.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("imported 1 entries"), "{said}");
+    assert!(said.contains("line 4: 2 fields"), "{said}");
+    assert!(said.contains("Radio net"), "{said}");
+    assert_eq!(fk.ok(&["vault", "get", "Camp wifi"]), "hunter2\n");
+    assert_eq!(
+        fk.ok(&["vault", "get", "Radio net", "--field", "note"]),
+        "mine\n"
+    );
+    let kdbx = fk.path().join("db.kdbx");
+    std::fs::write(&kdbx, b"\x03\xd9\xa2\x9a").expect("kdbx");
+    let out = fk.run(&["vault", "import", &kdbx.display().to_string()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("export CSV from KeePassXC"),
+        "{}",
+        text(&out)
+    );
+}

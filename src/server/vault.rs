@@ -343,6 +343,37 @@ impl Server {
                 self.vault_save(&path)?;
                 Ok(format!("added {title}\n"))
             }
+            VaultCommand::Import { entries } => {
+                let u = self.unlocked_mut()?;
+                let (mut added, mut skipped) = (0, Vec::new());
+                for e in entries {
+                    if u.entries.find(&e.title).is_some() {
+                        skipped.push(e.title.clone());
+                        continue;
+                    }
+                    u.entries.entries.push(Entry {
+                        title: e.title.clone(),
+                        user: e.user.clone(),
+                        password: e.password.clone(),
+                        url: e.url.clone(),
+                        note: e.note.clone(),
+                        folder: e.folder.clone(),
+                        tags: Vec::new(),
+                        updated: now(),
+                    });
+                    added += 1;
+                }
+                self.vault_save(&path)?;
+                let mut out = format!("imported {added} entries\n");
+                if !skipped.is_empty() {
+                    out.push_str(&format!(
+                        "kept the vault's own for {} titles it had already: {}\n",
+                        skipped.len(),
+                        skipped.join(", ")
+                    ));
+                }
+                Ok(out)
+            }
             VaultCommand::Rm { title } => {
                 let u = self.unlocked_mut()?;
                 let before = u.entries.entries.len();

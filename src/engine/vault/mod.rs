@@ -10,5 +10,6 @@ so the server never stalls on Argon2id.
 pub mod entries;
 pub mod file;
 pub mod format;
+pub mod import;
 
 pub use format::{Kdf, Opened, VaultError};
