@@ -480,3 +480,31 @@ fn a_keepassxc_csv_export_is_imported() {
         text(&out)
     );
 }
+
+/// A revealed password is masked again after `clip_seconds` by itself.
+#[test]
+fn a_revealed_password_is_masked_again_after_a_while() {
+    let fk = Fk::new();
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("{}[vault]\nclip_seconds = 0.5\n", fk.shell_setting()),
+    )
+    .expect("config");
+    unlocked_vault(&fk, "pass words");
+    let add = with_stdin(
+        &fk,
+        &["vault", "add", "Radio net", "--secret-fd", "0"],
+        "Tango-reveal-marker\n",
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    fk.terminal("w", 100, 30);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "vault"]);
+    fk.wait_screen("w", "the entry", |s| s.contains("Radio net"));
+    fk.keys("w", &["C-r"]);
+    fk.wait_screen("w", "revealed", |s| s.contains("Tango-reveal-marker"));
+    fk.wait_screen("w", "masked again", |s| {
+        !s.contains("Tango-reveal-marker") && s.contains("C-r reveals")
+    });
+}

@@ -66,7 +66,12 @@ pub enum VaultRequest {
 pub enum VaultEvent {
     Locked,
     Entries(Vec<EntrySummary>),
-    Revealed { title: String, value: String },
+    Revealed {
+        title: String,
+        value: String,
+    },
+    /// A revealed secret's time is up: masked again.
+    Hide,
     Note(String),
 }
 
@@ -222,6 +227,7 @@ impl Pane for VaultPane {
                 self.hide();
                 self.revealed = Some((title, value));
             }
+            EngineEvent::Vault(VaultEvent::Hide) => self.hide(),
             EngineEvent::Vault(VaultEvent::Note(n)) => self.note = Some(n),
             _ => return Outcome::Ignored,
         }

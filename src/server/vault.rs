@@ -41,6 +41,8 @@ pub(super) struct Vault {
     pub(super) unlocked: Option<Unlocked>,
     /// A secret put on the clipboard of this session's clients, to clear at this time.
     clip: Option<(String, std::time::Instant)>,
+    /// A pane showing a revealed secret (session, pane), to mask again at this time.
+    reveal: Option<(String, u64, std::time::Instant)>,
 }
 
 impl Server {
@@ -82,7 +84,15 @@ impl Server {
                             VaultEvent::Note(format!("{field} of {title} copied to the clipboard"))
                         }
                     }
-                    Some(v) => VaultEvent::Revealed { title, value: v },
+                    Some(v) => {
+                        let secs = self.config.vault.clip_seconds;
+                        if secs > 0.0 {
+                            let at = std::time::Instant::now()
+                                + std::time::Duration::from_secs_f64(secs);
+                            self.vault.reveal = Some((name.to_string(), pane, at));
+                        }
+                        VaultEvent::Revealed { title, value: v }
+                    }
                 };
                 self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
             }
@@ -200,11 +210,15 @@ impl Server {
     /// When the vault next has something to do by itself (lock, clear the clipboard), for the
     /// loop's one-shot timer.
     pub(super) fn vault_next(&self) -> Option<std::time::Duration> {
-        let clip = self
-            .vault
-            .clip
-            .as_ref()
-            .map(|(_, at)| at.saturating_duration_since(std::time::Instant::now()));
+        let now = std::time::Instant::now();
+        let clip = [
+            self.vault.clip.as_ref().map(|(_, at)| *at),
+            self.vault.reveal.as_ref().map(|(_, _, at)| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now));
         match (self.vault_lock_in(), clip) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -224,6 +238,18 @@ impl Server {
             if let Some((name, _)) = self.vault.clip.take() {
                 self.clipboard(&name, "");
                 tracing::info!("clipboard cleared after a copy from the vault");
+            }
+        }
+        let hide = self
+            .vault
+            .reveal
+            .as_ref()
+            .is_some_and(|(_, _, at)| *at <= std::time::Instant::now());
+        if hide {
+            if let Some((name, pane, _)) = self.vault.reveal.take() {
+                self.pane_call_id(&name, pane, |p, cx| {
+                    p.on_engine(EngineEvent::Vault(VaultEvent::Hide), cx)
+                });
             }
         }
     }
