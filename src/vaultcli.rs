@@ -83,7 +83,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
                     path.display()
                 );
             }
-            let mut source = Source::new(passphrase_fd, "new vault passphrase")?;
+            let mut source = Source::new(passphrase_fd)?;
             let pass = source.read("new vault passphrase", true)?;
             let decoy_pass = if decoy {
                 Some(source.read("decoy passphrase (opens the decoy's entries)", true)?)
@@ -125,8 +125,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             if from_backup {
                 eprintln!("the vault file is missing; its backup is used");
             }
-            let pass =
-                Source::new(passphrase_fd, "vault passphrase")?.read("vault passphrase", false)?;
+            let pass = Source::new(passphrase_fd)?.read("vault passphrase", false)?;
             let opened = match format::unlock(&bytes, pass.as_bytes()) {
                 Ok(o) => o,
                 Err(e) => {
@@ -166,7 +165,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             note,
         } => {
             let secret = match (secret_fd, generate) {
-                (Some(fd), _) => Source::new(Some(fd), "secret")?.read("secret", false)?,
+                (Some(fd), _) => Source::new(Some(fd))?.read("secret", false)?,
                 (None, true) => generate_password(24),
                 (None, false) => Zeroizing::new(String::new()),
             };
@@ -304,7 +303,7 @@ enum Source {
 }
 
 impl Source {
-    fn new(fd: Option<i32>, _what: &str) -> Result<Source> {
+    fn new(fd: Option<i32>) -> Result<Source> {
         Ok(match fd {
             Some(fd) => {
                 use std::os::fd::FromRawFd;

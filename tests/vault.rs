@@ -43,6 +43,17 @@ fn unlocked_vault(fk: &Fk, pass: &str) {
     assert!(u.status.success(), "{}", text(&u));
 }
 
+/// `vault add TITLE [--user USER] --secret-fd 0` with `secret` on stdin; asserts it worked.
+fn add_secret(fk: &Fk, title: &str, user: Option<&str>, secret: &str) {
+    let mut args = vec!["vault", "add", title];
+    if let Some(u) = user {
+        args.extend(["--user", u]);
+    }
+    args.extend(["--secret-fd", "0"]);
+    let add = with_stdin(fk, &args, &format!("{secret}\n"));
+    assert!(add.status.success(), "{}", text(&add));
+}
+
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
@@ -119,20 +130,7 @@ fn init_unlock_add_get_lock_headless_and_no_secret_on_disk() {
     );
     assert!(unlock.status.success(), "{}", text(&unlock));
     let marker = "Kilo-7-Zulu-marker-secret";
-    let add = with_stdin(
-        &fk,
-        &[
-            "vault",
-            "add",
-            "Radio net",
-            "--user",
-            "ops",
-            "--secret-fd",
-            "0",
-        ],
-        &format!("{marker}\n"),
-    );
-    assert!(add.status.success(), "{}", text(&add));
+    add_secret(&fk, "Radio net", Some("ops"), marker);
     fk.ok(&["vault", "add", "Camp wifi", "--generate"]);
     assert_eq!(fk.ok(&["vault", "ls"]), "Camp wifi\nRadio net\n");
     assert_eq!(fk.ok(&["vault", "get", "radio net"]), format!("{marker}\n"));
@@ -252,20 +250,7 @@ fn run_puts_secrets_in_the_environment_only() {
     let fk = Fk::new();
     unlocked_vault(&fk, "pass words");
     let marker = "Lima-9-marker-secret";
-    let add = with_stdin(
-        &fk,
-        &[
-            "vault",
-            "add",
-            "Radio net",
-            "--user",
-            "ops",
-            "--secret-fd",
-            "0",
-        ],
-        &format!("{marker}\n"),
-    );
-    assert!(add.status.success(), "{}", text(&add));
+    add_secret(&fk, "Radio net", Some("ops"), marker);
     let out = fk.ok(&[
         "run",
         "--env",
@@ -392,12 +377,7 @@ fn a_copied_secret_reaches_the_client_and_is_cleared_after_clip_seconds() {
     fk.ok(&["new", "-d", "-s", "main"]);
     unlocked_vault(&fk, "pass words");
     let marker = "Oscar-52-marker";
-    let add = with_stdin(
-        &fk,
-        &["vault", "add", "Radio net", "--secret-fd", "0"],
-        &format!("{marker}\n"),
-    );
-    assert!(add.status.success(), "{}", text(&add));
+    add_secret(&fk, "Radio net", None, marker);
     fk.ok(&["action", "open", "vault"]);
 
     let sock = fk.path().join("run/server.sock");
@@ -491,12 +471,7 @@ fn a_revealed_password_is_masked_again_after_a_while() {
     )
     .expect("config");
     unlocked_vault(&fk, "pass words");
-    let add = with_stdin(
-        &fk,
-        &["vault", "add", "Radio net", "--secret-fd", "0"],
-        "Tango-reveal-marker\n",
-    );
-    assert!(add.status.success(), "{}", text(&add));
+    add_secret(&fk, "Radio net", None, "Tango-reveal-marker");
     fk.terminal("w", 100, 30);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));

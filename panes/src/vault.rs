@@ -10,7 +10,7 @@ clears it all.
 
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, Hint, KeyEvent, Outcome, Pane, PaneKind,
-    PaneState, RenderCx, UiCommand,
+    PaneState, RenderCx,
 };
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -339,11 +339,6 @@ impl Drop for VaultPane {
     fn drop(&mut self) {
         self.hide();
     }
-}
-
-/// What the clipboard command says, for tests.
-pub fn clipboard_effect(text: String) -> Effect {
-    Effect::Ui(UiCommand::Clipboard(text))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ KDF for both slots, whichever opens.
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 pub const MAGIC: &[u8; 8] = b"FKVAULT\0";
 pub const VERSION: u16 = 1;
@@ -347,12 +347,6 @@ pub struct Opened {
     salt: [u8; 16],
     kek: Zeroizing<[u8; 32]>,
     pub plaintext: Zeroizing<Vec<u8>>,
-}
-
-impl Drop for Opened {
-    fn drop(&mut self) {
-        self.salt.zeroize();
-    }
 }
 
 fn fixed_bytes(kdf: Kdf) -> Vec<u8> {
