@@ -11,5 +11,6 @@ pub mod entries;
 pub mod file;
 pub mod format;
 pub mod import;
+pub mod totp;
 
 pub use format::{Kdf, Opened, VaultError};
