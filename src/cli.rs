@@ -45,6 +45,9 @@ enum Cmd {
     },
     /// Stop the server. Layouts are saved and come back on the next start.
     KillServer,
+    /// Panic: lock and wipe the vault, clear every pane's screen and scrollback (in memory and
+    /// on disk), blank every client's screen. The sessions and their programs stay.
+    Panic,
     /// Run any keymap action, e.g. `fieldkit action split-right` or `action resize left 5`.
     Action {
         #[arg(short = 't', long = "target")]
@@ -121,7 +124,8 @@ enum Cmd {
         #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
-    /// The encrypted vault: init, unlock, lock, status, ls, get, add, rm, gen.
+    /// The encrypted vault: init, unlock, lock, status, ls, get, add, edit, mv, note, attach,
+    /// extract, rm, import, export, gen.
     Vault {
         #[command(subcommand)]
         cmd: crate::vaultcli::VaultCmd,
@@ -226,6 +230,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             Command::KillSession,
             false,
         )?)),
+        Some(Cmd::Panic) => Ok(reply(client::command(dirs, None, Command::Panic, false)?)),
         Some(Cmd::KillServer) => Ok(reply(client::command(
             dirs,
             None,

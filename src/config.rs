@@ -46,6 +46,18 @@ pub struct Config {
     pub llm: LlmConfig,
     /// The vault.
     pub vault: VaultConfig,
+    /// What panic does besides locking the vault and clearing every pane and scrollback:
+    /// "clear" (that alone) or "wipe" (also deletes the chat history, SQL history and the
+    /// retrieval index).
+    pub panic: PanicMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PanicMode {
+    #[default]
+    Clear,
+    Wipe,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -167,6 +179,7 @@ impl Default for Config {
             data: DataConfig::default(),
             llm: LlmConfig::default(),
             vault: VaultConfig::default(),
+            panic: PanicMode::Clear,
         }
     }
 }

@@ -139,6 +139,8 @@ impl fmt::Display for Key {
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
+    /// Read before anything else, in every pane, terminals and popups included (panic).
+    Always,
     Global,
     Prefix,
     Pane(PaneKind),
@@ -147,6 +149,7 @@ pub enum Scope {
 impl Scope {
     pub fn name(self) -> &'static str {
         match self {
+            Scope::Always => "always",
             Scope::Global => "global",
             Scope::Prefix => "prefix",
             Scope::Pane(k) => k.name(),
@@ -216,12 +219,13 @@ fn parse_file(text: &str, file: &str) -> Result<(Option<Key>, Vec<Binding>), Str
             }
             "prefix" => Scope::Prefix,
             "global" => Scope::Global,
+            "always" => Scope::Always,
             other => match PaneKind::from_name(other) {
                 Some(kind) => Scope::Pane(kind),
                 None => {
                     let line = find_line(text, other);
                     return Err(format!(
-                        "{file}:{line}: unknown scope {other:?} (prefix_key, global, prefix, or a pane kind: {})",
+                        "{file}:{line}: unknown scope {other:?} (prefix_key, always, global, prefix, or a pane kind: {})",
                         PaneKind::ALL.map(|k| k.name()).join(", ")
                     ));
                 }
@@ -417,8 +421,20 @@ impl Keymap {
         }
     }
 
+    /// The action of a key bound in `[[always]]` (read before panes, popups and the prefix).
+    pub fn always(&self, key: Key) -> Option<Action> {
+        self.scope(Scope::Always)
+            .find(|b| b.keys == [key])
+            .map(|b| b.action.clone())
+    }
+
     /// Feeds one key to the dispatch state machine.
     pub fn resolve(&self, state: &mut KeyState, key: Key, kind: PaneKind) -> Resolved {
+        if let Some(a) = self.always(key) {
+            state.pending.clear();
+            state.prefix = false;
+            return Resolved::Action(a);
+        }
         if !state.prefix && state.pending.is_empty() && key == self.prefix {
             state.prefix = true;
             return Resolved::Pending;
@@ -464,6 +480,7 @@ impl Keymap {
                 b.action,
                 b.desc,
                 match b.scope {
+                    Scope::Always => "everywhere, terminals too".to_string(),
                     Scope::Global => "everywhere but terminals".to_string(),
                     Scope::Prefix => "after the prefix".to_string(),
                     Scope::Pane(k) => format!("{} pane", k.name()),

@@ -7,6 +7,7 @@ formats read without an engine, `remote` the opt-in client of an OpenAI-compatib
 messages that leave a process are in the `fieldkit-messages` crate. See ../DESIGN.md in the shared folder for the map.
 */
 
+pub mod alloc;
 pub mod chatcli;
 pub mod cli;
 pub mod client;

@@ -8,6 +8,7 @@ frames of `ClientMsg` / `ServerMsg`. A frame longer than `MAX_FRAME`, or one tha
 decode, closes that connection and nothing else.
 */
 
+use crate::engine::vault::entries::{Attachment, Edit, Entry};
 use crate::wire;
 use fieldkit_widgets::TermCaps;
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use std::io::{Read, Write};
 
 pub const MAGIC: [u8; 4] = *b"FKIT";
 /// Bump on any change to `ClientMsg` or `ServerMsg`.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 pub const MAX_FRAME: u32 = wire::MAX_FRAME;
 
 /// How `Attach` finds its session.
@@ -81,6 +82,9 @@ pub enum Command {
     Ping,
     /// The vault in the server (`fieldkit vault ...`).
     Vault(VaultCommand),
+    /// `fieldkit panic`: lock and wipe the vault, clear every pane and scrollback, blank every
+    /// client's screen.
+    Panic,
 }
 
 /// What `fieldkit vault` asks of the server. Secrets travel only over the user's own socket
@@ -99,20 +103,34 @@ pub enum VaultCommand {
         title: String,
         field: String,
     },
+    /// A new entry (refused when the title is taken).
     Add {
+        entry: Entry,
+    },
+    /// Changes to the entry titled `title`.
+    Edit {
         title: String,
-        user: String,
-        url: String,
-        secret: String,
-        note: String,
+        edit: Edit,
     },
     Rm {
         title: String,
     },
     /// Entries read from another manager's export by the CLI.
     Import {
-        entries: Vec<crate::engine::vault::import::Imported>,
+        entries: Vec<Entry>,
     },
+    /// A file the CLI sealed beside the vault (`attach.rs`), for the entry `title` (made when
+    /// there is none).
+    Attach {
+        title: String,
+        attachment: Attachment,
+    },
+    /// The id and key of an entry's file, for the CLI to open it itself.
+    FileKey {
+        title: String,
+    },
+    /// Every entry, for `vault export` (which seals or writes them itself).
+    Dump,
 }
 
 impl std::fmt::Debug for VaultCommand {
@@ -125,9 +143,13 @@ impl std::fmt::Debug for VaultCommand {
             VaultCommand::Status => f.write_str("Status"),
             VaultCommand::Ls => f.write_str("Ls"),
             VaultCommand::Get { title, field } => write!(f, "Get {{ {title:?}, {field:?} }}"),
-            VaultCommand::Add { title, .. } => write!(f, "Add {{ {title:?}, <redacted> }}"),
+            VaultCommand::Add { entry } => write!(f, "Add {{ {entry:?} }}"),
+            VaultCommand::Edit { title, .. } => write!(f, "Edit {{ {title:?}, <redacted> }}"),
             VaultCommand::Rm { title } => write!(f, "Rm {{ {title:?} }}"),
             VaultCommand::Import { entries } => write!(f, "Import {{ {} entries }}", entries.len()),
+            VaultCommand::Attach { title, .. } => write!(f, "Attach {{ {title:?}, <redacted> }}"),
+            VaultCommand::FileKey { title } => write!(f, "FileKey {{ {title:?} }}"),
+            VaultCommand::Dump => f.write_str("Dump"),
         }
     }
 }

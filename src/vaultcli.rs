@@ -7,7 +7,9 @@ open in the running server for every session until `lock` (as ssh-agent holds ke
 */
 
 use crate::client;
-use crate::engine::vault::{entries::Entries, file, format, Kdf};
+use crate::engine::vault::entries::{Attachment, Edit, Entries, Entry, Field, Kind};
+use crate::engine::vault::generate::{self, Classes};
+use crate::engine::vault::{attach, file, format, Kdf};
 use crate::paths::Dirs;
 use crate::protocol::{Command, VaultCommand};
 use anyhow::{anyhow, bail, Result};
@@ -42,7 +44,7 @@ pub enum VaultCmd {
         #[arg(long, default_value = "password")]
         field: String,
     },
-    /// Add an entry.
+    /// Add an entry (a login; `--kind note` for a secure note).
     Add {
         title: String,
         #[arg(long, default_value = "")]
@@ -57,16 +59,95 @@ pub enum VaultCmd {
         generate: bool,
         #[arg(long, default_value = "")]
         note: String,
+        #[arg(long, default_value = "")]
+        folder: String,
+        /// A tag (repeat for more).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Read a TOTP secret (base32 or otpauth:// URI) from this fd (one line).
+        #[arg(long)]
+        totp_fd: Option<i32>,
+        /// login or note.
+        #[arg(long, default_value = "login")]
+        kind: String,
+    },
+    /// Change an entry: each option given replaces that field (a new password goes to the
+    /// entry's history).
+    Edit {
+        title: String,
+        #[arg(long = "title")]
+        new_title: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, conflicts_with = "generate")]
+        secret_fd: Option<i32>,
+        #[arg(long)]
+        generate: bool,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        folder: Option<String>,
+        /// Replace the tags (repeat for more).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        totp_fd: Option<i32>,
+        /// Set a field of your own (its value from --value-fd; an empty line removes it).
+        #[arg(long, requires = "value_fd")]
+        field: Option<String>,
+        #[arg(long)]
+        value_fd: Option<i32>,
+        /// The field is a secret (masked in the pane).
+        #[arg(long)]
+        secret_field: bool,
+    },
+    /// Move an entry to a folder ("" for none).
+    Mv { title: String, folder: String },
+    /// A secure note (markdown) from FILE, or standard input with `-`.
+    Note {
+        title: String,
+        file: std::path::PathBuf,
+    },
+    /// Seal a file of any size into the entry TITLE (made if there is none), streamed in 64 KiB
+    /// chunks; `-` reads standard input.
+    Attach {
+        title: String,
+        file: std::path::PathBuf,
+    },
+    /// Write an entry's file back out to PATH (`-`: standard output).
+    Extract {
+        title: String,
+        path: std::path::PathBuf,
     },
     /// Remove an entry.
     Rm { title: String },
     /// Take the entries of a KeePassXC or Bitwarden CSV export (rows that do not read are
     /// reported and skipped; titles the vault has already are kept as they are).
     Import { file: std::path::PathBuf },
-    /// Print a generated password.
+    /// Write the open vault's entries to PATH: a new vault file under a passphrase of its own,
+    /// or, with --plaintext, CSV (KeePassXC's columns) that anyone can read.
+    Export {
+        path: std::path::PathBuf,
+        #[arg(long)]
+        plaintext: bool,
+        /// The new file's passphrase from this fd.
+        #[arg(long)]
+        passphrase_fd: Option<i32>,
+    },
+    /// Print a generated password, or with --words a passphrase.
     Gen {
         #[arg(long, default_value_t = 24)]
         length: usize,
+        /// Character classes: lower,upper,digits,symbols.
+        #[arg(long, default_value = "lower,upper,digits,symbols")]
+        classes: String,
+        /// N words from the EFF list instead.
+        #[arg(long)]
+        words: Option<usize>,
+        #[arg(long, default_value = "-")]
+        separator: String,
     },
 }
 
@@ -163,23 +244,205 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             secret_fd,
             generate,
             note,
+            folder,
+            tags,
+            totp_fd,
+            kind,
         } => {
-            let secret = match (secret_fd, generate) {
-                (Some(fd), _) => Source::new(Some(fd))?.read("secret", false)?,
-                (None, true) => generate_password(24),
-                (None, false) => Zeroizing::new(String::new()),
+            let mut e = Entry::titled(&title);
+            e.kind = match kind.as_str() {
+                "login" => Kind::Login,
+                "note" => Kind::Note,
+                other => bail!("--kind {other:?}: login or note (files: fieldkit vault attach)"),
             };
-            send(
+            e.user = user;
+            e.url = url;
+            e.note = note;
+            e.folder = folder;
+            e.tags = tags;
+            e.password = secret(secret_fd, generate)?
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            if let Some(fd) = totp_fd {
+                e.totp = Source::new(Some(fd))?
+                    .read("TOTP secret", false)?
+                    .to_string();
+            }
+            send(dirs, VaultCommand::Add { entry: e }, false)
+        }
+        VaultCmd::Edit {
+            title,
+            new_title,
+            user,
+            url,
+            secret_fd,
+            generate,
+            note,
+            folder,
+            tags,
+            totp_fd,
+            field,
+            value_fd,
+            secret_field,
+        } => {
+            let mut edit = Edit {
+                title: new_title,
+                user,
+                url,
+                note,
+                folder,
+                tags: (!tags.is_empty()).then_some(tags),
+                password: secret(secret_fd, generate)?.map(|s| s.to_string()),
+                ..Edit::default()
+            };
+            if let Some(fd) = totp_fd {
+                edit.totp = Some(
+                    Source::new(Some(fd))?
+                        .read("TOTP secret", false)?
+                        .to_string(),
+                );
+            }
+            if let (Some(name), Some(fd)) = (field, value_fd) {
+                let value = Source::new(Some(fd))?.read_allow_empty()?;
+                edit.field = Some(Field {
+                    name,
+                    value: value.to_string(),
+                    secret: secret_field,
+                });
+            }
+            edit.check().map_err(|e| anyhow!(e))?;
+            send(dirs, VaultCommand::Edit { title, edit }, false)
+        }
+        VaultCmd::Mv { title, folder } => {
+            let edit = Edit {
+                folder: Some(folder),
+                ..Edit::default()
+            };
+            send(dirs, VaultCommand::Edit { title, edit }, false)
+        }
+        VaultCmd::Note { title, file } => {
+            let mut text = Zeroizing::new(String::new());
+            if file.as_os_str() == "-" {
+                std::io::stdin().read_to_string(&mut text)?;
+            } else {
+                *text = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            }
+            // A note that exists is replaced; otherwise a new secure note.
+            let edit = Edit {
+                note: Some(text.to_string()),
+                ..Edit::default()
+            };
+            let (code, out, err) = client::command(
                 dirs,
-                VaultCommand::Add {
-                    title,
-                    user,
-                    url,
-                    secret: secret.to_string(),
-                    note,
-                },
+                None,
+                Command::Vault(VaultCommand::Edit {
+                    title: title.clone(),
+                    edit,
+                }),
                 false,
-            )
+            )?;
+            if code == 0 {
+                print!("{out}");
+                return Ok(0);
+            }
+            if !err.contains("no entry titled") {
+                eprintln!("fieldkit: {}", err.trim_end());
+                return Ok(code);
+            }
+            let mut e = Entry::titled(&title);
+            e.kind = Kind::Note;
+            e.note = text.to_string();
+            send(dirs, VaultCommand::Add { entry: e }, false)
+        }
+        VaultCmd::Attach { title, file } => {
+            let files = dirs.data.join("vault-files");
+            let (sealed, name) = if file.as_os_str() == "-" {
+                (
+                    attach::seal(&mut std::io::stdin().lock(), &files)?,
+                    "stdin".to_string(),
+                )
+            } else {
+                let mut f =
+                    std::fs::File::open(&file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+                if f.metadata()?.is_dir() {
+                    bail!(
+                        "{} is a folder: attach one file (tar it first)",
+                        file.display()
+                    );
+                }
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (attach::seal(&mut f, &files)?, name)
+            };
+            let size = sealed.size;
+            let a = Attachment {
+                id: sealed.id.clone(),
+                name,
+                size,
+                key: sealed.key.to_string(),
+            };
+            let (code, out, err) = client::command(
+                dirs,
+                None,
+                Command::Vault(VaultCommand::Attach {
+                    title,
+                    attachment: a,
+                }),
+                false,
+            )?;
+            if code != 0 {
+                // Not taken (locked, say): the sealed copy is of no use to anyone.
+                let _ = std::fs::remove_file(attach::path_of(&files, &sealed.id));
+                bail!("{}", err.trim_end());
+            }
+            print!("{out}");
+            eprintln!("{} bytes sealed", fieldkit_messages::text::group(size));
+            Ok(0)
+        }
+        VaultCmd::Extract { title, path } => {
+            let (code, out, err) = client::command(
+                dirs,
+                None,
+                Command::Vault(VaultCommand::FileKey {
+                    title: title.clone(),
+                }),
+                false,
+            )?;
+            let out = Zeroizing::new(out);
+            if code != 0 {
+                bail!("{}", err.trim_end());
+            }
+            let parts: Vec<&str> = out.trim_end().splitn(4, '\t').collect();
+            let [id, key, _size, name] = parts[..] else {
+                bail!("the server's answer does not read");
+            };
+            let files = dirs.data.join("vault-files");
+            let n = if path.as_os_str() == "-" {
+                attach::open(&files, id, key, &mut std::io::stdout().lock())
+                    .map_err(|e| anyhow!("{title}: {e}"))?
+            } else {
+                let dest = if path.is_dir() {
+                    path.join(name)
+                } else {
+                    path.clone()
+                };
+                if dest.exists() {
+                    bail!("{} exists: it is never overwritten", dest.display());
+                }
+                let n =
+                    attach::export(&files, id, key, &dest).map_err(|e| anyhow!("{title}: {e}"))?;
+                eprintln!(
+                    "{} written ({} bytes)",
+                    dest.display(),
+                    fieldkit_messages::text::group(n)
+                );
+                n
+            };
+            let _ = n;
+            Ok(0)
         }
         VaultCmd::Rm { title } => send(dirs, VaultCommand::Rm { title }, false),
         VaultCmd::Import { file } => {
@@ -193,21 +456,123 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             let text = Zeroizing::new(
                 std::fs::read_to_string(&file).map_err(|e| anyhow!("{}: {e}", file.display()))?,
             );
-            let (entries, bad) = crate::engine::vault::import::from_csv(&text)
+            let (rows, bad) = crate::engine::vault::import::from_csv(&text)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             for b in &bad {
                 eprintln!("{}: skipped {b}", file.display());
             }
+            let entries = rows
+                .iter()
+                .map(|r| {
+                    let mut e = Entry::titled(&r.title);
+                    e.user = r.user.clone();
+                    e.password = r.password.clone();
+                    e.url = r.url.clone();
+                    e.note = r.note.clone();
+                    e.folder = r.folder.clone();
+                    e.totp = r.totp.clone();
+                    e
+                })
+                .collect();
             send(dirs, VaultCommand::Import { entries }, false)
         }
-        VaultCmd::Gen { length } => {
-            if !(8..=256).contains(&length) {
-                bail!("a length from 8 to 256");
+        VaultCmd::Export {
+            path,
+            plaintext,
+            passphrase_fd,
+        } => export(dirs, &path, plaintext, passphrase_fd),
+        VaultCmd::Gen {
+            length,
+            classes,
+            words,
+            separator,
+        } => {
+            let pw = match words {
+                Some(n) => generate::passphrase(n, &separator),
+                None => {
+                    generate::password(length, Classes::parse(&classes).map_err(|e| anyhow!(e))?)
+                }
             }
-            println!("{}", *generate_password(length));
+            .map_err(|e| anyhow!(e))?;
+            println!("{}", *pw);
             Ok(0)
         }
     }
+}
+
+/// A secret from a descriptor, generated, or none.
+fn secret(fd: Option<i32>, generate: bool) -> Result<Option<Zeroizing<String>>> {
+    Ok(match (fd, generate) {
+        (Some(fd), _) => Some(Source::new(Some(fd))?.read("secret", false)?),
+        (None, true) => Some(generate_password(24)),
+        (None, false) => None,
+    })
+}
+
+/// `vault export`: the entries as a new vault file under its own passphrase, or as CSV.
+fn export(dirs: &Dirs, path: &std::path::Path, plaintext: bool, fd: Option<i32>) -> Result<i32> {
+    if path.exists() {
+        bail!("{} exists: it is never overwritten", path.display());
+    }
+    let csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if csv && !plaintext {
+        bail!("CSV is plaintext: anyone who reads the file reads every secret; say --plaintext if that is what you want");
+    }
+    let (code, out, err) = client::command(dirs, None, Command::Vault(VaultCommand::Dump), false)?;
+    let out = Zeroizing::new(out);
+    if code != 0 {
+        bail!("{}", err.trim_end());
+    }
+    let entries = Entries::from_plaintext(out.as_bytes()).map_err(|e| anyhow!(e))?;
+    let files = entries.entries.iter().filter(|e| e.file.is_some()).count();
+    if plaintext {
+        eprintln!(
+            "warning: {} holds every secret in plain text; delete it when done (shred -u)",
+            path.display()
+        );
+        let text = Zeroizing::new(crate::engine::vault::import::to_csv(&entries));
+        write_new(path, text.as_bytes())?;
+    } else {
+        let pass = Source::new(fd)?.read("passphrase for the exported vault", true)?;
+        let secs = std::env::var("FIELDKIT_VAULT_KDF_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        let kdf = Kdf::calibrate(std::time::Duration::from_secs_f64(secs))?;
+        let bytes = format::create(kdf, pass.as_bytes(), out.as_bytes(), None)?;
+        write_new(path, &bytes)?;
+    }
+    println!(
+        "{} entries written to {}",
+        entries.entries.len(),
+        path.display()
+    );
+    if files > 0 {
+        let files = if files == 1 {
+            "1 entry holds".to_string()
+        } else {
+            format!("{files} entries hold")
+        };
+        eprintln!("{files} files: the export names them but their contents stay in {}; take them out with fieldkit vault extract", dirs.data.join("vault-files").display());
+    }
+    Ok(0)
+}
+
+/// Writes a file that must not exist yet, 0600, synced.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// `fieldkit run --env NAME=vault:ENTRY/FIELD ... -- CMD`: CMD runs with each secret in its
@@ -269,31 +634,10 @@ fn send(dirs: &Dirs, cmd: VaultCommand, start: bool) -> Result<i32> {
     Ok(code)
 }
 
-/// A password of `length` characters from letters, digits and symbols, each class present.
+/// A password of `length` characters from every class.
 pub fn generate_password(length: usize) -> Zeroizing<String> {
-    const SETS: [&[u8]; 4] = [
-        b"abcdefghijkmnopqrstuvwxyz",
-        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
-        b"23456789",
-        b"!#$%&*+-=?@^_~",
-    ];
-    let all: Vec<u8> = SETS.concat();
-    loop {
-        let mut raw = Zeroizing::new(vec![0u8; length * 2]);
-        getrandom::fill(&mut raw).expect("the operating system's random number source failed");
-        // Rejection sampling: no bias toward the first characters of the set.
-        let limit = 256 - 256 % all.len();
-        let pw: Zeroizing<String> = Zeroizing::new(
-            raw.iter()
-                .filter(|b| (**b as usize) < limit)
-                .take(length)
-                .map(|b| all[*b as usize % all.len()] as char)
-                .collect(),
-        );
-        if pw.len() == length && SETS.iter().all(|s| pw.bytes().any(|c| s.contains(&c))) {
-            return pw;
-        }
-    }
+    generate::password(length.clamp(4, 256), Classes::default())
+        .unwrap_or_else(|_| Zeroizing::new(String::new()))
 }
 
 /// Where passphrases come from: a file descriptor, or the terminal with echo off.
@@ -338,12 +682,31 @@ impl Source {
             }
         };
         if pass.is_empty() {
-            bail!("an empty passphrase protects nothing");
+            if prompt.contains("passphrase") {
+                bail!("an empty passphrase protects nothing");
+            }
+            bail!("the {prompt} is empty");
         }
         if pass.len() > 4096 {
             bail!("a passphrase of over 4096 bytes: refused");
         }
         Ok(pass)
+    }
+}
+
+impl Source {
+    /// One line from a descriptor, which may be empty (a field's value to remove it).
+    fn read_allow_empty(&mut self) -> Result<Zeroizing<String>> {
+        match self {
+            Source::Fd(r) => {
+                let mut line = Zeroizing::new(String::new());
+                r.read_line(&mut line)?;
+                Ok(Zeroizing::new(
+                    line.trim_end_matches(['\n', '\r']).to_string(),
+                ))
+            }
+            Source::Tty => tty_read("value: "),
+        }
     }
 }
 

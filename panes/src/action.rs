@@ -82,6 +82,10 @@ pub enum Action {
     Even,
     /// Brings back the most recently closed pane (an editor with its buffers).
     ReopenPane,
+    /// Locks the vault (its keys and entries wiped from memory).
+    Lock,
+    /// Panic: lock and wipe the vault, clear every pane and scrollback, blank every screen.
+    Panic,
     /// Opens a data file in a grid pane; without a path, a file picker.
     OpenFile(Option<String>),
     /// Gives the chat beside the focused pane what that pane shows.
@@ -206,6 +210,16 @@ pub const GLOBAL: &[ActionInfo] = &[
         name: "zoom",
         args: "",
         desc: "Zoom the focused pane to the whole tab, or back",
+    },
+    ActionInfo {
+        name: "lock",
+        args: "",
+        desc: "Lock the vault now (its keys and entries are wiped from memory)",
+    },
+    ActionInfo {
+        name: "panic",
+        args: "",
+        desc: "Panic: lock and wipe the vault, clear every pane and scrollback, blank every screen",
     },
     ActionInfo {
         name: "reopen-pane",
@@ -394,6 +408,8 @@ impl fmt::Display for Action {
             Action::Unbind => f.write_str("unbind"),
             Action::Even => f.write_str("even"),
             Action::ReopenPane => f.write_str("reopen-pane"),
+            Action::Lock => f.write_str("lock"),
+            Action::Panic => f.write_str("panic"),
             Action::OpenFile(None) => f.write_str("open-file"),
             Action::OpenFile(Some(p)) => write!(f, "open-file {p}"),
             Action::AttachContext => f.write_str("attach-context"),

@@ -159,6 +159,8 @@ impl Action {
             "unbind" => no_args(Action::Unbind),
             "even" => no_args(Action::Even),
             "reopen-pane" => no_args(Action::ReopenPane),
+            "lock" => no_args(Action::Lock),
+            "panic" => no_args(Action::Panic),
             "open-file" => Ok(Action::OpenFile(if args.is_empty() {
                 None
             } else {

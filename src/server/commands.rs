@@ -49,6 +49,13 @@ impl Server {
         match cmd {
             Command::Ping => Ok("pong\n".into()),
             Command::Vault(v) => self.vault_command(v),
+            Command::Panic => {
+                let took = self.panic();
+                Ok(format!(
+                    "panic: vault locked, every pane and scrollback wiped, screens blanked in {} µs\n",
+                    took.as_micros()
+                ))
+            }
             Command::List => {
                 if self.sessions.is_empty() {
                     return Err("no sessions".into());

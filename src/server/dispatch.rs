@@ -164,6 +164,12 @@ impl Server {
                 }
             }
             Action::KillSession => self.kill_session(name),
+            Action::Lock => {
+                self.vault_command(crate::protocol::VaultCommand::Lock)?;
+            }
+            Action::Panic => {
+                self.panic();
+            }
             Action::ClosePane if stops.is_some() => {
                 let pane = s.focused();
                 s.popup = Some(Popup::Confirm {

@@ -70,6 +70,14 @@ impl FrameWriter {
     }
 
     /// Forget the client's screen: the next frame is sent whole (after attach or resize).
+    /// Drops both retained screens (panic): their memory is zeroed as it is freed, and the
+    /// next frame is drawn whole.
+    pub fn forget(&mut self) {
+        self.prev = None;
+        self.spare = None;
+        self.cursor = None;
+    }
+
     pub fn invalidate(&mut self) {
         if let Some(mut p) = self.prev.take() {
             // Keep the memory; mark it as a blank screen of another size so it never matches.

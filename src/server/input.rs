@@ -12,9 +12,20 @@ impl Server {
             return;
         };
         self.touch(&name);
+        // `[[always]]` keys (panic) come before popups, panes and the prefix.
+        if let Some(a) = self.keymap.always(Key::from_event(&k)) {
+            self.run_action(&name, a, Some(id));
+            return;
+        }
         let Some(s) = self.sessions.get_mut(&name) else {
             return;
         };
+        // After a panic, the first key only lifts the blank screen.
+        if s.veiled {
+            s.veiled = false;
+            s.dirty = true;
+            return;
+        }
         // The prefix is never text for a popup: it closes the popup and is the prefix, so
         // `C-b z` with the palette open zooms instead of typing a `z`.
         if s.popup.is_some() && Key::from_event(&k) == self.keymap.prefix {

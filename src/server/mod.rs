@@ -26,6 +26,7 @@ pub mod frames;
 mod input;
 mod listen;
 pub mod memory;
+mod panic;
 pub mod popup;
 mod probe;
 pub mod render;

@@ -538,7 +538,7 @@ pub fn help_lines(keymap: &Keymap) -> Vec<HelpLine> {
         )),
         HelpLine::Blank,
     ];
-    let mut scopes = vec![Scope::Prefix, Scope::Global];
+    let mut scopes = vec![Scope::Always, Scope::Prefix, Scope::Global];
     scopes.extend(PaneKind::ALL.iter().map(|k| Scope::Pane(*k)));
     for scope in scopes {
         let bindings: Vec<_> = keymap.scope(scope).collect();
@@ -546,6 +546,7 @@ pub fn help_lines(keymap: &Keymap) -> Vec<HelpLine> {
             continue;
         }
         out.push(HelpLine::Heading(match scope {
+            Scope::Always => "Everywhere, terminals too".to_string(),
             Scope::Prefix => "After the prefix".to_string(),
             Scope::Global => "Everywhere but terminals".to_string(),
             Scope::Pane(k) => format!("In a {} pane", k.name()),

@@ -45,7 +45,8 @@ pub fn screen_into(
         c.clone_from(&blank);
     }
     let buf = &mut *buf;
-    if w == 0 || h == 0 {
+    if w == 0 || h == 0 || s.veiled {
+        // After a panic the screen is blank: nothing of what was there, not even tab names.
         return None;
     }
     if h >= 3 {

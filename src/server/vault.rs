@@ -7,7 +7,7 @@ which zeroize themselves.
 */
 
 use super::*;
-use crate::engine::vault::entries::{Entries, Entry};
+use crate::engine::vault::entries::{now, Entries, Entry};
 use crate::engine::vault::{file, format, Opened};
 use crate::protocol::VaultCommand;
 use fieldkit_panes::vault::{EntrySummary, VaultEvent, VaultRequest};
@@ -63,8 +63,8 @@ impl Server {
                     u.last_use = std::time::SystemTime::now();
                     u.entries
                         .find(&title)
-                        .and_then(|e| e.field(&field))
-                        .map(str::to_string)
+                        .and_then(|e| e.field(&field).ok())
+                        .map(|v| v.to_string())
                 });
                 let ev = match value {
                     None => {
@@ -254,6 +254,12 @@ impl Server {
         }
     }
 
+    /// Panic: no clipboard to clear later (it is cleared now), no secret shown to hide.
+    pub(super) fn vault_forget_timers(&mut self) {
+        self.vault.clip = None;
+        self.vault.reveal = None;
+    }
+
     /// Time until the vault locks itself.
     pub(super) fn vault_lock_in(&self) -> Option<std::time::Duration> {
         let limit = self.vault_idle_limit()?;
@@ -337,56 +343,57 @@ impl Server {
                     .entries
                     .find(&title)
                     .ok_or_else(|| format!("no entry titled {title:?} (fieldkit vault ls)"))?;
-                let v = e.field(&field).ok_or_else(|| {
-                    format!("no field {field:?}: password, user, url, note, title or folder")
-                })?;
-                Ok(format!("{v}\n"))
+                let v = e.field(&field)?;
+                Ok(format!("{}\n", v.as_str()))
             }
-            VaultCommand::Add {
-                title,
-                user,
-                url,
-                secret,
-                note,
-            } => {
-                if title.trim().is_empty() {
+            VaultCommand::Add { mut entry } => {
+                if entry.title.trim().is_empty() {
                     return Err("an entry needs a title".into());
                 }
-                let u = self.unlocked_mut()?;
-                if u.entries.find(&title).is_some() {
-                    return Err(format!("there is an entry titled {title:?} already"));
+                if !entry.totp.is_empty() {
+                    crate::engine::vault::totp::Totp::parse(&entry.totp)
+                        .map_err(|e| format!("the TOTP secret: {e}"))?;
                 }
-                u.entries.entries.push(Entry {
-                    title: title.clone(),
-                    user,
-                    password: secret,
-                    url,
-                    note,
-                    folder: String::new(),
-                    tags: Vec::new(),
-                    updated: now(),
-                });
+                let u = self.unlocked_mut()?;
+                if u.entries.find(&entry.title).is_some() {
+                    return Err(format!(
+                        "there is an entry titled {:?} already",
+                        entry.title
+                    ));
+                }
+                entry.updated = now();
+                let title = entry.title.clone();
+                u.entries.entries.push(entry);
                 self.vault_save(&path)?;
                 Ok(format!("added {title}\n"))
+            }
+            VaultCommand::Edit { title, edit } => {
+                edit.check()?;
+                let u = self.unlocked_mut()?;
+                let i = u
+                    .entries
+                    .position(&title)
+                    .ok_or_else(|| format!("no entry titled {title:?}"))?;
+                if let Some(new) = edit.title.as_deref() {
+                    if u.entries.position(new).is_some_and(|j| j != i) {
+                        return Err(format!("there is an entry titled {new:?} already"));
+                    }
+                }
+                edit.apply(&mut u.entries.entries[i]);
+                let now_titled = u.entries.entries[i].path();
+                self.vault_save(&path)?;
+                Ok(format!("changed {now_titled}\n"))
             }
             VaultCommand::Import { entries } => {
                 let u = self.unlocked_mut()?;
                 let (mut added, mut skipped) = (0, Vec::new());
-                for e in entries {
+                for mut e in entries {
                     if u.entries.find(&e.title).is_some() {
                         skipped.push(e.title.clone());
                         continue;
                     }
-                    u.entries.entries.push(Entry {
-                        title: e.title.clone(),
-                        user: e.user.clone(),
-                        password: e.password.clone(),
-                        url: e.url.clone(),
-                        note: e.note.clone(),
-                        folder: e.folder.clone(),
-                        tags: Vec::new(),
-                        updated: now(),
-                    });
+                    e.updated = now();
+                    u.entries.entries.push(e);
                     added += 1;
                 }
                 self.vault_save(&path)?;
@@ -402,17 +409,76 @@ impl Server {
             }
             VaultCommand::Rm { title } => {
                 let u = self.unlocked_mut()?;
-                let before = u.entries.entries.len();
-                u.entries
+                let i = u
                     .entries
-                    .retain(|e| !e.title.eq_ignore_ascii_case(&title));
-                if u.entries.entries.len() == before {
-                    return Err(format!("no entry titled {title:?}"));
+                    .position(&title)
+                    .ok_or_else(|| format!("no entry titled {title:?}"))?;
+                let gone = u.entries.entries.remove(i);
+                if let Err(e) = self.vault_save(&path) {
+                    // Not saved: the entry stays, as on disk.
+                    if let Some(u) = self.vault.unlocked.as_mut() {
+                        u.entries.entries.insert(i, gone);
+                    }
+                    return Err(e);
                 }
+                if let Some(f) = &gone.file {
+                    self.vault_forget_file(&f.id);
+                }
+                Ok(format!("removed {}\n", gone.path()))
+            }
+            VaultCommand::Attach { title, attachment } => {
+                let u = self.unlocked_mut()?;
+                let name = attachment.name.clone();
+                let old = match u.entries.find_mut(&title) {
+                    Some(e) => {
+                        e.updated = now();
+                        e.file.replace(attachment)
+                    }
+                    None => {
+                        let mut e = Entry::titled(&title);
+                        e.kind = crate::engine::vault::entries::Kind::File;
+                        e.file = Some(attachment);
+                        u.entries.entries.push(e);
+                        None
+                    }
+                };
                 self.vault_save(&path)?;
-                Ok(format!("removed {title}\n"))
+                if let Some(f) = old {
+                    self.vault_forget_file(&f.id);
+                }
+                Ok(format!("{name} sealed into {title}\n"))
+            }
+            VaultCommand::FileKey { title } => {
+                let u = self.unlocked()?;
+                let e = u
+                    .entries
+                    .find(&title)
+                    .ok_or_else(|| format!("no entry titled {title:?}"))?;
+                let f = e
+                    .file
+                    .as_ref()
+                    .ok_or_else(|| format!("{title:?} holds no file"))?;
+                Ok(format!("{}\t{}\t{}\t{}\n", f.id, f.key, f.size, f.name))
+            }
+            VaultCommand::Dump => {
+                let u = self.unlocked()?;
+                let p = u.entries.to_plaintext();
+                Ok(String::from_utf8_lossy(&p).into_owned())
             }
         }
+    }
+
+    /// Deletes a sealed file no entry names any more (after the save that dropped it).
+    fn vault_forget_file(&self, id: &str) {
+        let p = crate::engine::vault::attach::path_of(&self.vault_files(), id);
+        if let Err(e) = std::fs::remove_file(&p) {
+            tracing::warn!("could not delete the sealed file {}: {e}", p.display());
+        }
+    }
+
+    /// Where files sealed beside the vault live.
+    pub(super) fn vault_files(&self) -> std::path::PathBuf {
+        self.dirs.data.join("vault-files")
     }
 
     fn unlocked(&self) -> Result<&Unlocked, String> {
@@ -441,13 +507,6 @@ impl Server {
         u.bytes = sealed;
         Ok(())
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The KDF parameters of the vault at `path`, for `vault status` without the server.

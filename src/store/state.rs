@@ -89,6 +89,9 @@ impl Store {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
+        // Deleted rows (a panic's scrollback, a deleted chat) are overwritten, not left in
+        // free pages for anyone with the file to read.
+        db.pragma_update(None, "secure_delete", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(2))?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS sessions (
@@ -228,6 +231,28 @@ impl Store {
             })
         })?;
         Ok(rows.filter_map(|r| r.ok()).collect())
+    }
+
+    /// Panic: every saved scrollback deleted (overwritten, `secure_delete`), with `chats` the
+    /// chat history and SQL history too, and the write-ahead log emptied so no old page of
+    /// them is left in it.
+    pub fn wipe(&self, chats: bool) -> Result<()> {
+        self.db.execute("DELETE FROM scrollback", [])?;
+        if chats {
+            for table in ["chat_messages", "chat_sessions", "sql_history", "audit"] {
+                let exists: bool = self.db.query_row(
+                    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )?;
+                if exists {
+                    self.db.execute(&format!("DELETE FROM {table}"), [])?;
+                }
+            }
+        }
+        self.db
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub fn delete_scrollback(&self, pane: u64) -> Result<()> {

@@ -149,6 +149,10 @@ impl TermProc {
                         pane,
                         bytes: buf[..n].to_vec(),
                     };
+                    // What a program printed is not kept here past its copy (a panic must
+                    // leave no pane text in memory).
+                    buf[..n].fill(0);
+                    std::hint::black_box(&buf);
                     if notes.blocking_send(note).is_err() {
                         return;
                     }
@@ -240,6 +244,13 @@ impl TermProc {
     /// What a save writes for this pane: the primary screen's history and screen, and while a
     /// full-screen program holds the terminal, a line naming it (its screen is its own to
     /// redraw, and it ends with the server).
+    /// Panic: the screen and scrollback forgotten; the program goes on running.
+    pub fn wipe(&mut self) {
+        self.screen.wipe();
+        self.dirty = true;
+        self.unsaved = false;
+    }
+
     pub fn save_text(&self) -> String {
         let mut text = self.screen.history_text();
         if self.screen.modes().alt_screen {

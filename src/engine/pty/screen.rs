@@ -70,6 +70,8 @@ pub struct Screen {
     /// The last `update` was plain (no selection, search or scrollback shown), so the pane's
     /// frame matches the screen but for the damage since.
     plain_sent: bool,
+    /// Lines of scrollback kept (for `wipe`).
+    history: usize,
 }
 
 /// Where the first switch to the alternate screen (`CSI ? 1049 h`, the one alacritty
@@ -190,7 +192,15 @@ impl Screen {
             found: None,
             primary: None,
             plain_sent: false,
+            history: scrollback,
         }
+    }
+
+    /// Forgets everything shown and kept (panic): a new, empty screen of the same size. The
+    /// old one's memory is zeroed as it is freed (`crate::alloc`).
+    pub fn wipe(&mut self) {
+        let (cols, rows) = self.size();
+        *self = Screen::new(cols, rows, self.history);
     }
 
     /// Feeds program output; returns what it asked for.

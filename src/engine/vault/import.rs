@@ -13,6 +13,7 @@ pub struct Imported {
     pub url: String,
     pub note: String,
     pub folder: String,
+    pub totp: String,
 }
 
 /// Splits CSV text into records (RFC 4180: quotes, doubled quotes, newlines inside quotes), each
@@ -80,6 +81,7 @@ pub fn from_csv(text: &str) -> Result<(Vec<Imported>, Vec<String>), String> {
     let url = col(&["url", "login_uri"]);
     let note = col(&["notes", "note"]);
     let folder = col(&["group", "folder"]);
+    let totp = col(&["totp", "login_totp"]);
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (line, r) in rows {
@@ -104,14 +106,54 @@ pub fn from_csv(text: &str) -> Result<(Vec<Imported>, Vec<String>), String> {
             url: get(url),
             note: get(note),
             folder: get(folder),
+            totp: get(totp),
         });
     }
     Ok((good, bad))
 }
 
+/// The entries as CSV in KeePassXC's columns (`vault export --plaintext`), which KeePassXC,
+/// Bitwarden and `vault import` read back.
+pub fn to_csv(entries: &super::entries::Entries) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out =
+        String::from("\"Group\",\"Title\",\"Username\",\"Password\",\"URL\",\"Notes\",\"TOTP\"\n");
+    for e in &entries.entries {
+        let row = [
+            &e.folder,
+            &e.title,
+            &e.user,
+            &e.password,
+            &e.url,
+            &e.note,
+            &e.totp,
+        ];
+        let cells: Vec<String> = row.iter().map(|c| q(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_export_reads_back() {
+        let mut v = super::super::entries::Entries::default();
+        let mut e = super::super::entries::Entry::titled("Radio \"net\", north");
+        e.password = "p,\"q\"\nr".into();
+        e.folder = "camp".into();
+        e.totp = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into();
+        v.entries.push(e);
+        let (back, bad) = from_csv(&to_csv(&v)).expect("csv");
+        assert!(bad.is_empty());
+        assert_eq!(back[0].title, v.entries[0].title);
+        assert_eq!(back[0].password, v.entries[0].password);
+        assert_eq!(back[0].folder, "camp");
+        assert_eq!(back[0].totp, v.entries[0].totp);
+    }
 
     #[test]
     fn keepassxc_and_bitwarden_exports_are_read_and_bad_rows_reported() {

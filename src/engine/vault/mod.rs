@@ -7,9 +7,11 @@ and keeps the previous generation; `entries` what a vault holds. The server's va
 so the server never stalls on Argon2id.
 */
 
+pub mod attach;
 pub mod entries;
 pub mod file;
 pub mod format;
+pub mod generate;
 pub mod import;
 pub mod totp;
 

@@ -74,7 +74,11 @@ impl Totp {
                             "SHA1" => Algorithm::Sha1,
                             "SHA256" => Algorithm::Sha256,
                             "SHA512" => Algorithm::Sha512,
-                            _ => return Err(format!("the otpauth algorithm {v:?} is not SHA1, SHA256 or SHA512")),
+                            _ => {
+                                return Err(format!(
+                                    "the otpauth algorithm {v:?} is not SHA1, SHA256 or SHA512"
+                                ))
+                            }
                         }
                     }
                     _ => {}
@@ -227,7 +231,9 @@ mod tests {
 
     #[test]
     fn bad_secrets_say_what_is_wrong() {
-        assert!(Totp::parse("not base32!").unwrap_err().contains("not base32"));
+        assert!(Totp::parse("not base32!")
+            .unwrap_err()
+            .contains("not base32"));
         assert!(Totp::parse("GEZD").unwrap_err().contains("shorter"));
         assert!(Totp::parse("otpauth://hotp/x?secret=GEZDGNBVGY3TQOJQ")
             .unwrap_err()

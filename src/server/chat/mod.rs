@@ -78,6 +78,13 @@ pub struct ChatState {
     loaded_model: Option<String>,
 }
 
+impl Server {
+    /// Panic: answers being written are dropped (tokens still coming for them are ignored).
+    pub(in crate::server) fn chat_forget(&mut self) {
+        self.chat.jobs.clear();
+    }
+}
+
 /// SQL or a command out of an answer: the first fenced block, else the whole answer trimmed.
 pub fn extract_code(answer: &str) -> String {
     let mut in_block = false;

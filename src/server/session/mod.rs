@@ -88,6 +88,8 @@ pub struct Session {
     /// The folder of the client that attached last: where new shells start and relative
     /// paths are read from.
     pub start_dir: Option<String>,
+    /// After a panic: clients see a blank screen until a key is pressed.
+    pub veiled: bool,
 }
 
 /// How many closed panes `reopen-pane` can bring back.
@@ -192,6 +194,7 @@ impl Session {
             links: BTreeMap::new(),
             closed: Vec::new(),
             start_dir: None,
+            veiled: false,
             name: name.to_string(),
             shell: shell.to_string(),
             new_kind: kind,
@@ -585,6 +588,7 @@ impl Session {
             links: BTreeMap::new(),
             closed: Vec::new(),
             start_dir: None,
+            veiled: false,
             name: state.name,
             shell: shell.to_string(),
             new_kind: DEFAULT_KIND,

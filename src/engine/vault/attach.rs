@@ -1,0 +1,347 @@
+/*!
+Files in the vault, of any size, streamed in 64 KiB chunks and never whole in memory. Each file
+is sealed on its own, beside the vault (`data/vault-files/ID.fkf`), under a random key that only
+the vault's entry holds (so inside the vault's ciphertext); the vault file itself stays small and
+quick to reseal. The chunks are age's STREAM construction, the same as the vault's regions:
+AES-256-GCM, nonce = 11-byte big-endian counter and a last-chunk flag, AAD = the file's id, so a
+chunk changed, moved, dropped or taken from another file is refused. The last chunk is padded
+(0x80 then zeros, ISO/IEC 7816-4) to a whole chunk, so a sealed file shows its size only to
+64 KiB.
+
+```text
+offset size  field
+     0    8  magic "FKFILE\0\0"
+     8    2  format version (1), little-endian
+    10   16  id (random; also the file's name)
+    26       chunks: 64 KiB + 16-byte tag each, the last flagged
+```
+*/
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+const MAGIC: &[u8; 8] = b"FKFILE\0\0";
+const VERSION: u16 = 1;
+const HEAD: usize = 8 + 2 + 16;
+pub const CHUNK: usize = 64 * 1024;
+const TAG: usize = 16;
+
+/// A sealed file's id and key, as the entry keeps them (hex).
+pub struct Sealed {
+    pub id: String,
+    pub key: Zeroizing<String>,
+    pub size: u64,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Where the sealed file of `id` lives under the vault's folder of files.
+pub fn path_of(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.fkf"))
+}
+
+fn nonce(counter: u64, last: bool) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[3..11].copy_from_slice(&counter.to_be_bytes());
+    n[11] = last as u8;
+    n
+}
+
+/// Reads until `buf` is full or the source ends; how many bytes came.
+fn read_full(src: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Seals everything `src` gives into a new file in `dir`, written to a temporary name, synced,
+/// then renamed; nothing is left behind on an error.
+pub fn seal(src: &mut impl Read, dir: &Path) -> std::io::Result<Sealed> {
+    std::fs::create_dir_all(dir)?;
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let id_hex = hex(&id);
+    let dst = path_of(dir, &id_hex);
+    let tmp = dst.with_extension("tmp");
+    let written = (|| -> std::io::Result<u64> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let mut out = std::io::BufWriter::with_capacity(4 * CHUNK, f);
+        out.write_all(MAGIC)?;
+        out.write_all(&VERSION.to_le_bytes())?;
+        out.write_all(&id)?;
+        let cipher = Aes256Gcm::new(key.as_ref().into());
+        let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+        let (mut size, mut counter) = (0u64, 0u64);
+        loop {
+            let n = read_full(src, &mut buf)?;
+            size += n as u64;
+            let last = n < CHUNK;
+            if last {
+                buf[n] = 0x80;
+                buf[n + 1..].fill(0);
+            }
+            let tag = cipher
+                .encrypt_in_place_detached(Nonce::from_slice(&nonce(counter, last)), &id, &mut buf)
+                .map_err(|_| std::io::Error::other("encryption failed"))?;
+            out.write_all(&buf)?;
+            out.write_all(&tag)?;
+            counter += 1;
+            if last {
+                break;
+            }
+        }
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(size)
+    })();
+    match written {
+        Ok(size) => {
+            std::fs::rename(&tmp, &dst)?;
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(Sealed {
+                id: id_hex,
+                key: Zeroizing::new(hex(key.as_ref())),
+                size,
+            })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Why a sealed file did not open.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(std::io::Error),
+    NotOurs(String),
+    Damaged(u64),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Io(e) => write!(f, "{e}"),
+            OpenError::NotOurs(why) => f.write_str(why),
+            OpenError::Damaged(c) => write!(
+                f,
+                "the sealed file is damaged at chunk {c} (changed, moved, cut short or from another file)"
+            ),
+        }
+    }
+}
+
+impl From<std::io::Error> for OpenError {
+    fn from(e: std::io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+/// Opens the sealed file `id` with `key` (hex, as the entry keeps them) and writes its contents
+/// to `out`, chunk by chunk; every chunk is checked before it is written.
+pub fn open(dir: &Path, id: &str, key: &str, out: &mut impl Write) -> Result<u64, OpenError> {
+    let bad = |why: &str| OpenError::NotOurs(why.to_string());
+    let id_bytes: [u8; 16] = unhex(id).ok_or_else(|| bad("the entry's file id does not read"))?;
+    let key: Zeroizing<[u8; 32]> =
+        Zeroizing::new(unhex(key).ok_or_else(|| bad("the entry's file key does not read"))?);
+    let path = path_of(dir, id);
+    let mut f = std::fs::File::open(&path).map_err(|e| {
+        bad(&format!(
+            "the sealed file {} is missing ({e})",
+            path.display()
+        ))
+    })?;
+    let len = f.metadata()?.len();
+    let mut head = [0u8; HEAD];
+    if read_full(&mut f, &mut head)? < HEAD || &head[..8] != MAGIC {
+        return Err(bad("not a fieldkit sealed file"));
+    }
+    if u16::from_le_bytes([head[8], head[9]]) != VERSION {
+        return Err(bad("a sealed file of another format version"));
+    }
+    if head[10..] != id_bytes {
+        return Err(bad("the sealed file is not the one the entry names"));
+    }
+    let body = len - HEAD as u64;
+    let whole = (CHUNK + TAG) as u64;
+    if body == 0 || body % whole != 0 {
+        return Err(OpenError::Damaged(body / whole));
+    }
+    let n = body / whole;
+    let cipher = Aes256Gcm::new(key.as_ref().into());
+    let mut buf = Zeroizing::new(vec![0u8; CHUNK + TAG]);
+    let mut size = 0u64;
+    let mut f = std::io::BufReader::with_capacity(4 * CHUNK, f);
+    for i in 0..n {
+        if read_full(&mut f, &mut buf)? < CHUNK + TAG {
+            return Err(OpenError::Damaged(i));
+        }
+        let last = i + 1 == n;
+        let (data, tag) = buf.split_at_mut(CHUNK);
+        cipher
+            .decrypt_in_place_detached(
+                Nonce::from_slice(&nonce(i, last)),
+                &id_bytes,
+                data,
+                Tag::from_slice(tag),
+            )
+            .map_err(|_| OpenError::Damaged(i))?;
+        let keep = if last {
+            match data.iter().rposition(|b| *b != 0) {
+                Some(p) if data[p] == 0x80 => p,
+                _ => return Err(OpenError::Damaged(i)),
+            }
+        } else {
+            CHUNK
+        };
+        out.write_all(&data[..keep])?;
+        size += keep as u64;
+    }
+    out.flush()?;
+    Ok(size)
+}
+
+/// Opens the sealed file into `dest`: written beside it under a temporary name and renamed only
+/// when every chunk checked, so a damaged file never leaves half a file at `dest`.
+pub fn export(dir: &Path, id: &str, key: &str, dest: &Path) -> Result<u64, OpenError> {
+    let mut tmp = dest.as_os_str().to_owned();
+    tmp.push(".fieldkit-tmp");
+    let tmp = PathBuf::from(tmp);
+    let res = (|| {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(4 * CHUNK, f);
+        let n = open(dir, id, key, &mut w)?;
+        let f = w.into_inner().map_err(|e| OpenError::Io(e.into_error()))?;
+        f.sync_all()?;
+        Ok(n)
+    })();
+    match res {
+        Ok(n) => {
+            std::fs::rename(&tmp, dest)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    #[test]
+    fn round_trips_at_and_around_chunk_boundaries() {
+        let dir = tempfile::tempdir().expect("dir");
+        for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
+            let d = data(n);
+            let s = seal(&mut &d[..], dir.path()).expect("seal");
+            assert_eq!(s.size, n as u64);
+            let sealed = std::fs::metadata(path_of(dir.path(), &s.id))
+                .expect("meta")
+                .len();
+            assert_eq!(sealed as usize, HEAD + (n / CHUNK + 1) * (CHUNK + TAG));
+            let mut back = Vec::new();
+            assert_eq!(
+                open(dir.path(), &s.id, &s.key, &mut back).expect("open"),
+                n as u64
+            );
+            assert!(back == d, "{n} bytes round trip");
+        }
+    }
+
+    #[test]
+    fn damage_anywhere_is_refused_and_export_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = data(2 * CHUNK + 5);
+        let s = seal(&mut &d[..], dir.path()).expect("seal");
+        let p = path_of(dir.path(), &s.id);
+        let good = std::fs::read(&p).expect("read");
+        let dest = dir.path().join("out.bin");
+        // A flipped bit in each chunk, the header, and in each tag.
+        for at in [
+            0,
+            9,
+            12,
+            HEAD,
+            HEAD + CHUNK + 3,
+            HEAD + CHUNK + TAG + 1,
+            good.len() - 1,
+        ] {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            std::fs::write(&p, &bad).expect("write");
+            let e = export(dir.path(), &s.id, &s.key, &dest);
+            assert!(e.is_err(), "a flip at {at} was accepted");
+            assert!(!dest.exists() && !dir.path().join("out.bin.fieldkit-tmp").exists());
+        }
+        // Truncated at each chunk boundary, and chunks swapped.
+        let whole = CHUNK + TAG;
+        for cut in [HEAD, HEAD + whole, HEAD + 2 * whole] {
+            std::fs::write(&p, &good[..cut]).expect("write");
+            assert!(
+                export(dir.path(), &s.id, &s.key, &dest).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut swapped = good[..HEAD].to_vec();
+        swapped.extend_from_slice(&good[HEAD + whole..HEAD + 2 * whole]);
+        swapped.extend_from_slice(&good[HEAD..HEAD + whole]);
+        swapped.extend_from_slice(&good[HEAD + 2 * whole..]);
+        std::fs::write(&p, &swapped).expect("write");
+        assert!(export(dir.path(), &s.id, &s.key, &dest).is_err());
+        // The wrong key.
+        std::fs::write(&p, &good).expect("write");
+        let other = "00".repeat(32);
+        assert!(matches!(
+            export(dir.path(), &s.id, &other, &dest),
+            Err(OpenError::Damaged(0))
+        ));
+        assert_eq!(
+            export(dir.path(), &s.id, &s.key, &dest).expect("export"),
+            d.len() as u64
+        );
+        assert!(std::fs::read(&dest).expect("dest") == d);
+    }
+}
