@@ -47,6 +47,9 @@ pub use fieldkit_messages::saved::{PaneKind, PaneState};
 pub enum Hints {
     WithKeymap,
     Alone,
+    /// The pane takes text now (a passphrase, a form): every key but the prefix and
+    /// `[[always]]` keys goes to `on_input`, and no binding applies.
+    Typing,
 }
 
 /// Whether a handler used the input.

@@ -7,7 +7,11 @@ use super::*;
 
 impl Server {
     pub(super) fn on_key(&mut self, id: ClientId, k: crossterm::event::KeyEvent) {
-        tracing::trace!(?k.code, "key in");
+        // Never the character itself: it may be part of a passphrase.
+        tracing::trace!(
+            printable = matches!(k.code, crossterm::event::KeyCode::Char(_)),
+            "key in"
+        );
         let Some(name) = self.clients.get(&id).and_then(|c| c.session.clone()) else {
             return;
         };
@@ -61,6 +65,20 @@ impl Server {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
+        // A pane taking text (a passphrase, a form) gets every key but the prefix.
+        let typing = s
+            .panes
+            .get(&s.focused())
+            .is_some_and(|p| p.hints(&mut Vec::new()) == fieldkit_panes::Hints::Typing);
+        if typing
+            && !client.keys.prefix
+            && client.keys.pending.is_empty()
+            && Key::from_event(&k) != self.keymap.prefix
+        {
+            self.pane_call(&name, |p, cx| p.on_input(&k, cx));
+            self.mark(&name);
+            return;
+        }
         let had_pending = client.keys.prefix || !client.keys.pending.is_empty();
         let resolved = self
             .keymap

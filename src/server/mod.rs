@@ -98,6 +98,13 @@ pub enum Ev {
         id: ClientId,
     },
     Worker(WorkerNote),
+    /// A passphrase typed into a vault pane was tried on a thread of its own (Argon2id takes
+    /// about a second): the key, or why not.
+    VaultKey {
+        session: String,
+        pane: u64,
+        result: Result<(u8, vault::Kek), String>,
+    },
 }
 
 /// What a connection has queued but not yet written, shared between the loop and the
@@ -461,6 +468,11 @@ impl Server {
             }
             Ev::Msg { id, msg } => self.on_msg(id, msg),
             Ev::Worker(note) => self.on_worker(note),
+            Ev::VaultKey {
+                session,
+                pane,
+                result,
+            } => self.vault_key(&session, pane, result),
         }
     }
 

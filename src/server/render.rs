@@ -220,7 +220,7 @@ pub fn hints_for(s: &Session, keymap: &Keymap, keys: &KeyState) -> (Option<Strin
         .panes
         .get(&s.focused())
         .map(|p| p.hints(&mut mine))
-        .is_some_and(|h| h == fieldkit_panes::Hints::Alone);
+        .is_some_and(|h| h != fieldkit_panes::Hints::WithKeymap);
     if alone {
         return (None, mine);
     }

@@ -10,7 +10,7 @@ use super::*;
 use crate::engine::vault::entries::{now, Entries, Entry};
 use crate::engine::vault::{file, format, Opened};
 use crate::protocol::VaultCommand;
-use fieldkit_panes::vault::{EntrySummary, VaultEvent, VaultRequest};
+use fieldkit_panes::vault::{EntryForm, EntrySummary, VaultEvent, VaultRequest};
 use services::ServiceSpec;
 
 pub(super) const SERVICE: ServiceSpec = ServiceSpec {
@@ -43,78 +43,257 @@ pub(super) struct Vault {
     clip: Option<(String, std::time::Instant)>,
     /// A pane showing a revealed secret (session, pane), to mask again at this time.
     reveal: Option<(String, u64, std::time::Instant)>,
+    /// A pane showing an entry's TOTP code (session, pane, title), refreshed every second
+    /// until this time.
+    totp: Option<(String, u64, String, std::time::Instant)>,
+    /// A passphrase from a pane is being tried.
+    unlocking: bool,
+}
+
+/// A key-encryption key on its way from the thread that derived it; zeroed when dropped and
+/// never printed.
+pub struct Kek(pub [u8; 32]);
+
+impl Drop for Kek {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(<redacted>)")
+    }
 }
 
 impl Server {
+    fn vault_tell(&mut self, name: &str, pane: u64, ev: VaultEvent) {
+        self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+    }
+
+    /// Puts `text` on the clipboard of `name`'s clients and clears it after `clip_seconds`.
+    fn vault_copy(&mut self, name: &str, text: &str, what: &str) -> VaultEvent {
+        self.clipboard(name, text);
+        let secs = self.config.vault.clip_seconds;
+        if secs > 0.0 {
+            let at = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+            self.vault.clip = Some((name.to_string(), at));
+            VaultEvent::Note(format!(
+                "{what} copied; the clipboard is cleared in {secs} s"
+            ))
+        } else {
+            VaultEvent::Note(format!("{what} copied to the clipboard"))
+        }
+    }
+
     /// A vault pane's request.
     pub(super) fn vault_request(&mut self, name: &str, pane: u64, req: VaultRequest) {
         self.vault_expire();
+        if let Some(u) = self.vault.unlocked.as_mut() {
+            u.last_use = std::time::SystemTime::now();
+        }
         match req {
             VaultRequest::Watch => {
                 let ev = self.vault_view();
-                self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+                self.vault_tell(name, pane, ev);
             }
             VaultRequest::Field {
                 title,
                 field,
                 to_clipboard,
             } => {
-                let value = self.vault.unlocked.as_mut().and_then(|u| {
-                    u.last_use = std::time::SystemTime::now();
+                let value = self.vault.unlocked.as_ref().map(|u| {
                     u.entries
                         .find(&title)
-                        .and_then(|e| e.field(&field).ok())
-                        .map(|v| v.to_string())
+                        .ok_or_else(|| format!("no entry titled {title:?}"))
+                        .and_then(|e| e.field(&field))
                 });
                 let ev = match value {
-                    None => {
-                        VaultEvent::Note(format!("no {field} for {title:?} (or the vault locked)"))
+                    None => VaultEvent::Note("the vault is locked".into()),
+                    Some(Err(e)) => VaultEvent::Note(e),
+                    Some(Ok(v)) if to_clipboard => {
+                        self.vault_copy(name, &v, &format!("{field} of {title}"))
                     }
-                    Some(v) if to_clipboard => {
-                        self.clipboard(name, &v);
-                        let secs = self.config.vault.clip_seconds;
-                        if secs > 0.0 {
-                            let at = std::time::Instant::now()
-                                + std::time::Duration::from_secs_f64(secs);
-                            self.vault.clip = Some((name.to_string(), at));
-                            VaultEvent::Note(format!(
-                                "{field} of {title} copied; the clipboard is cleared in {secs} s"
-                            ))
-                        } else {
-                            VaultEvent::Note(format!("{field} of {title} copied to the clipboard"))
-                        }
-                    }
-                    Some(v) => {
+                    Some(Ok(v)) => {
                         let secs = self.config.vault.clip_seconds;
                         if secs > 0.0 {
                             let at = std::time::Instant::now()
                                 + std::time::Duration::from_secs_f64(secs);
                             self.vault.reveal = Some((name.to_string(), pane, at));
                         }
-                        VaultEvent::Revealed { title, value: v }
+                        VaultEvent::Revealed {
+                            title,
+                            field,
+                            value: v.to_string(),
+                        }
                     }
                 };
-                self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+                self.vault_tell(name, pane, ev);
+            }
+            VaultRequest::Unlock { mut passphrase } => {
+                let ev = self.vault_start_unlock(name, pane, &passphrase);
+                zeroize::Zeroize::zeroize(&mut passphrase);
+                self.vault_tell(name, pane, ev);
+            }
+            VaultRequest::Save { original, form } => {
+                let cmd = form_command(original, &form);
+                let ev = match self.vault_command(cmd) {
+                    Ok(done) => VaultEvent::Saved(done.trim_end().to_string()),
+                    Err(e) => VaultEvent::Refused(e),
+                };
+                self.vault_tell(name, pane, ev);
+            }
+            VaultRequest::Delete { title } => {
+                let ev = match self.vault_command(VaultCommand::Rm { title }) {
+                    Ok(done) => VaultEvent::Saved(done.trim_end().to_string()),
+                    Err(e) => VaultEvent::Note(e),
+                };
+                self.vault_tell(name, pane, ev);
+            }
+            VaultRequest::Generate(spec) => {
+                use crate::engine::vault::generate;
+                let made = match spec.words {
+                    Some(n) => {
+                        generate::passphrase(n, "-").map(|v| (v, generate::bits_passphrase(n)))
+                    }
+                    None => {
+                        let c = generate::Classes {
+                            lower: spec.lower,
+                            upper: spec.upper,
+                            digits: spec.digits,
+                            symbols: spec.symbols,
+                        };
+                        generate::password(spec.length, c)
+                            .map(|v| (v, generate::bits_password(spec.length, c)))
+                    }
+                };
+                let ev = match made {
+                    Ok((v, bits)) => VaultEvent::Generated {
+                        value: v.to_string(),
+                        bits,
+                    },
+                    Err(e) => VaultEvent::Note(e),
+                };
+                self.vault_tell(name, pane, ev);
+            }
+            VaultRequest::Copy { mut text } => {
+                let ev = self.vault_copy(name, &text, "the generated password");
+                zeroize::Zeroize::zeroize(&mut text);
+                self.vault_tell(name, pane, ev);
+            }
+            VaultRequest::Totp { title } => {
+                let secs = self.config.vault.clip_seconds.max(30.0);
+                let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+                self.vault.totp = Some((name.to_string(), pane, title, until));
+                self.vault_totp_tick();
             }
         }
     }
 
-    /// What vault panes show: the titles, folders, users and URLs, or that it is locked.
+    /// Starts trying a passphrase from a pane on a thread of its own; what the pane shows
+    /// meanwhile.
+    fn vault_start_unlock(&mut self, name: &str, pane: u64, passphrase: &str) -> VaultEvent {
+        if self.vault.unlocked.is_some() {
+            return VaultEvent::Note("the vault is unlocked already".into());
+        }
+        if self.vault.unlocking {
+            // One derivation at a time: guessing in parallel must not load the machine.
+            return VaultEvent::UnlockFailed("a passphrase is being tried already".into());
+        }
+        if passphrase.len() > 4096 {
+            return VaultEvent::UnlockFailed("a passphrase of over 4096 bytes: refused".into());
+        }
+        let path = self.vault_path();
+        let bytes = match file::read(&path) {
+            Ok((b, _)) => b,
+            Err(e) => {
+                return VaultEvent::UnlockFailed(format!(
+                    "no vault at {} ({e}): fieldkit vault init",
+                    path.display()
+                ))
+            }
+        };
+        let tx = self.events.clone();
+        let pass = zeroize::Zeroizing::new(passphrase.to_string());
+        let (session, started) = (name.to_string(), std::time::Instant::now());
+        let spawned = std::thread::Builder::new()
+            .name("vault-kdf".into())
+            .spawn(move || {
+                let result = match format::unlock(&bytes, pass.as_bytes()) {
+                    Ok(o) => Ok((o.slot, Kek(o.kek()))),
+                    Err(e) => {
+                        // A wrong guess costs the guesser time, not the machine: this thread
+                        // sleeps, the loop goes on.
+                        let floor = std::time::Duration::from_millis(1500);
+                        std::thread::sleep(floor.saturating_sub(started.elapsed()));
+                        Err(e.to_string())
+                    }
+                };
+                drop(pass);
+                let _ = tx.send(Ev::VaultKey {
+                    session,
+                    pane,
+                    result,
+                });
+            });
+        match spawned {
+            Ok(_) => {
+                self.vault.unlocking = true;
+                VaultEvent::Unlocking
+            }
+            Err(e) => VaultEvent::UnlockFailed(format!("cannot start the key derivation: {e}")),
+        }
+    }
+
+    /// A pane's passphrase was tried.
+    pub(super) fn vault_key(&mut self, name: &str, pane: u64, result: Result<(u8, Kek), String>) {
+        self.vault.unlocking = false;
+        let failed = match result {
+            Ok((slot, kek)) => self
+                .vault_command(VaultCommand::Unlock { slot, kek: kek.0 })
+                .err(),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            tracing::info!("vault: a passphrase from a pane did not open it");
+            self.vault_tell(name, pane, VaultEvent::UnlockFailed(e));
+        }
+    }
+
+    /// Sends the watched TOTP code (every second while shown), or hides it when its time is up.
+    fn vault_totp_tick(&mut self) {
+        let Some((name, pane, title, until)) = self.vault.totp.clone() else {
+            return;
+        };
+        let code = self.vault.unlocked.as_ref().and_then(|u| {
+            let e = u.entries.find(&title)?;
+            crate::engine::vault::totp::Totp::parse(&e.totp)
+                .ok()
+                .map(|t| t.now())
+        });
+        match code {
+            Some(c) if std::time::Instant::now() < until => self.vault_tell(
+                &name,
+                pane,
+                VaultEvent::Totp {
+                    title,
+                    code: c.code,
+                    left: c.seconds_left,
+                    period: c.period,
+                },
+            ),
+            _ => {
+                self.vault.totp = None;
+                self.vault_tell(&name, pane, VaultEvent::Hide);
+            }
+        }
+    }
+
+    /// What vault panes show: the entries without their secrets, or that it is locked.
     fn vault_view(&self) -> VaultEvent {
         match &self.vault.unlocked {
             None => VaultEvent::Locked,
-            Some(u) => VaultEvent::Entries(
-                u.entries
-                    .entries
-                    .iter()
-                    .map(|e| EntrySummary {
-                        title: e.title.clone(),
-                        folder: e.folder.clone(),
-                        user: e.user.clone(),
-                        url: e.url.clone(),
-                    })
-                    .collect(),
-            ),
+            Some(u) => VaultEvent::Entries(u.entries.entries.iter().map(summary).collect()),
         }
     }
 
@@ -211,9 +390,18 @@ impl Server {
     /// loop's one-shot timer.
     pub(super) fn vault_next(&self) -> Option<std::time::Duration> {
         let now = std::time::Instant::now();
+        // A TOTP code on screen is refreshed just after the next whole second.
+        let totp = self.vault.totp.as_ref().map(|_| {
+            let into = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            now + std::time::Duration::from_nanos(1_000_000_000 - into as u64 + 1_000_000)
+        });
         let clip = [
             self.vault.clip.as_ref().map(|(_, at)| *at),
             self.vault.reveal.as_ref().map(|(_, _, at)| *at),
+            totp,
         ]
         .into_iter()
         .flatten()
@@ -229,6 +417,7 @@ impl Server {
     /// empty OSC 52 clipboard write to every client of the session it was copied in).
     pub(super) fn vault_tick(&mut self) {
         self.vault_expire();
+        self.vault_totp_tick();
         let due = self
             .vault
             .clip
@@ -258,6 +447,7 @@ impl Server {
     pub(super) fn vault_forget_timers(&mut self) {
         self.vault.clip = None;
         self.vault.reveal = None;
+        self.vault.totp = None;
     }
 
     /// Time until the vault locks itself.
@@ -506,6 +696,66 @@ impl Server {
         file::save(path, &sealed, Some(&u.opened)).map_err(|e| e.to_string())?;
         u.bytes = sealed;
         Ok(())
+    }
+}
+
+/// An entry as a pane lists it: no password, TOTP secret or secret field value.
+fn summary(e: &Entry) -> EntrySummary {
+    EntrySummary {
+        title: e.title.clone(),
+        folder: e.folder.clone(),
+        user: e.user.clone(),
+        url: e.url.clone(),
+        kind: e.kind.name().into(),
+        tags: e.tags.clone(),
+        has_password: !e.password.is_empty(),
+        has_totp: !e.totp.is_empty(),
+        note: e.note.clone(),
+        fields: e
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), (!f.secret).then(|| f.value.clone())))
+            .collect(),
+        file: e.file.as_ref().map(|f| (f.name.clone(), f.size)),
+        history: e.history.len(),
+        updated: crate::engine::vault::entries::utc(e.updated),
+    }
+}
+
+/// The command a pane's form makes: a new entry, or the changes to `original`.
+fn form_command(original: Option<String>, form: &EntryForm) -> VaultCommand {
+    let tags: Vec<String> = form
+        .tags
+        .split(',')
+        .map(|t| t.trim().trim_start_matches('#').to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    match original {
+        None => {
+            let mut e = Entry::titled(form.title.trim());
+            e.folder = form.folder.trim().to_string();
+            e.tags = tags;
+            e.user = form.user.clone();
+            e.url = form.url.clone();
+            e.note = form.note.clone();
+            e.password = form.password.clone().unwrap_or_default();
+            e.totp = form.totp.clone().unwrap_or_default();
+            VaultCommand::Add { entry: e }
+        }
+        Some(title) => VaultCommand::Edit {
+            title,
+            edit: crate::engine::vault::entries::Edit {
+                title: Some(form.title.trim().to_string()),
+                folder: Some(form.folder.trim().to_string()),
+                tags: Some(tags),
+                user: Some(form.user.clone()),
+                url: Some(form.url.clone()),
+                note: Some(form.note.clone()),
+                password: form.password.clone(),
+                totp: form.totp.clone(),
+                ..Default::default()
+            },
+        },
     }
 }
 
