@@ -67,8 +67,12 @@ impl std::fmt::Debug for Kek {
 }
 
 impl Server {
+    /// What a vault pane is told, and what it makes of it (its list, its search text), is
+    /// allocated in the locked, undumpable arena (`crate::alloc`).
     fn vault_tell(&mut self, name: &str, pane: u64, ev: VaultEvent) {
-        self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+        crate::alloc::secret(|| {
+            self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx))
+        });
     }
 
     /// Puts `text` on the clipboard of `name`'s clients and clears it after `clip_seconds`.
@@ -293,7 +297,9 @@ impl Server {
     fn vault_view(&self) -> VaultEvent {
         match &self.vault.unlocked {
             None => VaultEvent::Locked,
-            Some(u) => VaultEvent::Entries(u.entries.entries.iter().map(summary).collect()),
+            Some(u) => crate::alloc::secret(|| {
+                VaultEvent::Entries(u.entries.entries.iter().map(summary).collect())
+            }),
         }
     }
 
@@ -301,7 +307,7 @@ impl Server {
     pub(super) fn vault_broadcast(&mut self) {
         for (name, id) in self.panes_needing(fieldkit_panes::Engine::Vault) {
             let ev = self.vault_view();
-            self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Vault(ev), cx));
+            self.vault_tell(&name, id, ev);
         }
     }
 
@@ -463,7 +469,8 @@ impl Server {
             cmd,
             VaultCommand::Get { .. } | VaultCommand::Ls | VaultCommand::Status
         );
-        let out = self.vault_command_inner(cmd);
+        // Entries read, added or changed are made in the locked, undumpable arena.
+        let out = crate::alloc::secret(|| self.vault_command_inner(cmd));
         if changes {
             self.vault_broadcast();
         }
@@ -481,8 +488,10 @@ impl Server {
                 let (bytes, _) = file::read(&path).map_err(|e| {
                     format!("no vault at {} ({e}): fieldkit vault init", path.display())
                 })?;
-                let opened = Opened::with_kek(&bytes, slot, kek).map_err(|e| e.to_string())?;
+                let mut opened = Opened::with_kek(&bytes, slot, kek).map_err(|e| e.to_string())?;
                 let entries = Entries::from_plaintext(&opened.plaintext)?;
+                // The entries are what is kept; the JSON they came from goes (zeroized).
+                opened.plaintext = zeroize::Zeroizing::new(Vec::new());
                 let n = entries.entries.len();
                 self.vault.unlocked = Some(Unlocked {
                     opened,
@@ -553,7 +562,8 @@ impl Server {
                 }
                 entry.updated = now();
                 let title = entry.title.clone();
-                u.entries.entries.push(entry);
+                // A copy made here is in the arena; the one from the socket is zeroed as freed.
+                u.entries.entries.push(entry.clone());
                 self.vault_save(&path)?;
                 Ok(format!("added {title}\n"))
             }
@@ -577,7 +587,8 @@ impl Server {
             VaultCommand::Import { entries } => {
                 let u = self.unlocked_mut()?;
                 let (mut added, mut skipped) = (0, Vec::new());
-                for mut e in entries {
+                for e in entries {
+                    let mut e = e.clone();
                     if u.entries.find(&e.title).is_some() {
                         skipped.push(e.title.clone());
                         continue;
@@ -617,6 +628,7 @@ impl Server {
                 Ok(format!("removed {}\n", gone.path()))
             }
             VaultCommand::Attach { title, attachment } => {
+                let attachment = attachment.clone();
                 let u = self.unlocked_mut()?;
                 let name = attachment.name.clone();
                 let old = match u.entries.find_mut(&title) {

@@ -345,7 +345,8 @@ pub struct Opened {
     pub slot: u8,
     pub kdf: Kdf,
     salt: [u8; 16],
-    kek: Zeroizing<[u8; 32]>,
+    /// In a locked page left out of core dumps (`locked.rs`).
+    kek: super::locked::LockedKey,
     pub plaintext: Zeroizing<Vec<u8>>,
 }
 
@@ -453,7 +454,7 @@ pub fn unlock(file: &[u8], passphrase: &[u8]) -> Result<Opened, VaultError> {
         slot,
         kdf: h.kdf,
         salt,
-        kek,
+        kek: super::locked::LockedKey::new(&kek),
         plaintext,
     })
 }
@@ -503,21 +504,21 @@ impl Opened {
             slot,
             kdf: h.kdf,
             salt,
-            kek,
+            kek: super::locked::LockedKey::new(&kek),
             plaintext,
         })
     }
 
     /// The key-encryption key, to hand to the server (`with_kek`).
     pub fn kek(&self) -> [u8; 32] {
-        *self.kek
+        *self.kek.get()
     }
 
     /// The same vault opened again from `file` (a later generation, or a copy being checked)
     /// with the key held, without the passphrase or the KDF's cost.
     pub fn reopen(&self, file: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let h = parse(file)?;
-        let key = unwrap_key(&self.kek, &h, self.slot)?;
+        let key = unwrap_key(self.kek.get(), &h, self.slot)?;
         open_region(&key, self.slot, region(file, &h, self.slot))
     }
 
@@ -530,7 +531,7 @@ impl Opened {
             h.slots[other as usize].to_vec(),
             region(file, &h, other).to_vec(),
         );
-        let mine = sealed_slot(h.kdf, self.slot, &self.salt, &self.kek, plaintext)?;
+        let mine = sealed_slot(h.kdf, self.slot, &self.salt, self.kek.get(), plaintext)?;
         let slots = if self.slot == 0 {
             [mine, kept]
         } else {
