@@ -84,6 +84,9 @@ pub enum Action {
     ReopenPane,
     /// Locks the vault (its keys and entries wiped from memory).
     Lock,
+    /// A terminal whose shell has secrets from the vault in its environment (and nowhere
+    /// else): `open term --env NAME=vault:ENTRY/FIELD ...`.
+    OpenTermEnv(Vec<String>),
     /// Panic: lock and wipe the vault, clear every pane and scrollback, blank every screen.
     Panic,
     /// Opens a data file in a grid pane; without a path, a file picker.
@@ -396,6 +399,13 @@ impl fmt::Display for Action {
             Action::RenameTab(Some(n)) => write!(f, "rename-tab {n}"),
             Action::CloseTab => f.write_str("close-tab"),
             Action::Open(k) => write!(f, "open {}", k.name()),
+            Action::OpenTermEnv(specs) => {
+                f.write_str("open term")?;
+                for s in specs {
+                    write!(f, " --env {s}")?;
+                }
+                Ok(())
+            }
             Action::Detach => f.write_str("detach"),
             Action::Palette => f.write_str("palette"),
             Action::Help => f.write_str("help"),

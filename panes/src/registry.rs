@@ -141,6 +141,25 @@ impl Action {
             })),
             "close-tab" => no_args(Action::CloseTab),
             "open" => match args.as_slice() {
+                ["term", "--env", ..] => {
+                    // Titles may have spaces: what follows each --env is one spec.
+                    let rest = args[1..].join(" ");
+                    let specs: Vec<String> = rest
+                        .split("--env")
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    match specs.iter().find(|s| {
+                        !s.split_once('=')
+                            .is_some_and(|(n, v)| !n.is_empty() && v.starts_with("vault:"))
+                    }) {
+                        Some(bad) => Err(format!(
+                            "open term --env {bad:?}: NAME=vault:ENTRY/FIELD, e.g. --env DB_PASS=vault:Database/password"
+                        )),
+                        None => Ok(Action::OpenTermEnv(specs)),
+                    }
+                }
                 [k] => PaneKind::from_name(k).map(Action::Open).ok_or(format!(
                     "open: unknown pane kind {k:?} (one of: {})",
                     PaneKind::ALL.map(|k| k.name()).join(", ")

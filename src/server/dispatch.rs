@@ -164,6 +164,17 @@ impl Server {
                 }
             }
             Action::KillSession => self.kill_session(name),
+            Action::OpenTermEnv(specs) => {
+                let vars = self.vault_env(&specs)?;
+                let s = self
+                    .sessions
+                    .get_mut(name)
+                    .ok_or_else(|| format!("no session {name:?}"))?;
+                s.apply(&Action::Open(PaneKind::Term), &mut self.ids)?;
+                let id = s.focused();
+                self.pty.env.insert(id, vars);
+                self.greet_new_panes(false);
+            }
             Action::Lock => {
                 self.vault_command(crate::protocol::VaultCommand::Lock)?;
             }

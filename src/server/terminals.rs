@@ -26,6 +26,9 @@ pub(super) struct Pty {
     pub(super) failed: std::collections::HashSet<u64>,
     /// What each terminal pane said it runs, and where (its answer to `Opened`).
     pub(super) spawn: HashMap<u64, (String, Option<String>)>,
+    /// Secrets for the environment of a terminal not started yet (`open term --env`); taken
+    /// when it starts, so the server keeps no copy.
+    pub(super) env: HashMap<u64, Vec<(String, zeroize::Zeroizing<String>)>>,
     pub(super) tx: mpsc::Sender<PtyNote>,
 }
 
@@ -35,6 +38,7 @@ impl Pty {
             terms: HashMap::new(),
             failed: Default::default(),
             spawn: HashMap::new(),
+            env: HashMap::new(),
             tx,
         }
     }
@@ -102,6 +106,10 @@ impl Server {
             .copied()
             .collect();
         self.pty.spawn.retain(|id, _| wanted.contains_key(id));
+        let sessions = &self.sessions;
+        self.pty
+            .env
+            .retain(|id, _| sessions.values().any(|s| s.panes.contains_key(id)));
         for id in gone {
             self.pty.terms.remove(&id);
             if let Some(store) = &self.store {
@@ -131,6 +139,7 @@ impl Server {
                 (cols, rows),
                 self.config.scrollback_lines,
                 restored.as_deref(),
+                &self.pty.env.remove(&id).unwrap_or_default(),
                 self.pty.tx.clone(),
             ) {
                 Ok(t) => {

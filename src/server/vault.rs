@@ -670,6 +670,42 @@ impl Server {
         }
     }
 
+    /// The variables of `open term --env NAME=vault:ENTRY/FIELD ...`, from the unlocked vault.
+    pub(super) fn vault_env(
+        &mut self,
+        specs: &[String],
+    ) -> Result<Vec<(String, zeroize::Zeroizing<String>)>, String> {
+        self.vault_expire();
+        let u = self.unlocked()?;
+        let mut out = Vec::new();
+        for spec in specs {
+            let (name, reference) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("--env {spec:?}: NAME=vault:ENTRY/FIELD"))?;
+            let (title, field) = reference
+                .strip_prefix("vault:")
+                .and_then(|r| r.rsplit_once('/'))
+                .ok_or_else(|| {
+                    format!("--env {name}: vault:ENTRY/FIELD, e.g. vault:Database/password")
+                })?;
+            if name.contains(['\0', ' ']) {
+                return Err(format!("--env {name:?}: not a variable name"));
+            }
+            let e = u
+                .entries
+                .find(title)
+                .ok_or_else(|| format!("--env {name}: no entry titled {title:?}"))?;
+            out.push((
+                name.to_string(),
+                e.field(field).map_err(|e| format!("--env {name}: {e}"))?,
+            ));
+        }
+        if let Some(u) = self.vault.unlocked.as_mut() {
+            u.last_use = std::time::SystemTime::now();
+        }
+        Ok(out)
+    }
+
     /// Deletes a sealed file no entry names any more (after the save that dropped it).
     fn vault_forget_file(&self, id: &str) {
         let p = crate::engine::vault::attach::path_of(&self.vault_files(), id);

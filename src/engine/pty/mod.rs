@@ -71,6 +71,9 @@ pub struct TermProc {
 impl TermProc {
     /// Starts `command` (through `sh -c` when it has arguments) in `cwd` on a pty of the given
     /// size. `restored` is text from before a server restart, shown above the new shell.
+    /// `env`: variables for this program only (secrets from the vault, `open term --env`): set
+    /// in the child's environment, never in argv, a file or a log.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn(
         pane: PaneId,
         command: &str,
@@ -78,6 +81,7 @@ impl TermProc {
         size: (u16, u16),
         scrollback: usize,
         restored: Option<&str>,
+        env: &[(String, zeroize::Zeroizing<String>)],
         notes: tokio::sync::mpsc::Sender<PtyNote>,
     ) -> Result<TermProc> {
         let (cols, rows) = (size.0.max(2), size.1.max(1));
@@ -102,6 +106,9 @@ impl TermProc {
         cmd.env("COLORTERM", "truecolor");
         cmd.env("FIELDKIT_PANE", pane.to_string());
         cmd.env_remove("FIELDKIT_LOG");
+        for (name, value) in env {
+            cmd.env(name, value.as_str());
+        }
         let dir = cwd
             .filter(|d| std::path::Path::new(d).is_dir())
             .map(str::to_string)
@@ -395,7 +402,7 @@ mod tests {
             out.display()
         );
         // A command with spaces runs as `/bin/sh -c COMMAND`: `$$` is the pane's process.
-        let t = TermProc::spawn(1, &script, None, (80, 24), 100, None, tx).expect("spawn");
+        let t = TermProc::spawn(1, &script, None, (80, 24), 100, None, &[], tx).expect("spawn");
         let pid = t.pid.expect("pid") as i32;
         // Stopped for sure (state T), so that the SIGCONT below cannot come first.
         let stopped = || {
