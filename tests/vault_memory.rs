@@ -96,11 +96,19 @@ fn find_in_memory(pid: i32, needle: &[u8]) -> Vec<u64> {
 fn an_unlocked_vaults_secrets_are_only_in_locked_undumpable_memory() {
     let fk = Fk::new();
     let pass = "memory test passphrase 31";
-    assert!(with_stdin(&fk, &["vault", "init", "--passphrase-fd", "0"], &format!("{pass}\n"))
-        .status
-        .success());
+    assert!(with_stdin(
+        &fk,
+        &["vault", "init", "--passphrase-fd", "0"],
+        &format!("{pass}\n")
+    )
+    .status
+    .success());
     fk.ok(&["new", "-d", "-s", "mem"]);
-    let u = with_stdin(&fk, &["vault", "unlock", "--passphrase-fd", "0"], &format!("{pass}\n"));
+    let u = with_stdin(
+        &fk,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        &format!("{pass}\n"),
+    );
     assert!(u.status.success(), "{u:?}");
     let marker = format!("ARENA-MARKER-{}-{}", std::process::id(), "q7Zx93Lk2");
     let add = with_stdin(
@@ -113,7 +121,10 @@ fn an_unlocked_vaults_secrets_are_only_in_locked_undumpable_memory() {
     assert_eq!(fk.ok(&["vault", "get", "Cache"]).trim(), marker);
     let pid = fk.server_pid();
     let hits = find_in_memory(pid, marker.as_bytes());
-    assert!(!hits.is_empty(), "the scan must see the secret the server holds");
+    assert!(
+        !hits.is_empty(),
+        "the scan must see the secret the server holds"
+    );
     let regs = regions(pid);
     let region_of = |a: u64| regs.iter().find(|r| r.start <= a && a < r.end);
     for h in &hits {
@@ -141,7 +152,13 @@ fn an_unlocked_vaults_secrets_are_only_in_locked_undumpable_memory() {
     // Locking drops the entries: no copy is left anywhere.
     fk.ok(&["vault", "lock"]);
     let left = find_in_memory(pid, marker.as_bytes());
-    assert!(left.is_empty(), "after lock the secret is still at {left:x?}");
+    assert!(
+        left.is_empty(),
+        "after lock the secret is still at {left:x?}"
+    );
     let pass_left = find_in_memory(pid, pass.as_bytes());
-    assert!(pass_left.is_empty(), "the passphrase reached the server: {pass_left:x?}");
+    assert!(
+        pass_left.is_empty(),
+        "the passphrase reached the server: {pass_left:x?}"
+    );
 }
