@@ -637,6 +637,18 @@ mod tests {
             insta::assert_snapshot!("screen_split_200x50", text(&mut wide, &plain));
             wide.popup = Some(Popup::Help { scroll: 0 });
             insta::assert_snapshot!("screen_help_200x50", text(&mut wide, &plain));
+
+            // After a panic: nothing of the session, not even its tab names, until a key.
+            for (mut p, name) in [
+                (session((80, 24)).0, "screen_panic_80x24"),
+                (session((200, 50)).0, "screen_panic_200x50"),
+            ] {
+                p.popup = Some(Popup::Help { scroll: 0 });
+                p.veiled = true;
+                let shown = text(&mut p, &plain);
+                assert!(shown.chars().all(|c| c == ' ' || c == '\n'), "{shown}");
+                insta::assert_snapshot!(name, shown);
+            }
         });
     }
 
