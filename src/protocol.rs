@@ -105,12 +105,12 @@ pub enum VaultCommand {
     },
     /// A new entry (refused when the title is taken).
     Add {
-        entry: Entry,
+        entry: Box<Entry>,
     },
     /// Changes to the entry titled `title`.
     Edit {
         title: String,
-        edit: Edit,
+        edit: Box<Edit>,
     },
     Rm {
         title: String,

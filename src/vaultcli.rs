@@ -9,7 +9,7 @@ open in the running server for every session until `lock` (as ssh-agent holds ke
 use crate::client;
 use crate::engine::vault::entries::{Attachment, Edit, Entries, Entry, Field, Kind};
 use crate::engine::vault::generate::{self, Classes};
-use crate::engine::vault::{attach, file, format, Kdf};
+use crate::engine::vault::{attach, file, format, kdbx, Kdf};
 use crate::paths::Dirs;
 use crate::protocol::{Command, VaultCommand};
 use anyhow::{anyhow, bail, Result};
@@ -123,9 +123,16 @@ pub enum VaultCmd {
     },
     /// Remove an entry.
     Rm { title: String },
-    /// Take the entries of a KeePassXC or Bitwarden CSV export (rows that do not read are
-    /// reported and skipped; titles the vault has already are kept as they are).
-    Import { file: std::path::PathBuf },
+    /// Take the entries of a KeePass database (KDBX 4, as KeePassXC saves it) or of a KeePassXC
+    /// or Bitwarden CSV export (what does not read or is left out is reported; titles the vault
+    /// has already are kept as they are).
+    Import {
+        file: std::path::PathBuf,
+        /// A KeePass database's own password from this fd (one line); without it, it is asked
+        /// for on the terminal.
+        #[arg(long)]
+        file_passphrase_fd: Option<i32>,
+    },
     /// Write the open vault's entries to PATH: a new vault file under a passphrase of its own,
     /// or, with --plaintext, CSV (KeePassXC's columns) that anyone can read.
     Export {
@@ -268,7 +275,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
                     .read("TOTP secret", false)?
                     .to_string();
             }
-            send(dirs, VaultCommand::Add { entry: e }, false)
+            send(dirs, VaultCommand::Add { entry: Box::new(e) }, false)
         }
         VaultCmd::Edit {
             title,
@@ -311,14 +318,28 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
                 });
             }
             edit.check().map_err(|e| anyhow!(e))?;
-            send(dirs, VaultCommand::Edit { title, edit }, false)
+            send(
+                dirs,
+                VaultCommand::Edit {
+                    title,
+                    edit: Box::new(edit),
+                },
+                false,
+            )
         }
         VaultCmd::Mv { title, folder } => {
             let edit = Edit {
                 folder: Some(folder),
                 ..Edit::default()
             };
-            send(dirs, VaultCommand::Edit { title, edit }, false)
+            send(
+                dirs,
+                VaultCommand::Edit {
+                    title,
+                    edit: Box::new(edit),
+                },
+                false,
+            )
         }
         VaultCmd::Note { title, file } => {
             let mut text = Zeroizing::new(String::new());
@@ -338,7 +359,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
                 None,
                 Command::Vault(VaultCommand::Edit {
                     title: title.clone(),
-                    edit,
+                    edit: Box::new(edit),
                 }),
                 false,
             )?;
@@ -353,7 +374,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             let mut e = Entry::titled(&title);
             e.kind = Kind::Note;
             e.note = text.to_string();
-            send(dirs, VaultCommand::Add { entry: e }, false)
+            send(dirs, VaultCommand::Add { entry: Box::new(e) }, false)
         }
         VaultCmd::Attach { title, file } => {
             let files = dirs.data.join("vault-files");
@@ -445,16 +466,35 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             Ok(0)
         }
         VaultCmd::Rm { title } => send(dirs, VaultCommand::Rm { title }, false),
-        VaultCmd::Import { file } => {
+        VaultCmd::Import {
+            file,
+            file_passphrase_fd,
+        } => {
+            let bytes = Zeroizing::new(
+                std::fs::read(&file).map_err(|e| anyhow!("{}: {e}", file.display()))?,
+            );
             let ext = file
                 .extension()
                 .map(|e| e.to_string_lossy().to_lowercase())
                 .unwrap_or_default();
-            if ext == "kdbx" {
-                bail!("KeePass databases (.kdbx) are not read yet: export CSV from KeePassXC (Database > Export > CSV) and import that");
+            if ext == "kdbx" || kdbx::is_kdbx(&bytes) {
+                return import_kdbx(dirs, &file, &bytes, file_passphrase_fd);
+            }
+            if file_passphrase_fd.is_some() {
+                eprintln!(
+                    "{}: not a KeePass database: read as CSV (--file-passphrase-fd is not used)",
+                    file.display()
+                );
             }
             let text = Zeroizing::new(
-                std::fs::read_to_string(&file).map_err(|e| anyhow!("{}: {e}", file.display()))?,
+                std::str::from_utf8(&bytes)
+                    .map_err(|_| {
+                        anyhow!(
+                            "{}: neither a KeePass database nor CSV text (it is not UTF-8)",
+                            file.display()
+                        )
+                    })?
+                    .to_string(),
             );
             let (rows, bad) = crate::engine::vault::import::from_csv(&text)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
@@ -498,6 +538,37 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `vault import FILE.kdbx`: the header is checked before the password is asked for (a KDBX 3
+/// file is told so at once), the database is read here (its KDF runs in this process, as the
+/// vault's own does), and the entries go to the server as a CSV import's do.
+fn import_kdbx(dirs: &Dirs, file: &std::path::Path, bytes: &[u8], fd: Option<i32>) -> Result<i32> {
+    let name = file.display().to_string();
+    kdbx::check(bytes, &name).map_err(|e| anyhow!(e))?;
+    let pass = Source::new(fd)?
+        .read(&format!("password of {name}"), false)
+        .map_err(|e| match fd {
+            None => anyhow!("{e} (for the database's own password: --file-passphrase-fd N)"),
+            Some(_) => e,
+        })?;
+    let db = kdbx::read(bytes, &pass, &name).map_err(|e| anyhow!(e))?;
+    drop(pass);
+    eprintln!(
+        "{name}: KDBX {}, {} entries read",
+        db.version,
+        db.entries.len()
+    );
+    for n in &db.notes {
+        eprintln!("{name}: {n}");
+    }
+    send(
+        dirs,
+        VaultCommand::Import {
+            entries: db.entries,
+        },
+        false,
+    )
 }
 
 /// A secret from a descriptor, generated, or none.

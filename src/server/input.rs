@@ -28,6 +28,7 @@ impl Server {
         if s.veiled {
             s.veiled = false;
             s.dirty = true;
+            self.greet_new_panes(false);
             return;
         }
         // The prefix is never text for a popup: it closes the popup and is the prefix, so

@@ -103,7 +103,7 @@ pub enum Ev {
     VaultKey {
         session: String,
         pane: u64,
-        result: Result<(u8, vault::Kek), String>,
+        result: Result<(u8, Box<vault::Kek>), String>,
     },
 }
 

@@ -80,8 +80,8 @@ impl Server {
             }
         }
         self.save_all();
-        // Panes that were replaced are greeted again (a vault pane asks for its state: locked).
-        self.greet_new_panes(false);
+        // The fresh panes are greeted (a chat opens its history, a vault pane asks whether it
+        // is locked) when their session shows again, after a key: see `greet_new_panes`.
         tracing::info!(
             micros = took.as_micros() as u64,
             wipe,

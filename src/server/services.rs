@@ -67,6 +67,9 @@ impl Server {
         let new: Vec<(String, u64, PaneKind)> = self
             .sessions
             .iter()
+            // A session blanked by a panic greets its fresh panes only when it shows again, so
+            // nothing (a chat's transcript) is read back into memory while it is blank.
+            .filter(|(_, s)| !s.veiled)
             .flat_map(|(n, s)| {
                 s.panes
                     .iter()

@@ -224,7 +224,7 @@ impl Server {
             .name("vault-kdf".into())
             .spawn(move || {
                 let result = match format::unlock(&bytes, pass.as_bytes()) {
-                    Ok(o) => Ok((o.slot, Kek(o.kek()))),
+                    Ok(o) => Ok((o.slot, Box::new(Kek(o.kek())))),
                     Err(e) => {
                         // A wrong guess costs the guesser time, not the machine: this thread
                         // sleeps, the loop goes on.
@@ -250,7 +250,12 @@ impl Server {
     }
 
     /// A pane's passphrase was tried.
-    pub(super) fn vault_key(&mut self, name: &str, pane: u64, result: Result<(u8, Kek), String>) {
+    pub(super) fn vault_key(
+        &mut self,
+        name: &str,
+        pane: u64,
+        result: Result<(u8, Box<Kek>), String>,
+    ) {
         self.vault.unlocking = false;
         let failed = match result {
             Ok((slot, kek)) => self
@@ -543,7 +548,8 @@ impl Server {
                     .find(&title)
                     .ok_or_else(|| format!("no entry titled {title:?} (fieldkit vault ls)"))?;
                 let v = e.field(&field)?;
-                Ok(format!("{}\n", v.as_str()))
+                // One newline at the end, whatever the value ends with (a history list).
+                Ok(format!("{}\n", v.trim_end_matches('\n')))
             }
             VaultCommand::Add { mut entry } => {
                 if entry.title.trim().is_empty() {
@@ -563,7 +569,7 @@ impl Server {
                 entry.updated = now();
                 let title = entry.title.clone();
                 // A copy made here is in the arena; the one from the socket is zeroed as freed.
-                u.entries.entries.push(entry.clone());
+                u.entries.entries.push(Entry::clone(&entry));
                 self.vault_save(&path)?;
                 Ok(format!("added {title}\n"))
             }
@@ -788,11 +794,11 @@ fn form_command(original: Option<String>, form: &EntryForm) -> VaultCommand {
             e.note = form.note.clone();
             e.password = form.password.clone().unwrap_or_default();
             e.totp = form.totp.clone().unwrap_or_default();
-            VaultCommand::Add { entry: e }
+            VaultCommand::Add { entry: Box::new(e) }
         }
         Some(title) => VaultCommand::Edit {
             title,
-            edit: crate::engine::vault::entries::Edit {
+            edit: Box::new(crate::engine::vault::entries::Edit {
                 title: Some(form.title.trim().to_string()),
                 folder: Some(form.folder.trim().to_string()),
                 tags: Some(tags),
@@ -802,7 +808,7 @@ fn form_command(original: Option<String>, form: &EntryForm) -> VaultCommand {
                 password: form.password.clone(),
                 totp: form.totp.clone(),
                 ..Default::default()
-            },
+            }),
         },
     }
 }

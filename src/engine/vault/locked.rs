@@ -46,7 +46,8 @@ impl LockedKey {
         unsafe {
             let locked = libc::mlock(page as *const libc::c_void, len) == 0;
             let undumped = libc::madvise(page as *mut libc::c_void, len, libc::MADV_DONTDUMP) == 0;
-            if !(locked && undumped) && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let ok = locked && undumped;
+            if !ok && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 tracing::warn!(
                     locked,
                     undumped,

@@ -13,6 +13,7 @@ pub mod file;
 pub mod format;
 pub mod generate;
 pub mod import;
+pub mod kdbx;
 pub mod locked;
 pub mod totp;
 
