@@ -324,8 +324,9 @@ fn free_bytes(dir: &Path) -> u64 {
     st.f_bavail as u64 * st.f_frsize as u64
 }
 
-/// One seal and open by the worker: (seal, open, peaks in KiB, the round trip's SHA-256).
-fn fk_round(src: &Path, tmp: &Path) -> (Ran, Ran, String) {
+/// One seal and open by the worker, then an open into /dev/null (the decryption alone):
+/// (seal, open, open into /dev/null, the round trip's SHA-256).
+fn fk_round(src: &Path, tmp: &Path) -> (Ran, Ran, Duration, String) {
     let exe = std::env::current_exe().expect("the bench's own path");
     let store = tmp.join("store");
     let sealed = run_measured(
@@ -345,31 +346,35 @@ fn fk_round(src: &Path, tmp: &Path) -> (Ran, Ran, String) {
             .expect("the seal worker prints the key")
             .to_string(),
     );
+    let open_into = |dest: &Path| {
+        run_measured(
+            Command::new(&exe)
+                .env(WORKER, "open")
+                .env(WORKER_KEY, &key)
+                .arg(&store)
+                .arg(&id)
+                .arg(dest)
+                .stdin(Stdio::null()),
+            "the open worker",
+        )
+    };
     let back = tmp.join("fk-back");
-    let opened = run_measured(
-        Command::new(&exe)
-            .env(WORKER, "open")
-            .env(WORKER_KEY, &key)
-            .arg(&store)
-            .arg(&id)
-            .arg(&back)
-            .stdin(Stdio::null()),
-        "the open worker",
-    );
-    let _ = std::fs::remove_file(attach::path_of(&store, &id));
+    let opened = open_into(&back);
     let hash = sha256_of(&back);
     let _ = std::fs::remove_file(&back);
-    (sealed, opened, hash)
+    let null = open_into(Path::new("/dev/null")).wall;
+    let _ = std::fs::remove_file(attach::path_of(&store, &id));
+    (sealed, opened, null, hash)
 }
 
-/// One encrypt and decrypt by age: (encrypt, the fsync after it, decrypt, the round trip's
-/// SHA-256).
+/// One encrypt and decrypt by age, then a decrypt into /dev/null: (encrypt, the fsync after it,
+/// decrypt, decrypt into /dev/null, the round trip's SHA-256).
 fn age_round(
     src: &Path,
     tmp: &Path,
     recipient: &str,
     identity: &Path,
-) -> (Ran, Duration, Ran, String) {
+) -> (Ran, Duration, Ran, Duration, String) {
     let out = tmp.join("out.age");
     let enc = run_measured(
         Command::new("age")
@@ -396,10 +401,20 @@ fn age_round(
             .stdin(Stdio::null()),
         "age -d",
     );
-    let _ = std::fs::remove_file(&out);
     let hash = sha256_of(&back);
     let _ = std::fs::remove_file(&back);
-    (enc, synced, dec, hash)
+    let null = run_measured(
+        Command::new("age")
+            .args(["-d", "-i"])
+            .arg(identity)
+            .args(["-o", "/dev/null"])
+            .arg(&out)
+            .stdin(Stdio::null()),
+        "age -d",
+    )
+    .wall;
+    let _ = std::fs::remove_file(&out);
+    (enc, synced, dec, null, hash)
 }
 
 fn files_bench(mib: usize, runs: usize) {
@@ -453,15 +468,17 @@ fn files_bench(mib: usize, runs: usize) {
             .to_string();
     }
     let mb = |d: Duration| mib as f64 / d.as_secs_f64();
-    let (mut fk_seal, mut fk_open, mut fk_seal_peak, mut fk_open_peak) =
-        (vec![], vec![], vec![], vec![]);
+    let (mut fk_seal, mut fk_open, mut fk_seal_peak, mut fk_open_peak, mut fk_null) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut age_enc, mut age_enc_sync, mut age_dec, mut age_enc_peak, mut age_dec_peak) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut age_null = vec![];
     let mut all_equal = true;
     // Interleaved, the order swapped each round, so the page cache and writeback touch both.
     for r in 0..runs {
         let mut fk = |all_equal: &mut bool| {
-            let (s, o, h) = fk_round(&src, tmp.path());
+            let (s, o, null, h) = fk_round(&src, tmp.path());
+            fk_null.push(mb(null));
             fk_seal.push(mb(s.wall));
             fk_open.push(mb(o.wall));
             fk_seal_peak.push(s.peak_kib as f64 / 1024.0);
@@ -469,7 +486,8 @@ fn files_bench(mib: usize, runs: usize) {
             *all_equal &= h == want;
         };
         let mut age = |all_equal: &mut bool| {
-            let (e, sync, d, h) = age_round(&src, tmp.path(), &recipient, &identity);
+            let (e, sync, d, null, h) = age_round(&src, tmp.path(), &recipient, &identity);
+            age_null.push(mb(null));
             age_enc.push(mb(e.wall));
             age_enc_sync.push(mb(e.wall + sync));
             age_dec.push(mb(d.wall));
@@ -491,7 +509,7 @@ fn files_bench(mib: usize, runs: usize) {
     let small_mib = (mib / 64).max(1);
     let small = tmp.path().join("small");
     make_input(&small, small_mib);
-    let (ss, so, sh) = fk_round(&small, tmp.path());
+    let (ss, so, _, sh) = fk_round(&small, tmp.path());
     let _ = std::fs::remove_file(&small);
     let small_ok = sh == sha256_of_len_check(&src, small_mib);
 
@@ -499,7 +517,8 @@ fn files_bench(mib: usize, runs: usize) {
     println!("          each in a process of its own (this bench re-executed, FIELDKIT_BENCH_VAULT_WORKER); age 1.x: `age -e -r RECIPIENT -o OUT IN` and `age -d -i IDENTITY -o BACK OUT`");
     println!("          (X25519 identity from age-keygen; ChaCha20-Poly1305 64 KiB chunks). Every side timed from spawn to exit; peak = the process's VmHWM, read every ms until it exits");
     println!("          (not ru_maxrss, which Linux starts at the spawning process's own peak);");
-    println!("          runs: {runs} each, interleaved (order swapped each round), median; MiB/s = {mib} MiB / wall time; the input was just written, so it is in the page cache for all.");
+    println!("          runs: {runs} each, interleaved (order swapped each round), median; MiB/s = {mib} MiB / wall time; the input was just written, so it is in the page cache for all;");
+    println!("          each side also opens its file once more into /dev/null, which leaves out writing the plaintext to the page cache.");
     if peer {
         println!(
             "  encrypt: fieldkit seal {:7.0} MiB/s   age -e {:7.0} MiB/s, {:7.0} MiB/s with its output synced as seal does   ratio {:.2}x vs synced (goal >= 1.0x), {:.2}x vs age as it exits",
@@ -516,6 +535,12 @@ fn files_bench(mib: usize, runs: usize) {
             med(&fk_open) / med(&age_dec)
         );
         println!(
+            "  decrypt into /dev/null (the decryption alone, no page-cache writes): fieldkit open {:7.0} MiB/s   age -d {:7.0} MiB/s   ratio {:.2}x",
+            med(&fk_null),
+            med(&age_null),
+            med(&fk_null) / med(&age_null)
+        );
+        println!(
             "  peak memory: fieldkit seal {:.1} MiB, open {:.1} MiB (goal: flat, under 64 MiB)   age -e {:.1} MiB, age -d {:.1} MiB",
             spread(&fk_seal_peak).2,
             spread(&fk_open_peak).2,
@@ -524,9 +549,10 @@ fn files_bench(mib: usize, runs: usize) {
         );
     } else {
         println!(
-            "  encrypt: fieldkit seal {:7.0} MiB/s   decrypt: fieldkit open {:7.0} MiB/s (no peer)",
+            "  encrypt: fieldkit seal {:7.0} MiB/s   decrypt: fieldkit open {:7.0} MiB/s, {:7.0} MiB/s into /dev/null (no peer)",
             med(&fk_seal),
-            med(&fk_open)
+            med(&fk_open),
+            med(&fk_null)
         );
         println!(
             "  peak memory: fieldkit seal {:.1} MiB, open {:.1} MiB (goal: flat, under 64 MiB)",
