@@ -442,7 +442,7 @@ pub fn run(dirs: &Dirs, cmd: VaultCmd) -> Result<i32> {
             };
             let files = dirs.data.join("vault-files");
             let n = if path.as_os_str() == "-" {
-                attach::open(&files, id, key, &mut std::io::stdout().lock())
+                attach::open(&files, id, key, &mut std::io::stdout())
                     .map_err(|e| anyhow!("{title}: {e}"))?
             } else {
                 let dest = if path.is_dir() {

@@ -288,7 +288,7 @@ pub struct VaultPane {
     /// The TOTP code being shown: title, code, seconds left, period.
     totp: Option<(String, String, u64, u64)>,
     note: Option<String>,
-    matcher: Option<Matcher>,
+    search: Option<Search>,
 }
 
 impl std::fmt::Debug for VaultPane {
@@ -316,19 +316,116 @@ fn zero(s: &mut String) {
 
 /// The entries that match `query` (nucleo, smart case, over folder, title and tags), best
 /// first, ties in list order; every entry when the query is empty. `haystacks` are
-/// `haystack(e)` of each entry, made once per list.
+/// `haystack(e)` of each entry, made once per list. Stateless: the pane uses `Search`.
 pub fn filter(haystacks: &[Utf32String], query: &str, matcher: &mut Matcher) -> Vec<usize> {
     if query.trim().is_empty() {
         return (0..haystacks.len()).collect();
     }
     let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
-    let mut scored: Vec<(u32, usize)> = haystacks
+    let mut keys: Vec<u64> = haystacks
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| pattern.score(h.slice(..), matcher).map(|s| (s, i)))
+        .filter_map(|(i, h)| pattern.score(h.slice(..), matcher).map(|s| key(s, i)))
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().map(|(_, i)| i).collect()
+    keys.sort_unstable();
+    keys.into_iter().map(index).collect()
+}
+
+/// Score and position packed so that one integer sort puts the best first and ties in order.
+fn key(score: u32, i: usize) -> u64 {
+    (u64::from(u32::MAX - score) << 32) | i as u64
+}
+
+fn index(k: u64) -> usize {
+    (k & 0xffff_ffff) as usize
+}
+
+/// Search as you type. A query that extends the last one (a letter typed at the end) is
+/// matched against the last one's matches only, since a longer fuzzy pattern can only match
+/// fewer; patterns with negation (`!`), alternatives (`|`) or escapes start over. Scoring is
+/// split across the machine's cores (up to 4), each with its own matcher, and the results are
+/// sorted as packed integers. What the vault bench measures is this.
+pub struct Search {
+    matchers: Vec<Matcher>,
+    /// The last query and its matches (unsorted positions).
+    last: Option<(String, Vec<usize>)>,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        Search {
+            matchers: (0..n).map(|_| Matcher::new(Config::DEFAULT)).collect(),
+            last: None,
+        }
+    }
+}
+
+impl Search {
+    /// Forgets the last query (the list changed).
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+
+    /// The positions in `haystacks` matching `query`, best first.
+    pub fn run(&mut self, haystacks: &[Utf32String], query: &str) -> Vec<usize> {
+        if query.trim().is_empty() {
+            self.last = None;
+            return (0..haystacks.len()).collect();
+        }
+        let narrowing = |q: &str| !q.contains(['!', '|', '\\']);
+        let from: Option<Vec<usize>> = match self.last.take() {
+            Some((q, m)) if narrowing(query) && query.starts_with(&q) && !q.trim().is_empty() => {
+                Some(m)
+            }
+            _ => None,
+        };
+        let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
+        let total = from.as_ref().map_or(haystacks.len(), |m| m.len());
+        let parts = self.matchers.len().min(total / 8192 + 1).max(1);
+        let per = total.div_ceil(parts).max(1);
+        let score = |m: &mut Matcher, range: std::ops::Range<usize>| -> Vec<u64> {
+            let mut out = Vec::new();
+            for j in range {
+                let i = from.as_ref().map_or(j, |f| f[j]);
+                if let Some(s) = pattern.score(haystacks[i].slice(..), m) {
+                    out.push(key(s, i));
+                }
+            }
+            out
+        };
+        let mut keys: Vec<u64> = if parts == 1 {
+            score(&mut self.matchers[0], 0..total)
+        } else {
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = self
+                    .matchers
+                    .iter_mut()
+                    .take(parts)
+                    .enumerate()
+                    .map(|(k, m)| {
+                        let range = k * per..((k + 1) * per).min(total);
+                        let score = &score;
+                        sc.spawn(move || score(m, range))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        keys.sort_unstable();
+        let shown: Vec<usize> = keys.into_iter().map(index).collect();
+        // Kept in list order, so the next narrowing visits the haystacks in memory order.
+        let mut matched = shown.clone();
+        matched.sort_unstable();
+        self.last = Some((query.to_string(), matched));
+        shown
+    }
 }
 
 /// What search reads of an entry.
@@ -338,10 +435,8 @@ pub fn haystack(e: &EntrySummary) -> Utf32String {
 
 impl VaultPane {
     fn rank(&mut self) {
-        let m = self
-            .matcher
-            .get_or_insert_with(|| Matcher::new(Config::DEFAULT));
-        self.shown = filter(&self.haystacks, &self.query, m);
+        let search = self.search.get_or_insert_with(Search::default);
+        self.shown = search.run(&self.haystacks, &self.query);
         self.sel = self.sel.min(self.shown.len().saturating_sub(1));
     }
 
@@ -380,6 +475,7 @@ impl VaultPane {
         zero(&mut self.passphrase);
         self.entries = None;
         self.haystacks.clear();
+        self.search = None;
         self.shown.clear();
         self.query.clear();
         self.sel = 0;
@@ -716,6 +812,9 @@ impl Pane for VaultPane {
                 self.unlocking = false;
                 zero(&mut self.passphrase);
                 self.haystacks = e.iter().map(haystack).collect();
+                if let Some(s) = self.search.as_mut() {
+                    s.reset();
+                }
                 self.entries = Some(e);
                 self.rank();
                 // The cursor stays on the entry it was on (an edit, a save elsewhere).

@@ -353,3 +353,45 @@ fn search_is_nucleo_over_folders_titles_and_tags() {
     // A user name is not searched (it is shown, not a way to find).
     assert!(!titles("field-7", &mut m).contains(&"Satellite phone".to_string()));
 }
+
+/// Typing a key at a time (narrowing from the last matches, scoring split across threads)
+/// finds exactly what a search from scratch finds, in the same order, whatever is typed:
+/// letters, spaces, negation, backspace.
+#[test]
+fn search_as_you_type_agrees_with_a_search_from_scratch() {
+    let words = [
+        "radio", "camp", "sat", "phone", "fuel", "north", "wifi", "maps", "ops",
+    ];
+    let mut seed = 7u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let hay: Vec<Utf32String> = (0..40_000)
+        .map(|_| {
+            let w = |n: u64| words[(n % words.len() as u64) as usize];
+            Utf32String::from(
+                format!("{} {} {}{}", w(next()), w(next()), w(next()), next() % 97).as_str(),
+            )
+        })
+        .collect();
+    let mut search = Search::default();
+    let mut m = Matcher::new(Config::DEFAULT);
+    let mut typed = String::new();
+    for step in [
+        "r", "a", "d", " ", "n", "o", "\u{8}", "\u{8}", "!", "c", "a", " ", "4", "2",
+    ] {
+        if step == "\u{8}" {
+            typed.pop();
+        } else {
+            typed.push_str(step);
+        }
+        assert_eq!(
+            search.run(&hay, &typed),
+            filter(&hay, &typed, &mut m),
+            "after typing {typed:?}"
+        );
+    }
+}

@@ -8,6 +8,14 @@ chunk changed, moved, dropped or taken from another file is refused. The last ch
 (0x80 then zeros, ISO/IEC 7816-4) to a whole chunk, so a sealed file shows its size only to
 64 KiB.
 
+Speed (benches/vault.rs, against age): chunks are independent, so a batch of 32 is sealed or
+opened on two threads; sealing asks the kernel to start writing each batch as the next is
+sealed (the sync at the end then has little left); opening hands each batch to a writer thread
+while the next is decrypted. Memory stays at two batches (4 MiB) whatever the file's size. On
+this project's machines RustCrypto's GHASH is most of the time of an open (a profile shows
+polyval's multiply at 43%); ChaCha20-Poly1305 measured only 8% faster per core here, so the
+vault keeps one AEAD throughout.
+
 ```text
 offset size  field
      0    8  magic "FKFILE\0\0"
@@ -28,6 +36,48 @@ const VERSION: u16 = 1;
 const HEAD: usize = 8 + 2 + 16;
 pub const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
+/// Chunks read, sealed or opened, and written at a time (2 MiB): few system calls, and work
+/// for every core.
+const BATCH: usize = 32;
+
+/// Runs `f(i, chunk)` on each `CHUNK + TAG` slot of `batch`, split across up to two threads
+/// (AES-GCM is per chunk, so chunks are independent); the first error wins.
+fn crypt_batch<E: Send>(
+    batch: &mut [u8],
+    f: impl Fn(usize, &mut [u8]) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    let slots = batch.len() / (CHUNK + TAG);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(2);
+    if threads < 2 || slots < 2 {
+        return batch
+            .chunks_mut(CHUNK + TAG)
+            .enumerate()
+            .try_for_each(|(i, c)| f(i, c));
+    }
+    let half = slots.div_ceil(2);
+    let (a, b) = batch.split_at_mut(half * (CHUNK + TAG));
+    let f = &f;
+    std::thread::scope(|sc| {
+        let other = sc.spawn(move || {
+            b.chunks_mut(CHUNK + TAG)
+                .enumerate()
+                .try_for_each(|(i, c)| f(half + i, c))
+        });
+        let mine = a
+            .chunks_mut(CHUNK + TAG)
+            .enumerate()
+            .try_for_each(|(i, c)| f(i, c));
+        // A panic in the other thread cannot happen (no indexing beyond the slot); if it did,
+        // it is raised here.
+        let theirs = other
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        mine.and(theirs)
+    })
+}
 
 /// A sealed file's id and key, as the entry keeps them (hex).
 pub struct Sealed {
@@ -95,33 +145,64 @@ pub fn seal(src: &mut impl Read, dir: &Path) -> std::io::Result<Sealed> {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        let mut out = std::io::BufWriter::with_capacity(4 * CHUNK, f);
-        out.write_all(MAGIC)?;
-        out.write_all(&VERSION.to_le_bytes())?;
-        out.write_all(&id)?;
+        let mut out = f;
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&VERSION.to_le_bytes());
+        head.extend_from_slice(&id);
+        out.write_all(&head)?;
         let cipher = Aes256Gcm::new(key.as_ref().into());
-        let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
-        let (mut size, mut counter) = (0u64, 0u64);
-        loop {
-            let n = read_full(src, &mut buf)?;
-            size += n as u64;
-            let last = n < CHUNK;
-            if last {
-                buf[n] = 0x80;
-                buf[n + 1..].fill(0);
+        // A batch of chunks at a time: read, sealed in parallel in place, written in one go.
+        let mut buf = Zeroizing::new(vec![0u8; BATCH * (CHUNK + TAG)]);
+        let (mut size, mut counter, mut done) = (0u64, 0u64, false);
+        while !done {
+            let mut filled = 0;
+            while filled < BATCH && !done {
+                let slot = &mut buf[filled * (CHUNK + TAG)..][..CHUNK];
+                let n = read_full(src, slot)?;
+                size += n as u64;
+                if n < CHUNK {
+                    // The last chunk: padded to a whole one (0x80 then zeros).
+                    slot[n] = 0x80;
+                    slot[n + 1..].fill(0);
+                    done = true;
+                }
+                filled += 1;
             }
-            let tag = cipher
-                .encrypt_in_place_detached(Nonce::from_slice(&nonce(counter, last)), &id, &mut buf)
-                .map_err(|_| std::io::Error::other("encryption failed"))?;
-            out.write_all(&buf)?;
-            out.write_all(&tag)?;
-            counter += 1;
-            if last {
-                break;
+            let base = counter;
+            crypt_batch(&mut buf[..filled * (CHUNK + TAG)], |i, chunk| {
+                let last = done && i + 1 == filled;
+                let (data, tag) = chunk.split_at_mut(CHUNK);
+                let t = cipher
+                    .encrypt_in_place_detached(
+                        Nonce::from_slice(&nonce(base + i as u64, last)),
+                        &id,
+                        data,
+                    )
+                    .map_err(|_| ())?;
+                tag.copy_from_slice(&t);
+                Ok::<(), ()>(())
+            })
+            .map_err(|_| std::io::Error::other("encryption failed"))?;
+            out.write_all(&buf[..filled * (CHUNK + TAG)])?;
+            counter += filled as u64;
+            // Start writing this batch to the disk now, while the next is sealed, so the sync
+            // at the end has little left to wait for (a hint: failure changes nothing).
+            {
+                use std::os::fd::AsRawFd;
+                let len = (filled * (CHUNK + TAG)) as i64;
+                let end = HEAD as i64 + counter as i64 * (CHUNK + TAG) as i64;
+                // SAFETY: a plain system call on a descriptor this function owns.
+                unsafe {
+                    libc::sync_file_range(
+                        out.as_raw_fd(),
+                        end - len,
+                        len,
+                        libc::SYNC_FILE_RANGE_WRITE,
+                    );
+                }
             }
         }
-        let f = out.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
+        out.sync_all()?;
         Ok(size)
     })();
     match written {
@@ -170,7 +251,12 @@ impl From<std::io::Error> for OpenError {
 
 /// Opens the sealed file `id` with `key` (hex, as the entry keeps them) and writes its contents
 /// to `out`, chunk by chunk; every chunk is checked before it is written.
-pub fn open(dir: &Path, id: &str, key: &str, out: &mut impl Write) -> Result<u64, OpenError> {
+pub fn open(
+    dir: &Path,
+    id: &str,
+    key: &str,
+    out: &mut (impl Write + Send),
+) -> Result<u64, OpenError> {
     let bad = |why: &str| OpenError::NotOurs(why.to_string());
     let id_bytes: [u8; 16] = unhex(id).ok_or_else(|| bad("the entry's file id does not read"))?;
     let key: Zeroizing<[u8; 32]> =
@@ -200,35 +286,82 @@ pub fn open(dir: &Path, id: &str, key: &str, out: &mut impl Write) -> Result<u64
     }
     let n = body / whole;
     let cipher = Aes256Gcm::new(key.as_ref().into());
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK + TAG]);
-    let mut size = 0u64;
-    let mut f = std::io::BufReader::with_capacity(4 * CHUNK, f);
-    for i in 0..n {
-        if read_full(&mut f, &mut buf)? < CHUNK + TAG {
-            return Err(OpenError::Damaged(i));
-        }
-        let last = i + 1 == n;
-        let (data, tag) = buf.split_at_mut(CHUNK);
-        cipher
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&nonce(i, last)),
-                &id_bytes,
-                data,
-                Tag::from_slice(tag),
-            )
-            .map_err(|_| OpenError::Damaged(i))?;
-        let keep = if last {
-            match data.iter().rposition(|b| *b != 0) {
-                Some(p) if data[p] == 0x80 => p,
-                _ => return Err(OpenError::Damaged(i)),
-            }
-        } else {
-            CHUNK
-        };
-        out.write_all(&data[..keep])?;
-        size += keep as u64;
+    // Two buffers in turn: a writer thread writes one batch out while the next is read and
+    // decrypted, so the page-cache copy and the crypto overlap.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Zeroizing<Vec<u8>>, usize)>(1);
+    let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(2);
+    for _ in 0..2 {
+        let _ = free_tx.send(Zeroizing::new(vec![0u8; BATCH * (CHUNK + TAG)]));
     }
-    out.flush()?;
+    let mut size = 0u64;
+    std::thread::scope(|sc| -> Result<(), OpenError> {
+        let writer = sc.spawn(move || -> std::io::Result<()> {
+            for (buf, keep) in full_rx {
+                // Each chunk's data from where it lies (no copy to close the gaps the tags
+                // leave), `keep` bytes in all.
+                let mut left = keep;
+                for chunk in buf.chunks(CHUNK + TAG) {
+                    if left == 0 {
+                        break;
+                    }
+                    let n = left.min(CHUNK);
+                    out.write_all(&chunk[..n])?;
+                    left -= n;
+                }
+                let _ = free_tx.send(buf);
+            }
+            out.flush()
+        });
+        let decrypted = (|| -> Result<(), OpenError> {
+            let mut at = 0u64;
+            while at < n {
+                let k = (n - at).min(BATCH as u64) as usize;
+                // No buffer back means the writer stopped: its error is reported below.
+                let Ok(mut buf) = free_rx.recv() else {
+                    return Ok(());
+                };
+                let batch = &mut buf[..k * (CHUNK + TAG)];
+                if read_full(&mut f, batch)? < batch.len() {
+                    return Err(OpenError::Damaged(at));
+                }
+                let base = at;
+                crypt_batch(batch, |i, chunk| {
+                    let (data, tag) = chunk.split_at_mut(CHUNK);
+                    let i = base + i as u64;
+                    cipher
+                        .decrypt_in_place_detached(
+                            Nonce::from_slice(&nonce(i, i + 1 == n)),
+                            &id_bytes,
+                            data,
+                            Tag::from_slice(tag),
+                        )
+                        .map_err(|_| i)
+                })
+                .map_err(OpenError::Damaged)?;
+                // What of the batch is the file: every chunk's data, the last one's unpadded.
+                let mut keep = k * CHUNK;
+                if at + k as u64 == n {
+                    let last = &batch[(k - 1) * (CHUNK + TAG)..][..CHUNK];
+                    match last.iter().rposition(|b| *b != 0) {
+                        Some(p) if last[p] == 0x80 => keep = (k - 1) * CHUNK + p,
+                        _ => return Err(OpenError::Damaged(n - 1)),
+                    }
+                }
+                size += keep as u64;
+                if full_tx.send((buf, keep)).is_err() {
+                    return Ok(());
+                }
+                at += k as u64;
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        decrypted?;
+        written.map_err(OpenError::Io)
+    })?;
     Ok(size)
 }
 
@@ -274,7 +407,18 @@ mod tests {
     #[test]
     fn round_trips_at_and_around_chunk_boundaries() {
         let dir = tempfile::tempdir().expect("dir");
-        for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
+        // Around chunk boundaries, and around batch boundaries (sealed and opened in parallel).
+        for n in [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            3 * CHUNK + 17,
+            BATCH * CHUNK - 1,
+            BATCH * CHUNK,
+            2 * BATCH * CHUNK + 17,
+        ] {
             let d = data(n);
             let s = seal(&mut &d[..], dir.path()).expect("seal");
             assert_eq!(s.size, n as u64);
@@ -331,6 +475,17 @@ mod tests {
         swapped.extend_from_slice(&good[HEAD + 2 * whole..]);
         std::fs::write(&p, &swapped).expect("write");
         assert!(export(dir.path(), &s.id, &s.key, &dest).is_err());
+        // A flip in the second batch of a bigger file names its chunk.
+        let big = data(BATCH * CHUNK + 3 * CHUNK);
+        let s2 = seal(&mut &big[..], dir.path()).expect("seal");
+        let p2 = path_of(dir.path(), &s2.id);
+        let mut bytes = std::fs::read(&p2).expect("read");
+        bytes[HEAD + (BATCH + 1) * whole + 5] ^= 4;
+        std::fs::write(&p2, &bytes).expect("write");
+        assert!(matches!(
+            open(dir.path(), &s2.id, &s2.key, &mut std::io::sink()),
+            Err(OpenError::Damaged(c)) if c == BATCH as u64 + 1
+        ));
         // The wrong key.
         std::fs::write(&p, &good).expect("write");
         let other = "00".repeat(32);
