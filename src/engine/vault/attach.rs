@@ -378,9 +378,9 @@ pub fn export(dir: &Path, id: &str, key: &str, dest: &Path) -> Result<u64, OpenE
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(4 * CHUNK, f);
-        let n = open(dir, id, key, &mut w)?;
-        let f = w.into_inner().map_err(|e| OpenError::Io(e.into_error()))?;
+        // Written a chunk at a time already: no buffer (and no copy) between.
+        let mut f = f;
+        let n = open(dir, id, key, &mut f)?;
         f.sync_all()?;
         Ok(n)
     })();
