@@ -213,6 +213,10 @@ fn saves_are_atomic_keep_the_previous_generation_and_leave_the_old_file_on_failu
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
             .expect("chmod");
         assert_eq!(std::fs::read(&path).expect("read"), second);
+    } else {
+        // Root ignores permission bits: tests/vault_full.rs makes the folder immutable instead
+        // (chattr +i) and checks the same through the server.
+        eprintln!("the read-only folder case is checked by tests/vault_full.rs when run as root");
     }
     // A crash between the two renames: the backup is read, and said to be.
     std::fs::remove_file(&path).expect("rm");
