@@ -1,12 +1,12 @@
 //! Where the unlocked vault's entries live in the server's memory: read from the running
-//! server's own /proc/PID/smaps and /proc/PID/mem (same user; no root needed where Yama's
-//! ptrace_scope is 0 or 1 with the server a child of ours, and the test says so when the kernel
+//! server's own /proc/PID/smaps and /proc/PID/mem (same user, no root: the server is this
+//! test's child, which Yama's ptrace_scope 1 allows; the test fails saying why if the kernel
 //! refuses). Every copy of a secret the server holds must be in its secret arena: a region the
 //! kernel reports as left out of core dumps (`dd`), and locked (`lo`) as far as the machine's
 //! RLIMIT_MEMLOCK allows.
 mod common;
 
-use common::{Fk, BIN};
+use common::{ChildServer, Fk, BIN};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::process::{Command, Stdio};
 
@@ -103,7 +103,9 @@ fn an_unlocked_vaults_secrets_are_only_in_locked_undumpable_memory() {
     )
     .status
     .success());
-    fk.ok(&["new", "-d", "-s", "mem"]);
+    // The server as this test's child, so its memory can be read under Yama's ptrace_scope 1
+    // too (see `ChildServer`).
+    let server = ChildServer::start(&fk);
     let u = with_stdin(
         &fk,
         &["vault", "unlock", "--passphrase-fd", "0"],
@@ -119,7 +121,7 @@ fn an_unlocked_vaults_secrets_are_only_in_locked_undumpable_memory() {
     assert!(add.status.success(), "{add:?}");
     // Read back once (a reply string is made and freed on the way).
     assert_eq!(fk.ok(&["vault", "get", "Cache"]).trim(), marker);
-    let pid = fk.server_pid();
+    let pid = server.pid();
     let hits = find_in_memory(pid, marker.as_bytes());
     assert!(
         !hits.is_empty(),

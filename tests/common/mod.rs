@@ -282,3 +282,74 @@ impl Drop for Fk {
         }
     }
 }
+
+/// The server of a test started as the test's own child (`fieldkit __server`, as the CLI starts
+/// it), so that the test may read its memory as an ordinary user: reading /proc/PID/mem needs
+/// ptrace access, which for the same user is granted unless the process made itself undumpable,
+/// and under Yama's `ptrace_scope = 1` (Ubuntu's and Debian's default) only to an ancestor. A
+/// server started by the CLI is re-parented (setsid, its starter exits) and is no descendant of
+/// the test. (Tried on the machine this was written on, a kernel without Yama: the scan reads
+/// the server's memory as root and as an ordinary user alike; a CLI-started server would be
+/// readable there too, but not under ptrace_scope = 1, hence this.) Killed and reaped when
+/// dropped.
+pub struct ChildServer {
+    child: std::process::Child,
+    pid_file: std::path::PathBuf,
+}
+
+impl ChildServer {
+    pub fn start(fk: &Fk) -> ChildServer {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("__server")
+            .env("FIELDKIT_HOME", fk.path())
+            .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
+            .env("SHELL", "/bin/sh")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        // Its own session, as the CLI gives it: no signal to the test's group reaches it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("fieldkit __server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(TIMEOUT).unwrap_or_default();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the server did not start; its log:\n{}",
+            std::fs::read_to_string(fk.path().join("data/logs/server.log")).unwrap_or_default()
+        );
+        ChildServer {
+            child,
+            pid_file: fk.path().join("run/server.pid"),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Reaped: its pid may be anyone's now, so `Fk`'s drop must not kill it again.
+        let named = std::fs::read_to_string(&self.pid_file).unwrap_or_default();
+        if named.trim() == self.child.id().to_string() {
+            let _ = std::fs::remove_file(&self.pid_file);
+        }
+    }
+}
