@@ -11,6 +11,7 @@ pub mod data;
 pub mod llm;
 pub mod probe;
 pub mod pty;
+pub mod queue;
 pub mod vault;
 
 use crate::wire;
