@@ -46,6 +46,8 @@ pub struct Config {
     pub llm: LlmConfig,
     /// The vault.
     pub vault: VaultConfig,
+    /// The work queue.
+    pub queue: QueueConfig,
     /// What panic does besides locking the vault and clearing every pane and scrollback:
     /// "clear" (that alone) or "wipe" (also deletes the chat history, SQL history and the
     /// retrieval index).
@@ -58,6 +60,25 @@ pub enum PanicMode {
     #[default]
     Clear,
     Wipe,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Who you are in the queue's history and as an assignee (default: $USER).
+    pub me: Option<String>,
+    /// The roles you may claim items for (an item with no role: anyone).
+    pub roles: Vec<String>,
+}
+
+impl QueueConfig {
+    pub fn me(&self) -> String {
+        self.me
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "me".into())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -179,6 +200,7 @@ impl Default for Config {
             data: DataConfig::default(),
             llm: LlmConfig::default(),
             vault: VaultConfig::default(),
+            queue: QueueConfig::default(),
             panic: PanicMode::Clear,
         }
     }

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod logging;
 pub mod paths;
 pub mod protocol;
+pub mod queuecli;
 pub mod remote;
 pub mod server;
 pub mod sqlcli;

@@ -85,6 +85,42 @@ pub enum Command {
     /// `fieldkit panic`: lock and wipe the vault, clear every pane and scrollback, blank every
     /// client's screen.
     Panic,
+    /// The work queue (`fieldkit queue ...`).
+    Queue(QueueCommand),
+}
+
+/// What `fieldkit queue` asks of the server; answers are text or JSON on stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueueCommand {
+    Add {
+        title: String,
+        body: String,
+        priority: crate::engine::queue::Priority,
+        /// Milliseconds from now until due.
+        sla: Option<i64>,
+        /// A due time (ms since the epoch).
+        due: Option<i64>,
+        role: String,
+        tags: Vec<String>,
+        project: String,
+    },
+    /// Every item as JSON (the CLI sorts and filters).
+    List,
+    Show {
+        id: String,
+    },
+    Move {
+        id: String,
+        mv: crate::engine::queue::Move,
+    },
+    Comment {
+        id: String,
+        text: String,
+    },
+    Export,
+    Import {
+        items: Vec<crate::engine::queue::Item>,
+    },
 }
 
 /// What `fieldkit vault` asks of the server. Secrets travel only over the user's own socket

@@ -49,6 +49,7 @@ impl Server {
         match cmd {
             Command::Ping => Ok("pong\n".into()),
             Command::Vault(v) => self.vault_command(v),
+            Command::Queue(q) => self.queue_command(q),
             Command::Panic => {
                 let took = self.panic();
                 Ok(format!(

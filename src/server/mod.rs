@@ -29,6 +29,7 @@ pub mod memory;
 mod panic;
 pub mod popup;
 mod probe;
+mod queue;
 pub mod render;
 mod services;
 pub mod session;
@@ -173,6 +174,8 @@ pub struct Server {
     events: mpsc::UnboundedSender<Ev>,
     /// The unlocked vault, if any (`vault`).
     vault: vault::Vault,
+    /// The work queue's database, once used (`queue`).
+    queue: queue::Queue,
     /// The data engine's own state (`data`).
     data: data::Data,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
@@ -297,6 +300,7 @@ impl Server {
             paste: None,
             events,
             vault: vault::Vault::default(),
+            queue: queue::Queue::default(),
             data: data::Data::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),

@@ -359,7 +359,7 @@ mod tests {
 
     fn item(title: &str, role: &str) -> Item {
         Item {
-            id: new_id(1_000),
+            id: new_id(),
             title: title.into(),
             body: String::new(),
             state: State::Queued,

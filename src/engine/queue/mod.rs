@@ -3,9 +3,11 @@ The work queue's model: items, their states and the moves between them, SLAs and
 functions over plain data, so the store (`store/queue.rs`), the server's queue service, the CLI
 and the pane all judge an item the same way, and tests need no database.
 
-An item's id is 128 bits: 48 bits of milliseconds since the epoch, then 80 random ones, in hex.
-That makes ids unique across machines (the mesh will sync items) and sortable by creation, and a
-unique prefix of four or more characters names an item on the command line, as git's do.
+An item's id is 128 random bits in hex (as a version-4 UUID carries 122): unique across machines
+(the mesh will sync items), and random from the first character, so the first few name an item
+on the command line as git's do (the list shows eight). Ids were first made to start with the
+time, to sort by creation; then every item made in the same hour shared its first eight
+characters, and nobody could type one.
 */
 
 use serde::{Deserialize, Serialize};
@@ -205,10 +207,10 @@ impl Item {
         }
     }
 
-    /// The urgency score (higher first), as the README documents it:
-    /// priority (H 6, M 3.9, L 1.8) + SLA (12 x the share used, up to 12; 15 once overdue)
-    /// + age (2 x age in days / 30, up to 2) + state (IN_PROGRESS 4, CLAIMED 1, BLOCKED -5),
-    /// and 0 for completed or cancelled items.
+    /// The urgency score (higher first), as the README documents it: the sum of priority
+    /// (H 6, M 3.9, L 1.8), SLA (12 times the share used, up to 12; 15 once overdue), age (2
+    /// times the age in days over 30, up to 2) and state (IN_PROGRESS 4, CLAIMED 1, BLOCKED
+    /// -5); 0 for completed or cancelled items.
     pub fn urgency(&self, now: i64) -> f64 {
         if !self.state.is_open() {
             return 0.0;
@@ -235,16 +237,12 @@ impl Item {
     }
 }
 
-/// A new id: 48 bits of milliseconds, 80 random bits, 32 hex characters.
-pub fn new_id(now_ms: i64) -> String {
-    let mut r = [0u8; 10];
+/// A new id: 128 random bits, 32 hex characters.
+pub fn new_id() -> String {
+    let mut r = [0u8; 16];
     // Without the OS's random source two machines could make the same id: fatal by design.
     getrandom::fill(&mut r).expect("the operating system's random number source failed");
-    let mut s = format!("{:012x}", (now_ms as u64) & 0xffff_ffff_ffff);
-    for b in r {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    r.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Milliseconds since the epoch on the wall clock (SLAs are wall-clock: a suspended laptop's

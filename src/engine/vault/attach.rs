@@ -281,7 +281,7 @@ pub fn open(
     }
     let body = len - HEAD as u64;
     let whole = (CHUNK + TAG) as u64;
-    if body == 0 || body % whole != 0 {
+    if body == 0 || !body.is_multiple_of(whole) {
         return Err(OpenError::Damaged(body / whole));
     }
     let n = body / whole;

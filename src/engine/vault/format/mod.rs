@@ -295,7 +295,7 @@ fn parse(file: &[u8]) -> Result<Header<'_>, VaultError> {
     }
     if lens
         .iter()
-        .any(|l| *l == 0 || *l as usize % (CHUNK + TAG) != 0)
+        .any(|l| *l == 0 || !(*l as usize).is_multiple_of(CHUNK + TAG))
     {
         return Err(VaultError::HeaderDamaged);
     }
