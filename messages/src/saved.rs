@@ -79,6 +79,8 @@ pub enum PaneState {
     },
     /// The vault pane: nothing of the vault is saved with the layout.
     Vault,
+    /// The queue pane: the items are in queue.db.
+    Queue,
 }
 
 impl PaneState {
@@ -91,6 +93,7 @@ impl PaneState {
             PaneState::Sql { .. } => PaneKind::Sql,
             PaneState::Chat { .. } => PaneKind::Chat,
             PaneState::Vault => PaneKind::Vault,
+            PaneState::Queue => PaneKind::Queue,
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum EngineRequest {
     Chat(crate::llm::ChatRequest),
     /// For the vault's service: the entries, a field.
     Vault(crate::vault::VaultRequest),
+    /// For the queue's service: the items, a move, an add.
+    Queue(crate::queue::QueueRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +64,8 @@ pub enum Engine {
     Llm,
     /// The vault, in the server.
     Vault,
+    /// The work queue (queue.db), in the server.
+    Queue,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -104,6 +108,7 @@ pub enum EngineEvent {
     Ready,
     Chat(crate::llm::ChatEvent),
     Vault(crate::vault::VaultEvent),
+    Queue(crate::queue::QueueEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

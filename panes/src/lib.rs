@@ -14,6 +14,7 @@ pub mod engine;
 pub mod grid;
 pub mod keys;
 pub mod llm;
+pub mod queue;
 pub mod registry;
 pub mod sql;
 pub mod status;

@@ -19,6 +19,7 @@ pub const PANES: &[&PaneSpec] = &[
     &crate::sql::SPEC,
     &crate::chat::SPEC,
     &crate::vault::SPEC,
+    &crate::queue::SPEC,
 ];
 
 /// The registration of `kind`; `None` for kinds this build cannot open.
@@ -253,7 +254,7 @@ mod tests {
 
     #[test]
     fn kinds_not_built_are_refused() {
-        assert!(restore(None, PaneKind::Queue, "sh").is_none());
+        assert!(restore(None, PaneKind::Mesh, "sh").is_none());
         assert!(!is_built(PaneKind::Mesh));
         assert!(is_built(PaneKind::Grid));
     }

@@ -20,6 +20,9 @@ use crate::{
 use crossterm::event::{KeyCode, KeyModifiers};
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32String};
+
+/// Search text, as nucleo reads it (the queue pane uses `Search` too).
+pub use nucleo_matcher::Utf32String as Utf32;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;

@@ -45,6 +45,7 @@ const SERVICES: &[&services::ServiceSpec] = &[
     &data::SERVICE,
     &chat::SERVICE,
     &vault::SERVICE,
+    &queue::SERVICE,
 ];
 
 use crate::config;

@@ -6,9 +6,20 @@ config.toml: one server is one person's.
 */
 
 use super::*;
-use crate::engine::queue::{new_id, now_ms, Item, State};
+use crate::engine::queue::{new_id, now_ms, Item, Move, Priority, SlaState, State};
 use crate::protocol::QueueCommand;
 use crate::store::queue::QueueStore;
+use fieldkit_panes::queue::{QueueDetail, QueueEvent, QueueRequest, QueueRow, Sla};
+use services::ServiceSpec;
+
+pub(super) const SERVICE: ServiceSpec = ServiceSpec {
+    engine: Some(fieldkit_panes::Engine::Queue),
+    worker: None,
+    opened: services::nothing_opened,
+    frame: services::no_frames,
+    lost: services::nothing_lost,
+    save: services::nothing_saved,
+};
 
 #[derive(Default)]
 pub(super) struct Queue {
@@ -29,7 +40,116 @@ impl Server {
             .ok_or_else(|| "the queue is not open".to_string())
     }
 
+    /// A queue pane's request.
+    pub(super) fn queue_request(&mut self, name: &str, pane: u64, req: QueueRequest) {
+        let ev = match req {
+            QueueRequest::Watch => self.queue_view(),
+            QueueRequest::Detail { id } => match self.queue_store().and_then(|q| q.get(&id)) {
+                Ok(item) => QueueEvent::Detail(detail(&item)),
+                Err(e) => QueueEvent::Note(e),
+            },
+            QueueRequest::Move { id, mv } => {
+                let mv = match mv.as_str() {
+                    "claim" => Move::Claim,
+                    "start" => Move::Start,
+                    "done" => Move::Done,
+                    "block" => Move::Block,
+                    _ => Move::Cancel,
+                };
+                match self.queue_command(QueueCommand::Move { id, mv }) {
+                    Ok(_) => return,
+                    Err(e) => QueueEvent::Note(e),
+                }
+            }
+            QueueRequest::Add {
+                title,
+                priority,
+                sla,
+                role,
+                tags,
+            } => {
+                let cmd = (|| -> Result<QueueCommand, String> {
+                    let priority = Priority::parse(&priority)
+                        .ok_or_else(|| format!("priority {priority:?}: H, M or L"))?;
+                    let sla = Some(sla.trim())
+                        .filter(|s| !s.is_empty())
+                        .map(crate::engine::queue::duration::parse_duration)
+                        .transpose()?;
+                    Ok(QueueCommand::Add {
+                        title,
+                        body: String::new(),
+                        priority,
+                        sla,
+                        due: None,
+                        role: role.trim().to_string(),
+                        tags: tags
+                            .split(',')
+                            .map(|t| t.trim().to_string())
+                            .filter(|t| !t.is_empty())
+                            .collect(),
+                        project: String::new(),
+                    })
+                })();
+                match cmd.and_then(|c| self.queue_command(c)) {
+                    Ok(_) => return,
+                    Err(e) => QueueEvent::Refused(e),
+                }
+            }
+            QueueRequest::Comment { id, text } => {
+                match self.queue_command(QueueCommand::Comment {
+                    id: id.clone(),
+                    text,
+                }) {
+                    Ok(_) => match self.queue_store().and_then(|q| q.get(&id)) {
+                        Ok(item) => QueueEvent::Detail(detail(&item)),
+                        Err(e) => QueueEvent::Note(e),
+                    },
+                    Err(e) => QueueEvent::Note(e),
+                }
+            }
+        };
+        self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Queue(ev), cx));
+    }
+
+    /// The open items, most urgent first, judged now.
+    fn queue_view(&mut self) -> QueueEvent {
+        let now = now_ms();
+        match self.queue_store().and_then(|q| q.all()) {
+            Err(e) => QueueEvent::Note(e),
+            Ok(mut items) => {
+                items.retain(|i| i.state.is_open());
+                crate::queuecli::sort(&mut items, now);
+                QueueEvent::Items(items.iter().map(|i| row(i, now)).collect())
+            }
+        }
+    }
+
+    /// Every queue pane is told the items again (after any change, from anywhere).
+    fn queue_broadcast(&mut self) {
+        let panes = self.panes_needing(fieldkit_panes::Engine::Queue);
+        if panes.is_empty() {
+            return;
+        }
+        let ev = self.queue_view();
+        for (name, id) in panes {
+            let ev = ev.clone();
+            self.pane_call_id(&name, id, |p, cx| p.on_engine(EngineEvent::Queue(ev), cx));
+        }
+    }
+
     pub(super) fn queue_command(&mut self, cmd: QueueCommand) -> Result<String, String> {
+        let changes = !matches!(
+            cmd,
+            QueueCommand::List | QueueCommand::Show { .. } | QueueCommand::Export
+        );
+        let out = self.queue_command_inner(cmd);
+        if changes && out.is_ok() {
+            self.queue_broadcast();
+        }
+        out
+    }
+
+    fn queue_command_inner(&mut self, cmd: QueueCommand) -> Result<String, String> {
         let me = self.config.queue.me();
         let roles = self.config.queue.roles.clone();
         let q = self.queue_store()?;
@@ -93,6 +213,59 @@ impl Server {
                 Ok(out)
             }
         }
+    }
+}
+
+/// An item as the pane lists it, judged at `now`.
+fn row(i: &Item, now: i64) -> QueueRow {
+    QueueRow {
+        id: i.id.clone(),
+        title: i.title.clone(),
+        state: i.state.name().into(),
+        priority: i.priority.letter().into(),
+        urgency: i.urgency(now),
+        sla: match i.sla(now) {
+            SlaState::None => Sla::None,
+            SlaState::Ok => Sla::Ok,
+            SlaState::Warning => Sla::Warning,
+            SlaState::Overdue => Sla::Overdue,
+        },
+        used: i.sla_used(now),
+        sla_text: crate::queuecli::sla_cell(i, now)
+            .split_once(' ')
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_default(),
+        assignee: i.assignee.clone(),
+        role: i.role.clone(),
+        project: i.project.clone(),
+        tags: i.tags.clone(),
+    }
+}
+
+/// An item's body, history and comments as the pane's detail shows them.
+fn detail(i: &Item) -> QueueDetail {
+    use crate::engine::queue::duration::show_time;
+    QueueDetail {
+        id: i.id.clone(),
+        body: i.body.clone(),
+        history: i
+            .history
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}  {}  {} -> {}",
+                    show_time(t.at),
+                    t.who,
+                    t.from.map(State::name).unwrap_or("(new)"),
+                    t.to.name()
+                )
+            })
+            .collect(),
+        comments: i
+            .comments
+            .iter()
+            .map(|c| format!("{}  {}: {}", show_time(c.at), c.who, c.text))
+            .collect(),
     }
 }
 

@@ -57,6 +57,7 @@ impl Server {
             EngineRequest::Sql(r) => self.sql_request(name, source, r),
             EngineRequest::Chat(r) => self.chat_request(name, source, r),
             EngineRequest::Vault(r) => self.vault_request(name, source, r),
+            EngineRequest::Queue(r) => self.queue_request(name, source, r),
         }
     }
 

@@ -204,7 +204,7 @@ fn refusals_are_sentences() {
         .unwrap_err()
         .contains("no pane 2"));
     assert!(s
-        .apply(&Action::Open(PaneKind::Queue), &mut ids)
+        .apply(&Action::Open(PaneKind::Mesh), &mut ids)
         .unwrap_err()
         .contains("not part of this build"));
     assert_eq!(s.apply(&Action::Refresh, &mut ids), Ok(false));
