@@ -5,10 +5,9 @@
 //! get a sentence and import nothing, never a panic.
 mod common;
 
-use common::{tools, Fk, BIN};
-use std::io::Write;
+use common::{tools, with_stdin, Fk};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Writes the test databases into `sys.argv[1]`, each read back by pykeepass before it is used.
@@ -117,9 +116,11 @@ kdbx3("kdbx3.kdbx")
 fn databases() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
+        // In the system's temp folder: the build folder is not the test user's to write in
+        // (CI runs every test binary again as an ordinary user).
         let dir = tempfile::Builder::new()
             .prefix("kdbx")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir()
             .expect("temp dir");
         let out = Command::new(tools::python())
             .args(["-c", MAKE])
@@ -138,27 +139,6 @@ fn databases() -> &'static Path {
 
 fn db(name: &str) -> PathBuf {
     databases().join(name)
-}
-
-/// `fieldkit ARGS` with `input` on standard input (a passphrase for `--*-fd 0`).
-fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("FIELDKIT_HOME", fk.path())
-        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
-        .env("SHELL", "/bin/sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fieldkit");
-    // A command refused before it reads closes its end: not an error here.
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes());
-    child.wait_with_output().expect("wait")
 }
 
 fn text(o: &Output) -> String {

@@ -2,30 +2,8 @@
 //! KDF at its floor, 64 MiB and 3 passes, so the suite stays quick).
 mod common;
 
-use common::{ChildServer, Fk, BIN};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-/// `fieldkit ARGS` with `input` on standard input (a passphrase or secret for `--*-fd 0`).
-fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("FIELDKIT_HOME", fk.path())
-        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
-        .env("SHELL", "/bin/sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fieldkit");
-    // A command refused before it reads (an existing vault) closes its end: not an error here.
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes());
-    child.wait_with_output().expect("wait")
-}
+use common::{with_stdin, ChildServer, Fk, BIN};
+use std::process::Output;
 
 /// A new vault under `pass`, unlocked in the server.
 fn unlocked_vault(fk: &Fk, pass: &str) {

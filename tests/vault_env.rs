@@ -4,29 +4,8 @@
 //! saved scrollback, the logs and the server's argv must not hold it.
 mod common;
 
-use common::{wait_until, Fk, BIN};
+use common::{wait_until, with_stdin, Fk};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("FIELDKIT_HOME", fk.path())
-        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
-        .env("SHELL", "/bin/sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fieldkit");
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes());
-    child.wait_with_output().expect("wait")
-}
 
 fn files_holding(fk: &Fk, needle: &str) -> Vec<String> {
     let mut hits = Vec::new();

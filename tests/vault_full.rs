@@ -6,29 +6,9 @@
 //! flag), on the filesystem /tmp is on.
 mod common;
 
-use common::{Fk, BIN};
-use std::io::Write;
+use common::{with_stdin, Fk};
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("FIELDKIT_HOME", fk.path())
-        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
-        .env("SHELL", "/bin/sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fieldkit");
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes());
-    child.wait_with_output().expect("wait")
-}
+use std::process::Command;
 
 /// Makes `dir` take no new file, or says plainly why it cannot.
 fn freeze(dir: &Path, on: bool) {

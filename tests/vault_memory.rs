@@ -6,28 +6,8 @@
 //! RLIMIT_MEMLOCK allows.
 mod common;
 
-use common::{ChildServer, Fk, BIN};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::process::{Command, Stdio};
-
-fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("FIELDKIT_HOME", fk.path())
-        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
-        .env("SHELL", "/bin/sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fieldkit");
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes());
-    child.wait_with_output().expect("wait")
-}
+use common::{with_stdin, ChildServer, Fk};
+use std::io::{Read, Seek, SeekFrom};
 
 /// A mapped region of the server: its bounds and its VmFlags.
 struct Region {

@@ -353,3 +353,26 @@ impl Drop for ChildServer {
         }
     }
 }
+
+/// `fieldkit ARGS` with `input` on standard input (a passphrase or secret for `--*-fd 0`), the
+/// vault's key derivation at its floor (64 MiB, 3 passes) so the suite stays quick.
+pub fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("FIELDKIT_HOME", fk.path())
+        .env("FIELDKIT_VAULT_KDF_SECONDS", "0.01")
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fieldkit");
+    // A command refused before it reads (an existing vault) closes its end: not an error here.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes());
+    child.wait_with_output().expect("wait")
+}
