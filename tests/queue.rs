@@ -192,3 +192,48 @@ fn export_imports_back_and_taskwarrior_exports_are_read_with_bad_rows_reported()
             != Some(0)
     );
 }
+
+/// In the workspace: the queue pane lists an item with its SLA, claims it by key, and when the
+/// item crosses 80% and then 100% of its SLA while someone is attached, each crossing is
+/// announced once (a message; the bell rings with it), and the status pane counts it.
+#[test]
+fn the_queue_pane_claims_by_key_and_sla_crossings_are_announced_once() {
+    let fk = Fk::new();
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "queue"]);
+    fk.ok(&["action", "zoom"]);
+    fk.wait_screen("w", "the empty queue", |s| s.contains("no open items"));
+    // Due in 10 s: 80% comes at 8 s, 100% at 10 s (two seconds apart, so a loaded machine
+    // still sees them one at a time).
+    let id = ok(
+        &fk,
+        &["add", "Check the pump", "--priority", "H", "--sla", "10s"],
+    );
+    fk.wait_screen("w", "the item in the pane", |s| {
+        s.contains("Check the pump") && s.contains("QUEUED")
+    });
+    fk.keys("w", &["C-l"]);
+    fk.wait_screen("w", "the claim", |s| s.contains("CLAIMED"));
+    assert!(ok(&fk, &["show", &id.trim()[..8]]).contains("QUEUED -> CLAIMED"));
+    let warned = fk.wait_screen("w", "the 80% announcement", |s| {
+        s.contains("80% of its SLA used: Check the pump")
+    });
+    assert!(!warned.contains("overdue: Check the pump"), "{warned}");
+    fk.keys("w", &["Escape"]);
+    fk.wait_screen("w", "the overdue announcement", |s| {
+        s.contains("overdue: Check the pump")
+    });
+    fk.keys("w", &["Escape"]);
+    let s = fk.wait_screen("w", "the pane after the message", |s| {
+        s.contains("Check the pump") && s.contains("late")
+    });
+    assert!(!s.contains("overdue: Check"), "announced once: {s}");
+    // The status pane counts it.
+    fk.ok(&["action", "zoom"]);
+    fk.ok(&["action", "open", "status"]);
+    fk.wait_screen("w", "the queue's row", |s| {
+        s.contains("1 open") && s.contains("1 overdue")
+    });
+}

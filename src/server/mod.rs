@@ -310,6 +310,7 @@ impl Server {
         server.start_workers();
         // Restored panes are open: their engines' services start what they need now.
         server.greet_new_panes(true);
+        server.queue_start();
         server
     }
 
@@ -385,6 +386,11 @@ impl Server {
             let vault_at = self
                 .vault_next()
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
+            // The queue's SLA crossings and bar redraws: a one-shot timer, none when nothing is
+            // due.
+            let queue_at = self
+                .queue_next()
+                .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
             let now = tokio::time::Instant::now();
             let (trim_deadline, save_deadline) = (trim_at.unwrap_or(now), save_at.unwrap_or(now));
             let mut worked = true;
@@ -398,6 +404,12 @@ impl Server {
                 _ = tokio::time::sleep_until(save_deadline), if save_at.is_some() => {
                     save_at = None;
                     self.save_services(false);
+                }
+                _ = tokio::time::sleep_until(queue_at.unwrap_or(now)), if queue_at.is_some() => {
+                    self.queue_tick();
+                    if self.status_visible() {
+                        self.push_status();
+                    }
                 }
                 _ = tokio::time::sleep_until(vault_at.unwrap_or(now)), if vault_at.is_some() => {
                     self.vault_tick();

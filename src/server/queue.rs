@@ -24,7 +24,38 @@ pub(super) const SERVICE: ServiceSpec = ServiceSpec {
 #[derive(Default)]
 pub(super) struct Queue {
     store: Option<QueueStore>,
+    /// The open items with an SLA, and the SLA state each was last seen in (an item is
+    /// announced once per threshold crossed while someone is attached), for the timer and the
+    /// status pane without reading the database.
+    watch: Vec<Watched>,
+    /// Counts of open items, for the status pane.
+    open: usize,
 }
+
+struct Watched {
+    id: String,
+    title: String,
+    created: i64,
+    due: i64,
+    seen: SlaState,
+}
+
+impl Watched {
+    /// When this item next crosses a threshold, if it has one left.
+    fn next(&self) -> Option<i64> {
+        let span = (self.due - self.created).max(1) as f64;
+        match self.seen {
+            SlaState::None | SlaState::Ok => {
+                Some(self.created + (span * crate::engine::queue::WARN_AT).ceil() as i64)
+            }
+            SlaState::Warning => Some(self.due),
+            SlaState::Overdue => None,
+        }
+    }
+}
+
+/// How often the bars of a visible queue pane are drawn again, when an SLA runs.
+const BAR_REFRESH_MS: i64 = 60_000;
 
 impl Server {
     fn queue_store(&mut self) -> Result<&mut QueueStore, String> {
@@ -124,8 +155,155 @@ impl Server {
         }
     }
 
+    /// Opens queue.db at start when there is one, so SLA crossings are watched before anyone
+    /// uses the queue.
+    pub(super) fn queue_start(&mut self) {
+        if self.dirs.data.join("queue.db").exists() {
+            self.queue_rewatch();
+        }
+    }
+
+    /// Reads the open items' SLAs again (after a change). Items already past a threshold when
+    /// first seen are not announced: only crossings are.
+    fn queue_rewatch(&mut self) {
+        let now = now_ms();
+        let items = match self.queue_store().and_then(|q| q.all()) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!("queue: {e}");
+                return;
+            }
+        };
+        let old: std::collections::HashMap<String, SlaState> =
+            self.queue.watch.drain(..).map(|w| (w.id, w.seen)).collect();
+        self.queue.open = items.iter().filter(|i| i.state.is_open()).count();
+        self.queue.watch = items
+            .iter()
+            .filter(|i| i.state.is_open())
+            .filter_map(|i| {
+                Some(Watched {
+                    id: i.id.clone(),
+                    title: i.title.clone(),
+                    created: i.created,
+                    due: i.due?,
+                    seen: old.get(&i.id).copied().unwrap_or_else(|| i.sla(now)),
+                })
+            })
+            .collect();
+    }
+
+    /// Time until the queue's timer must fire: the next SLA crossing, or the next redraw of
+    /// a visible queue pane's bars; `None` when nothing is due (no wakeups).
+    pub(super) fn queue_next(&self) -> Option<std::time::Duration> {
+        let now = now_ms();
+        let crossing = self.queue.watch.iter().filter_map(Watched::next).min();
+        let bars = (!self.queue.watch.is_empty()
+            && !self.panes_needing(fieldkit_panes::Engine::Queue).is_empty())
+        .then_some(now + BAR_REFRESH_MS);
+        let at = match (crossing, bars) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(std::time::Duration::from_millis((at - now).max(0) as u64))
+    }
+
+    /// The queue's timer: each item that crossed 80% or 100% of its SLA since last seen is
+    /// announced once (a bell and a message) to every attached session, and queue panes are
+    /// drawn again.
+    pub(super) fn queue_tick(&mut self) {
+        let now = now_ms();
+        let mut crossed: Vec<(String, SlaState)> = Vec::new();
+        for w in &mut self.queue.watch {
+            let span = (w.due - w.created).max(1) as f64;
+            let used = (now - w.created) as f64 / span;
+            let state = if used >= 1.0 {
+                SlaState::Overdue
+            } else if used >= crate::engine::queue::WARN_AT {
+                SlaState::Warning
+            } else {
+                SlaState::Ok
+            };
+            if state > w.seen {
+                w.seen = state;
+                crossed.push((w.title.clone(), state));
+            }
+        }
+        if !crossed.is_empty() {
+            let text: Vec<String> = crossed
+                .iter()
+                .map(|(t, s)| match s {
+                    SlaState::Overdue => format!("overdue: {t}"),
+                    _ => format!("80% of its SLA used: {t}"),
+                })
+                .collect();
+            tracing::info!(n = crossed.len(), "queue: SLA thresholds crossed");
+            let attached: Vec<String> = self
+                .sessions
+                .keys()
+                .filter(|n| !self.clients_of(n).is_empty())
+                .cloned()
+                .collect();
+            for name in attached {
+                for c in self.clients_of(&name) {
+                    if let Some(c) = self.clients.get(&c) {
+                        c.output(b"\x07".to_vec());
+                    }
+                }
+                self.show(&name, "Work queue", &text.join("\n"));
+            }
+        }
+        self.queue_broadcast_view();
+    }
+
+    /// The SLA counts of open items for the status pane.
+    pub(super) fn queue_row(&self) -> EngineRow {
+        let now = now_ms();
+        let count = |s: SlaState| {
+            self.queue
+                .watch
+                .iter()
+                .filter(|w| {
+                    let used = (now - w.created) as f64 / (w.due - w.created).max(1) as f64;
+                    match s {
+                        SlaState::Overdue => used >= 1.0,
+                        _ => (crate::engine::queue::WARN_AT..1.0).contains(&used),
+                    }
+                })
+                .count()
+        };
+        let (warn, late) = (count(SlaState::Warning), count(SlaState::Overdue));
+        let next = self
+            .queue
+            .watch
+            .iter()
+            .filter_map(Watched::next)
+            .min()
+            .map(|at| {
+                format!(
+                    " · next SLA change in {}",
+                    crate::engine::queue::duration::show(at - now)
+                )
+            })
+            .unwrap_or_default();
+        EngineRow {
+            name: "queue".into(),
+            state: EngineState::Said {
+                label: format!("{} open", self.queue.open),
+                active: late == 0,
+            },
+            pid: None,
+            restarts: 0,
+            detail: format!("{warn} at 80% of their SLA · {late} overdue{next}"),
+        }
+    }
+
     /// Every queue pane is told the items again (after any change, from anywhere).
     fn queue_broadcast(&mut self) {
+        self.queue_rewatch();
+        self.queue_broadcast_view();
+    }
+
+    fn queue_broadcast_view(&mut self) {
         let panes = self.panes_needing(fieldkit_panes::Engine::Queue);
         if panes.is_empty() {
             return;

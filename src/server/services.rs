@@ -211,6 +211,7 @@ impl Server {
     pub(super) fn engine_rows(&self) -> Vec<EngineRow> {
         let mut rows = self.worker_rows();
         rows.push(self.vault_row());
+        rows.push(self.queue_row());
         rows
     }
 
