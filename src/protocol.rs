@@ -121,6 +121,11 @@ pub enum QueueCommand {
     Import {
         items: Vec<crate::engine::queue::Item>,
     },
+    /// Changes to an item's fields (not its state: moves do that).
+    Edit {
+        id: String,
+        edit: crate::engine::queue::ItemEdit,
+    },
 }
 
 /// What `fieldkit vault` asks of the server. Secrets travel only over the user's own socket

@@ -88,6 +88,31 @@ pub enum QueueCmd {
         id: String,
         text: String,
     },
+    /// Change an item's fields: each option given replaces that field.
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+        /// Due this long from now.
+        #[arg(long, conflicts_with_all = ["due", "no_due"])]
+        sla: Option<String>,
+        #[arg(long, conflicts_with = "no_due")]
+        due: Option<String>,
+        /// No due time any more.
+        #[arg(long)]
+        no_due: bool,
+        #[arg(long)]
+        role: Option<String>,
+        /// Replace the tags (repeat for more).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        body: Option<String>,
+    },
     /// Every item with history and comments, as JSON, to FILE or stdout.
     Export {
         file: Option<std::path::PathBuf>,
@@ -209,6 +234,41 @@ pub fn run(dirs: &Dirs, cmd: QueueCmd) -> Result<i32> {
         QueueCmd::Cancel { id } => moved(dirs, id, Move::Cancel),
         QueueCmd::Comment { id, text } => {
             print!("{}", ask(dirs, QueueCommand::Comment { id, text })?);
+            Ok(0)
+        }
+        QueueCmd::Edit {
+            id,
+            title,
+            priority,
+            sla,
+            due,
+            no_due,
+            role,
+            tags,
+            project,
+            body,
+        } => {
+            let priority = priority
+                .map(|p| Priority::parse(&p).ok_or_else(|| anyhow!("--priority {p:?}: H, M or L")))
+                .transpose()?;
+            let due = match (sla, due) {
+                (Some(s), _) => {
+                    Some(now_ms() + parse_duration(&s).map_err(|e| anyhow!("--sla {e}"))?)
+                }
+                (None, Some(d)) => Some(parse_time(&d).map_err(|e| anyhow!("--due {e}"))?),
+                (None, None) => None,
+            };
+            let edit = crate::engine::queue::ItemEdit {
+                title,
+                body,
+                priority,
+                role,
+                tags: (!tags.is_empty()).then_some(tags),
+                project,
+                due,
+                clear_due: no_due,
+            };
+            print!("{}", ask(dirs, QueueCommand::Edit { id, edit })?);
             Ok(0)
         }
         QueueCmd::Export { file } => {

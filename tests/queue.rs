@@ -230,10 +230,57 @@ fn the_queue_pane_claims_by_key_and_sla_crossings_are_announced_once() {
         s.contains("Check the pump") && s.contains("late")
     });
     assert!(!s.contains("overdue: Check"), "announced once: {s}");
+    // The status line counts it from every tab.
+    let top = s.lines().next().unwrap_or("").to_string();
+    assert!(top.contains("queue: 1 overdue"), "{top}");
     // The status pane counts it.
     fk.ok(&["action", "zoom"]);
     fk.ok(&["action", "open", "status"]);
     fk.wait_screen("w", "the queue's row", |s| {
         s.contains("1 open") && s.contains("1 overdue")
     });
+}
+
+#[test]
+fn edit_changes_fields_but_never_the_state() {
+    let fk = Fk::new();
+    let id = ok(&fk, &["add", "Survey site 12", "--sla", "1h"])
+        .trim()
+        .to_string();
+    let short = &id[..8];
+    ok(
+        &fk,
+        &[
+            "edit",
+            short,
+            "--title",
+            "Survey site 12 (north)",
+            "--priority",
+            "H",
+            "--tag",
+            "gps",
+            "--project",
+            "north",
+        ],
+    );
+    let item: serde_json::Value =
+        serde_json::from_str(&ok(&fk, &["show", short, "--json"])).expect("json");
+    assert_eq!(item["title"], "Survey site 12 (north)");
+    assert_eq!(item["priority"], "H");
+    assert_eq!(item["tags"], serde_json::json!(["gps"]));
+    assert_eq!(item["state"], "QUEUED");
+    assert!(item["due"].is_i64());
+    ok(&fk, &["edit", short, "--no-due"]);
+    let item: serde_json::Value =
+        serde_json::from_str(&ok(&fk, &["show", short, "--json"])).expect("json");
+    assert!(item["due"].is_null(), "{item}");
+    for (args, want) in [
+        (vec!["edit", short, "--title", " "], "needs a title"),
+        (vec!["edit", short, "--priority", "Q"], "H, M or L"),
+        (vec!["edit", "zzzz"], "not an item id"),
+    ] {
+        let o = queue(&fk, &args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err(&o).contains(want), "{args:?}: {}", err(&o));
+    }
 }

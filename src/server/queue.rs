@@ -160,6 +160,7 @@ impl Server {
     pub(super) fn queue_start(&mut self) {
         if self.dirs.data.join("queue.db").exists() {
             self.queue_rewatch();
+            self.queue_badge();
         }
     }
 
@@ -303,7 +304,34 @@ impl Server {
         self.queue_broadcast_view();
     }
 
+    /// The status line's count of the queue's overdue and nearly due items, in every session.
+    fn queue_badge(&mut self) {
+        let now = now_ms();
+        let (mut warn, mut late) = (0, 0);
+        for w in &self.queue.watch {
+            let used = (now - w.created) as f64 / (w.due - w.created).max(1) as f64;
+            if used >= 1.0 {
+                late += 1;
+            } else if used >= crate::engine::queue::WARN_AT {
+                warn += 1;
+            }
+        }
+        let badge = match (warn, late) {
+            (0, 0) => None,
+            (w, 0) => Some(format!("queue: {w} near due")),
+            (0, l) => Some(format!("queue: {l} overdue")),
+            (w, l) => Some(format!("queue: {l} overdue, {w} near due")),
+        };
+        for s in self.sessions.values_mut() {
+            if s.badge != badge {
+                s.badge = badge.clone();
+                s.dirty = true;
+            }
+        }
+    }
+
     fn queue_broadcast_view(&mut self) {
+        self.queue_badge();
         let panes = self.panes_needing(fieldkit_panes::Engine::Queue);
         if panes.is_empty() {
             return;
@@ -379,6 +407,13 @@ impl Server {
                 Ok(format!("{id}\n"))
             }
             QueueCommand::Export => Ok(json(&q.export()?)),
+            QueueCommand::Edit { id, edit } => {
+                if edit.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                    return Err("an item needs a title".into());
+                }
+                let item = q.edit(&id, &edit, now)?;
+                Ok(format!("{}\n", item.id))
+            }
             QueueCommand::Import { items } => {
                 let (taken, skipped) = q.import(&items)?;
                 let mut out = format!("imported {taken} items\n");

@@ -62,10 +62,16 @@ pub fn screen_into(
                 alert: i != s.active && t.layout.leaves().iter().any(|id| s.bells.contains(id)),
             })
             .collect();
+        // What the server wants seen from every tab (the queue's overdue items) goes before
+        // the name.
+        let right = match &s.badge {
+            Some(b) => format!("{b} · fieldkit "),
+            None => "fieldkit ".to_string(),
+        };
         TabBar {
             session: &s.name,
             tabs: &labels,
-            right: "fieldkit ",
+            right: &right,
             theme,
         }
         .render(Rect::new(0, 0, w, 1), buf);

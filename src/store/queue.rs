@@ -223,6 +223,59 @@ impl QueueStore {
         self.get(&id)
     }
 
+    /// Changes an item's fields (its state only moves through `apply`).
+    pub fn edit(
+        &mut self,
+        prefix: &str,
+        e: &crate::engine::queue::ItemEdit,
+        now: i64,
+    ) -> Result<Item, Refusal> {
+        let id = self.resolve(prefix)?;
+        let mut it = self.get(&id)?;
+        if let Some(t) = &e.title {
+            it.title = t.trim().to_string();
+        }
+        if let Some(b) = &e.body {
+            it.body = b.clone();
+        }
+        if let Some(p) = e.priority {
+            it.priority = p;
+        }
+        if let Some(r) = &e.role {
+            it.role = r.clone();
+        }
+        if let Some(t) = &e.tags {
+            it.tags = t.clone();
+        }
+        if let Some(p) = &e.project {
+            it.project = p.clone();
+        }
+        if e.clear_due {
+            it.due = None;
+        }
+        if let Some(d) = e.due {
+            it.due = Some(d);
+        }
+        self.db
+            .execute(
+                "UPDATE items SET title = ?1, body = ?2, priority = ?3, role = ?4, tags = ?5, \
+                 project = ?6, due = ?7, updated = ?8 WHERE id = ?9",
+                params![
+                    it.title,
+                    it.body,
+                    it.priority.letter(),
+                    it.role,
+                    serde_json::to_string(&it.tags).unwrap_or_else(|_| "[]".into()),
+                    it.project,
+                    it.due,
+                    now,
+                    id
+                ],
+            )
+            .map_err(db)?;
+        self.get(&id)
+    }
+
     pub fn comment(
         &mut self,
         prefix: &str,

@@ -173,6 +173,20 @@ pub struct Item {
     pub comments: Vec<Comment>,
 }
 
+/// Changes to an item (`queue edit`): each `Some` replaces that field; `due` is the new due
+/// time (from an SLA duration or a time), `clear_due` removes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemEdit {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub priority: Option<Priority>,
+    pub role: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub project: Option<String>,
+    pub due: Option<i64>,
+    pub clear_due: bool,
+}
+
 /// Where an item stands against its SLA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SlaState {

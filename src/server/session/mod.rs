@@ -90,6 +90,8 @@ pub struct Session {
     pub start_dir: Option<String>,
     /// After a panic: clients see a blank screen until a key is pressed.
     pub veiled: bool,
+    /// A few words the status line shows from every tab ("2 overdue"), set by the server.
+    pub badge: Option<String>,
 }
 
 /// How many closed panes `reopen-pane` can bring back.
@@ -195,6 +197,7 @@ impl Session {
             closed: Vec::new(),
             start_dir: None,
             veiled: false,
+            badge: None,
             name: name.to_string(),
             shell: shell.to_string(),
             new_kind: kind,
@@ -589,6 +592,7 @@ impl Session {
             closed: Vec::new(),
             start_dir: None,
             veiled: false,
+            badge: None,
             name: state.name,
             shell: shell.to_string(),
             new_kind: DEFAULT_KIND,
