@@ -350,9 +350,19 @@ fn index(k: u64) -> usize {
 /// sorted as packed integers. What the vault bench measures is this.
 pub struct Search {
     matchers: Vec<Matcher>,
-    /// The last query and its matches (unsorted positions).
-    last: Option<(String, Vec<usize>)>,
+    /// The queries typed so far, each a prefix of the next, with their matches (in list order)
+    /// and their ranking: a Backspace goes back to the one before at no cost.
+    stack: Vec<Typed>,
 }
+
+struct Typed {
+    query: String,
+    matched: Vec<usize>,
+    shown: Vec<usize>,
+}
+
+/// How many typed queries `Search` keeps to go back to.
+const KEPT: usize = 16;
 
 impl Default for Search {
     fn default() -> Self {
@@ -362,7 +372,7 @@ impl Default for Search {
             .clamp(1, 4);
         Search {
             matchers: (0..n).map(|_| Matcher::new(Config::DEFAULT)).collect(),
-            last: None,
+            stack: Vec::new(),
         }
     }
 }
@@ -370,22 +380,31 @@ impl Default for Search {
 impl Search {
     /// Forgets the last query (the list changed).
     pub fn reset(&mut self) {
-        self.last = None;
+        self.stack.clear();
     }
 
     /// The positions in `haystacks` matching `query`, best first.
     pub fn run(&mut self, haystacks: &[Utf32String], query: &str) -> Vec<usize> {
         if query.trim().is_empty() {
-            self.last = None;
+            self.stack.clear();
             return (0..haystacks.len()).collect();
         }
         let narrowing = |q: &str| !q.contains(['!', '|', '\\']);
-        let from: Option<Vec<usize>> = match self.last.take() {
-            Some((q, m)) if narrowing(query) && query.starts_with(&q) && !q.trim().is_empty() => {
-                Some(m)
-            }
-            _ => None,
-        };
+        if !narrowing(query) {
+            self.stack.clear();
+        }
+        // Back to the longest query typed before that this one extends (or is).
+        while self
+            .stack
+            .last()
+            .is_some_and(|t| !query.starts_with(&t.query) || t.query.trim().is_empty())
+        {
+            self.stack.pop();
+        }
+        if let Some(t) = self.stack.last().filter(|t| t.query == query) {
+            return t.shown.clone();
+        }
+        let from: Option<&Vec<usize>> = self.stack.last().map(|t| &t.matched);
         let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
         let total = from.as_ref().map_or(haystacks.len(), |m| m.len());
         let parts = self.matchers.len().min(total / 8192 + 1).max(1);
@@ -426,7 +445,14 @@ impl Search {
         // Kept in list order, so the next narrowing visits the haystacks in memory order.
         let mut matched = shown.clone();
         matched.sort_unstable();
-        self.last = Some((query.to_string(), matched));
+        if self.stack.len() == KEPT {
+            self.stack.remove(0);
+        }
+        self.stack.push(Typed {
+            query: query.to_string(),
+            matched,
+            shown: shown.clone(),
+        });
         shown
     }
 }
