@@ -2,24 +2,8 @@
 //! KDF at its floor, 64 MiB and 3 passes, so the suite stays quick).
 mod common;
 
-use common::{with_stdin, ChildServer, Fk, BIN};
+use common::{found_on_disk, unlocked_vault, with_stdin, ChildServer, Fk, BIN};
 use std::process::Output;
-
-/// A new vault under `pass`, unlocked in the server.
-fn unlocked_vault(fk: &Fk, pass: &str) {
-    let init = with_stdin(
-        fk,
-        &["vault", "init", "--passphrase-fd", "0"],
-        &format!("{pass}\n"),
-    );
-    assert!(init.status.success(), "{}", text(&init));
-    let u = with_stdin(
-        fk,
-        &["vault", "unlock", "--passphrase-fd", "0"],
-        &format!("{pass}\n"),
-    );
-    assert!(u.status.success(), "{}", text(&u));
-}
 
 /// `vault add TITLE [--user USER] --secret-fd 0` with `secret` on stdin; asserts it worked.
 fn add_secret(fk: &Fk, title: &str, user: Option<&str>, secret: &str) {
@@ -34,29 +18,6 @@ fn add_secret(fk: &Fk, title: &str, user: Option<&str>, secret: &str) {
 
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-/// Every file under the data folder and the runtime folder, searched for `needle`.
-fn found_on_disk(fk: &Fk, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![fk.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                .unwrap_or(false)
-            {
-                hits.push(p.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 #[test]

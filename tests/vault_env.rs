@@ -4,27 +4,8 @@
 //! saved scrollback, the logs and the server's argv must not hold it.
 mod common;
 
-use common::{wait_until, with_stdin, Fk};
+use common::{found_on_disk, wait_until, with_stdin, Fk};
 use sha2::{Digest, Sha256};
-
-fn files_holding(fk: &Fk, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![fk.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                .unwrap_or(false)
-            {
-                hits.push(p.display().to_string());
-            }
-        }
-    }
-    hits
-}
 
 #[test]
 fn a_terminal_opened_with_env_has_the_secret_and_nothing_saves_it() {
@@ -107,13 +88,13 @@ fn a_terminal_opened_with_env_has_the_secret_and_nothing_saves_it() {
             Ok(())
         }
     });
-    let hits = files_holding(&fk, &secret);
+    let hits = found_on_disk(&fk, &secret);
     assert!(
         hits.is_empty(),
         "the secret is on disk in plain text: {hits:?}"
     );
     assert!(
-        !files_holding(&fk, &want[..32]).is_empty(),
+        !found_on_disk(&fk, &want[..32]).is_empty(),
         "the scrollback was saved (with the hash), so the check above looked at it"
     );
 }

@@ -6,7 +6,7 @@
 //! flag), on the filesystem /tmp is on.
 mod common;
 
-use common::{with_stdin, Fk};
+use common::{unlocked_vault, with_stdin, Fk};
 use std::path::Path;
 use std::process::Command;
 
@@ -39,20 +39,7 @@ fn freeze(dir: &Path, on: bool) {
 fn a_save_that_cannot_be_written_keeps_the_old_file_and_the_change_in_memory() {
     let fk = Fk::new();
     let pass = "full disk passphrase";
-    assert!(with_stdin(
-        &fk,
-        &["vault", "init", "--passphrase-fd", "0"],
-        &format!("{pass}\n")
-    )
-    .status
-    .success());
-    fk.ok(&["new", "-d", "-s", "full"]);
-    let u = with_stdin(
-        &fk,
-        &["vault", "unlock", "--passphrase-fd", "0"],
-        &format!("{pass}\n"),
-    );
-    assert!(u.status.success(), "{u:?}");
+    unlocked_vault(&fk, pass);
     let add = |title: &str, secret: &str| {
         with_stdin(
             &fk,

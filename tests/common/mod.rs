@@ -376,3 +376,43 @@ pub fn with_stdin(fk: &Fk, args: &[&str], input: &str) -> Output {
         .write_all(input.as_bytes());
     child.wait_with_output().expect("wait")
 }
+
+/// A new vault under `pass`, unlocked in the server (which the unlock starts).
+pub fn unlocked_vault(fk: &Fk, pass: &str) {
+    for cmd in ["init", "unlock"] {
+        let out = with_stdin(
+            fk,
+            &["vault", cmd, "--passphrase-fd", "0"],
+            &format!("{pass}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "vault {cmd}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Every file under the test's home (data, runtime, config) that holds `needle`.
+pub fn found_on_disk(fk: &Fk, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![fk.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+            {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
