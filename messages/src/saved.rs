@@ -20,10 +20,11 @@ pub enum PaneKind {
     Editor,
     Status,
     Mesh,
+    Runs,
 }
 
 impl PaneKind {
-    pub const ALL: [PaneKind; 9] = [
+    pub const ALL: [PaneKind; 10] = [
         PaneKind::Term,
         PaneKind::Grid,
         PaneKind::Sql,
@@ -33,6 +34,7 @@ impl PaneKind {
         PaneKind::Editor,
         PaneKind::Status,
         PaneKind::Mesh,
+        PaneKind::Runs,
     ];
 
     /// The name in keymaps, `open KIND` and the CLI.
@@ -47,6 +49,7 @@ impl PaneKind {
             PaneKind::Editor => "editor",
             PaneKind::Status => "status",
             PaneKind::Mesh => "mesh",
+            PaneKind::Runs => "runs",
         }
     }
 
@@ -81,6 +84,8 @@ pub enum PaneState {
     Vault,
     /// The queue pane: the items are in queue.db.
     Queue,
+    /// The workflow runs pane: the runs are in queue.db.
+    Runs,
 }
 
 impl PaneState {
@@ -94,6 +99,7 @@ impl PaneState {
             PaneState::Chat { .. } => PaneKind::Chat,
             PaneState::Vault => PaneKind::Vault,
             PaneState::Queue => PaneKind::Queue,
+            PaneState::Runs => PaneKind::Runs,
         }
     }
 }

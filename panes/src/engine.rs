@@ -23,6 +23,8 @@ pub enum EngineRequest {
     Vault(crate::vault::VaultRequest),
     /// For the queue's service: the items, a move, an add.
     Queue(crate::queue::QueueRequest),
+    /// For the workflow runner: runs, a re-run, a cancel.
+    Runs(crate::runs::RunsRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +68,8 @@ pub enum Engine {
     Vault,
     /// The work queue (queue.db), in the server.
     Queue,
+    /// The workflow runner (runs in queue.db), in the server.
+    Workflows,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -109,6 +113,7 @@ pub enum EngineEvent {
     Chat(crate::llm::ChatEvent),
     Vault(crate::vault::VaultEvent),
     Queue(crate::queue::QueueEvent),
+    Runs(crate::runs::RunsEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

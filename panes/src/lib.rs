@@ -16,6 +16,7 @@ pub mod keys;
 pub mod llm;
 pub mod queue;
 pub mod registry;
+pub mod runs;
 pub mod sql;
 pub mod status;
 pub mod term;

@@ -20,6 +20,7 @@ pub const PANES: &[&PaneSpec] = &[
     &crate::chat::SPEC,
     &crate::vault::SPEC,
     &crate::queue::SPEC,
+    &crate::runs::SPEC,
 ];
 
 /// The registration of `kind`; `None` for kinds this build cannot open.

@@ -13,6 +13,7 @@ pub mod probe;
 pub mod pty;
 pub mod queue;
 pub mod vault;
+pub mod workflow;
 
 use crate::wire;
 use std::path::PathBuf;

@@ -58,6 +58,7 @@ impl Server {
             EngineRequest::Chat(r) => self.chat_request(name, source, r),
             EngineRequest::Vault(r) => self.vault_request(name, source, r),
             EngineRequest::Queue(r) => self.queue_request(name, source, r),
+            EngineRequest::Runs(_) => {}
         }
     }
 
