@@ -220,7 +220,7 @@ impl Pane for RunsPane {
         if self.detail.is_some() {
             match k.code {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Left => {
-
+                    self.detail = None;
                     self.want = None;
                     self.scroll = 0;
                 }
