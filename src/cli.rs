@@ -135,6 +135,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::queuecli::QueueCmd,
     },
+    /// Workflows: ls, run, runs, show, cancel, rerun, check, examples.
+    Workflow {
+        #[command(subcommand)]
+        cmd: crate::workflowcli::WorkflowCmd,
+    },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print a completion script for SHELL: `fieldkit completions bash > ~/.local/share/bash-completion/completions/fieldkit`.
@@ -338,6 +343,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
         Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),
         Some(Cmd::Vault { cmd }) => crate::vaultcli::run(dirs, cmd),
         Some(Cmd::Queue { cmd }) => crate::queuecli::run(dirs, cmd),
+        Some(Cmd::Workflow { cmd }) => crate::workflowcli::run(dirs, cmd),
         Some(Cmd::Run { env, cmd }) => crate::vaultcli::run_with_secrets(dirs, &env, &cmd),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));

@@ -35,6 +35,15 @@ pub fn report(dirs: &Dirs) -> String {
         let _ = writeln!(o, "  error: {e}");
     }
 
+    let _ = writeln!(
+        o,
+        "\nworkflows ({})",
+        dirs.config.join("workflows").display()
+    );
+    for l in crate::workflowcli::doctor_lines(dirs) {
+        let _ = writeln!(o, "  {l}");
+    }
+
     let caps = TermCaps::detect();
     let var = |k: &str| std::env::var(k).unwrap_or_else(|_| "(unset)".into());
     let _ = writeln!(o, "\nterminal");

@@ -27,3 +27,4 @@ pub mod sqlcli;
 pub mod store;
 pub mod vaultcli;
 pub mod wire;
+pub mod workflowcli;

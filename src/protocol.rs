@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 
 pub const MAGIC: [u8; 4] = *b"FKIT";
 /// Bump on any change to `ClientMsg` or `ServerMsg`.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 pub const MAX_FRAME: u32 = wire::MAX_FRAME;
 
 /// How `Attach` finds its session.
@@ -87,6 +87,33 @@ pub enum Command {
     Panic,
     /// The work queue (`fieldkit queue ...`).
     Queue(QueueCommand),
+    /// Workflows (`fieldkit workflow ...`).
+    Workflow(WorkflowCommand),
+}
+
+/// What `fieldkit workflow` asks of the server; `List`, `Runs` and `Show` answer JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WorkflowCommand {
+    List,
+    /// Start a workflow by hand; answers the run's id.
+    Run {
+        name: String,
+    },
+    Runs {
+        workflow: Option<String>,
+        limit: usize,
+    },
+    Show {
+        id: String,
+    },
+    Cancel {
+        id: String,
+    },
+    Rerun {
+        id: String,
+    },
+    /// Read the files again; answers the mistakes, one per line.
+    Check,
 }
 
 /// What `fieldkit queue` asks of the server; answers are text or JSON on stdout.

@@ -191,10 +191,12 @@ pub enum DataEvent {
         path: String,
         rows: u64,
     },
-    /// A statement that returns no rows ran (DDL, DML).
+    /// A statement that returns no rows ran (DDL, DML); `rows` it wrote or changed, when
+    /// DuckDB says (INSERT, UPDATE, DELETE, CREATE TABLE AS).
     Done {
         seq: u64,
         message: String,
+        rows: Option<u64>,
     },
     Catalog {
         seq: u64,

@@ -19,4 +19,4 @@ pub mod saved;
 pub mod text;
 
 /// The version of these messages.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;

@@ -50,6 +50,7 @@ impl Server {
             Command::Ping => Ok("pong\n".into()),
             Command::Vault(v) => self.vault_command(v),
             Command::Queue(q) => self.queue_command(q),
+            Command::Workflow(w) => self.workflow_command(w),
             Command::Panic => {
                 let took = self.panic();
                 Ok(format!(

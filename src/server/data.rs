@@ -22,6 +22,7 @@ pub(super) const SERVICE: ServiceSpec = ServiceSpec {
     opened: data_opened,
     frame: data_frame,
     lost: |srv, why| {
+        srv.workflow_data_lost(why);
         srv.data_broadcast(|| {
             EngineEvent::Data(DataEvent::Lost {
                 why: why.to_string(),
@@ -122,6 +123,10 @@ impl Server {
 
     /// Routes a data event to its pane, and what matters of it to the editor linked to a grid.
     pub(super) fn data_event(&mut self, pane: u64, ev: DataEvent) {
+        if pane >= workflows_lane_base() {
+            self.workflow_data(pane, ev);
+            return;
+        }
         self.note_history_rows(pane, &ev);
         let Some(name) = self.session_of(pane) else {
             return;
@@ -347,4 +352,9 @@ pub(super) fn data_files(root: &std::path::Path, limit: usize) -> Vec<String> {
         }
     }
     out
+}
+
+/// Pane ids from here up are workflow sql lanes.
+fn workflows_lane_base() -> u64 {
+    super::workflows::LANE_BASE
 }

@@ -37,6 +37,7 @@ mod status;
 mod terminals;
 pub mod vault;
 mod workers;
+mod workflows;
 
 /// The engines' services (`services`), in the order the status pane lists their workers.
 const SERVICES: &[&services::ServiceSpec] = &[
@@ -46,6 +47,7 @@ const SERVICES: &[&services::ServiceSpec] = &[
     &chat::SERVICE,
     &vault::SERVICE,
     &queue::SERVICE,
+    &workflows::SERVICE,
 ];
 
 use crate::config;
@@ -107,6 +109,8 @@ pub enum Ev {
         pane: u64,
         result: Result<(u8, Box<vault::Kek>), String>,
     },
+    /// From the workflow runner's helpers: a shell step ended, a watched folder changed.
+    Workflow(workflows::WfEv),
 }
 
 /// What a connection has queued but not yet written, shared between the loop and the
@@ -177,6 +181,8 @@ pub struct Server {
     vault: vault::Vault,
     /// The work queue's database, once used (`queue`).
     queue: queue::Queue,
+    /// The workflow runner (`workflows`).
+    wf: workflows::Workflows,
     /// The data engine's own state (`data`).
     data: data::Data,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
@@ -302,6 +308,7 @@ impl Server {
             events,
             vault: vault::Vault::default(),
             queue: queue::Queue::default(),
+            wf: workflows::Workflows::default(),
             data: data::Data::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),
@@ -311,6 +318,7 @@ impl Server {
         // Restored panes are open: their engines' services start what they need now.
         server.greet_new_panes(true);
         server.queue_start();
+        server.workflows_start();
         server
     }
 
@@ -391,6 +399,10 @@ impl Server {
             let queue_at = self
                 .queue_next()
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
+            // The workflow runner's next retry, timeout, settled file or schedule slot.
+            let wf_at = self
+                .workflow_next()
+                .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(5));
             let now = tokio::time::Instant::now();
             let (trim_deadline, save_deadline) = (trim_at.unwrap_or(now), save_at.unwrap_or(now));
             let mut worked = true;
@@ -407,6 +419,12 @@ impl Server {
                 }
                 _ = tokio::time::sleep_until(queue_at.unwrap_or(now)), if queue_at.is_some() => {
                     self.queue_tick();
+                    if self.status_visible() {
+                        self.push_status();
+                    }
+                }
+                _ = tokio::time::sleep_until(wf_at.unwrap_or(now)), if wf_at.is_some() => {
+                    self.workflow_tick();
                     if self.status_visible() {
                         self.push_status();
                     }
@@ -490,6 +508,7 @@ impl Server {
                 pane,
                 result,
             } => self.vault_key(&session, pane, result),
+            Ev::Workflow(ev) => self.workflow_event(ev),
         }
     }
 

@@ -504,15 +504,27 @@ impl Popup {
                 None
             }
             Popup::Message { title, text } => {
-                let width = (text.chars().count() as u16 + 4).clamp(30, 70);
-                let lines = 2 + (text.chars().count() as u16 / width.saturating_sub(4).max(1));
+                // Each line of the text is its own line (a list of problems stays a list),
+                // wrapped to the popup's width; the height counts the wrapped lines.
+                let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+                let width = (longest as u16 + 4).clamp(30, 96).min(area.width.max(4));
+                let room = width.saturating_sub(4).max(1) as usize;
+                let rows: usize = text
+                    .lines()
+                    .map(|l| l.chars().count().div_ceil(room).max(1))
+                    .sum();
+                let lines = rows as u16 + 2;
                 let rect = centered(area, width, lines + 3);
                 let inner = frame(rect, title, theme, buf);
-                let body = vec![
-                    Line::from(Span::styled(text.clone(), Style::new().fg(theme.fg))),
-                    Line::default(),
-                    Line::from(Span::styled("Enter or Esc to close", theme.muted())),
-                ];
+                let mut body: Vec<Line> = text
+                    .lines()
+                    .map(|l| Line::from(Span::styled(l.to_string(), Style::new().fg(theme.fg))))
+                    .collect();
+                body.push(Line::default());
+                body.push(Line::from(Span::styled(
+                    "Enter or Esc to close",
+                    theme.muted(),
+                )));
                 Paragraph::new(body)
                     .wrap(Wrap { trim: true })
                     .style(theme.popup())

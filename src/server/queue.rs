@@ -348,11 +348,38 @@ impl Server {
             cmd,
             QueueCommand::List | QueueCommand::Show { .. } | QueueCommand::Export
         );
+        // Items that entered a state: workflows wait on them or start from them.
+        let moved = match &cmd {
+            QueueCommand::Move { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        let is_add = matches!(cmd, QueueCommand::Add { .. });
         let out = self.queue_command_inner(cmd);
         if changes && out.is_ok() {
             self.queue_broadcast();
+            let id = match (&out, moved) {
+                (_, Some(id)) => Some(id),
+                (Ok(text), None) if is_add => text.split_whitespace().next().map(str::to_string),
+                _ => None,
+            };
+            if let Some(item) = id.and_then(|id| self.queue_item(&id)) {
+                self.workflow_item_moved(&item);
+            }
         }
         out
+    }
+
+    /// One item, by id or prefix, if it can be read.
+    pub(super) fn queue_item(&mut self, id: &str) -> Option<Item> {
+        self.queue_store().and_then(|q| q.get(id)).ok()
+    }
+
+    /// Adds an item made elsewhere (a workflow's human step) and tells everyone.
+    pub(super) fn queue_add_item(&mut self, item: &Item, who: &str) -> Result<(), String> {
+        self.queue_store()?.add(item, who)?;
+        self.queue_broadcast();
+        self.workflow_item_moved(item);
+        Ok(())
     }
 
     fn queue_command_inner(&mut self, cmd: QueueCommand) -> Result<String, String> {

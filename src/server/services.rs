@@ -58,7 +58,7 @@ impl Server {
             EngineRequest::Chat(r) => self.chat_request(name, source, r),
             EngineRequest::Vault(r) => self.vault_request(name, source, r),
             EngineRequest::Queue(r) => self.queue_request(name, source, r),
-            EngineRequest::Runs(_) => {}
+            EngineRequest::Runs(r) => self.runs_request(name, source, r),
         }
     }
 
@@ -213,6 +213,7 @@ impl Server {
         let mut rows = self.worker_rows();
         rows.push(self.vault_row());
         rows.push(self.queue_row());
+        rows.push(self.workflow_row());
         rows
     }
 

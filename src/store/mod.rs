@@ -9,6 +9,7 @@ type: what they write is plain data (`fieldkit-messages` for saved sessions).
 pub mod chats;
 pub mod index;
 pub mod queue;
+pub mod runs;
 pub mod state;
 
 pub use state::Store;

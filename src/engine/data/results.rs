@@ -295,6 +295,7 @@ pub(super) fn run_query(
             DataEvent::Done {
                 seq,
                 message: "nothing to run".into(),
+                rows: None,
             },
         );
         return Ok(None);
@@ -338,7 +339,8 @@ pub(super) fn run_query(
                         "INSERT" | "UPDATE" | "DELETE" => format!("{verb}: {n} rows changed"),
                         _ => format!("{verb} done"),
                     };
-                    sh.send(pane, DataEvent::Done { seq, message });
+                    let rows = Some(n as u64);
+                    sh.send(pane, DataEvent::Done { seq, message, rows });
                     Ok(None)
                 }
                 Err(e) => {

@@ -283,7 +283,15 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Workflow, Vec<DefErro
     };
     let raw: RawWorkflow = toml::from_str(text).map_err(|e| {
         let off = e.span().map(|s| s.start).unwrap_or(0);
-        vec![err(off, e.message().trim().to_string())]
+        // toml's messages may run over lines; one line each here.
+        let msg = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        vec![err(off, msg)]
     })?;
     let mut errors = Vec::new();
     let name = raw

@@ -31,7 +31,11 @@ fn env() -> Environment<'static> {
     });
     env.set_formatter(|out, state, value| {
         let raw = value.is_safe() || matches!(state.auto_escape(), AutoEscape::None);
-        let text = value.to_string();
+        // Booleans as shells, SQL and JSON write them (Jinja would say True).
+        let text = match value.kind() {
+            minijinja::value::ValueKind::Bool => value.is_true().to_string(),
+            _ => value.to_string(),
+        };
         let s = if raw {
             text
         } else {
@@ -129,6 +133,10 @@ mod tests {
         assert_eq!(sql, "SELECT * FROM read_csv('/tmp/a b; rm -rf ~''x''.csv')");
         let text = render("loaded {{ steps.load.rows + 1 }} rows", &ctx, Escape::Text).unwrap();
         assert_eq!(text, "loaded 13 rows");
+        assert_eq!(
+            render("{{ x }}", &json!({"x": true}), Escape::Shell).unwrap(),
+            "true"
+        );
         // Plain words are left as they are; `safe` opts out.
         assert_eq!(
             render("echo {{ steps.load.rows }}", &ctx, Escape::Shell).unwrap(),

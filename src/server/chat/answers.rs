@@ -57,7 +57,7 @@ impl Server {
                 j.tokens += 1;
                 let first = *j.first.get_or_insert_with(std::time::Instant::now);
                 let (n, model) = (j.tokens, j.model.clone());
-                let shell = matches!(j.purpose, Purpose::Shell);
+                let shell = j.purpose.quiet();
                 // The status pane shows the answer's speed live (refreshed every 8 tokens).
                 if n % 8 == 0 && self.status_visible() {
                     let secs = first.elapsed().as_secs_f64();
@@ -75,7 +75,7 @@ impl Server {
                 self.chat_to(&name, pane, ChatEvent::Gen(LlmEvent::Token(t)));
             }
             LlmEvent::Loading { .. } | LlmEvent::Loaded { .. } | LlmEvent::Prompt { .. } => {
-                let shell = matches!(j.purpose, Purpose::Shell);
+                let shell = j.purpose.quiet();
                 if let LlmEvent::Loaded { detail, .. } = &ev {
                     self.chat.loaded_model = Some(detail.clone());
                     self.llm_detail();
@@ -125,6 +125,10 @@ impl Server {
     pub(super) fn finish(&mut self, j: Job, r: Result<GenStats, String>) {
         let (name, pane) = (j.name.clone(), j.pane);
         match j.purpose {
+            Purpose::Workflow { run, step, n } => {
+                let text = j.text;
+                self.workflow_llm_done(&run, step, n, r.map(|_| text));
+            }
             Purpose::Chat { session, .. } => {
                 // An answer that cannot be stored is still shown (it has streamed already),
                 // with its footer saying it was not saved.

@@ -51,6 +51,19 @@ enum Purpose {
     },
     AskData,
     Shell,
+    /// A workflow's llm step: try `n` of step `step` of run `run`.
+    Workflow {
+        run: String,
+        step: usize,
+        n: u32,
+    },
+}
+
+impl Purpose {
+    /// Answers nobody watches stream (they are used whole when done).
+    fn quiet(&self) -> bool {
+        matches!(self, Purpose::Shell | Purpose::Workflow { .. })
+    }
 }
 
 #[derive(Debug)]
@@ -252,6 +265,60 @@ impl Server {
         };
         self.llm_send(&msg);
         Ok(())
+    }
+
+    /// Starts a job answering `turns` for a workflow's llm step (no pane: the answer goes to
+    /// the runner); answers its job id.
+    pub(in crate::server) fn workflow_llm_job(
+        &mut self,
+        run: &str,
+        step: usize,
+        n: u32,
+        turns: Vec<Turn>,
+        max_tokens: u32,
+    ) -> Result<u64, String> {
+        let model = self.model_for(0)?;
+        if model.remote.is_some() {
+            return Err(
+                "the configured model is remote; workflow steps only use local models".into(),
+            );
+        }
+        self.chat.next_job += 1;
+        let job = self.chat.next_job;
+        self.chat.jobs.insert(
+            job,
+            Job {
+                name: String::new(),
+                pane: 0,
+                purpose: Purpose::Workflow {
+                    run: run.to_string(),
+                    step,
+                    n,
+                },
+                model: model.name.clone(),
+                text: String::new(),
+                tokens: 0,
+                first: None,
+            },
+        );
+        let mut params = self.config.llm.params();
+        params.max_tokens = max_tokens;
+        let msg = LlmIn::Chat {
+            job,
+            model,
+            settings: crate::engine::llm::settings_from(&self.config.llm),
+            turns,
+            params,
+        };
+        self.llm_send(&msg);
+        Ok(job)
+    }
+
+    /// Stops a workflow's llm job; its end is not waited for.
+    pub(in crate::server) fn workflow_llm_cancel(&mut self, job: u64) {
+        if self.chat.jobs.remove(&job).is_some() {
+            self.llm_send(&LlmIn::Cancel { job });
+        }
     }
 
     pub(super) fn chat_request(&mut self, name: &str, pane: u64, req: ChatRequest) {
