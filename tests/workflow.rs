@@ -349,10 +349,7 @@ fn a_step_that_hangs_times_out_one_that_floods_is_capped_and_a_cancel_stops_its_
     let r = wait_over(&fk, &hang);
     assert_eq!(r["state"], "failed");
     assert!(
-        r["steps"][0]["log"][0]["outcome"]
-            .as_str()
-            .unwrap()
-            .starts_with("timed out after"),
+        r["steps"][0]["log"][0]["outcome"].as_str().unwrap() == "timed out after 300ms",
         "{r}"
     );
     let flood = fk.ok(&["workflow", "run", "flood"]).trim().to_string();
@@ -522,4 +519,95 @@ fn a_watched_folder_that_comes_back_is_watched_and_item_moves_start_workflows() 
     assert!(runs(&fk)
         .iter()
         .all(|r| r["state"] == "done" || r["state"] == "running"));
+}
+
+/// A check the model's answer cannot pass is a failed try, retried, then the run fails; an sql
+/// step past its timeout is cancelled through the data worker, which goes on serving; a
+/// workflow's on_error starts another workflow with the error as its trigger.
+#[test]
+fn failed_checks_are_failed_tries_sql_times_out_through_its_worker_and_errors_start_workflows() {
+    let fk = Fk::new();
+    let d = fk.path();
+    let model = d.join("tiny.gguf");
+    tiny::write(&model, &tiny::Spec::default()).expect("model");
+    fk.ok(&["model", "add", &model.to_string_lossy()]);
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!(
+            "{}\n[llm]\ntemperature = 0.0\nthreads = 1\n",
+            fk.shell_setting()
+        ),
+    )
+    .expect("config");
+    write_workflow(
+        &fk,
+        "strict",
+        "[[steps]]\nname = \"ask\"\nkind = \"llm\"\nprompt = \"Say OK.\"\nmax_tokens = 4\ncheck = { regex = '^IMPOSSIBLE ANSWER$' }\nretries = 1\nbackoff = \"50ms\"\n",
+    );
+    let id = fk.ok(&["workflow", "run", "strict"]).trim().to_string();
+    let r = wait_over(&fk, &id);
+    assert_eq!(r["state"], "failed", "{r}");
+    assert_eq!(r["steps"][0]["tries"], 2);
+    let first = r["steps"][0]["log"][0]["outcome"].as_str().unwrap();
+    assert!(
+        first.starts_with("check failed: the answer does not match"),
+        "{first}"
+    );
+    assert!(
+        !r["steps"][0]["log"][0]["stdout"]
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "the answer is kept"
+    );
+
+    write_workflow(
+        &fk,
+        "slowsql",
+        &format!(
+            "on_error = \"workflow:report\"\n[[steps]]\nname = \"scan\"\nkind = \"sql\"\nsql = \"SELECT count(*) FROM range(100000000000) a\"\ntimeout = \"500ms\"\n[[steps]]\nname = \"never\"\nkind = \"shell\"\nrun = \"touch {}/never.txt\"\n",
+            d.display()
+        ),
+    );
+    write_workflow(
+        &fk,
+        "report",
+        &format!(
+            "[[steps]]\nkind = \"shell\"\nrun = \"echo {{{{ trigger.workflow }}}} {{{{ trigger.step }}}}: {{{{ trigger.message }}}} > {}/report.txt\"\n[[steps]]\nname = \"quick\"\nkind = \"sql\"\nsql = \"SELECT 41 + 1 AS answer\"\n",
+            d.display()
+        ),
+    );
+    let id = fk.ok(&["workflow", "run", "slowsql"]).trim().to_string();
+    let r = wait_over(&fk, &id);
+    assert_eq!(r["state"], "failed", "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("workflow report started"),
+        "{r}"
+    );
+    assert!(!d.join("never.txt").exists());
+    let report = wait_until("the report workflow's run", || {
+        runs(&fk)
+            .into_iter()
+            .find(|r| r["workflow"] == "report" && r["state"] == "done")
+            .ok_or_else(|| format!("{:?}", runs(&fk)))
+    });
+    assert_eq!(lines(&d.join("report.txt")).len(), 1);
+    assert!(
+        lines(&d.join("report.txt"))[0] == "slowsql scan: timed out after 500ms",
+        "{:?}",
+        lines(&d.join("report.txt"))
+    );
+    // The data worker answered the next query: it was interrupted, not stuck.
+    let rid = report["id"].as_str().unwrap();
+    let r = show(&fk, rid);
+    assert!(
+        r["steps"][1]["output"]["table"]
+            .as_str()
+            .unwrap()
+            .contains("42"),
+        "{r}"
+    );
 }

@@ -235,6 +235,17 @@ pub fn says_yes(answer: &str) -> bool {
     word == "yes" || word == "y"
 }
 
+/// A span as a timeout or backoff is written: `500ms`, `2.5s`, `5m`.
+pub fn span_text(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 && ms % 1000 != 0 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        crate::engine::queue::duration::show(ms as i64)
+    }
+}
+
 /// The `~` of a path expanded to $HOME.
 pub fn expand_home(p: &str) -> String {
     if p == "~" || p.starts_with("~/") {

@@ -79,6 +79,8 @@ pub(super) struct Workflows {
     next_fire: Vec<(String, String, Option<i64>)>,
     /// Runs finished since start that failed, for the status pane.
     pub(super) failed: usize,
+    /// Runs finished since start.
+    finished: usize,
     /// Sql lanes in use (an index into the data worker's pane ids above `LANE_BASE`).
     lanes: Vec<bool>,
     started: bool,
@@ -589,6 +591,18 @@ impl Server {
         }
         if state == RunState::Failed {
             self.wf.failed += 1;
+        }
+        // The oldest finished runs beyond `KEEP_RUNS` go, now and then.
+        self.wf.finished += 1;
+        if self.wf.finished % 100 == 1 {
+            match self
+                .runs_store()
+                .and_then(|s| s.trim().map_err(|e| format!("{e:#}")))
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "old workflow runs deleted"),
+                Err(e) => tracing::warn!("old workflow runs not deleted: {e}"),
+            }
         }
         tracing::info!(run = %run.id, workflow = %run.workflow, state = state.name(), error = %run.error, "workflow run over");
         if let Err(e) = self

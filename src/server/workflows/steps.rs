@@ -289,7 +289,7 @@ impl Server {
             n,
             Err(format!(
                 "timed out after {}",
-                crate::engine::queue::duration::show(limit as i64)
+                crate::engine::workflow::span_text(limit)
             )),
             String::new(),
             String::new(),
@@ -776,7 +776,7 @@ async fn shell_try(
     };
     let stopped: Option<String> = tokio::select! {
         _ = child.wait() => None,
-        _ = limit => Some(format!("timed out after {}", crate::engine::queue::duration::show(timeout.map(|t| t.as_millis() as i64).unwrap_or(0)))),
+        _ = limit => Some(format!("timed out after {}", crate::engine::workflow::span_text(timeout.map(|t| t.as_millis() as u64).unwrap_or(0)))),
         r = cancel => match r {
             Ok(()) => Some("cancelled".to_string()),
             // The runner forgot this try (the run ended): let it finish on its own.
