@@ -363,6 +363,18 @@ fn a_step_that_hangs_times_out_one_that_floods_is_capped_and_a_cancel_stops_its_
         &out[out.len() - 100..]
     );
     assert_eq!(r["steps"][0]["log"][0]["stderr"], "done\n");
+    // A step killed from outside (the OOM killer, a person) is a failed try that says so.
+    write_workflow(
+        &fk,
+        "killed",
+        "[[steps]]\nkind = \"shell\"\nrun = \"kill -9 $$\"\n",
+    );
+    let killed = fk.ok(&["workflow", "run", "killed"]).trim().to_string();
+    let r = wait_over(&fk, &killed);
+    assert_eq!(
+        r["steps"][0]["log"][0]["outcome"], "killed by signal 9",
+        "{r}"
+    );
     let slow = fk.ok(&["workflow", "run", "slow"]).trim().to_string();
     let pid: i32 = wait_until("the slow step's pid", || {
         std::fs::read_to_string(d.join("pid.txt"))

@@ -2,9 +2,12 @@
 The queue pane (`open queue`): the work queue, most urgent first, as the server ranks it. Each
 row shows the SLA as a coloured ten-cell bar (green, yellow from 80%, red when overdue). Type to
 filter, fuzzy over title, project, tags, role and assignee (the vault's `Search`: a key that
-extends the query narrows the last matches, so 100,000 items filter within a frame). Keys
-claim, start, finish, block and cancel the item under the cursor; Enter opens its history and
-comments; a form adds an item, a line adds a comment.
+extends the query narrows the last matches, so 100,000 items filter within a frame). Words of
+the filter line that are structured filters (`state:blocked`, `role:R`, `tag:T`, `project:P`,
+`mine`, `overdue`, `due`) are taken out of the fuzzy query and checked in one cheap pass over
+the fuzzy matches. Keys claim, start, finish, block and cancel the item under the cursor; Enter
+opens its history and comments; a form adds an item or edits the one under the cursor, a line
+adds a comment.
 
 The pane holds rows, not items: the server sends each item's urgency and SLA already judged, so
 the pane never computes a rule the CLI might compute differently.
@@ -30,6 +33,7 @@ crate::verbs! {
         Block = ("block", "", "Queue: mark the item blocked"),
         CancelItem = ("cancel-item", "", "Queue: cancel the item"),
         New = ("new-item", "", "Queue: add an item"),
+        Edit = ("edit-item", "", "Queue: edit the item's title, priority, SLA, role and tags"),
         Comment = ("comment", "", "Queue: comment on the item"),
     }
 }
@@ -107,18 +111,43 @@ pub enum QueueRequest {
         id: String,
         text: String,
     },
+    /// The edit form's fields. `sla`: empty leaves the due time as it is, a duration sets it
+    /// that long from now, `none` removes it. Role and tags replace the item's (empty: none).
+    Edit {
+        id: String,
+        title: String,
+        priority: String,
+        sla: String,
+        role: String,
+        tags: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueueEvent {
     Items(Vec<QueueRow>),
+    /// Who the user is (`[queue] me`), for the `mine` filter: sent before the first items.
+    Me(String),
     Detail(QueueDetail),
     Note(String),
-    /// An add or a comment was refused: the form stays open with this sentence.
+    /// An add, an edit or a comment was refused: the form stays open with this sentence.
     Refused(String),
 }
 
 const FORM: [&str; 5] = ["title", "priority", "sla", "role", "tags"];
+
+/// What the form's error line says while an add or an edit is on its way; the next list closes
+/// the form (a refusal replaces it instead).
+const ADDING: &str = "adding…";
+const SAVING: &str = "saving…";
+
+/// The item an edit form changes.
+#[derive(Debug, Clone, PartialEq)]
+struct Editing {
+    id: String,
+    /// Its SLA as the list shows it ("3h left"), shown while the SLA field is left empty.
+    sla_text: String,
+}
 
 #[derive(Debug, Default)]
 enum Mode {
@@ -129,6 +158,8 @@ enum Mode {
         values: [String; 5],
         at: usize,
         error: Option<String>,
+        /// `None`: a new item.
+        editing: Option<Editing>,
     },
     Comment {
         id: String,
@@ -148,6 +179,123 @@ pub struct QueuePane {
     note: Option<String>,
     search: Option<Search>,
     loaded: bool,
+    /// Who the user is, as the server said (`mine`).
+    me: Option<String>,
+    /// The structured filters in the query, as last ranked.
+    filters: Vec<Filter>,
+    /// The fuzzy words of the query, as last ranked.
+    fuzzy: String,
+    /// Why nothing is shown, when the filters leave nothing.
+    empty_why: Option<String>,
+}
+
+/// The state names a `state:` prefix is read against (the pane lists open items only, so the
+/// last two match nothing there, but they are states).
+const STATES: [&str; 6] = [
+    "QUEUED",
+    "CLAIMED",
+    "IN_PROGRESS",
+    "BLOCKED",
+    "COMPLETED",
+    "CANCELLED",
+];
+
+/// A structured filter typed into the filter line.
+#[derive(Debug, Clone, PartialEq)]
+enum Filter {
+    /// A prefix of the state's name, upper case, `-` read as `_` (`state:in` = IN_PROGRESS).
+    State(String),
+    /// Role, tag and project: the whole name, any case (as `queue ls --role` reads them).
+    Role(String),
+    Tag(String),
+    Project(String),
+    /// Assigned to the user.
+    Mine,
+    /// Past its SLA.
+    Overdue,
+    /// At 80% of its SLA or past it.
+    Due,
+}
+
+impl Filter {
+    /// The filter a word of the filter line is, if it is one; `Some(None)` for a key with no
+    /// value yet (`state:` while typing), which is neither a filter nor a fuzzy word.
+    fn parse(word: &str) -> Option<Option<Filter>> {
+        let plain = |w: &str| word.eq_ignore_ascii_case(w);
+        if plain("mine") {
+            return Some(Some(Filter::Mine));
+        }
+        if plain("overdue") {
+            return Some(Some(Filter::Overdue));
+        }
+        if plain("due") {
+            return Some(Some(Filter::Due));
+        }
+        let (key, value) = word.split_once(':')?;
+        let make: fn(String) -> Filter = match key.to_ascii_lowercase().as_str() {
+            "state" => |v| Filter::State(v.to_ascii_uppercase().replace('-', "_")),
+            "role" => Filter::Role,
+            "tag" => Filter::Tag,
+            "project" => Filter::Project,
+            _ => return None,
+        };
+        Some((!value.is_empty()).then(|| make(value.to_string())))
+    }
+
+    fn matches(&self, r: &QueueRow, me: Option<&str>) -> bool {
+        match self {
+            Filter::State(p) => r
+                .state
+                .as_bytes()
+                .get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p.as_bytes())),
+            Filter::Role(v) => r.role.eq_ignore_ascii_case(v),
+            Filter::Tag(v) => r.tags.iter().any(|t| t.eq_ignore_ascii_case(v)),
+            Filter::Project(v) => r.project.eq_ignore_ascii_case(v),
+            Filter::Mine => me.is_some_and(|m| !r.assignee.is_empty() && r.assignee == m),
+            Filter::Overdue => r.sla == Sla::Overdue,
+            Filter::Due => matches!(r.sla, Sla::Warning | Sla::Overdue),
+        }
+    }
+
+    /// How the header names it: a state prefix as the states it stands for.
+    fn label(&self) -> String {
+        match self {
+            Filter::State(p) => {
+                let names: Vec<&str> = STATES
+                    .iter()
+                    .copied()
+                    .filter(|s| s.starts_with(p.as_str()))
+                    .collect();
+                if names.is_empty() {
+                    format!("state:{p}")
+                } else {
+                    format!("state:{}", names.join("|"))
+                }
+            }
+            Filter::Role(v) => format!("role:{v}"),
+            Filter::Tag(v) => format!("tag:{v}"),
+            Filter::Project(v) => format!("project:{v}"),
+            Filter::Mine => "mine".into(),
+            Filter::Overdue => "overdue".into(),
+            Filter::Due => "due".into(),
+        }
+    }
+}
+
+/// The filter line split into its structured filters and the fuzzy words left (joined by one
+/// space, so typing after a filter word keeps extending the same fuzzy query).
+fn split_query(q: &str) -> (Vec<Filter>, String) {
+    let mut filters = Vec::new();
+    let mut words: Vec<&str> = Vec::new();
+    for w in q.split_whitespace() {
+        match Filter::parse(w) {
+            Some(Some(f)) => filters.push(f),
+            Some(None) => {}
+            None => words.push(w),
+        }
+    }
+    (filters, words.join(" "))
 }
 
 impl std::fmt::Debug for QueuePane {
@@ -172,9 +320,86 @@ fn haystack(r: &QueueRow) -> Utf32 {
 
 impl QueuePane {
     fn rank(&mut self) {
+        let (filters, fuzzy) = split_query(&self.query);
         let s = self.search.get_or_insert_with(Search::default);
-        self.shown = s.run(&self.haystacks, &self.query);
+        self.shown = s.run(&self.haystacks, &fuzzy);
+        let fuzzy_found = !self.shown.is_empty();
+        if !filters.is_empty() {
+            let (rows, me) = (&self.rows, self.me.as_deref());
+            self.shown
+                .retain(|i| filters.iter().all(|f| f.matches(&rows[*i], me)));
+        }
+        self.empty_why = None;
+        if self.shown.is_empty() && !self.rows.is_empty() && !filters.is_empty() {
+            self.empty_why = Some(if !fuzzy_found {
+                format!(" nothing matches \"{fuzzy}\"")
+            } else {
+                self.why_empty(&filters, &fuzzy)
+            });
+        }
+        self.filters = filters;
+        self.fuzzy = fuzzy;
         self.sel = self.sel.min(self.shown.len().saturating_sub(1));
+    }
+
+    /// Which filters left nothing: those no item matches on its own, else all of them together
+    /// (with the fuzzy words, when there are any).
+    fn why_empty(&self, filters: &[Filter], fuzzy: &str) -> String {
+        let me = self.me.as_deref();
+        let dead: Vec<String> = filters
+            .iter()
+            .filter(|f| !self.rows.iter().any(|r| f.matches(r, me)))
+            .map(|f| match f {
+                Filter::Mine if me.is_none() => "mine (who you are is not known yet)".into(),
+                f => f.label(),
+            })
+            .collect();
+        if !dead.is_empty() {
+            return format!(" no item matches {}", dead.join(", "));
+        }
+        let all: Vec<String> = filters.iter().map(Filter::label).collect();
+        let mut s = format!(" no item matches {}", all.join(" + "));
+        if !fuzzy.is_empty() {
+            s.push_str(&format!(" + \"{fuzzy}\""));
+        }
+        if filters.len() > 1 || !fuzzy.is_empty() {
+            s.push_str(" together");
+        }
+        s
+    }
+
+    fn open_form(&mut self, editing: Option<&QueueRow>) {
+        let (values, editing) = match editing {
+            None => (
+                [
+                    String::new(),
+                    "M".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+                None,
+            ),
+            Some(r) => (
+                [
+                    r.title.clone(),
+                    r.priority.clone(),
+                    String::new(),
+                    r.role.clone(),
+                    r.tags.join(", "),
+                ],
+                Some(Editing {
+                    id: r.id.clone(),
+                    sla_text: r.sla_text.clone(),
+                }),
+            ),
+        };
+        self.mode = Mode::Form {
+            values,
+            at: 0,
+            error: None,
+            editing,
+        };
     }
 
     fn selected(&self) -> Option<&QueueRow> {
@@ -206,17 +431,7 @@ impl Pane for QueuePane {
         };
         cx.dirty = true;
         if verb == QueueVerb::New {
-            self.mode = Mode::Form {
-                values: [
-                    String::new(),
-                    "M".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ],
-                at: 0,
-                error: None,
-            };
+            self.open_form(None);
             return Outcome::Consumed;
         }
         let Some(row) = self.selected().cloned() else {
@@ -236,6 +451,10 @@ impl Pane for QueuePane {
                 };
                 return Outcome::Consumed;
             }
+            QueueVerb::Edit => {
+                self.open_form(Some(&row));
+                return Outcome::Consumed;
+            }
             QueueVerb::New => return Outcome::Consumed,
         };
         Self::ask(
@@ -252,7 +471,12 @@ impl Pane for QueuePane {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         cx.dirty = true;
         match &mut self.mode {
-            Mode::Form { values, at, error } => {
+            Mode::Form {
+                values,
+                at,
+                error,
+                editing,
+            } => {
                 match k.code {
                     KeyCode::Esc => self.mode = Mode::List,
                     KeyCode::Tab | KeyCode::Down => *at = (*at + 1) % FORM.len(),
@@ -265,18 +489,32 @@ impl Pane for QueuePane {
                         *error = Some("an item needs a title".into())
                     }
                     KeyCode::Enter => {
-                        let v = values.clone();
-                        Self::ask(
-                            cx,
-                            QueueRequest::Add {
-                                title: v[0].clone(),
-                                priority: v[1].clone(),
-                                sla: v[2].clone(),
-                                role: v[3].clone(),
-                                tags: v[4].clone(),
-                            },
-                        );
-                        *error = Some("adding…".into());
+                        let [title, priority, sla, role, tags] = values.clone();
+                        let (r, doing) = match editing {
+                            None => (
+                                QueueRequest::Add {
+                                    title,
+                                    priority,
+                                    sla,
+                                    role,
+                                    tags,
+                                },
+                                ADDING,
+                            ),
+                            Some(e) => (
+                                QueueRequest::Edit {
+                                    id: e.id.clone(),
+                                    title,
+                                    priority,
+                                    sla,
+                                    role,
+                                    tags,
+                                },
+                                SAVING,
+                            ),
+                        };
+                        Self::ask(cx, r);
+                        *error = Some(doing.into());
                     }
                     KeyCode::Char(c) if !ctrl => {
                         values[*at].push(c);
@@ -359,6 +597,10 @@ impl Pane for QueuePane {
                 Self::ask(cx, QueueRequest::Watch);
                 return Outcome::Consumed;
             }
+            EngineEvent::Queue(QueueEvent::Me(me)) => {
+                self.me = Some(me);
+                self.rank();
+            }
             EngineEvent::Queue(QueueEvent::Items(rows)) => {
                 let keep = self.selected().map(|r| r.id.clone());
                 self.haystacks = rows.iter().map(haystack).collect();
@@ -373,12 +615,10 @@ impl Pane for QueuePane {
                     }
                 }
                 self.loaded = true;
-                if matches!(self.mode, Mode::Form { .. }) {
-                    // An add landed (the list changed while the form was open for it).
-                    if let Mode::Form { error: Some(e), .. } = &self.mode {
-                        if e == "adding…" {
-                            self.mode = Mode::List;
-                        }
+                // An add or an edit landed (the list changed while the form was waiting on it).
+                if let Mode::Form { error: Some(e), .. } = &self.mode {
+                    if e == ADDING || e == SAVING {
+                        self.mode = Mode::List;
                     }
                 }
             }
@@ -407,8 +647,23 @@ impl Pane for QueuePane {
             }
         };
         match &self.mode {
-            Mode::Form { values, at, error } => {
-                line(buf, area.y, "New item", t.heading());
+            Mode::Form {
+                values,
+                at,
+                error,
+                editing,
+            } => {
+                let (heading, help) = match editing {
+                    None => (
+                        "New item",
+                        "priority H, M or L · sla 30m, 4h, 2d · tags a, b · Enter adds · Esc cancels",
+                    ),
+                    Some(_) => (
+                        "Edit item · sla: empty = unchanged, 4h = due 4h from now, none = no SLA",
+                        "priority H, M or L · sla 30m, 4h, 2d · tags a, b · Enter saves · Esc cancels",
+                    ),
+                };
+                line(buf, area.y, heading, t.heading());
                 for (i, name) in FORM.iter().enumerate() {
                     let style = if i == *at {
                         Style::new().bg(t.selection_bg).fg(t.selection_fg)
@@ -416,23 +671,32 @@ impl Pane for QueuePane {
                         Style::new()
                     };
                     let marker = if i == *at { "›" } else { " " };
-                    line(
-                        buf,
-                        area.y + 2 + i as u16,
-                        &format!("{marker} {name:<9} {}", values[i]),
-                        style,
-                    );
+                    let y = area.y + 2 + i as u16;
+                    line(buf, y, &format!("{marker} {name:<9} {}", values[i]), style);
+                    // The SLA left empty in an edit: what it stays.
+                    if let Some(e) = editing.as_ref().filter(|_| i == 2 && values[i].is_empty()) {
+                        let was = if e.sla_text.is_empty() {
+                            "unchanged (no SLA)".to_string()
+                        } else {
+                            format!("unchanged ({})", e.sla_text)
+                        };
+                        let x = area.x + 1 + 12;
+                        if x < area.x + area.width && y < area.y + area.height {
+                            buf.set_stringn(
+                                x,
+                                y,
+                                &was,
+                                (area.x + area.width - 1).saturating_sub(x) as usize,
+                                style.patch(t.muted()),
+                            );
+                        }
+                    }
                 }
                 let y = area.y + 3 + FORM.len() as u16;
                 if let Some(e) = error {
                     line(buf, y, e, Style::new().fg(t.error));
                 }
-                line(
-                    buf,
-                    y + 1,
-                    "priority H, M or L · sla 30m, 4h, 2d · tags a, b · Enter adds · Esc cancels",
-                    t.muted(),
-                );
+                line(buf, y + 1, help, t.muted());
                 return;
             }
             Mode::Comment { text, .. } => {
@@ -484,11 +748,24 @@ impl Pane for QueuePane {
         }
         let count = format!("{}/{}", self.shown.len(), self.rows.len());
         buf.set_stringn(area.x, area.y, format!("/ {}", self.query), w, t.heading());
-        if count.len() + self.query.len() + 4 < w {
+        // The active filters, as read, before the count (when they fit).
+        let labels: Vec<String> = self.filters.iter().map(Filter::label).collect();
+        let right = if labels.is_empty() {
+            count.clone()
+        } else {
+            format!("filters: {}  {count}", labels.join(" "))
+        };
+        let query_w = self.query.chars().count();
+        let right = if right.chars().count() + query_w + 4 < w {
+            right
+        } else {
+            count
+        };
+        if right.chars().count() + query_w + 4 < w {
             buf.set_string(
-                area.x + area.width - count.len() as u16,
+                area.x + area.width - right.chars().count() as u16,
                 area.y,
-                &count,
+                &right,
                 t.muted(),
             );
         }
@@ -547,7 +824,7 @@ impl Pane for QueuePane {
             } else if self.rows.is_empty() {
                 " no open items: C-n adds one (or fieldkit queue add TITLE)"
             } else {
-                " nothing matches"
+                self.empty_why.as_deref().unwrap_or(" nothing matches")
             };
             buf.set_stringn(area.x, area.y + 1, msg, w, t.muted());
         }
@@ -557,10 +834,13 @@ impl Pane for QueuePane {
     }
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
-        match self.mode {
-            Mode::Form { .. } => {
+        match &self.mode {
+            Mode::Form { editing, .. } => {
                 out.push(Hint::new("Tab", "next field"));
-                out.push(Hint::new("Enter", "add"));
+                out.push(Hint::new(
+                    "Enter",
+                    if editing.is_some() { "save" } else { "add" },
+                ));
                 out.push(Hint::new("Esc", "cancel"));
                 crate::Hints::Typing
             }
@@ -574,7 +854,10 @@ impl Pane for QueuePane {
                 crate::Hints::WithKeymap
             }
             Mode::List => {
-                out.push(Hint::new("type", "filter"));
+                out.push(Hint::new(
+                    "type",
+                    "filter · state: role: tag: project: mine overdue",
+                ));
                 out.push(Hint::new("Enter", "details"));
                 crate::Hints::WithKeymap
             }

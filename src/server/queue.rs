@@ -6,7 +6,7 @@ config.toml: one server is one person's.
 */
 
 use super::*;
-use crate::engine::queue::{new_id, now_ms, Item, Move, Priority, SlaState, State};
+use crate::engine::queue::{new_id, now_ms, Item, ItemEdit, Move, Priority, SlaState, State};
 use crate::protocol::QueueCommand;
 use crate::store::queue::QueueStore;
 use fieldkit_panes::queue::{QueueDetail, QueueEvent, QueueRequest, QueueRow, Sla};
@@ -74,7 +74,12 @@ impl Server {
     /// A queue pane's request.
     pub(super) fn queue_request(&mut self, name: &str, pane: u64, req: QueueRequest) {
         let ev = match req {
-            QueueRequest::Watch => self.queue_view(),
+            QueueRequest::Watch => {
+                // Who "me" is first, so the pane's `mine` filter reads the list right away.
+                let me = QueueEvent::Me(self.config.queue.me());
+                self.pane_call_id(name, pane, |p, cx| p.on_engine(EngineEvent::Queue(me), cx));
+                self.queue_view()
+            }
             QueueRequest::Detail { id } => match self.queue_store().and_then(|q| q.get(&id)) {
                 Ok(item) => QueueEvent::Detail(detail(&item)),
                 Err(e) => QueueEvent::Note(e),
@@ -113,12 +118,50 @@ impl Server {
                         sla,
                         due: None,
                         role: role.trim().to_string(),
-                        tags: tags
-                            .split(',')
-                            .map(|t| t.trim().to_string())
-                            .filter(|t| !t.is_empty())
-                            .collect(),
+                        tags: tag_list(&tags),
                         project: String::new(),
+                    })
+                })();
+                match cmd.and_then(|c| self.queue_command(c)) {
+                    Ok(_) => return,
+                    Err(e) => QueueEvent::Refused(e),
+                }
+            }
+            QueueRequest::Edit {
+                id,
+                title,
+                priority,
+                sla,
+                role,
+                tags,
+            } => {
+                // As `queue edit` builds it: the form's fields replace the item's; the SLA left
+                // empty keeps the due time, `none` removes it (`--no-due`).
+                let cmd = (|| -> Result<QueueCommand, String> {
+                    let priority = Priority::parse(&priority)
+                        .ok_or_else(|| format!("priority {priority:?}: H, M or L"))?;
+                    let sla = sla.trim();
+                    let (due, clear_due) = if sla.is_empty() {
+                        (None, false)
+                    } else if sla.eq_ignore_ascii_case("none") {
+                        (None, true)
+                    } else {
+                        let d = crate::engine::queue::duration::parse_duration(sla)
+                            .map_err(|e| format!("sla {e}"))?;
+                        (Some(now_ms() + d), false)
+                    };
+                    Ok(QueueCommand::Edit {
+                        id,
+                        edit: ItemEdit {
+                            title: Some(title),
+                            body: None,
+                            priority: Some(priority),
+                            role: Some(role.trim().to_string()),
+                            tags: Some(tag_list(&tags)),
+                            project: None,
+                            due,
+                            clear_due,
+                        },
                     })
                 })();
                 match cmd.and_then(|c| self.queue_command(c)) {
@@ -454,6 +497,14 @@ impl Server {
             }
         }
     }
+}
+
+/// The form's tags field ("a, b") as tags.
+fn tag_list(tags: &str) -> Vec<String> {
+    tags.split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// An item as the pane lists it, judged at `now`.

@@ -239,7 +239,7 @@ pub fn says_yes(answer: &str) -> bool {
 pub fn span_text(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms < 60_000 && ms % 1000 != 0 {
+    } else if ms < 60_000 && !ms.is_multiple_of(1000) {
         format!("{:.1}s", ms as f64 / 1000.0)
     } else {
         crate::engine::queue::duration::show(ms as i64)
