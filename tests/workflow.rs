@@ -623,3 +623,43 @@ fn failed_checks_are_failed_tries_sql_times_out_through_its_worker_and_errors_st
         "{r}"
     );
 }
+
+/// `concurrency = 1`: a second run waits, queued, until the first is over; nothing runs twice.
+#[test]
+fn runs_beyond_the_concurrency_limit_wait_their_turn() {
+    let fk = Fk::new();
+    let d = fk.path();
+    write_workflow(
+        &fk,
+        "one",
+        &format!(
+            "concurrency = 1\n[[steps]]\nkind = \"shell\"\nrun = \"echo start $FIELDKIT_RUN >> {d}/log.txt; while [ ! -e {d}/go-$FIELDKIT_RUN ]; do sleep 0.05; done; echo end $FIELDKIT_RUN >> {d}/log.txt\"\n",
+            d = d.display()
+        ),
+    );
+    let a = fk.ok(&["workflow", "run", "one"]).trim().to_string();
+    let b = fk.ok(&["workflow", "run", "one"]).trim().to_string();
+    wait_until("the first run's step", || {
+        (lines(&d.join("log.txt")) == vec![format!("start {a}")])
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", lines(&d.join("log.txt"))))
+    });
+    assert_eq!(show(&fk, &b)["state"], "queued");
+    std::fs::write(d.join(format!("go-{a}")), "").unwrap();
+    wait_until("the second run's step", || {
+        (lines(&d.join("log.txt")).len() == 3)
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", lines(&d.join("log.txt"))))
+    });
+    std::fs::write(d.join(format!("go-{b}")), "").unwrap();
+    assert_eq!(wait_over(&fk, &b)["state"], "done");
+    assert_eq!(
+        lines(&d.join("log.txt")),
+        vec![
+            format!("start {a}"),
+            format!("end {a}"),
+            format!("start {b}"),
+            format!("end {b}")
+        ]
+    );
+}
