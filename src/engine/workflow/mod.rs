@@ -10,6 +10,7 @@ and a step marked running was interrupted and is tried again under its policy (a
 */
 
 pub mod def;
+mod dir;
 pub mod schedule;
 pub mod template;
 
