@@ -82,6 +82,12 @@ enum Cmd {
         target: Option<String>,
         path: String,
     },
+    /// Open a file in the editor of a session (a new file if it does not exist yet).
+    Edit {
+        #[arg(short = 't', long = "target")]
+        target: Option<String>,
+        path: String,
+    },
     /// Run SQL on DuckDB and print the result; exits non-zero with the error on failure.
     Sql {
         /// Database file (default: data.duckdb in the data dir; `:memory:` for none).
@@ -257,6 +263,17 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
                 target,
                 Command::Action {
                     action: format!("open-file {}", abs.display()),
+                },
+                false,
+            )?))
+        }
+        Some(Cmd::Edit { target, path }) => {
+            let abs = std::path::absolute(&path)?;
+            Ok(reply(client::command(
+                dirs,
+                target,
+                Command::Action {
+                    action: format!("edit {}", abs.display()),
                 },
                 false,
             )?))

@@ -86,6 +86,11 @@ pub enum PaneState {
     Queue,
     /// The workflow runs pane: the runs are in queue.db.
     Runs,
+    /// The editor: the files it has open (unsaved text is kept apart), and which is shown.
+    Editor {
+        files: Vec<String>,
+        active: usize,
+    },
 }
 
 impl PaneState {
@@ -100,6 +105,7 @@ impl PaneState {
             PaneState::Vault => PaneKind::Vault,
             PaneState::Queue => PaneKind::Queue,
             PaneState::Runs => PaneKind::Runs,
+            PaneState::Editor { .. } => PaneKind::Editor,
         }
     }
 }

@@ -89,8 +89,11 @@ pub enum Action {
     OpenTermEnv(Vec<String>),
     /// Panic: lock and wipe the vault, clear every pane and scrollback, blank every screen.
     Panic,
-    /// Opens a data file in a grid pane; without a path, a file picker.
+    /// Opens a data file in a grid pane (any other file in the editor); without a path, a
+    /// file picker.
     OpenFile(Option<String>),
+    /// Opens a file in the editor (the focused one, one in the tab, or a new one beside).
+    Edit(String),
     /// Gives the chat beside the focused pane what that pane shows.
     AttachContext,
     /// Asks the model for a shell command for the focused terminal; without text, a prompt.
@@ -332,7 +335,12 @@ pub const GLOBAL: &[ActionInfo] = &[
     ActionInfo {
         name: "open-file",
         args: "[PATH]",
-        desc: "Open a data file (CSV, TSV, Parquet, JSON, XLSX) in a grid",
+        desc: "Open a data file (CSV, TSV, Parquet, JSON, XLSX) in a grid, any other in the editor",
+    },
+    ActionInfo {
+        name: "edit",
+        args: "PATH",
+        desc: "Open a file in the editor",
     },
     ActionInfo {
         name: "attach-context",
@@ -422,6 +430,7 @@ impl fmt::Display for Action {
             Action::Panic => f.write_str("panic"),
             Action::OpenFile(None) => f.write_str("open-file"),
             Action::OpenFile(Some(p)) => write!(f, "open-file {p}"),
+            Action::Edit(p) => write!(f, "edit {p}"),
             Action::AttachContext => f.write_str("attach-context"),
             Action::AskShell(None) => f.write_str("ask-shell"),
             Action::AskShell(Some(r)) => write!(f, "ask-shell {r}"),

@@ -25,6 +25,8 @@ pub enum EngineRequest {
     Queue(crate::queue::QueueRequest),
     /// For the workflow runner: runs, a re-run, a cancel.
     Runs(crate::runs::RunsRequest),
+    /// For the editor's service: open and save files, the paste buffer.
+    Editor(crate::editor::EditorRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +72,8 @@ pub enum Engine {
     Queue,
     /// The workflow runner (runs in queue.db), in the server.
     Workflows,
+    /// Files for the editor, read and written by the server.
+    Editor,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -114,6 +118,7 @@ pub enum EngineEvent {
     Vault(crate::vault::VaultEvent),
     Queue(crate::queue::QueueEvent),
     Runs(crate::runs::RunsEvent),
+    Editor(crate::editor::EditorEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ a PTY or crypto: feed it, render it on a `TestBackend`, read the effects.
 pub mod action;
 pub mod chat;
 pub mod data;
+pub mod editor;
 pub mod engine;
 pub mod grid;
 pub mod keys;

@@ -21,6 +21,7 @@ pub const PANES: &[&PaneSpec] = &[
     &crate::vault::SPEC,
     &crate::queue::SPEC,
     &crate::runs::SPEC,
+    &crate::editor::SPEC,
 ];
 
 /// The registration of `kind`; `None` for kinds this build cannot open.
@@ -187,6 +188,10 @@ impl Action {
             } else {
                 Some(args.join(" "))
             })),
+            "edit" => match args.is_empty() {
+                true => Err("edit needs a path: edit PATH".into()),
+                false => Ok(Action::Edit(args.join(" "))),
+            },
             "attach-context" => no_args(Action::AttachContext),
             "ask-shell" => Ok(Action::AskShell(if args.is_empty() {
                 None

@@ -12,6 +12,7 @@ pub mod llm;
 pub mod probe;
 pub mod pty;
 pub mod queue;
+pub mod text;
 pub mod vault;
 pub mod workflow;
 

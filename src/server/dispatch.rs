@@ -202,7 +202,14 @@ impl Server {
                 }
             }
             Action::Unbind => {}
-            Action::OpenFile(Some(path)) => self.open_file(name, &path)?,
+            Action::OpenFile(Some(path)) => {
+                if is_data_file(&path) {
+                    self.open_file(name, &path)?
+                } else {
+                    self.edit_file(name, &path)?
+                }
+            }
+            Action::Edit(path) => self.edit_file(name, &path)?,
             Action::OpenFile(None) => self.file_picker(name),
             Action::AttachContext => self.attach_context(name)?,
             Action::AskShell(None) => {
@@ -242,4 +249,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Whether `open-file` shows `path` in a grid (data) rather than the editor.
+fn is_data_file(path: &str) -> bool {
+    const EXT: &[&str] = &[
+        "csv", "tsv", "tab", "parquet", "pq", "json", "ndjson", "jsonl", "xlsx", "xls", "ods",
+    ];
+    std::path::Path::new(path)
+        .extension()
+        .map(|x| x.to_string_lossy().to_lowercase())
+        .is_some_and(|x| EXT.contains(&x.as_str()))
 }

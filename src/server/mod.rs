@@ -22,6 +22,7 @@ mod clients;
 pub mod commands;
 mod data;
 mod dispatch;
+mod editor;
 pub mod frames;
 mod input;
 mod listen;
@@ -48,6 +49,7 @@ const SERVICES: &[&services::ServiceSpec] = &[
     &vault::SERVICE,
     &queue::SERVICE,
     &workflows::SERVICE,
+    &editor::SERVICE,
 ];
 
 use crate::config;
@@ -111,6 +113,11 @@ pub enum Ev {
     },
     /// From the workflow runner's helpers: a shell step ended, a watched folder changed.
     Workflow(workflows::WfEv),
+    /// A file read or written for editor pane `pane`, off the loop.
+    Editor {
+        pane: u64,
+        ev: fieldkit_panes::editor::EditorEvent,
+    },
 }
 
 /// What a connection has queued but not yet written, shared between the loop and the
@@ -509,6 +516,7 @@ impl Server {
                 result,
             } => self.vault_key(&session, pane, result),
             Ev::Workflow(ev) => self.workflow_event(ev),
+            Ev::Editor { pane, ev } => self.editor_event(pane, ev),
         }
     }
 

@@ -59,6 +59,7 @@ impl Server {
             EngineRequest::Vault(r) => self.vault_request(name, source, r),
             EngineRequest::Queue(r) => self.queue_request(name, source, r),
             EngineRequest::Runs(r) => self.runs_request(name, source, r),
+            EngineRequest::Editor(r) => self.editor_request(name, source, r),
         }
     }
 

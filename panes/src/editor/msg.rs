@@ -1,0 +1,62 @@
+//! What crosses between the editor pane and the server's editor service: files come in as a
+//! rope (cloning one is O(1), so a 100 MB file is never copied to cross), saves go out the
+//! same way, and the server answers with the file's stamp, by which a later save knows whether
+//! someone else changed the file meanwhile.
+
+use ropey::Rope;
+
+/// A file as it was on disk: its modification time (ns since the epoch) and size. A save is
+/// refused when the file's stamp is no longer the one the buffer was read or saved at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct FileStamp {
+    pub mtime_ns: i128,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditorRequest {
+    /// Read `path` (absolute); answered by `Opened` or `Refused`.
+    Open { path: String },
+    /// Write `text` to `path`, line endings as `crlf` says. `stamp`: the file as the buffer
+    /// last saw it (`None`: a new file); `force` writes over a file changed since.
+    Save {
+        path: String,
+        text: Rope,
+        crlf: bool,
+        stamp: Option<FileStamp>,
+        force: bool,
+    },
+    /// The paste buffer's text, for C-v; answered by `Paste`.
+    Paste,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditorEvent {
+    /// `text` holds `\n` line endings; `crlf` says the file had `\r\n` ones (written back so).
+    /// `stamp` is `None` for a file that does not exist yet. `read_only` says why the buffer
+    /// may not be saved (the file is not writable), when it may not.
+    Opened {
+        path: String,
+        text: Rope,
+        crlf: bool,
+        stamp: Option<FileStamp>,
+        read_only: Option<String>,
+    },
+    /// The file cannot be opened as text: why, in a sentence.
+    Refused {
+        path: String,
+        why: String,
+    },
+    Saved {
+        path: String,
+        stamp: FileStamp,
+    },
+    /// Nothing was written over the file. `changed` says it changed on disk since it was read
+    /// (overwrite with a forced save, or reload).
+    SaveFailed {
+        path: String,
+        why: String,
+        changed: bool,
+    },
+    Paste(String),
+}

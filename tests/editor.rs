@@ -1,0 +1,100 @@
+//! The editor end to end: the real binary in tmux, keys typed as a person would, files on a
+//! real disk. What was typed is what is on disk after C-s; a symlink stays a link and the file's
+//! mode is kept; a file changed on disk is not overwritten until asked; a binary file is
+//! refused with a sentence.
+mod common;
+
+use common::{wait_until, Fk, BIN};
+use std::os::unix::fs::PermissionsExt;
+
+fn start(fk: &Fk) {
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+}
+
+fn file_is(path: &std::path::Path, want: &str) {
+    wait_until(&format!("{} to hold {want:?}", path.display()), || {
+        let got = std::fs::read_to_string(path).unwrap_or_default();
+        (got == want).then_some(()).ok_or(got)
+    });
+}
+
+#[test]
+fn typed_text_is_saved_through_a_symlink_keeping_the_link_and_the_mode() {
+    let fk = Fk::new();
+    let dir = fk.path().join("notes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = dir.join("camp.txt");
+    std::fs::write(&real, "water: 20 l\nfuel: 5 l\n").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.join("today.txt");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    start(&fk);
+    fk.ok(&["edit", &link.to_string_lossy()]);
+    fk.wait_screen("w", "the file in the editor", |s| {
+        s.contains("water: 20 l") && s.contains("edit: today.txt")
+    });
+    // To the end of the first line, then type.
+    fk.keys("w", &["End"]);
+    fk.keys("w", &["-l", " (boiled)"]);
+    fk.keys("w", &["Down", "Enter"]);
+    fk.keys("w", &["-l", "rope: 30 m"]);
+    fk.wait_screen("w", "the unsaved mark", |s| {
+        s.contains("rope: 30 m") && s.contains("[+]")
+    });
+    fk.keys("w", &["C-s"]);
+    file_is(&real, "water: 20 l (boiled)\nfuel: 5 l\nrope: 30 m\n");
+    fk.wait_screen("w", "saved", |s| s.contains("saved ") && !s.contains("[+]"));
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link is still a link");
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    // No temp files left beside it.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    // Undo, save, and the file is back.
+    fk.keys("w", &["C-z"]);
+    fk.keys("w", &["C-z"]);
+    fk.keys("w", &["C-z"]);
+    fk.keys("w", &["C-s"]);
+    file_is(&real, "water: 20 l\nfuel: 5 l\n");
+}
+
+#[test]
+fn a_file_changed_on_disk_is_not_overwritten_until_asked_and_binaries_are_refused() {
+    let fk = Fk::new();
+    let path = fk.path().join("plan.md");
+    std::fs::write(&path, "# Plan\r\nday 1: north\r\n").unwrap();
+    start(&fk);
+    fk.ok(&["edit", &path.to_string_lossy()]);
+    fk.wait_screen("w", "the file", |s| {
+        s.contains("day 1: north") && s.contains("CRLF")
+    });
+    // Someone else changes it meanwhile.
+    std::fs::write(&path, "# Plan\r\nday 1: south\r\n").unwrap();
+    fk.keys("w", &["C-End"]);
+    fk.keys("w", &["-l", "day 2: east"]);
+    fk.keys("w", &["C-s"]);
+    fk.wait_screen("w", "the refusal", |s| {
+        s.contains("changed on disk") && s.contains("kept in the editor")
+    });
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# Plan\r\nday 1: south\r\n",
+        "the other writer's text is untouched"
+    );
+    fk.keys("w", &["Escape"]);
+    fk.keys("w", &["C-s"]);
+    // Overwritten as asked, with the file's CRLF line endings kept.
+    file_is(&path, "# Plan\r\nday 1: north\r\nday 2: east");
+    // A binary file is refused with a sentence; the editor goes on.
+    let bin = fk.path().join("blob.bin");
+    std::fs::write(&bin, [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    fk.ok(&["edit", &bin.to_string_lossy()]);
+    fk.wait_screen("w", "the refusal", |s| s.contains("binary"));
+}
