@@ -23,8 +23,19 @@ use std::time::Duration;
 pub fn connect(dirs: &Dirs, start: bool) -> Result<UnixStream> {
     paths::secure_runtime_dir(&dirs.runtime)?;
     let socket = dirs.socket();
-    if let Ok(s) = UnixStream::connect(&socket) {
-        return handshake(s);
+    // A server killed a moment ago may still hold its socket while it dies: a connection it
+    // took is then reset in the handshake. That server is gone; the next try finds out.
+    for attempt in 0.. {
+        let Ok(s) = UnixStream::connect(&socket) else {
+            break;
+        };
+        match handshake(s) {
+            Ok(s) => return Ok(s),
+            Err(e) if attempt < 5 && e.to_string().contains("during the handshake") => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
     }
     if !start {
         bail!("no server running on {}", socket.display());

@@ -98,3 +98,43 @@ fn a_file_changed_on_disk_is_not_overwritten_until_asked_and_binaries_are_refuse
     fk.ok(&["edit", &bin.to_string_lossy()]);
     fk.wait_screen("w", "the refusal", |s| s.contains("binary"));
 }
+
+/// Unsaved text is kept a moment after typing stops: a `kill -9` of the server loses nothing,
+/// and the next server's editor comes back with it, marked unsaved.
+#[test]
+fn unsaved_changes_come_back_after_the_server_is_killed() {
+    let fk = Fk::new();
+    let path = fk.path().join("log.txt");
+    std::fs::write(&path, "day 1\n").unwrap();
+    start(&fk);
+    fk.ok(&["edit", &path.to_string_lossy()]);
+    fk.wait_screen("w", "the file", |s| s.contains("day 1"));
+    fk.keys("w", &["C-End"]);
+    fk.keys("w", &["-l", "day 2: rain"]);
+    fk.wait_screen("w", "the typing", |s| s.contains("day 2: rain"));
+    // Kept in state.db once typing pauses.
+    let db = fk.path().join("data/state.db");
+    wait_until("the unsaved text to be kept", || {
+        let c = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM editor_kept WHERE text LIKE '%day 2: rain%'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| e.to_string())?;
+        (n == 1).then_some(()).ok_or(format!("{n} rows"))
+    });
+    let pid = fk.server_pid();
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    fk.wait_screen("w", "the client to end", |s| s.contains("[lost server]"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "day 1\n");
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the recovered text", |s| {
+        s.contains("day 2: rain") && s.contains("[+]")
+    });
+    fk.keys("w", &["C-s"]);
+    file_is(&path, "day 1\nday 2: rain");
+}

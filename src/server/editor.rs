@@ -11,6 +11,16 @@ use crate::engine::text;
 use fieldkit_panes::editor::{EditorEvent, EditorRequest};
 use services::ServiceSpec;
 
+/// How long after the last change unsaved text is kept in state.db.
+const KEEP_AFTER: Duration = Duration::from_secs(2);
+
+/// The editor service's own state: panes whose text changed since it was last kept.
+#[derive(Default)]
+pub(super) struct EditorState {
+    dirty: std::collections::HashSet<u64>,
+    keep_at: Option<Instant>,
+}
+
 pub(super) const SERVICE: ServiceSpec = ServiceSpec {
     engine: Some(fieldkit_panes::Engine::Editor),
     worker: None,
@@ -33,6 +43,7 @@ impl Server {
                 force,
             } => {
                 let tx = self.events.clone();
+                let db = self.dirs.state_db();
                 let full = self
                     .sessions
                     .get(name)
@@ -43,6 +54,10 @@ impl Server {
                         match text::save(std::path::Path::new(&full), &text, crlf, stamp, force) {
                             Ok(stamp) => {
                                 tracing::info!(path = %full, "editor: saved");
+                                // Saved: the copy kept for a crash goes.
+                                if let Err(e) = crate::store::kept::forget(&db, pane, &full) {
+                                    tracing::warn!("editor: kept copy not forgotten: {e:#}");
+                                }
                                 EditorEvent::Saved { path: full, stamp }
                             }
                             Err(e) => {
@@ -59,6 +74,54 @@ impl Server {
                             }
                         };
                     let _ = tx.send(Ev::Editor { pane, ev });
+                });
+            }
+            EditorRequest::Changed => {
+                self.editor.dirty.insert(pane);
+                self.editor.keep_at = Some(Instant::now() + KEEP_AFTER);
+            }
+            EditorRequest::Keep(bufs) => {
+                let db = self.dirs.state_db();
+                std::thread::spawn(move || {
+                    for b in bufs {
+                        let path = b.path.unwrap_or_default();
+                        let r = if b.modified {
+                            crate::store::kept::keep(
+                                &db,
+                                pane,
+                                &crate::store::kept::Kept {
+                                    path: path.clone(),
+                                    text: b.text.to_string(),
+                                    crlf: b.crlf,
+                                    stamp: b.stamp,
+                                },
+                            )
+                        } else {
+                            crate::store::kept::forget(&db, pane, &path)
+                        };
+                        if let Err(e) = r {
+                            tracing::warn!(path = %path, "editor: unsaved text not kept: {e:#}");
+                        }
+                    }
+                });
+            }
+            EditorRequest::Recover => {
+                let db = self.dirs.state_db();
+                let tx = self.events.clone();
+                std::thread::spawn(move || match crate::store::kept::kept(&db, pane) {
+                    Ok(all) => {
+                        for k in all {
+                            tracing::info!(pane, path = %k.path, "editor: unsaved text recovered");
+                            let ev = EditorEvent::Recovered {
+                                path: (!k.path.is_empty()).then_some(k.path),
+                                text: ropey::Rope::from(k.text),
+                                crlf: k.crlf,
+                                stamp: k.stamp,
+                            };
+                            let _ = tx.send(Ev::Editor { pane, ev });
+                        }
+                    }
+                    Err(e) => tracing::warn!("editor: kept text not read: {e:#}"),
                 });
             }
             EditorRequest::Paste => {
@@ -102,6 +165,39 @@ impl Server {
         // Which files are open is part of the layout.
         s.changed = true;
         self.mark(&name);
+    }
+
+    /// When unsaved text is next kept (a moment after the last change).
+    pub(super) fn editor_next(&self) -> Option<Duration> {
+        self.editor
+            .keep_at
+            .map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// Typing paused: every editor whose text changed hands over what to keep.
+    pub(super) fn editor_tick(&mut self) {
+        self.editor.keep_at = None;
+        for pane in std::mem::take(&mut self.editor.dirty) {
+            if let Some(name) = self.session_of(pane) {
+                self.pane_call_id(&name, pane, |p, cx| {
+                    p.on_engine(EngineEvent::Editor(EditorEvent::KeepNow), cx)
+                });
+            }
+        }
+    }
+
+    /// At start: kept text of panes that no longer exist goes.
+    pub(super) fn editor_start(&mut self) {
+        let panes: Vec<u64> = self
+            .sessions
+            .values()
+            .flat_map(|s| s.panes.keys().copied())
+            .collect();
+        match crate::store::kept::forget_except(&self.dirs.state_db(), &panes) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "editor: kept text of closed panes forgotten"),
+            Err(e) => tracing::warn!("editor: kept text not tidied: {e:#}"),
+        }
     }
 
     /// `edit PATH`: in the focused editor, else an editor of the tab, else a new one beside.

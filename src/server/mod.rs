@@ -190,6 +190,8 @@ pub struct Server {
     queue: queue::Queue,
     /// The workflow runner (`workflows`).
     wf: workflows::Workflows,
+    /// Editors whose unsaved text is due to be kept (`editor`).
+    editor: editor::EditorState,
     /// The data engine's own state (`data`).
     data: data::Data,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
@@ -316,6 +318,7 @@ impl Server {
             vault: vault::Vault::default(),
             queue: queue::Queue::default(),
             wf: workflows::Workflows::default(),
+            editor: editor::EditorState::default(),
             data: data::Data::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),
@@ -326,6 +329,7 @@ impl Server {
         server.greet_new_panes(true);
         server.queue_start();
         server.workflows_start();
+        server.editor_start();
         server
     }
 
@@ -406,6 +410,8 @@ impl Server {
             let queue_at = self
                 .queue_next()
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
+            // Unsaved editor text, kept a moment after typing stops.
+            let editor_at = self.editor_next().map(|d| tokio::time::Instant::now() + d);
             // The workflow runner's next retry, timeout, settled file or schedule slot.
             let wf_at = self
                 .workflow_next()
@@ -429,6 +435,9 @@ impl Server {
                     if self.status_visible() {
                         self.push_status();
                     }
+                }
+                _ = tokio::time::sleep_until(editor_at.unwrap_or(now)), if editor_at.is_some() => {
+                    self.editor_tick();
                 }
                 _ = tokio::time::sleep_until(wf_at.unwrap_or(now)), if wf_at.is_some() => {
                     self.workflow_tick();

@@ -8,6 +8,7 @@ type: what they write is plain data (`fieldkit-messages` for saved sessions).
 
 pub mod chats;
 pub mod index;
+pub mod kept;
 pub mod queue;
 pub mod runs;
 pub mod state;

@@ -28,6 +28,22 @@ pub enum EditorRequest {
     },
     /// The paste buffer's text, for C-v; answered by `Paste`.
     Paste,
+    /// The text changed: the server asks for it (`KeepNow`) once typing pauses.
+    Changed,
+    /// Unsaved text to keep in state.db (and saved buffers whose kept copy goes).
+    Keep(Vec<KeptBuf>),
+    /// What this pane had unsaved when the last server stopped; answered by `Recovered`s.
+    Recover,
+}
+
+/// A buffer as the server keeps it for a crash: `text` only when `modified`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptBuf {
+    pub path: Option<String>,
+    pub text: Rope,
+    pub crlf: bool,
+    pub stamp: Option<FileStamp>,
+    pub modified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,4 +75,13 @@ pub enum EditorEvent {
         changed: bool,
     },
     Paste(String),
+    /// Typing paused: hand over what to keep (`EditorRequest::Keep`).
+    KeepNow,
+    /// Unsaved text kept from before the server stopped (`None`: a scratch buffer).
+    Recovered {
+        path: Option<String>,
+        text: Rope,
+        crlf: bool,
+        stamp: Option<FileStamp>,
+    },
 }

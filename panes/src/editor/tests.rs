@@ -568,7 +568,11 @@ fn cut_removes_the_selection() {
     shift(&mut p, KeyCode::End);
     assert_eq!(
         verb(&mut p, "cut"),
-        vec![Effect::Ui(UiCommand::Clipboard("abc".into()))]
+        vec![
+            Effect::Ui(UiCommand::Clipboard("abc".into())),
+            // The text changed: the server keeps it once typing pauses.
+            Effect::Engine(EngineRequest::Editor(EditorRequest::Changed)),
+        ]
     );
     assert_eq!(p.text(), "\ndef");
     verb(&mut p, "undo");
@@ -863,9 +867,12 @@ fn a_refused_open_shows_why() {
     let mut p = EditorPane::restored(&["/w/gone.rs".into()], 0);
     assert_eq!(
         ev(&mut p, EngineEvent::Opened),
-        vec![Effect::Engine(EngineRequest::Editor(EditorRequest::Open {
-            path: "/w/gone.rs".into()
-        }))]
+        vec![
+            Effect::Engine(EngineRequest::Editor(EditorRequest::Recover)),
+            Effect::Engine(EngineRequest::Editor(EditorRequest::Open {
+                path: "/w/gone.rs".into()
+            }))
+        ]
     );
     let b = draw(&mut p, 80, 24);
     assert!(status(&b).contains("reading"), "{}", status(&b));
@@ -943,6 +950,7 @@ fn the_open_files_are_saved_and_restored() {
     assert_eq!(
         ev(&mut q, EngineEvent::Opened),
         vec![
+            Effect::Engine(EngineRequest::Editor(EditorRequest::Recover)),
             Effect::Engine(EngineRequest::Editor(EditorRequest::Open {
                 path: "/w/a.rs".into()
             })),

@@ -79,6 +79,18 @@ impl Server {
     /// The folders file triggers watch (or, for one that does not exist, its nearest
     /// existing parent, until it appears), and the workflows folder.
     pub(super) fn workflow_watch(&mut self) {
+        // A folder may appear between looking for it and watching its parent (whose watch
+        // then never hears of it): look again after watching, until the two agree.
+        for _ in 0..4 {
+            self.watch_once();
+            if self.wf.watcher.is_none() || self.watch_wanted() == self.wf.watched {
+                return;
+            }
+        }
+    }
+
+    /// The folders to watch now.
+    fn watch_wanted(&self) -> Vec<PathBuf> {
         let mut want: Vec<PathBuf> = vec![nearest_existing(&self.workflows_dir())];
         for w in &self.wf.defs {
             for t in &w.triggers {
@@ -89,6 +101,11 @@ impl Server {
         }
         want.sort();
         want.dedup();
+        want
+    }
+
+    fn watch_once(&mut self) {
+        let want = self.watch_wanted();
         if want == self.wf.watched && self.wf.watcher.is_some() {
             return;
         }
