@@ -1,5 +1,6 @@
 //! The code editor's tests: keys and verbs, search and replace, files (open, save, refusals,
 //! buffers, restore), big inputs, highlighting, snapshots.
+use super::draw::{per_char, HL_MARGIN};
 use super::*;
 use crate::testkit::{settings, snapshot};
 use crate::Theme;
