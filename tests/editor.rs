@@ -89,6 +89,10 @@ fn a_file_changed_on_disk_is_not_overwritten_until_asked_and_binaries_are_refuse
         "the other writer's text is untouched"
     );
     fk.keys("w", &["Escape"]);
+    // The popup gone first: an Escape and a key close behind it read as Alt and the key.
+    fk.wait_screen("w", "the popup closed", |s| {
+        !s.contains("kept in the editor")
+    });
     fk.keys("w", &["C-s"]);
     // Overwritten as asked, with the file's CRLF line endings kept.
     file_is(&path, "# Plan\r\nday 1: north\r\nday 2: east");

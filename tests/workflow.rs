@@ -34,6 +34,21 @@ fn wait_over(fk: &Fk, id: &str) -> serde_json::Value {
     })
 }
 
+/// The generated model registered as the default, answering greedily on one thread.
+fn tiny_model(fk: &Fk) {
+    let model = fk.path().join("tiny.gguf");
+    tiny::write(&model, &tiny::Spec::default()).expect("model");
+    fk.ok(&["model", "add", &model.to_string_lossy()]);
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!(
+            "{}\n[llm]\ntemperature = 0.0\nthreads = 1\n",
+            fk.shell_setting()
+        ),
+    )
+    .expect("config");
+}
+
 fn lines(p: &Path) -> Vec<String> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
@@ -48,17 +63,7 @@ fn lines(p: &Path) -> Vec<String> {
 #[test]
 fn a_dropped_csv_is_loaded_summarised_reviewed_in_the_queue_pane_and_logged() {
     let fk = Fk::new();
-    let model = fk.path().join("tiny.gguf");
-    tiny::write(&model, &tiny::Spec::default()).expect("model");
-    fk.ok(&["model", "add", &model.to_string_lossy()]);
-    std::fs::write(
-        fk.config_dir().join("config.toml"),
-        format!(
-            "{}\n[llm]\ntemperature = 0.0\nthreads = 1\n",
-            fk.shell_setting()
-        ),
-    )
-    .expect("config");
+    tiny_model(&fk);
     let incoming = fk.path().join("incoming");
     std::fs::create_dir_all(&incoming).unwrap();
     let log = fk.path().join("log.txt");
@@ -540,17 +545,7 @@ fn a_watched_folder_that_comes_back_is_watched_and_item_moves_start_workflows() 
 fn failed_checks_are_failed_tries_sql_times_out_through_its_worker_and_errors_start_workflows() {
     let fk = Fk::new();
     let d = fk.path();
-    let model = d.join("tiny.gguf");
-    tiny::write(&model, &tiny::Spec::default()).expect("model");
-    fk.ok(&["model", "add", &model.to_string_lossy()]);
-    std::fs::write(
-        fk.config_dir().join("config.toml"),
-        format!(
-            "{}\n[llm]\ntemperature = 0.0\nthreads = 1\n",
-            fk.shell_setting()
-        ),
-    )
-    .expect("config");
+    tiny_model(&fk);
     write_workflow(
         &fk,
         "strict",
