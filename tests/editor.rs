@@ -142,3 +142,33 @@ fn unsaved_changes_come_back_after_the_server_is_killed() {
     fk.keys("w", &["C-s"]);
     file_is(&path, "day 1\nday 2: rain");
 }
+
+/// C-o picks a file by a few letters of its name from the folder the user works in, as git
+/// sees it: ignored and hidden files are not offered.
+#[test]
+fn the_file_picker_opens_a_file_by_a_few_letters_and_leaves_ignored_ones_out() {
+    let fk = Fk::new();
+    let proj = fk.path().join("proj");
+    std::fs::create_dir_all(proj.join("src")).unwrap();
+    std::fs::create_dir_all(proj.join("build")).unwrap();
+    std::fs::write(proj.join(".gitignore"), "build/\n").unwrap();
+    std::fs::write(proj.join("src/pump_control.rs"), "fn pump() {}\n").unwrap();
+    std::fs::write(proj.join("build/pump_generated.rs"), "junk\n").unwrap();
+    std::fs::write(proj.join(".secret_pump"), "hidden\n").unwrap();
+    // git reads .gitignore only inside a repository; so does the walker.
+    std::fs::create_dir_all(proj.join(".git")).unwrap();
+    start(&fk);
+    fk.type_line("w", &format!("cd {}", proj.display()));
+    fk.ok(&["action", "edit", "notes.txt"]);
+    fk.wait_screen("w", "the editor", |s| s.contains("edit: notes.txt"));
+    fk.keys("w", &["C-o"]);
+    fk.wait_screen("w", "the picker", |s| s.contains("edit a file under"));
+    fk.keys("w", &["-l", "pump"]);
+    let s = fk.wait_screen("w", "the match", |s| s.contains("pump_control.rs"));
+    assert!(!s.contains("pump_generated"), "ignored: {s}");
+    assert!(!s.contains(".secret_pump"), "hidden: {s}");
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the picked file", |s| {
+        s.contains("fn pump() {}") && s.contains("pump_control.rs")
+    });
+}

@@ -11,6 +11,9 @@ use crate::engine::text;
 use fieldkit_panes::editor::{EditorEvent, EditorRequest};
 use services::ServiceSpec;
 
+/// Files the editor's picker lists at most.
+const PICK_FILES: usize = 50_000;
+
 /// How long after the last change unsaved text is kept in state.db.
 const KEEP_AFTER: Duration = Duration::from_secs(2);
 
@@ -124,6 +127,7 @@ impl Server {
                     Err(e) => tracing::warn!("editor: kept text not read: {e:#}"),
                 });
             }
+            EditorRequest::Pick { near } => self.editor_picker(name, near),
             EditorRequest::Paste => {
                 let text = self.paste.clone().unwrap_or_default();
                 self.pane_call_id(name, pane, |p, cx| {
@@ -198,6 +202,55 @@ impl Server {
             Ok(n) => tracing::info!(n, "editor: kept text of closed panes forgotten"),
             Err(e) => tracing::warn!("editor: kept text not tidied: {e:#}"),
         }
+    }
+
+    /// A fuzzy picker over the files under the folder of a terminal in the tab (else `near`,
+    /// the shown file's folder; else where the client started; else home), walked as git does
+    /// (`.gitignore`, `.ignore` and hidden files left out), at most `PICK_FILES` files.
+    fn editor_picker(&mut self, name: &str, near: Option<String>) {
+        let Some(s) = self.sessions.get(name) else {
+            return;
+        };
+        let root = s
+            .tab()
+            .layout
+            .leaves()
+            .into_iter()
+            .find_map(|id| self.pty.terms.get(&id).and_then(|t| t.cwd()))
+            .or(near)
+            .or_else(|| s.start_dir.clone())
+            .or_else(|| std::env::var("HOME").ok())
+            .unwrap_or_else(|| "/".into());
+        let mut items = Vec::new();
+        for entry in ignore::WalkBuilder::new(&root).max_depth(Some(16)).build() {
+            let Ok(e) = entry else { continue };
+            if e.file_type().is_some_and(|t| t.is_file()) {
+                items.push(fieldkit_widgets::PickerItem {
+                    text: e.path().to_string_lossy().into_owned(),
+                    detail: String::new(),
+                    key: String::new(),
+                });
+                if items.len() >= PICK_FILES {
+                    break;
+                }
+            }
+        }
+        let Some(s) = self.sessions.get_mut(name) else {
+            return;
+        };
+        s.popup = Some(if items.is_empty() {
+            popup::message(
+                "find-file",
+                &format!("No files under {root} (hidden and ignored ones are left out). Type a path: edit PATH in the palette."),
+            )
+        } else {
+            Popup::Pick {
+                title: format!("edit a file under {root}"),
+                picker: fieldkit_widgets::Picker::new(items),
+                then: PickThen::Action("edit".into()),
+            }
+        });
+        s.dirty = true;
     }
 
     /// `edit PATH`: in the focused editor, else an editor of the tab, else a new one beside.

@@ -92,6 +92,14 @@ impl EditorPane {
                 self.active = (self.active + self.bufs.len() - 1) % self.bufs.len()
             }
             EditorVerb::CloseBuffer => self.close_buffer(armed),
+            EditorVerb::FindFile => {
+                let near = self.buf().path.as_deref().and_then(|p| {
+                    std::path::Path::new(p)
+                        .parent()
+                        .map(|d| d.to_string_lossy().into_owned())
+                });
+                Self::ask(cx, EditorRequest::Pick { near });
+            }
             EditorVerb::Reload => {
                 let b = self.buf();
                 match (&b.path, b.doc.modified()) {

@@ -60,6 +60,7 @@ crate::verbs! {
         PrevBuffer = ("prev-buffer", "", "Editor: the previous open file"),
         CloseBuffer = ("close-buffer", "", "Editor: close this file (asks if unsaved)"),
         Reload = ("reload", "", "Editor: read the file again from disk"),
+        FindFile = ("find-file", "", "Editor: pick a file to open (fuzzy; .gitignore respected)"),
     }
 }
 

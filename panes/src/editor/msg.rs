@@ -28,6 +28,9 @@ pub enum EditorRequest {
     },
     /// The paste buffer's text, for C-v; answered by `Paste`.
     Paste,
+    /// A fuzzy picker over the files of the folder the user works in (`near`: the folder of
+    /// the file shown, used when no terminal says where that is); the choice opens here.
+    Pick { near: Option<String> },
     /// The text changed: the server asks for it (`KeepNow`) once typing pauses.
     Changed,
     /// Unsaved text to keep in state.db (and saved buffers whose kept copy goes).

@@ -1371,3 +1371,14 @@ fn snapshots() {
         insta::assert_snapshot!("editor_wrap_140x40", snapshot(&mut p, 140, 40));
     });
 }
+
+#[test]
+fn find_file_asks_for_a_picker_near_the_file_shown() {
+    let mut p = pane("/w/src/a.txt", "abc\n");
+    assert_eq!(
+        verb(&mut p, "find-file"),
+        vec![Effect::Engine(EngineRequest::Editor(EditorRequest::Pick {
+            near: Some("/w/src".into())
+        }))]
+    );
+}
