@@ -24,11 +24,7 @@ pub struct Kept {
 }
 
 fn open(db: &Path) -> Result<Connection> {
-    let c = Connection::open(db)?;
-    c.busy_timeout(std::time::Duration::from_secs(5))?;
-    c.pragma_update(None, "journal_mode", "WAL")?;
-    c.pragma_update(None, "synchronous", "NORMAL")?;
-    c.pragma_update(None, "secure_delete", "ON")?;
+    let c = super::open_wal(db)?;
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS editor_kept (
              pane INTEGER NOT NULL,

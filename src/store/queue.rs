@@ -8,7 +8,7 @@ winner.
 */
 
 use crate::engine::queue::{Comment, Item, Move, Priority, State, Transition};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -21,15 +21,7 @@ pub type Refusal = String;
 
 impl QueueStore {
     pub fn open(path: &Path) -> Result<QueueStore> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let db = Connection::open(path).with_context(|| format!("{}", path.display()))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "NORMAL")?;
-        db.pragma_update(None, "secure_delete", "ON")?;
-        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        let db = super::open_wal(path)?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS items (
                  id TEXT PRIMARY KEY,

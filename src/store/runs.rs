@@ -25,14 +25,7 @@ pub const KEEP_RUNS: i64 = 5_000;
 
 impl RunStore {
     pub fn open(path: &Path) -> Result<RunStore> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let db = Connection::open(path).with_context(|| format!("{}", path.display()))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "NORMAL")?;
-        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        let db = super::open_wal(path)?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS runs (
                  id TEXT PRIMARY KEY,

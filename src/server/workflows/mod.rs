@@ -125,15 +125,21 @@ impl Server {
         // Runs left by the last server first (they carry their own definitions), so nothing
         // started now is mistaken for one of them; then the definitions, their schedules and
         // watches, and files that landed meanwhile.
-        self.wf.defs = load_dir(&dir).0;
+        let (defs, errors) = load_dir(&dir);
+        self.wf.defs = defs.clone();
         self.workflow_resume();
-        self.workflow_reload(true);
+        self.workflow_apply(defs, errors, true);
         self.workflow_files_at_start();
     }
 
     /// Reads the definitions again; errors are told (at start, to the next client).
     pub(super) fn workflow_reload(&mut self, at_start: bool) {
         let (defs, errors) = load_dir(&self.workflows_dir());
+        self.workflow_apply(defs, errors, at_start);
+    }
+
+    /// Definitions read: in force from now on, their mistakes told, watches and schedules set.
+    fn workflow_apply(&mut self, defs: Vec<Workflow>, errors: Vec<DefError>, at_start: bool) {
         let changed_errors = errors != self.wf.errors;
         tracing::info!(loaded = defs.len(), errors = errors.len(), "workflows read");
         for e in &errors {
@@ -284,21 +290,8 @@ impl Server {
         }
         self.workflow_schedules();
         // Retries due.
-        let due: Vec<(String, usize)> = self
-            .wf
-            .active
-            .values()
-            .flat_map(|r| {
-                r.steps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| {
-                        s.state == StepState::Retrying && s.next_at.is_some_and(|t| t <= now)
-                    })
-                    .map(|(i, _)| (r.id.clone(), i))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let due = self
+            .steps_where(|s| s.state == StepState::Retrying && s.next_at.is_some_and(|t| t <= now));
         for (id, i) in due {
             self.start_try(&id, i);
         }
@@ -313,6 +306,22 @@ impl Server {
         for (id, i) in late {
             self.step_timed_out(&id, i);
         }
+    }
+
+    /// The (run, step) of every step of a run under way that `pred` picks.
+    pub(super) fn steps_where(&self, pred: impl Fn(&StepRec) -> bool) -> Vec<(String, usize)> {
+        self.wf
+            .active
+            .values()
+            .flat_map(|r| {
+                r.steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| pred(s))
+                    .map(|(i, _)| (r.id.clone(), i))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// A workflow by name.

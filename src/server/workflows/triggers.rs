@@ -302,21 +302,8 @@ impl Server {
             return;
         }
         // Human steps.
-        let waiting: Vec<(String, usize)> = self
-            .wf
-            .active
-            .values()
-            .flat_map(|r| {
-                r.steps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| {
-                        s.state == StepState::Waiting && s.item.as_deref() == Some(&item.id)
-                    })
-                    .map(|(i, _)| (r.id.clone(), i))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let waiting = self
+            .steps_where(|s| s.state == StepState::Waiting && s.item.as_deref() == Some(&item.id));
         for (id, i) in waiting {
             self.human_moved(&id, i, item);
         }
