@@ -97,6 +97,7 @@ impl Server {
                                     text: b.text.to_string(),
                                     crlf: b.crlf,
                                     stamp: b.stamp,
+                                    history: b.history,
                                 },
                             )
                         } else {
@@ -120,11 +121,24 @@ impl Server {
                                 text: ropey::Rope::from(k.text),
                                 crlf: k.crlf,
                                 stamp: k.stamp,
+                                history: k.history,
                             };
                             let _ = tx.send(Ev::Editor { pane, ev });
                         }
                     }
                     Err(e) => tracing::warn!("editor: kept text not read: {e:#}"),
+                });
+            }
+            EditorRequest::KeepUndo {
+                path,
+                stamp,
+                history,
+            } => {
+                let db = self.dirs.state_db();
+                std::thread::spawn(move || {
+                    if let Err(e) = crate::store::kept::keep_undo(&db, &path, stamp, &history) {
+                        tracing::warn!(path = %path, "editor: undo history not kept: {e:#}");
+                    }
                 });
             }
             EditorRequest::Pick { near } => self.editor_picker(name, near),
@@ -140,9 +154,19 @@ impl Server {
     /// Reads `path` for editor pane `pane` on a thread of its own.
     fn editor_read(&mut self, pane: u64, path: String) {
         let tx = self.events.clone();
+        let db = self.dirs.state_db();
         std::thread::spawn(move || {
             let ev = match text::load(std::path::Path::new(&path)) {
                 Ok(l) => EditorEvent::Opened {
+                    // The undo steps kept when it was last saved here, if it is unchanged.
+                    history: l.stamp.and_then(|stamp| {
+                        crate::store::kept::undo_for(&db, &path, stamp)
+                            .inspect_err(|e| {
+                                tracing::warn!(path = %path, "editor: undo history not read: {e:#}")
+                            })
+                            .ok()
+                            .flatten()
+                    }),
                     path,
                     text: l.text,
                     crlf: l.crlf,

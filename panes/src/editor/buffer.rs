@@ -4,14 +4,22 @@
 //! char index, so undoing is applying it backwards; typing joins one transaction until the
 //! cursor moves or something else happens, and a replace-all is one transaction however many
 //! matches it changes. Undo is bounded (`MAX_UNDO` transactions).
+//!
+//! Every text the document passes through has a state number: an edit makes a new one, undo and
+//! redo go back to the one they return to. The unsaved mark compares it with the state saved, so
+//! undoing back to what is on disk shows the buffer saved again. The undo history (`History`)
+//! can be taken out and put back, so that it outlives the server (bounded by `HISTORY_BYTES`).
 
 use ropey::Rope;
 
 /// Transactions kept for undo.
 pub const MAX_UNDO: usize = 1_000;
+/// The text an undo history taken out for keeping holds at most (what edits removed and
+/// inserted): older steps are left out past it, and one step larger than it is not kept.
+pub const HISTORY_BYTES: usize = 8 << 20;
 
 /// A selection: `head` is where the cursor is, `anchor` where it started (equal: none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sel {
     pub anchor: usize,
     pub head: usize,
@@ -29,25 +37,58 @@ impl Sel {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Edit {
     at: usize,
     removed: String,
     inserted: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq, Copy, serde::Serialize, serde::Deserialize)]
 enum Kind {
     Typing,
     Other,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Txn {
     edits: Vec<Edit>,
     before: Sel,
     after: Sel,
     kind: Kind,
+    /// The states before and after it.
+    from: u64,
+    to: u64,
+}
+
+impl Txn {
+    fn bytes(&self) -> usize {
+        self.edits
+            .iter()
+            .map(|e| e.removed.len() + e.inserted.len() + 16)
+            .sum()
+    }
+}
+
+/// A document's undo steps, taken out to be kept (`Doc::history`) and put back on a document
+/// holding the same text (`Doc::restore_history`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct History {
+    steps: Vec<Txn>,
+    /// The state of the text the steps undo from, and the one saved.
+    state: u64,
+    saved: u64,
+    /// The text's length in chars: a history is only put back on a text of this length.
+    chars: usize,
+}
+
+impl History {
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -58,9 +99,13 @@ pub struct Doc {
     pub want_col: Option<usize>,
     undo: Vec<Txn>,
     redo: Vec<Txn>,
-    /// Changes since open: compared with `saved_at` for the unsaved mark.
+    /// Changes since open (only grows: what caches and the server's keeping go by).
     pub version: u64,
+    /// The text's state number, and the state last saved (the unsaved mark compares them).
+    pub state: u64,
     pub saved_at: u64,
+    /// The next new state number.
+    next_state: u64,
     /// The typing transaction still open (joined by the next typed character).
     typing: bool,
 }
@@ -74,7 +119,84 @@ impl Doc {
     }
 
     pub fn modified(&self) -> bool {
-        self.version != self.saved_at
+        self.state != self.saved_at
+    }
+
+    /// Marks the text as it is now saved; `state` is the state that was written (typing may
+    /// have gone on since).
+    pub fn mark_saved(&mut self, state: u64) {
+        self.saved_at = state;
+    }
+
+    /// Marks the text as differing from its file (recovered text).
+    pub fn mark_unsaved(&mut self) {
+        self.next_state = self.next_state.max(self.state) + 1;
+        self.saved_at = self.next_state;
+        self.next_state += 1;
+    }
+
+    /// The undo steps, newest last, as many as fit in `HISTORY_BYTES`.
+    pub fn history(&self) -> History {
+        let mut bytes = 0;
+        let keep = self
+            .undo
+            .iter()
+            .rev()
+            .take_while(|t| {
+                bytes += t.bytes();
+                bytes <= HISTORY_BYTES
+            })
+            .count();
+        History {
+            steps: self.undo[self.undo.len() - keep..].to_vec(),
+            state: self.state,
+            saved: self.saved_at,
+            chars: self.rope.len_chars(),
+        }
+    }
+
+    /// Puts back undo steps taken out of a document with this same text; `saved` says whether
+    /// the text is the file's (else the saved state is the history's). False, and nothing
+    /// changed, when the history is not for a text of this length or does not undo cleanly.
+    pub fn restore_history(&mut self, h: History, saved: bool) -> bool {
+        if h.chars != self.rope.len_chars() || !self.undo.is_empty() {
+            return false;
+        }
+        // Each step must fit the text it undoes: replay the undo on a copy (cheap: a rope
+        // clone shares its chunks) and check every removal matches.
+        let mut probe = self.rope.clone();
+        for t in h.steps.iter().rev() {
+            for e in t.edits.iter().rev() {
+                let end = e.at + e.inserted.chars().count();
+                if end > probe.len_chars() || probe.slice(e.at..end) != e.inserted.as_str() {
+                    return false;
+                }
+                probe.remove(e.at..end);
+                probe.insert(e.at, &e.removed);
+            }
+        }
+        self.next_state = h
+            .steps
+            .iter()
+            .map(|t| t.from.max(t.to))
+            .chain([h.state, h.saved, self.next_state])
+            .max()
+            .unwrap_or(0)
+            + 1;
+        self.state = h.state;
+        self.saved_at = if saved { h.state } else { h.saved };
+        if !saved && self.saved_at == self.state {
+            self.mark_unsaved();
+        }
+        self.undo = h.steps;
+        self.redo.clear();
+        true
+    }
+
+    /// A new state number for the text after an edit.
+    fn new_state(&mut self) -> u64 {
+        self.next_state = self.next_state.max(self.state).max(self.saved_at) + 1;
+        self.next_state
     }
 
     /// Ends the typing run: the next character starts a new undo step.
@@ -95,10 +217,19 @@ impl Doc {
     fn record(&mut self, edits: Vec<Edit>, before: Sel, after: Sel, kind: Kind) {
         self.redo.clear();
         self.version += 1;
+        let from = self.state;
+        self.state = self.new_state();
         if kind == Kind::Typing && self.typing {
-            if let Some(last) = self.undo.last_mut().filter(|t| t.kind == Kind::Typing) {
+            // Joined to the typing before, unless that text is the one saved (undo then goes
+            // back to it in one step).
+            if let Some(last) = self
+                .undo
+                .last_mut()
+                .filter(|t| t.kind == Kind::Typing && t.to != self.saved_at)
+            {
                 last.edits.extend(edits);
                 last.after = after;
+                last.to = self.state;
                 return;
             }
         }
@@ -107,6 +238,8 @@ impl Doc {
             before,
             after,
             kind,
+            from,
+            to: self.state,
         });
         if self.undo.len() > MAX_UNDO {
             self.undo.remove(0);
@@ -213,6 +346,7 @@ impl Doc {
         }
         self.sel = t.before;
         self.version += 1;
+        self.state = t.from;
         self.typing = false;
         self.redo.push(t);
         true
@@ -227,6 +361,7 @@ impl Doc {
         }
         self.sel = t.after;
         self.version += 1;
+        self.state = t.to;
         self.typing = false;
         self.undo.push(t);
         true
@@ -500,6 +635,51 @@ mod tests {
         }
         assert_eq!(n, MAX_UNDO);
         assert_eq!(d.rope.len_chars(), 50);
+    }
+
+    #[test]
+    fn undoing_back_to_the_saved_text_is_saved_again() {
+        let mut d = doc("ab");
+        d.move_to(2, false);
+        d.type_text("c");
+        d.mark_saved(d.state);
+        assert!(!d.modified());
+        // Typing on from the saved text is a step of its own: one undo is back at it.
+        d.type_text("d");
+        d.type_text("e");
+        assert!(d.modified());
+        assert!(d.undo());
+        assert_eq!(d.rope.to_string(), "abc");
+        assert!(!d.modified(), "back at the saved text");
+        assert!(d.undo());
+        assert!(d.modified());
+        assert!(d.redo());
+        assert!(!d.modified());
+        // A new edit after undo is a new text, even when it reads the same.
+        d.type_text("d");
+        d.backspace();
+        d.break_typing();
+        assert_eq!(d.rope.to_string(), "abc");
+        assert!(d.modified());
+    }
+
+    #[test]
+    fn a_history_past_its_bound_keeps_the_newest_steps() {
+        let mut d = doc("");
+        let big = "x".repeat(HISTORY_BYTES / 3);
+        for _ in 0..4 {
+            d.type_text(&format!("{big}\n"));
+        }
+        d.type_text("tail");
+        let h = d.history();
+        // Two big steps and the small one fit; the older two do not.
+        assert_eq!(h.len(), 3);
+        let mut e = Doc::new(d.rope.clone());
+        assert!(e.restore_history(h, false));
+        assert!(e.modified(), "recovered text is unsaved");
+        assert!(e.undo() && e.undo() && e.undo());
+        assert!(!e.undo());
+        assert_eq!(e.rope.len_chars(), 2 * (HISTORY_BYTES / 3 + 1));
     }
 
     #[test]

@@ -249,6 +249,7 @@ impl EditorPane {
                 crlf: b.crlf,
                 stamp: b.stamp,
                 modified,
+                history: modified.then(|| b.doc.history()),
             });
         }
         if !out.is_empty() {
@@ -263,6 +264,7 @@ impl EditorPane {
         text: Rope,
         crlf: bool,
         stamp: Option<FileStamp>,
+        history: Option<History>,
     ) {
         let i = match &path {
             Some(p) => self.slot_for(p),
@@ -278,7 +280,10 @@ impl EditorPane {
         b.doc = Doc::new(text);
         // Unsaved: it differs from the file (or has none).
         b.doc.version = 1;
-        b.doc.saved_at = 0;
+        b.doc.mark_unsaved();
+        if let Some(h) = history {
+            b.doc.restore_history(h, false);
+        }
         b.kept_version = Some(1);
         b.crlf = crlf;
         b.stamp = stamp;

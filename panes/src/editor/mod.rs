@@ -22,7 +22,7 @@ mod msg;
 #[cfg(test)]
 mod tests;
 
-pub use buffer::{Doc, Finder, Query, Sel};
+pub use buffer::{Doc, Finder, History, Query, Sel};
 use draw::Highlights;
 pub use msg::*;
 
@@ -98,9 +98,9 @@ pub struct Buf {
     /// The last save was refused because the file changed on disk: the next save overwrites.
     force_next: bool,
     saving: bool,
-    /// The version the save in flight wrote: `Saved` marks the buffer saved at it (typing
+    /// The state the save in flight wrote: `Saved` marks the buffer saved at it (typing
     /// since is still unsaved).
-    saving_version: u64,
+    saving_state: u64,
     /// Opened again after a restart: its arrival does not switch to it.
     restoring: bool,
     /// Read again on `reload`: its arrival replaces the text, unsaved or not.
@@ -221,7 +221,7 @@ impl EditorPane {
         }
         let same = Some(&to) == b.path.as_ref();
         b.saving = true;
-        b.saving_version = b.doc.version;
+        b.saving_state = b.doc.state;
         let force = b.force_next && same;
         b.force_next = false;
         let req = EditorRequest::Save {
@@ -470,6 +470,7 @@ impl EditorPane {
                 crlf,
                 stamp,
                 read_only,
+                history,
             } => {
                 let i = self.slot_for(&path);
                 let b = &mut self.bufs[i];
@@ -486,6 +487,9 @@ impl EditorPane {
                 }
                 self.hl = None;
                 b.doc = Doc::new(text);
+                if let Some(h) = history {
+                    b.doc.restore_history(h, true);
+                }
                 b.crlf = crlf;
                 b.stamp = stamp;
                 b.read_only = read_only;
@@ -540,7 +544,18 @@ impl EditorPane {
                         b.path = Some(path.clone());
                         b.stamp = Some(stamp);
                         b.read_only = None;
-                        b.doc.saved_at = b.saving_version;
+                        b.doc.mark_saved(b.saving_state);
+                        // The steps that led to the text saved outlive the server (when
+                        // nothing was typed since the save began, they are that text's).
+                        if b.doc.state == b.saving_state {
+                            cx.push(Effect::Engine(EngineRequest::Editor(
+                                EditorRequest::KeepUndo {
+                                    path: path.clone(),
+                                    stamp,
+                                    history: b.doc.history(),
+                                },
+                            )));
+                        }
                         self.note = Some(format!("saved {path}"));
                         break;
                     }
@@ -581,8 +596,9 @@ impl EditorPane {
                 text,
                 crlf,
                 stamp,
+                history,
             } => {
-                self.recovered(path, text, crlf, stamp);
+                self.recovered(path, text, crlf, stamp, history);
                 self.follow();
             }
         }

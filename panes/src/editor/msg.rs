@@ -3,6 +3,7 @@
 //! same way, and the server answers with the file's stamp, by which a later save knows whether
 //! someone else changed the file meanwhile.
 
+use super::buffer::History;
 use ropey::Rope;
 
 /// A file as it was on disk: its modification time (ns since the epoch) and size. A save is
@@ -37,6 +38,12 @@ pub enum EditorRequest {
     Keep(Vec<KeptBuf>),
     /// What this pane had unsaved when the last server stopped; answered by `Recovered`s.
     Recover,
+    /// The undo steps of `path` as saved at `stamp`, kept so that they outlive the server.
+    KeepUndo {
+        path: String,
+        stamp: FileStamp,
+        history: History,
+    },
 }
 
 /// A buffer as the server keeps it for a crash: `text` only when `modified`.
@@ -47,6 +54,8 @@ pub struct KeptBuf {
     pub crlf: bool,
     pub stamp: Option<FileStamp>,
     pub modified: bool,
+    /// The undo steps that lead to `text` (with it, when `modified`).
+    pub history: Option<History>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +69,8 @@ pub enum EditorEvent {
         crlf: bool,
         stamp: Option<FileStamp>,
         read_only: Option<String>,
+        /// The undo steps kept when the file was last saved here, if it has not changed since.
+        history: Option<History>,
     },
     /// The file cannot be opened as text: why, in a sentence.
     Refused {
@@ -86,5 +97,6 @@ pub enum EditorEvent {
         text: Rope,
         crlf: bool,
         stamp: Option<FileStamp>,
+        history: Option<History>,
     },
 }

@@ -39,6 +39,7 @@ fn opened(path: &str, text: &str) -> EditorEvent {
         crlf: false,
         stamp: Some(STAMP),
         read_only: None,
+        history: None,
     }
 }
 
@@ -724,6 +725,7 @@ fn a_read_only_buffer_refuses_changes_with_a_note() {
             crlf: false,
             stamp: Some(STAMP),
             read_only: Some("the file is not writable".into()),
+            history: None,
         },
     );
     assert_eq!(p.title(), "edit: hosts [read-only]");
