@@ -416,6 +416,14 @@ impl Keymap {
             vec![Scope::Prefix]
         } else if fieldkit_panes::registry::takes_all_keys(kind) {
             vec![Scope::Pane(kind)]
+        } else if kind == PaneKind::Sql {
+            // The SQL editor is the code editor in SQL mode: the editor's keys apply where
+            // the SQL ones do not bind the key first.
+            vec![
+                Scope::Pane(kind),
+                Scope::Pane(PaneKind::Editor),
+                Scope::Global,
+            ]
         } else {
             vec![Scope::Pane(kind), Scope::Global]
         }

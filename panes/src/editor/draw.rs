@@ -143,7 +143,11 @@ impl EditorPane {
     /// around its part on screen.
     pub(super) fn highlight_rows(&mut self, rows: &[Row]) {
         let b = self.buf();
-        let Some(lang) = lang_of(b) else {
+        let Some(lang) = (if self.sql {
+            Some("sql".to_string())
+        } else {
+            lang_of(b)
+        }) else {
             self.hl = None;
             return;
         };
@@ -212,7 +216,10 @@ impl EditorPane {
         if self.bufs.len() > 1 {
             let mut x = area.x;
             for (i, b) in self.bufs.iter().enumerate() {
-                let label = format!(" {}{} ", b.name(), if b.doc.modified() { "+" } else { "" });
+                let label = match (&b.path, self.sql) {
+                    (None, true) => format!(" sql {} ", i + 1),
+                    _ => format!(" {}{} ", b.name(), if b.doc.modified() { "+" } else { "" }),
+                };
                 let style = if i == self.active {
                     Style::new().bg(t.tab_active_bg).fg(t.tab_active_fg)
                 } else {
@@ -268,7 +275,9 @@ impl EditorPane {
             } = *row;
             if r == 0 {
                 let num = format!("{:>w$} ", line + 1, w = gutter as usize - 1);
-                let style = if line == cur_line {
+                let style = if self.mark.is_some_and(|m| m.0 == line) {
+                    Style::new().fg(t.error).add_modifier(Modifier::BOLD)
+                } else if line == cur_line {
                     Style::new().fg(t.fg)
                 } else {
                     Style::new().fg(t.muted)
@@ -323,6 +332,11 @@ impl EditorPane {
                 }
                 if bracket.is_some_and(|(a, z)| i == a || i == z) {
                     style = style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+                }
+                if self.mark == Some((line, col)) {
+                    style = style
+                        .fg(t.error)
+                        .add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
                 }
                 buf.set_string(x, y, shown.to_string(), style);
                 x += w;
@@ -382,6 +396,14 @@ impl EditorPane {
         if !sel.is_empty() {
             right.push_str(&format!(" · {} selected", sel.len()));
         }
+        if let Some(f) = &self.footer {
+            // The footer says more: the cursor's place is enough, where there is room for it.
+            let said: usize = f.iter().map(|(t, _)| t.width()).sum();
+            right = format!("{}:{}", l + 1, c + 1);
+            if said + right.len() + 1 > area.width as usize {
+                right.clear();
+            }
+        }
         let left = match (&self.note, b.loading, b.saving) {
             (Some(n), _, _) => n.clone(),
             (None, true, _) => "reading…".into(),
@@ -394,13 +416,29 @@ impl EditorPane {
         };
         let w = area.width as usize;
         let rw = right.chars().count().min(w);
-        buf.set_stringn(
-            area.x,
-            status_y,
-            &left,
-            w.saturating_sub(rw + 1),
-            Style::new().fg(if self.note.is_some() { t.warn } else { t.muted }),
-        );
+        match (&self.footer, &self.note, b.loading || b.saving) {
+            (Some(spans), None, false) => {
+                let mut x = area.x;
+                let end = area.x + w.saturating_sub(rw + 1) as u16;
+                for (text, style) in spans {
+                    let room = end.saturating_sub(x) as usize;
+                    if room == 0 {
+                        break;
+                    }
+                    buf.set_stringn(x, status_y, text, room, *style);
+                    x = x.saturating_add(text.width() as u16);
+                }
+            }
+            _ => {
+                buf.set_stringn(
+                    area.x,
+                    status_y,
+                    &left,
+                    w.saturating_sub(rw + 1),
+                    Style::new().fg(if self.note.is_some() { t.warn } else { t.muted }),
+                );
+            }
+        }
         buf.set_stringn(
             area.x + (w - rw) as u16,
             status_y,

@@ -219,6 +219,9 @@ impl EditorPane {
     /// Tells the server the text changed (it keeps unsaved text a moment after typing
     /// stops, so a crash loses at most that moment).
     pub(super) fn notice_change(&mut self, cx: &mut Cx) {
+        if self.sql {
+            return;
+        }
         let v: u64 = self.bufs.iter().map(|b| b.doc.version).sum();
         if v != self.seen_version {
             self.seen_version = v;

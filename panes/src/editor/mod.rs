@@ -12,6 +12,11 @@ line only the part on screen, and is kept until the text or the view changes.
 The pane never touches the disk: it asks the server to open a file (the text comes back as a
 rope, which crosses by reference) and to save one (atomically, by the rules in
 `engine::text`); a save that fails leaves the buffer as it was, marked unsaved, with the reason.
+
+The SQL editor is this editor in SQL mode (`EditorPane::sql`), held inside `SqlPane`: its
+buffers are scratch ones highlighted as SQL, kept with the session rather than in files (C-s
+asks where to write one), and the SQL pane puts its own footer in the status line and marks an
+error's place. Keys, search, undo and highlighting are the same code in both.
 */
 
 pub mod buffer;
@@ -152,6 +157,13 @@ pub struct EditorPane {
     seen_version: u64,
     /// Told it is open once (kept text is asked for then).
     greeted: bool,
+    /// The SQL editor's core: scratch buffers of SQL, not kept for crashes here (the session
+    /// keeps them), labelled by number.
+    sql: bool,
+    /// What the status line says on the left when there is no note (the SQL editor's footer).
+    pub footer: Option<Vec<(String, Style)>>,
+    /// A place to mark as an error: (line, column), 0-based chars.
+    pub mark: Option<(usize, usize)>,
 }
 
 impl Default for EditorPane {
@@ -169,6 +181,9 @@ impl Default for EditorPane {
             hl: None,
             seen_version: 0,
             greeted: false,
+            sql: false,
+            footer: None,
+            mark: None,
         }
     }
 }
@@ -181,6 +196,84 @@ impl EditorPane {
         };
         p.active = active;
         p
+    }
+
+    /// The SQL editor's core: a scratch buffer for each of `texts`, highlighted as SQL.
+    pub fn sql(texts: &[String], active: usize) -> EditorPane {
+        let mut bufs: Vec<Buf> = texts
+            .iter()
+            .map(|t| Buf {
+                doc: Doc::new(Rope::from_str(t)),
+                ..Default::default()
+            })
+            .collect();
+        if bufs.is_empty() {
+            bufs.push(Buf::default());
+        }
+        let active = active.min(bufs.len() - 1);
+        // Soft wrap on: a query is read whole in a narrow pane beside its grid (M-z: off).
+        let mut p = EditorPane {
+            bufs,
+            active,
+            sql: true,
+            wrap: true,
+            ..Default::default()
+        };
+        p.greeted = true;
+        p
+    }
+
+    /// The active buffer's document.
+    pub fn doc(&self) -> &Doc {
+        &self.buf().doc
+    }
+
+    /// The active buffer's document, to change (`follow` after, to keep the cursor in view).
+    pub fn doc_mut(&mut self) -> &mut Doc {
+        &mut self.buf_mut().doc
+    }
+
+    /// Which buffer is shown, of how many.
+    pub fn position(&self) -> (usize, usize) {
+        (self.active.min(self.bufs.len() - 1), self.bufs.len())
+    }
+
+    /// Every buffer's text, in order.
+    pub fn texts(&self) -> Vec<String> {
+        self.bufs.iter().map(|b| b.doc.rope.to_string()).collect()
+    }
+
+    /// A new empty scratch buffer, shown.
+    pub fn new_buffer(&mut self) {
+        self.bufs.push(Buf::default());
+        self.active = self.bufs.len() - 1;
+        self.hl = None;
+    }
+
+    /// Closes the active buffer without asking (the last one is emptied instead).
+    pub fn drop_buffer(&mut self) {
+        self.close_buffer(true);
+    }
+
+    /// Whether the find bar takes the keys.
+    pub fn finding(&self) -> bool {
+        self.bar != Bar::None
+    }
+
+    /// Closes the find bar, if it is open.
+    pub fn close_find(&mut self) -> bool {
+        std::mem::replace(&mut self.bar, Bar::None) != Bar::None
+    }
+
+    /// Tab: indents the selection's lines, or inserts spaces.
+    pub fn tab(&mut self) {
+        self.indent(false);
+        self.follow();
+    }
+
+    /// Keeps the cursor in view after the document was changed from outside.
+    pub fn follow_cursor(&mut self) {
+        self.follow();
     }
 
     fn buf(&self) -> &Buf {

@@ -24,35 +24,24 @@ crate::verbs! {
 impl SqlPane {
     /// The selected text and where it starts, if anything is selected.
     pub(super) fn selection(&self) -> Option<(String, (usize, usize))> {
-        let ta = &self.buf().text;
-        let lines = ta.lines();
-        let ((r0, c0), (r1, c1)) = ta.selection_range()?;
-        let mut out = String::new();
-        for (r, line) in lines.iter().enumerate().take(r1 + 1).skip(r0) {
-            let from = if r == r0 { byte_of(line, c0) } else { 0 };
-            let to = if r == r1 {
-                byte_of(line, c1)
-            } else {
-                line.len()
-            };
-            out.push_str(line.get(from..to).unwrap_or(""));
-            if r != r1 {
-                out.push('\n');
-            }
+        let d = self.ed.doc();
+        let r = d.sel.range();
+        if r.is_empty() {
+            return None;
         }
-        (!out.trim().is_empty()).then_some((out, (r0, c0)))
+        let out = d.rope.slice(r.clone()).to_string();
+        (!out.trim().is_empty()).then(|| (out, d.line_col(r.start)))
     }
 
     /// What `run statement` sends: the selection, else the statement under the cursor, with
     /// where it starts.
     pub(super) fn statement_at_cursor(&self) -> Option<(String, (usize, usize))> {
-        let ta = &self.buf().text;
-        let lines = ta.lines();
         if let Some(sel) = self.selection() {
             return Some(sel);
         }
+        let lines = self.lines();
         let text = lines.join("\n");
-        let (row, col) = ta.cursor();
+        let (row, col) = self.cursor_at();
         let at: usize =
             lines[..row].iter().map(|l| l.len() + 1).sum::<usize>() + byte_of(&lines[row], col);
         let stmts = split_statements(&text);
@@ -132,8 +121,11 @@ impl SqlPane {
                     cx.push(Effect::Engine(EngineRequest::Sql(SqlRequest::Cancel)));
                     self.last = Some(RunState::Running("cancelling".into(), None));
                     cx.dirty = true;
-                } else if self.buf().text.is_selecting() {
-                    self.buf_mut().text.cancel_selection();
+                } else if self.ed.close_find() {
+                    cx.dirty = true;
+                } else if !self.ed.doc().sel.is_empty() {
+                    let d = self.ed.doc_mut();
+                    d.sel = Sel::at(d.sel.head);
                     cx.dirty = true;
                 } else if self.tree {
                     // Esc closes the catalog tree, as it closes every overlay.
@@ -161,22 +153,29 @@ impl SqlPane {
             }
             (SqlVerb::Buffer, Some(op)) => {
                 match op {
-                    "new" => {
-                        self.bufs.push(Buf::new(""));
-                        self.active = self.bufs.len() - 1;
+                    "new" => self.ed.new_buffer(),
+                    "next" => {
+                        self.ed.on_action(
+                            &Action::Pane {
+                                name: "next-buffer",
+                                arg: None,
+                            },
+                            cx,
+                        );
                     }
-                    "next" => self.active = (self.active + 1) % self.bufs.len(),
-                    "prev" => self.active = (self.active + self.bufs.len() - 1) % self.bufs.len(),
-                    "close" => {
-                        if self.bufs.len() > 1 {
-                            self.bufs.remove(self.active);
-                            self.active = self.active.min(self.bufs.len() - 1);
-                        } else {
-                            self.bufs[0] = Buf::new("");
-                        }
+                    "prev" => {
+                        self.ed.on_action(
+                            &Action::Pane {
+                                name: "prev-buffer",
+                                arg: None,
+                            },
+                            cx,
+                        );
                     }
+                    "close" => self.ed.drop_buffer(),
                     _ => {}
                 }
+                self.last = None;
                 self.completion = None;
                 cx.dirty = true;
             }

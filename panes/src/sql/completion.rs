@@ -197,9 +197,8 @@ pub fn resolve_alias(whole: &str, q: &str) -> Option<String> {
 
 impl SqlPane {
     pub(super) fn word_before_cursor(&self) -> (String, Option<String>) {
-        let ta = &self.buf().text;
-        let (row, col) = ta.cursor();
-        let line: Vec<char> = ta.lines()[row].chars().collect();
+        let (row, col) = self.cursor_at();
+        let line: Vec<char> = self.lines()[row].chars().collect();
         let mut start = col.min(line.len());
         while start > 0 && (line[start - 1].is_alphanumeric() || line[start - 1] == '_') {
             start -= 1;
@@ -225,9 +224,8 @@ impl SqlPane {
         word: &str,
         qualifier: Option<&str>,
     ) -> (String, String) {
-        let ta = &self.buf().text;
-        let (row, col) = ta.cursor();
-        let lines = ta.lines();
+        let (row, col) = self.cursor_at();
+        let lines = self.lines();
         let mut offset = 0;
         for l in &lines[..row] {
             offset += l.len() + 1;
@@ -340,7 +338,7 @@ impl SqlPane {
         }
         let (word, qualifier) = self.word_before_cursor();
         if word.is_empty() && qualifier.is_none() {
-            self.buf_mut().text.insert_tab();
+            self.ed.tab();
             return;
         }
         let (before, whole) = self.statement_around_word(&word, qualifier.as_deref());
@@ -362,9 +360,8 @@ impl SqlPane {
     /// The path typed so far when the cursor is inside a quoted name right after FROM or JOIN
     /// (`FROM 'data/fli`).
     fn quoted_path_at_cursor(&self) -> Option<String> {
-        let ta = &self.buf().text;
-        let (row, col) = ta.cursor();
-        let line: String = ta.lines()[row].chars().take(col).collect();
+        let (row, col) = self.cursor_at();
+        let line: String = self.lines()[row].chars().take(col).collect();
         if line.matches('\'').count().is_multiple_of(2) {
             return None;
         }
@@ -395,11 +392,12 @@ impl SqlPane {
         }
     }
 
+    /// Puts `item` in place of the `typed` chars before the cursor, as one undo step.
     pub(super) fn accept(&mut self, item: &str, typed: usize) {
-        let ta = &mut self.buf_mut().text;
-        for _ in 0..typed {
-            ta.delete_char();
-        }
-        ta.insert_str(item);
+        let d = self.ed.doc_mut();
+        let at = d.sel.head;
+        d.replace(at.saturating_sub(typed)..at, item);
+        d.break_typing();
+        self.ed.follow_cursor();
     }
 }

@@ -11,8 +11,8 @@ impl SqlPane {
         let mut out = vec![(
             format!(
                 "buffer {}/{} · {} ",
-                self.active + 1,
-                self.bufs.len(),
+                self.ed.position().0 + 1,
+                self.ed.position().1,
                 self.dialect.as_deref().unwrap_or("duckdb")
             ),
             label,

@@ -1,9 +1,10 @@
 /*!
 The SQL editor: buffers of SQL, run against DuckDB, results in a linked grid.
 
-Editing is tui-textarea's (emacs-style keys, undo, Shift+arrows select); drawing is ours, so
-that syntect can colour the text with the theme and errors can be marked at their line and
-column. The editor does not run anything itself: `run` sends the statement under the cursor
+Editing is the code editor's (`editor::EditorPane` in SQL mode: the same keys, search and
+replace, undo and highlighting; its keymap scope `editor` applies here after `sql`), with this
+pane's footer in its status line and an error marked at its line and column. The editor does
+not run anything itself: `run` sends the statement under the cursor
 (or the selection, or everything) to the server, which shows the result in the grid linked to
 this editor and sends back what happened (rows, error, done). Completion draws on keywords
 and the live catalog the worker reports.
@@ -15,19 +16,18 @@ mod completion;
 mod draw;
 
 use crate::data::{split_statements, Catalog, DataEvent, DataRequest};
+use crate::editor::{EditorPane, EditorVerb, Sel};
 use crate::llm::ChatRequest;
 use crate::{
     Action, Cx, Effect, EngineEvent, EngineRequest, KeyEvent, Outcome, Pane, PaneKind, PaneState,
     RenderCx, SqlRequest, UiCommand,
 };
-use fieldkit_widgets::code::{highlight, Token};
 use fieldkit_widgets::table::{put, text_width};
 use fieldkit_widgets::{Hint, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use std::borrow::Cow;
-use tui_textarea::{CursorMove, TextArea};
 
 /// The SQL editor's registration: it needs DuckDB (and asks the model through the chat's
 /// service, started when it asks).
@@ -118,30 +118,6 @@ const KEYWORDS: &[&str] = &[
     "EXPLAIN",
 ];
 
-#[derive(Debug)]
-struct Buf {
-    text: TextArea<'static>,
-    /// First line on screen.
-    top: usize,
-}
-
-impl Buf {
-    fn new(text: &str) -> Buf {
-        let lines: Vec<String> = if text.is_empty() {
-            vec![String::new()]
-        } else {
-            text.split('\n').map(str::to_string).collect()
-        };
-        Buf {
-            text: TextArea::new(lines),
-            top: 0,
-        }
-    }
-    fn content(&self) -> String {
-        self.text.lines().join("\n")
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 struct Completion {
     items: Vec<String>,
@@ -165,8 +141,8 @@ enum RunState {
 
 #[derive(Debug)]
 pub struct SqlPane {
-    bufs: Vec<Buf>,
-    active: usize,
+    /// The buffers, their text and everything typed into them.
+    ed: EditorPane,
     dialect: Option<String>,
     /// Where the last sent SQL starts in its buffer (0-based line, column).
     origin: (usize, usize),
@@ -178,8 +154,6 @@ pub struct SqlPane {
     tree: bool,
     tree_top: usize,
     completion: Option<Completion>,
-    /// Text rows at the last render (for scrolling).
-    page: usize,
 }
 
 impl Default for SqlPane {
@@ -190,14 +164,8 @@ impl Default for SqlPane {
 
 impl SqlPane {
     pub fn new(buffers: Vec<String>, active: usize, dialect: Option<String>) -> Self {
-        let mut bufs: Vec<Buf> = buffers.iter().map(|b| Buf::new(b)).collect();
-        if bufs.is_empty() {
-            bufs.push(Buf::new(""));
-        }
-        let active = active.min(bufs.len() - 1);
         SqlPane {
-            bufs,
-            active,
+            ed: EditorPane::sql(&buffers, active),
             dialect,
             origin: (0, 0),
             last: None,
@@ -207,20 +175,23 @@ impl SqlPane {
             tree: false,
             tree_top: 0,
             completion: None,
-            page: 10,
         }
-    }
-
-    fn buf(&self) -> &Buf {
-        &self.bufs[self.active]
-    }
-    fn buf_mut(&mut self) -> &mut Buf {
-        &mut self.bufs[self.active]
     }
 
     /// The text of the active buffer.
     pub fn text(&self) -> String {
-        self.buf().content()
+        self.ed.doc().rope.to_string()
+    }
+
+    /// The cursor's (line, column), 0-based, in chars.
+    fn cursor_at(&self) -> (usize, usize) {
+        let d = self.ed.doc();
+        d.line_col(d.sel.head)
+    }
+
+    /// The active buffer's lines (without their line breaks).
+    fn lines(&self) -> Vec<String> {
+        self.text().split('\n').map(str::to_string).collect()
     }
 
     fn ask_catalog(&mut self, cx: &mut Cx) {
@@ -228,17 +199,6 @@ impl SqlPane {
         cx.push(Effect::Engine(EngineRequest::Data(DataRequest::Catalog {
             seq: self.seq,
         })));
-    }
-
-    fn scroll_to_cursor(&mut self) {
-        let page = self.page.max(1);
-        let b = self.buf_mut();
-        let (row, _) = b.text.cursor();
-        if row < b.top {
-            b.top = row;
-        } else if row >= b.top + page {
-            b.top = row + 1 - page;
-        }
     }
 
     /// The catalog as the model reads it: a line per table with its columns.
@@ -253,6 +213,18 @@ impl SqlPane {
             s.push_str(&format!("{}({})\n", t.name, cols.join(", ")));
         }
         s
+    }
+}
+
+impl SqlPane {
+    /// After a key or verb went to the editor: an error's mark points at text that may have
+    /// changed, so it goes (the message stays in the footer).
+    fn edited(&mut self, version_before: u64) {
+        if self.ed.doc().version != version_before {
+            if let Some(RunState::Error { at, .. }) = &mut self.last {
+                *at = None;
+            }
+        }
     }
 }
 
@@ -278,14 +250,24 @@ impl Pane for SqlPane {
     }
 
     fn title(&self) -> Cow<'_, str> {
-        Cow::Owned(format!("sql {}/{}", self.active + 1, self.bufs.len()))
+        let (i, n) = self.ed.position();
+        Cow::Owned(format!("sql {}/{}", i + 1, n))
     }
 
     fn on_action(&mut self, a: &Action, cx: &mut Cx) -> Outcome {
         match a {
             Action::Pane { .. } => match SqlVerb::of(a) {
                 Some((verb, arg)) => self.pane_action(verb, arg, cx),
-                None => Outcome::Ignored,
+                // The editor's own verbs (undo, find, copy…), bound in its scope.
+                None => match EditorVerb::of(a) {
+                    Some(_) => {
+                        let before = self.ed.doc().version;
+                        let o = self.ed.on_action(a, cx);
+                        self.edited(before);
+                        o
+                    }
+                    None => Outcome::Ignored,
+                },
             },
             Action::Refresh => {
                 self.ask_catalog(cx);
@@ -329,33 +311,29 @@ impl Pane for SqlPane {
                 _ => {}
             }
         }
-        self.buf_mut().text.input(*k);
-        if matches!(self.last, Some(RunState::Error { .. })) {
-            // The mark points at text that may have changed; the message stays in the footer.
-            if let Some(RunState::Error { at, .. }) = &mut self.last {
-                *at = None;
-            }
-        }
-        self.scroll_to_cursor();
+        let before = self.ed.doc().version;
+        let o = self.ed.on_input(k, cx);
+        self.edited(before);
         cx.dirty = true;
-        Outcome::Consumed
+        o
     }
 
     fn on_engine(&mut self, ev: EngineEvent, cx: &mut Cx) -> Outcome {
         match ev {
             EngineEvent::Data(d) => self.on_data(d, cx),
             EngineEvent::InsertText(text) => {
-                let b = self.buf_mut();
-                if !b.text.is_empty() {
-                    b.text.move_cursor(CursorMove::Bottom);
-                    b.text.move_cursor(CursorMove::End);
-                    b.text.insert_newline();
-                }
-                b.text.insert_str(&text);
-                self.scroll_to_cursor();
+                // At the end, on a line of its own.
+                let d = self.ed.doc_mut();
+                let end = d.rope.len_chars();
+                let text = if end > 0 { format!("\n{text}") } else { text };
+                d.replace(end..end, &text);
+                d.break_typing();
+                self.ed.follow_cursor();
                 cx.dirty = true;
                 Outcome::Consumed
             }
+            // A paste, a save-as, from the editor's service.
+            EngineEvent::Editor(e) => self.ed.on_engine(EngineEvent::Editor(e), cx),
             EngineEvent::Ready => {
                 self.ask_catalog(cx);
                 Outcome::Consumed
@@ -407,7 +385,6 @@ impl Pane for SqlPane {
         };
         let edit = Rect {
             width: area.width - tree_w,
-            height: area.height - 1,
             ..area
         };
         if tree_w > 0 {
@@ -432,84 +409,24 @@ impl Pane for SqlPane {
                 t,
             );
         }
-        self.page = edit.height as usize;
-        self.scroll_to_cursor();
-        let b = self.buf();
-        let lines = b.text.lines();
-        let gutter = (lines.len().to_string().len() as u16 + 1).max(3);
-        let spans = highlight("sql", lines);
-        let sel = b.text.selection_range();
-        let err_at = match &self.last {
+        self.ed.footer = Some(self.footer(t));
+        self.ed.mark = match &self.last {
             Some(RunState::Error { at, .. }) => *at,
             _ => None,
         };
-        for (i, line) in lines.iter().enumerate().skip(b.top) {
-            let y = edit.y + (i - b.top) as u16;
-            if y >= edit.y + edit.height {
-                break;
-            }
-            let num_style = if err_at.map(|e| e.0) == Some(i) {
-                Style::new().fg(t.error).add_modifier(Modifier::BOLD)
-            } else {
-                Style::new().fg(t.muted)
-            };
+        self.ed.render(edit, buf, rcx);
+        if self.ed.doc().rope.len_chars() == 0 {
+            // Where the text would start: past the line numbers, below the buffer tabs.
+            let top = edit.y + u16::from(self.ed.position().1 > 1);
+            let x = edit.x + 4;
             put(
                 buf,
-                edit.x,
-                y,
-                gutter - 1,
-                &format!("{:>w$}", i + 1, w = gutter as usize - 1),
-                num_style,
-            );
-            let mut x = edit.x + gutter;
-            let right = edit.x + edit.width;
-            for (ci, (bi, ch)) in line.char_indices().enumerate() {
-                let w = text_width(ch.encode_utf8(&mut [0; 4])) as u16;
-                if x + w > right {
-                    break;
-                }
-                let tok = spans[i]
-                    .iter()
-                    .find(|(r, _)| r.contains(&bi))
-                    .map(|(_, t)| *t)
-                    .unwrap_or(Token::Plain);
-                let mut style = tok.style(t).bg(t.bg);
-                if let Some(((r0, c0), (r1, c1))) = sel {
-                    let after_start = i > r0 || (i == r0 && ci >= c0);
-                    let before_end = i < r1 || (i == r1 && ci < c1);
-                    if after_start && before_end {
-                        style = style.bg(t.selection_bg);
-                    }
-                }
-                if err_at == Some((i, ci)) {
-                    style = style
-                        .fg(t.error)
-                        .add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
-                }
-                if let Some(c) = buf.cell_mut((x, y)) {
-                    c.set_char(if ch == '\t' { ' ' } else { ch })
-                        .set_style(style);
-                }
-                x += w.max(1);
-            }
-        }
-        if lines.len() == 1 && lines[0].is_empty() {
-            put(
-                buf,
-                edit.x + gutter,
-                edit.y,
-                edit.width.saturating_sub(gutter),
+                x,
+                top,
+                (edit.x + edit.width).saturating_sub(x),
                 "SELECT … FROM …   (C-r runs, Tab completes, C-o history, C-t catalog)",
                 Style::new().fg(t.muted),
             );
-        }
-        // Footer.
-        let fy = area.y + area.height - 1;
-        let mut x = area.x;
-        for (s, st) in self.footer(t) {
-            let w = (text_width(&s) as u16).min(area.x + area.width - x);
-            put(buf, x, fy, w, &s, st);
-            x += w;
         }
         // Completion list under the cursor.
         if let Some(c) = &self.completion {
@@ -550,19 +467,13 @@ impl Pane for SqlPane {
     }
 
     fn cursor(&self, area: Rect) -> Option<Position> {
-        let b = self.buf();
-        let (row, col) = b.text.cursor();
-        if row < b.top || row - b.top >= area.height.saturating_sub(1) as usize {
-            return None;
-        }
-        let lines = b.text.lines();
-        let gutter = (lines.len().to_string().len() as u16 + 1).max(3);
-        let before: String = lines[row].chars().take(col).collect();
-        let x = area.x + gutter + text_width(&before) as u16;
-        (x < area.x + area.width).then(|| Position::new(x, area.y + (row - b.top) as u16))
+        self.ed.cursor(area)
     }
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
+        if self.ed.finding() {
+            return self.ed.hints(out);
+        }
         if self.completion.is_some() {
             out.push(Hint::new("Tab/Enter", "accept"));
             out.push(Hint::new("Up Down", "choose"));
@@ -581,10 +492,9 @@ impl Pane for SqlPane {
     }
 
     fn context(&self) -> Option<crate::llm::Attachment> {
-        let b = self.buf();
         let query = match self.selection() {
             Some((sel, _)) => sel,
-            None => b.content(),
+            None => self.text(),
         };
         let mut body = format!("query:\n{}\n", query.trim());
         if let Some(d) = &self.dialect {
@@ -601,8 +511,8 @@ impl Pane for SqlPane {
 
     fn save(&self) -> PaneState {
         PaneState::Sql {
-            buffers: self.bufs.iter().map(Buf::content).collect(),
-            active: self.active,
+            buffers: self.ed.texts(),
+            active: self.ed.position().0,
             dialect: self.dialect.clone(),
         }
     }

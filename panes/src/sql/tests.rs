@@ -3,15 +3,23 @@ use super::*;
 use crate::data::{CatalogTable, Column};
 use crate::testkit::settings;
 
+/// Types `s` as a person would: Enter indents the new line as the one before (the editor's
+/// auto-indent), so a line's own indent is typed after Backspace takes that away.
 fn typed(p: &mut SqlPane, s: &str) {
+    use crossterm::event::KeyCode;
     let mut cx = Cx::default();
     for ch in s.chars() {
-        let k = if ch == '\n' {
-            KeyEvent::from(crossterm::event::KeyCode::Enter)
+        if ch == '\n' {
+            let lines = p.lines().len();
+            p.on_input(&KeyEvent::from(KeyCode::Enter), &mut cx);
+            if p.lines().len() > lines {
+                for _ in 0..p.cursor_at().1 {
+                    p.on_input(&KeyEvent::from(KeyCode::Backspace), &mut cx);
+                }
+            }
         } else {
-            KeyEvent::from(crossterm::event::KeyCode::Char(ch))
-        };
-        p.on_input(&k, &mut cx);
+            p.on_input(&KeyEvent::from(KeyCode::Char(ch)), &mut cx);
+        }
     }
 }
 
