@@ -2,9 +2,10 @@
 //!
 //! 1. Open a 100 MB file to its first screen: fieldkit's file engine reading it into a rope
 //!    and the editor pane drawing its first 120x40 frame, in this process (what the server
-//!    does), against `vim -u NONE` on a pty, timed from its start to the file's first line on
-//!    screen (`:q!` after). Memory: this process's resident growth for the rope against vim's
-//!    PSS once drawn, each as a share of the file's size (goal <= 1.5x).
+//!    does), against `vim -u NONE` and micro (an empty config dir: no plugins, no settings) on
+//!    a pty, each timed from its start to the file's first line on screen (`:q!` or C-q after).
+//!    Memory: this process's resident growth for the rope against each peer's PSS once drawn,
+//!    each as a share of the file's size (goal <= 1.5x).
 //! 2. Keystroke to frame: a character typed in the middle of the 100 MB file, and at the end
 //!    of one 8-million-character line, each a key handled and a whole 120x40 render (goal p99
 //!    < 16 ms). No peer: vim's frame time is not observable from outside.
@@ -61,11 +62,32 @@ fn opened(p: &mut EditorPane, path: &std::path::Path) -> f64 {
             crlf: l.crlf,
             stamp: l.stamp,
             read_only: l.read_only,
+            history: None,
         }),
         &mut Cx::default(),
     );
     frame(p, None);
     ms(t.elapsed())
+}
+
+/// A peer editor run by `cmd` opening the bench's file on a 120x40 pty, timed from its start
+/// to the file's first line on screen, with its PSS at that moment; `quit` (the peer's keys to
+/// leave without saving) is typed after, and the peer waited for. Returns the figures for the
+/// report: "T ms, Mx; time ratio Rx NAME", M the PSS as a share of `file_kib` and R fieldkit's
+/// `fk_ms` over T.
+fn peer_open(cmd: &mut Command, quit: &[u8], name: &str, fk_ms: f64, file_kib: u64) -> String {
+    let t = Instant::now();
+    let (mut child, master) = spawn_pty(cmd, 120, 40);
+    let took = ms(until_marker(&master, b"000000000 station-0", t));
+    let pss = pss_kib(child.id());
+    type_into(&master, quit);
+    drain(master);
+    let _ = child.wait();
+    format!(
+        "{took:.0} ms, {:.2}x; time ratio {:.2}x {name}",
+        pss as f64 / file_kib as f64,
+        fk_ms / took.max(0.001)
+    )
 }
 
 fn key(c: KeyCode) -> KeyEvent {
@@ -112,29 +134,28 @@ fn main() {
     let mut pane = EditorPane::default();
     let fk_ms = opened(&mut pane, &big);
     let grown = rss_kib().saturating_sub(before);
-    let vim = Command::new("vim").arg("--version").output().is_ok();
-    if vim {
+    let fk_mem = grown as f64 / size_kib as f64;
+    if Command::new("vim").arg("--version").output().is_ok() {
         let mut cmd = Command::new("vim");
         cmd.args(["-u", "NONE", "-N", "-n"]).arg(&big);
-        let t = Instant::now();
-        let (mut child, master) = spawn_pty(&mut cmd, 120, 40);
-        let took = until_marker(&master, b"000000000 station-0", t);
-        let pss = pss_kib(child.id());
-        type_into(&master, b"\x1b:q!\r");
-        drain(master);
-        let _ = child.wait();
-        println!(
-            "  fieldkit {fk_ms:.0} ms, {:.2}x the file in memory; vim -u NONE {:.0} ms, {:.2}x; time ratio {:.2}x vim (goal <= 1.0x)",
-            grown as f64 / size_kib as f64,
-            ms(took),
-            pss as f64 / size_kib as f64,
-            fk_ms / ms(took).max(0.001)
-        );
+        let vim = peer_open(&mut cmd, b"\x1b:q!\r", "vim", fk_ms, size_kib);
+        println!("  fieldkit {fk_ms:.0} ms, {fk_mem:.2}x the file in memory; vim -u NONE {vim} (goal <= 1.0x)");
     } else {
-        println!("  fieldkit {fk_ms:.0} ms, {:.2}x the file in memory; vim is not installed (./setup --bench), so no ratio", grown as f64 / size_kib as f64);
+        println!("  fieldkit {fk_ms:.0} ms, {fk_mem:.2}x the file in memory; vim is not installed (./setup), so no ratio");
+    }
+    if Command::new("micro").arg("--version").output().is_ok() {
+        // Its own empty config dir: no plugins, no settings, nothing of the user's.
+        let config = dir.path().join("micro-config");
+        std::fs::create_dir_all(&config).expect("micro config dir");
+        let mut cmd = Command::new("micro");
+        cmd.env("MICRO_CONFIG_HOME", &config).arg(&big);
+        let micro = peer_open(&mut cmd, b"\x11", "micro", fk_ms, size_kib);
+        println!("  micro {micro}");
+    } else {
+        println!("  micro is not installed (./setup --bench installs Debian's micro), so no ratio");
     }
     println!("  method: fieldkit = engine::text::load (the server's read) + the pane's first frame, in this process; memory = this process's");
-    println!("          resident growth; vim = spawn on a pty to the file's first line drawn; memory = its PSS then.");
+    println!("          resident growth; vim, micro = spawn on a pty to the file's first line drawn; memory = its PSS then.");
 
     // 2. Keystroke to frame.
     println!("2. keystroke to frame, 120x40");

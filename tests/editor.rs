@@ -1,7 +1,7 @@
 //! The editor end to end: the real binary in tmux, keys typed as a person would, files on a
 //! real disk. What was typed is what is on disk after C-s; a symlink stays a link and the file's
 //! mode is kept; a file changed on disk is not overwritten until asked; a binary file is
-//! refused with a sentence.
+//! refused with a sentence; a save to a full disk writes nothing and leaves the buffer unsaved.
 mod common;
 
 use common::{wait_until, Fk, BIN};
@@ -171,4 +171,90 @@ fn the_file_picker_opens_a_file_by_a_few_letters_and_leaves_ignored_ones_out() {
     fk.wait_screen("w", "the picked file", |s| {
         s.contains("fn pump() {}") && s.contains("pump_control.rs")
     });
+}
+
+/// A save to a full disk writes nothing over the file and leaves the buffer unsaved; once
+/// there is room, the same C-s saves it. The disk is a 256 KiB tmpfs that the workspace mounts
+/// in a mount namespace of its own (`unshare -rm`: an unprivileged user namespace, so this runs
+/// as any user), filled to the last page before the file is opened.
+#[test]
+fn full_disk_save_leaves_the_file_and_the_buffer_unsaved() {
+    let fk = Fk::new();
+    let full = fk.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    let mount = format!("mount -t tmpfs -o size=256k tmpfs {}", full.display());
+    // The only skip: a kernel or sandbox that lets no ordinary user mount in a namespace.
+    match std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &mount])
+        .output()
+    {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            eprintln!(
+                "skipped: unshare -rm cannot mount a tmpfs here (user namespaces off?): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: unshare cannot be run ({e})");
+            return;
+        }
+    }
+    let path = full.join("log.txt");
+    // The workspace's client, and so the server it starts, in the namespace that sees the
+    // tmpfs: the file written and the disk filled before it starts.
+    fk.terminal("w", 120, 36);
+    fk.type_line(
+        "w",
+        &format!(
+            "unshare -rm sh -c '{mount} && printf \"day 1\\n\" > {file} \
+             && {{ cat /dev/zero > {filler} 2>/dev/null; exec {BIN}; }}'",
+            file = path.display(),
+            filler = full.join("filler").display(),
+        ),
+    );
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    // What the server sees: its root, in its own mount namespace (readable by the same user).
+    let seen = format!("/proc/{}/root{}", fk.server_pid(), path.display());
+    let seen = std::path::Path::new(&seen);
+    assert_eq!(std::fs::read_to_string(seen).unwrap(), "day 1\n");
+    // The server opens the path in its namespace, whoever asks.
+    fk.ok(&["edit", &path.to_string_lossy()]);
+    fk.wait_screen("w", "the file", |s| {
+        s.contains("day 1") && s.contains("edit: log.txt")
+    });
+    fk.keys("w", &["C-End"]);
+    fk.keys("w", &["-l", "day 2: rain"]);
+    fk.wait_screen("w", "the unsaved mark", |s| {
+        s.contains("day 2: rain") && s.contains("[+]")
+    });
+    fk.keys("w", &["C-s"]);
+    fk.wait_screen("w", "the refusal", |s| {
+        s.contains("not saved")
+            && s.contains("the disk is full")
+            && s.contains("kept in the editor")
+    });
+    assert_eq!(
+        std::fs::read_to_string(seen).unwrap(),
+        "day 1\n",
+        "the file is as it was"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(seen.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["filler", "log.txt"], "nothing left beside it");
+    fk.keys("w", &["Escape"]);
+    // The popup gone first: an Escape and a key close behind it read as Alt and the key.
+    fk.wait_screen("w", "the buffer, still unsaved", |s| {
+        !s.contains("not saved") && s.contains("day 2: rain") && s.contains("[+]")
+    });
+    // Room again: the same buffer saves.
+    std::fs::remove_file(seen.with_file_name("filler")).unwrap();
+    fk.keys("w", &["C-s"]);
+    file_is(seen, "day 1\nday 2: rain");
+    fk.wait_screen("w", "saved", |s| s.contains("saved ") && !s.contains("[+]"));
 }
