@@ -1,7 +1,8 @@
 //! The editor end to end: the real binary in tmux, keys typed as a person would, files on a
 //! real disk. What was typed is what is on disk after C-s; a symlink stays a link and the file's
 //! mode is kept; a file changed on disk is not overwritten until asked; a binary file is
-//! refused with a sentence; a save to a full disk writes nothing and leaves the buffer unsaved.
+//! refused with a sentence; a save to a full disk writes nothing and leaves the buffer unsaved;
+//! undo outlives the server; the model's rewrite of a selection is a diff to accept.
 mod common;
 
 use common::{wait_until, Fk, BIN};
@@ -257,4 +258,101 @@ fn full_disk_save_leaves_the_file_and_the_buffer_unsaved() {
     fk.keys("w", &["C-s"]);
     file_is(seen, "day 1\nday 2: rain");
     fk.wait_screen("w", "saved", |s| s.contains("saved ") && !s.contains("[+]"));
+}
+
+/// Undo outlives the server: a file saved in the editor, the server killed, the file opened
+/// again unchanged, and C-z still takes back what was typed before.
+#[test]
+fn undo_outlives_the_server() {
+    let fk = Fk::new();
+    let path = fk.path().join("kit.txt");
+    std::fs::write(&path, "tent\n").unwrap();
+    start(&fk);
+    fk.ok(&["edit", &path.to_string_lossy()]);
+    fk.wait_screen("w", "the file", |s| {
+        s.contains("tent") && s.contains("edit: kit.txt")
+    });
+    fk.keys("w", &["C-End"]);
+    fk.keys("w", &["-l", "stakes: 12"]);
+    fk.wait_screen("w", "the typing", |s| s.contains("stakes: 12"));
+    fk.keys("w", &["C-s"]);
+    file_is(&path, "tent\nstakes: 12");
+    let db = fk.path().join("data/state.db");
+    wait_until("the undo history to be kept", || {
+        let c = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM editor_undo WHERE path = ?1",
+                [path.to_string_lossy()],
+                |r| r.get(0),
+            )
+            .map_err(|e| e.to_string())?;
+        (n == 1).then_some(()).ok_or(format!("{n} rows"))
+    });
+    let pid = fk.server_pid();
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    fk.wait_screen("w", "the client to end", |s| s.contains("[lost server]"));
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the file opened again, saved", |s| {
+        s.contains("stakes: 12") && s.contains("edit: kit.txt") && !s.contains("[+]")
+    });
+    fk.keys("w", &["C-z"]);
+    fk.wait_screen("w", "the typing undone", |s| {
+        !s.contains("stakes: 12") && s.contains("edit: kit.txt [+]")
+    });
+    fk.keys("w", &["C-y"]);
+    fk.wait_screen("w", "redone, the saved text again", |s| {
+        s.contains("stakes: 12") && s.contains("edit: kit.txt") && !s.contains("[+]")
+    });
+}
+
+/// The model (a generated random-weight one: its answer is nonsense, but a real answer from
+/// llama.cpp) rewrites a selection: the rewrite is shown as a diff, Enter applies it, C-z
+/// takes it back in one step.
+#[test]
+fn a_rewrite_by_the_model_is_a_diff_to_accept_and_one_undo_step() {
+    let fk = Fk::new();
+    let model = fk.path().join("tiny.gguf");
+    fieldkit::format::gguf::tiny::write(&model, &fieldkit::format::gguf::tiny::Spec::default())
+        .expect("model");
+    fk.ok(&["model", "add", &model.to_string_lossy()]);
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!(
+            "{}\n[llm]\ntemperature = 0.0\nthreads = 1\nmax_tokens = 12\n",
+            fk.shell_setting()
+        ),
+    )
+    .expect("config");
+    let path = fk.path().join("pump.sh");
+    std::fs::write(&path, "echo start pump\nsleep 5\n").unwrap();
+    start(&fk);
+    fk.ok(&["edit", &path.to_string_lossy()]);
+    fk.wait_screen("w", "the file", |s| s.contains("echo start pump"));
+    fk.keys("w", &["C-a"]);
+    fk.keys("w", &["M-r"]);
+    fk.wait_screen("w", "the question", |s| {
+        s.contains("rewrite the selection: how?")
+    });
+    fk.keys("w", &["-l", "make it shorter"]);
+    fk.keys("w", &["Enter"]);
+    let shown = fk.wait_screen("w", "the diff", |s| {
+        s.contains("rewrite: +") && s.contains("Enter/y accepts")
+    });
+    assert!(shown.contains("- echo start pump"), "{shown}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "echo start pump\nsleep 5\n",
+        "nothing written"
+    );
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the rewrite applied", |s| {
+        s.contains("rewrite applied") && s.contains("edit: pump.sh [+]") && !s.contains("sleep 5")
+    });
+    fk.keys("w", &["C-z"]);
+    fk.wait_screen("w", "the text back in one undo", |s| {
+        s.contains("echo start pump") && s.contains("sleep 5") && !s.contains("[+]")
+    });
 }

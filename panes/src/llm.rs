@@ -49,6 +49,22 @@ pub enum ChatRequest {
         question: String,
         schema: String,
     },
+    /// The code editor asks the model about `text` (its selection, else its file), written
+    /// in `lang`: answered by tokens as they come, then `EditorEvent::AiAnswer`.
+    EditText {
+        how: EditHow,
+        text: String,
+        lang: Option<String>,
+    },
+}
+
+/// What the editor asks the model to do with a text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditHow {
+    Explain,
+    /// Rewrite as the instruction says.
+    Rewrite(String),
+    Fix,
 }
 
 /// From the server to a chat pane.

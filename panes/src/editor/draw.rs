@@ -342,6 +342,8 @@ impl EditorPane {
                 x += w;
             }
         }
+        // The model's explanation or rewrite, over the text.
+        self.draw_ai(body, buf, t);
         // The find bar.
         if let Bar::Find {
             replace,
@@ -406,6 +408,7 @@ impl EditorPane {
         }
         let left = match (&self.note, b.loading, b.saving) {
             (Some(n), _, _) => n.clone(),
+            (None, _, _) if self.ai_asking() => self.ai_status().unwrap_or_default(),
             (None, true, _) => "reading…".into(),
             (None, _, true) => "saving…".into(),
             _ => format!(
@@ -416,7 +419,11 @@ impl EditorPane {
         };
         let w = area.width as usize;
         let rw = right.chars().count().min(w);
-        match (&self.footer, &self.note, b.loading || b.saving) {
+        match (
+            &self.footer,
+            &self.note,
+            b.loading || b.saving || self.ai_asking(),
+        ) {
             (Some(spans), None, false) => {
                 let mut x = area.x;
                 let end = area.x + w.saturating_sub(rw + 1) as u16;
@@ -435,7 +442,11 @@ impl EditorPane {
                     status_y,
                     &left,
                     w.saturating_sub(rw + 1),
-                    Style::new().fg(if self.note.is_some() { t.warn } else { t.muted }),
+                    Style::new().fg(if self.note.is_some() || self.ai_asking() {
+                        t.warn
+                    } else {
+                        t.muted
+                    }),
                 );
             }
         }

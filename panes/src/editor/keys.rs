@@ -100,6 +100,17 @@ impl EditorPane {
                 });
                 Self::ask(cx, EditorRequest::Pick { near });
             }
+            EditorVerb::AiExplain => self.ask_ai(crate::llm::EditHow::Explain, cx),
+            EditorVerb::AiFix => self.ask_ai(crate::llm::EditHow::Fix, cx),
+            EditorVerb::AiRewrite => match arg.map(str::trim).filter(|a| !a.is_empty()) {
+                Some(how) => self.ask_ai(crate::llm::EditHow::Rewrite(how.to_string()), cx),
+                None => cx.push(Effect::Ui(UiCommand::Prompt {
+                    title: "rewrite the selection: how?".into(),
+                    initial: String::new(),
+                    then: "ai-rewrite".into(),
+                    on_empty: None,
+                })),
+            },
             EditorVerb::Reload => {
                 let b = self.buf();
                 match (&b.path, b.doc.modified()) {
@@ -128,6 +139,14 @@ impl EditorPane {
         // A note lasts until the next key.
         if self.note.take().is_some() {
             cx.dirty = true;
+        }
+        if self.ai_shown() {
+            cx.dirty = true;
+            return self.ai_input(k);
+        }
+        if k.code == KeyCode::Esc && self.ai_asking() {
+            self.stop_ai(cx);
+            return Outcome::Consumed;
         }
         if self.bar != Bar::None {
             let o = self.bar_input(k);

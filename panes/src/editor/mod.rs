@@ -19,6 +19,7 @@ asks where to write one), and the SQL pane puts its own footer in the status lin
 error's place. Keys, search, undo and highlighting are the same code in both.
 */
 
+mod ai;
 pub mod buffer;
 mod draw;
 mod find;
@@ -66,6 +67,9 @@ crate::verbs! {
         CloseBuffer = ("close-buffer", "", "Editor: close this file (asks if unsaved)"),
         Reload = ("reload", "", "Editor: read the file again from disk"),
         FindFile = ("find-file", "", "Editor: pick a file to open (fuzzy; .gitignore respected)"),
+        AiExplain = ("ai-explain", "", "Editor: the model explains the selection (or the file)"),
+        AiRewrite = ("ai-rewrite", "[INSTRUCTION]", "Editor: the model rewrites the selection as asked, shown as a diff to accept"),
+        AiFix = ("ai-fix", "", "Editor: the model fixes the selection, shown as a diff to accept"),
     }
 }
 
@@ -164,6 +168,8 @@ pub struct EditorPane {
     pub footer: Option<Vec<(String, Style)>>,
     /// A place to mark as an error: (line, column), 0-based chars.
     pub mark: Option<(usize, usize)>,
+    /// The model asked about the selection: its answer coming, or shown.
+    ai: Option<ai::Ai>,
 }
 
 impl Default for EditorPane {
@@ -184,6 +190,7 @@ impl Default for EditorPane {
             sql: false,
             footer: None,
             mark: None,
+            ai: None,
         }
     }
 }
@@ -684,6 +691,7 @@ impl EditorPane {
                 }
             }
             EditorEvent::KeepNow => self.keep(cx),
+            EditorEvent::AiAnswer { answer, code } => self.ai_answer(answer, code),
             EditorEvent::Recovered {
                 path,
                 text,
@@ -771,6 +779,7 @@ impl Pane for EditorPane {
                 }
             }
             EngineEvent::Editor(e) => self.on_editor(e, cx),
+            EngineEvent::Chat(e) => return self.on_ai_event(&e, cx),
             EngineEvent::InsertText(t) => {
                 if self.editable() {
                     self.buf_mut().doc.type_text(&t);
@@ -790,7 +799,7 @@ impl Pane for EditorPane {
     }
 
     fn cursor(&self, area: Rect) -> Option<Position> {
-        if self.bar != Bar::None {
+        if self.bar != Bar::None || self.ai_shown() {
             return None;
         }
         let b = self.buf();
@@ -846,6 +855,21 @@ impl Pane for EditorPane {
     }
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
+        match &self.ai {
+            Some(ai::Ai::Diff { .. }) => {
+                out.push(Hint::new("Enter/y", "accept"));
+                out.push(Hint::new("Esc/n", "reject"));
+                out.push(Hint::new("Up Down", "scroll"));
+                return crate::Hints::Typing;
+            }
+            Some(ai::Ai::Explained { .. }) => {
+                out.push(Hint::new("Up Down", "scroll"));
+                out.push(Hint::new("Esc", "close"));
+                return crate::Hints::Typing;
+            }
+            Some(ai::Ai::Asking { .. }) => out.push(Hint::new("Esc", "stop the model")),
+            None => {}
+        }
         match &self.bar {
             Bar::Find { replace, .. } => {
                 out.push(Hint::new("Enter", "next"));

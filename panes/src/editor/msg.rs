@@ -89,6 +89,12 @@ pub enum EditorEvent {
         changed: bool,
     },
     Paste(String),
+    /// The model's whole answer to `ChatRequest::EditText`, and the code in it (a rewrite or
+    /// a fix; `None` for an explanation).
+    AiAnswer {
+        answer: String,
+        code: Option<String>,
+    },
     /// Typing paused: hand over what to keep (`EditorRequest::Keep`).
     KeepNow,
     /// Unsaved text kept from before the server stopped (`None`: a scratch buffer).

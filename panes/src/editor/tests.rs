@@ -1384,3 +1384,201 @@ fn find_file_asks_for_a_picker_near_the_file_shown() {
         }))]
     );
 }
+
+/// The lines 5-11 of `RUST` (the function) selected, asked to be rewritten.
+fn asked_to_rewrite(p: &mut EditorPane) -> Vec<Effect> {
+    act(p, "goto-line", Some("5"));
+    for _ in 0..7 {
+        shift(p, KeyCode::Down);
+    }
+    act(p, "ai-rewrite", Some("count in a BTreeMap, sorted"))
+}
+
+const REWRITE: &str = "Here it is:\n```rust\npub fn count(text: &str) -> BTreeMap<&str, usize> {\n    let mut seen = BTreeMap::new();\n    for word in text.split_whitespace() {\n        *seen.entry(word).or_insert(0) += 1;\n    }\n    seen\n}\n```\nIt keeps the words sorted.";
+
+#[test]
+fn a_rewrite_asks_the_model_with_the_selection_and_shows_a_diff_to_accept() {
+    let mut p = pane("/w/count.rs", RUST);
+    let fx = asked_to_rewrite(&mut p);
+    let sent = RUST.lines().skip(4).take(7).collect::<Vec<_>>().join("\n") + "\n";
+    assert_eq!(
+        fx,
+        vec![Effect::Engine(EngineRequest::Chat(
+            crate::llm::ChatRequest::EditText {
+                how: crate::llm::EditHow::Rewrite("count in a BTreeMap, sorted".into()),
+                text: sent.clone(),
+                lang: Some("rs".into()),
+            }
+        ))]
+    );
+    // Tokens are counted in the status line while the answer comes.
+    for _ in 0..3 {
+        ev(
+            &mut p,
+            EngineEvent::Chat(crate::llm::ChatEvent::Gen(crate::llm::LlmEvent::Token(
+                "x".into(),
+            ))),
+        );
+    }
+    assert!(
+        status(&draw(&mut p, 80, 24)).contains("asking the model… 3 tokens · Esc stops"),
+        "{}",
+        status(&draw(&mut p, 80, 24))
+    );
+    editor(
+        &mut p,
+        EditorEvent::AiAnswer {
+            answer: REWRITE.into(),
+            code: Some(
+                REWRITE
+                    .split("```rust\n")
+                    .nth(1)
+                    .and_then(|r| r.split("\n```").next())
+                    .unwrap()
+                    .to_string(),
+            ),
+        },
+    );
+    assert_eq!(p.hints(&mut Vec::new()), crate::Hints::Typing);
+    let screen = snapshot(&mut p, 80, 24);
+    assert!(screen.contains("+2 -2 lines"), "{screen}");
+    assert!(screen.contains("- pub fn count(text: &str) -> HashMap<&str, usize> {"));
+    assert!(screen.contains("+ pub fn count(text: &str) -> BTreeMap<&str, usize> {"));
+    assert_eq!(p.text(), RUST, "nothing applied before a yes");
+    key(&mut p, KeyCode::Enter);
+    let want = RUST
+        .replace("HashMap<&str", "BTreeMap<&str")
+        .replace("HashMap::new()", "BTreeMap::new()");
+    assert_eq!(p.text(), want);
+    assert!(p.buf().doc.modified());
+    // The new text is selected; one undo takes the whole rewrite back.
+    assert!(selected(&p).starts_with("pub fn count(text: &str) -> BTreeMap"));
+    verb(&mut p, "undo");
+    assert_eq!(p.text(), RUST);
+}
+
+#[test]
+fn a_rejected_rewrite_and_one_over_changed_text_leave_the_text_alone() {
+    let mut p = pane("/w/count.rs", RUST);
+    asked_to_rewrite(&mut p);
+    editor(
+        &mut p,
+        EditorEvent::AiAnswer {
+            answer: String::new(),
+            code: Some("fn other() {}".into()),
+        },
+    );
+    key(&mut p, KeyCode::Char('n'));
+    assert_eq!(p.text(), RUST);
+    assert!(status(&draw(&mut p, 80, 24)).contains("rewrite rejected"));
+
+    // Typing on while the model answers: the answer is for text that is gone.
+    asked_to_rewrite(&mut p);
+    act(&mut p, "goto-line", Some("6"));
+    typ(&mut p, "// new\n");
+    editor(
+        &mut p,
+        EditorEvent::AiAnswer {
+            answer: String::new(),
+            code: Some("fn other() {}".into()),
+        },
+    );
+    key(&mut p, KeyCode::Enter);
+    assert!(p.text().contains("// new"));
+    assert!(!p.text().contains("fn other"));
+    assert!(status(&draw(&mut p, 80, 24)).contains("the text changed while the model answered"));
+
+    // No code in the answer, or the model failing: said, nothing changed.
+    asked_to_rewrite(&mut p);
+    editor(
+        &mut p,
+        EditorEvent::AiAnswer {
+            answer: "I cannot".into(),
+            code: Some("  ".into()),
+        },
+    );
+    assert!(status(&draw(&mut p, 80, 24)).contains("the model gave no code"));
+    asked_to_rewrite(&mut p);
+    let fx = ev(
+        &mut p,
+        EngineEvent::Chat(crate::llm::ChatEvent::Failed {
+            partial: None,
+            error: "no model: fieldkit model add PATH".into(),
+        }),
+    );
+    assert!(
+        matches!(&fx[..], [Effect::Ui(UiCommand::Message { text, .. })] if text.contains("no model")),
+        "{fx:?}"
+    );
+    assert!(!p.ai_asking());
+}
+
+#[test]
+fn esc_stops_the_model_and_explain_opens_a_panel() {
+    let mut p = pane("/w/count.rs", RUST);
+    let fx = verb(&mut p, "ai-explain");
+    assert!(matches!(
+        &fx[..],
+        [Effect::Engine(EngineRequest::Chat(crate::llm::ChatRequest::EditText {
+            how: crate::llm::EditHow::Explain,
+            text,
+            ..
+        }))] if text == RUST
+    ));
+    // A second question while the first is answered waits its turn.
+    assert!(verb(&mut p, "ai-fix").is_empty());
+    assert_eq!(
+        key(&mut p, KeyCode::Esc),
+        vec![Effect::Engine(EngineRequest::Chat(
+            crate::llm::ChatRequest::Cancel
+        ))]
+    );
+    assert!(!p.ai_asking());
+    verb(&mut p, "ai-explain");
+    editor(
+        &mut p,
+        EditorEvent::AiAnswer {
+            answer: "It counts how often each word comes.\n\nNothing looks wrong.".into(),
+            code: None,
+        },
+    );
+    let screen = snapshot(&mut p, 80, 24);
+    assert!(screen.contains("the model explains"), "{screen}");
+    assert!(screen.contains("It counts how often each word comes."));
+    assert!(
+        screen.contains("pub fn count"),
+        "the text stays above: {screen}"
+    );
+    key(&mut p, KeyCode::Esc);
+    assert!(!snapshot(&mut p, 80, 24).contains("the model explains"));
+}
+
+#[test]
+fn a_selection_too_big_for_the_model_is_refused_with_a_sentence() {
+    let big = "word ".repeat(ai::AI_MAX / 5 + 10);
+    let mut p = pane("/w/big.txt", &big);
+    assert!(verb(&mut p, "ai-fix").is_empty());
+    assert!(status(&draw(&mut p, 80, 24)).contains("select at most 32000 characters"));
+    let mut p = pane("/w/blank.txt", "\n\n");
+    assert!(verb(&mut p, "ai-explain").is_empty());
+    assert!(status(&draw(&mut p, 80, 24)).contains("nothing to ask the model about"));
+}
+
+#[test]
+fn diff_snapshots() {
+    settings().bind(|| {
+        let mut p = pane("/w/count.rs", RUST);
+        asked_to_rewrite(&mut p);
+        editor(
+            &mut p,
+            EditorEvent::AiAnswer {
+                answer: REWRITE.into(),
+                code: Some(
+                    "pub fn count(text: &str) -> BTreeMap<&str, usize> {\n    let mut seen = BTreeMap::new();\n    for word in text.split_whitespace() {\n        *seen.entry(word).or_insert(0) += 1;\n    }\n    seen\n}".into(),
+                ),
+            },
+        );
+        insta::assert_snapshot!("editor_diff_80x24", snapshot(&mut p, 80, 24));
+        insta::assert_snapshot!("editor_diff_140x40", snapshot(&mut p, 140, 40));
+    });
+}

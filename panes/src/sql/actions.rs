@@ -115,7 +115,9 @@ impl SqlPane {
             (SqlVerb::AskData, Some(q)) => self.ask_data(q, cx),
             (SqlVerb::Run, Some(what)) => self.run(what, cx),
             (SqlVerb::Cancel, _) => {
-                if self.completion.take().is_some() {
+                if self.ed.ai_asking() {
+                    self.ed.stop_ai(cx);
+                } else if self.completion.take().is_some() {
                     cx.dirty = true;
                 } else if matches!(self.last, Some(RunState::Running(..))) {
                     cx.push(Effect::Engine(EngineRequest::Sql(SqlRequest::Cancel)));

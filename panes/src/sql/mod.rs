@@ -342,6 +342,8 @@ impl Pane for SqlPane {
                 self.path_completions(typed, items, cx);
                 Outcome::Consumed
             }
+            // The model answering the editor's own question (explain, rewrite, fix).
+            EngineEvent::Chat(e) if self.ed.ai_asking() => self.ed.on_ai_event(&e, cx),
             EngineEvent::Chat(crate::llm::ChatEvent::Gen(crate::llm::LlmEvent::Token(_))) => {
                 // The model writing SQL for "ask the data": a count in the footer.
                 let n = match &self.last {
@@ -471,7 +473,7 @@ impl Pane for SqlPane {
     }
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
-        if self.ed.finding() {
+        if self.ed.finding() || self.ed.ai_shown() || self.ed.ai_asking() {
             return self.ed.hints(out);
         }
         if self.completion.is_some() {

@@ -200,6 +200,27 @@ impl Server {
                     },
                 ),
             },
+            Purpose::EditText { explain } => match r {
+                Ok(_) => {
+                    let code = (!explain).then(|| extract_text(&j.text));
+                    let ev = fieldkit_panes::editor::EditorEvent::AiAnswer {
+                        answer: j.text,
+                        code,
+                    };
+                    self.pane_call_id(&name, pane, |p, cx| {
+                        p.on_engine(EngineEvent::Editor(ev), cx)
+                    });
+                    self.mark(&name);
+                }
+                Err(error) => self.chat_to(
+                    &name,
+                    pane,
+                    ChatEvent::Failed {
+                        partial: None,
+                        error,
+                    },
+                ),
+            },
             Purpose::Shell => {
                 let Some(s) = self.sessions.get_mut(&name) else {
                     return;

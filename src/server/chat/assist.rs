@@ -39,6 +39,56 @@ impl Server {
         }
     }
 
+    /// The code editor `editor` asks about `text` (its selection, or its file): explain it,
+    /// rewrite it as asked, or fix it. Code comes back in a fenced block, taken out of the
+    /// answer when it is done.
+    pub(in crate::server) fn ask_edit(
+        &mut self,
+        name: &str,
+        editor: u64,
+        how: fieldkit_panes::llm::EditHow,
+        text: String,
+        lang: Option<String>,
+    ) {
+        use fieldkit_panes::llm::EditHow;
+        let lang = lang.unwrap_or_else(|| "text".into());
+        let block = format!("```{lang}\n{text}\n```");
+        let code_only = "Reply with only the whole changed text in one fenced code block, \
+                         nothing before or after it.";
+        let (system, user) = match &how {
+            EditHow::Explain => (
+                "You explain code and text to an engineer working in the field: what it \
+                 does, briefly and plainly, then anything that looks wrong."
+                    .to_string(),
+                format!("Explain this:\n{block}"),
+            ),
+            EditHow::Rewrite(ask) => (
+                format!("You rewrite code and text exactly as asked. {code_only}"),
+                format!("Rewrite this: {ask}\n{block}"),
+            ),
+            EditHow::Fix => (
+                format!(
+                    "You fix mistakes in code and text, changing nothing that works. {code_only}"
+                ),
+                format!("Fix the mistakes in this:\n{block}"),
+            ),
+        };
+        let turns = vec![Turn::new(Role::System, system), Turn::new(Role::User, user)];
+        let purpose = Purpose::EditText {
+            explain: how == EditHow::Explain,
+        };
+        if let Err(e) = self.start_job(name, editor, purpose, turns) {
+            self.chat_to(
+                name,
+                editor,
+                ChatEvent::Failed {
+                    partial: None,
+                    error: e,
+                },
+            );
+        }
+    }
+
     /// `ask-shell`: a command for the focused terminal, typed in only after a yes.
     pub(in crate::server) fn ask_shell(
         &mut self,

@@ -51,6 +51,10 @@ enum Purpose {
     },
     AskData,
     Shell,
+    /// The code editor's question about its selection (an explanation, or code).
+    EditText {
+        explain: bool,
+    },
     /// A workflow's llm step: try `n` of step `step` of run `run`.
     Workflow {
         run: String,
@@ -119,6 +123,24 @@ pub fn extract_code(answer: &str) -> String {
         return block.join("\n").trim().to_string();
     }
     answer.trim().to_string()
+}
+
+/// Code for the editor out of an answer: the first fenced block as it is (the indent of its
+/// first line kept), else the whole answer, without blank lines around it.
+pub fn extract_text(answer: &str) -> String {
+    let mut lines = answer.lines();
+    let body: Vec<&str> = match lines.position(|l| l.trim_start().starts_with("```")) {
+        Some(_) => lines
+            .take_while(|l| !l.trim_start().starts_with("```"))
+            .collect(),
+        None => answer.lines().collect(),
+    };
+    let first = body.iter().position(|l| !l.trim().is_empty());
+    let last = body.iter().rposition(|l| !l.trim().is_empty());
+    match (first, last) {
+        (Some(a), Some(z)) => body[a..=z].join("\n"),
+        _ => String::new(),
+    }
 }
 
 /// A shell command from an answer: its code, one line, without a `$ ` prompt, and without a
@@ -456,6 +478,7 @@ impl Server {
             ChatRequest::AskData { question, schema } => {
                 self.ask_data(name, pane, question, schema)
             }
+            ChatRequest::EditText { how, text, lang } => self.ask_edit(name, pane, how, text, lang),
         }
     }
 
@@ -566,5 +589,16 @@ mod tests {
         );
         assert_eq!(extract_command("   "), "");
         assert_eq!(extract_command("rm -rf x\r\u{1b}[A"), "rm -rf x[A");
+    }
+
+    #[test]
+    fn code_for_the_editor_keeps_its_indent() {
+        assert_eq!(
+            extract_text("Sure:\n```rust\n    let a = 1;\n    a\n```\nbye"),
+            "    let a = 1;\n    a"
+        );
+        assert_eq!(extract_text("\n\n  x = 2\n\n"), "  x = 2");
+        assert_eq!(extract_text("```\n  unclosed"), "  unclosed");
+        assert_eq!(extract_text("```\n```"), "");
     }
 }
