@@ -635,6 +635,35 @@ mod tests {
                 },
             });
             insta::assert_snapshot!("screen_confirm_80x24", text(&mut s, &plain));
+            // The editor's file picker (C-o), a few letters typed.
+            let files = [
+                "/home/ana/survey/src/pump_control.rs",
+                "/home/ana/survey/src/pump_log.rs",
+                "/home/ana/survey/src/main.rs",
+                "/home/ana/survey/notes/pumps.md",
+                "/home/ana/survey/Cargo.toml",
+                "/home/ana/survey/README.md",
+            ];
+            let picker = || {
+                let mut p = fieldkit_widgets::Picker::new(
+                    files
+                        .iter()
+                        .map(|f| fieldkit_widgets::PickerItem {
+                            text: f.to_string(),
+                            detail: String::new(),
+                            key: String::new(),
+                        })
+                        .collect(),
+                );
+                p.set_query("pump");
+                Popup::Pick {
+                    title: "edit a file under /home/ana/survey".into(),
+                    picker: p,
+                    then: popup::PickThen::Action("edit".into()),
+                }
+            };
+            s.popup = Some(picker());
+            insta::assert_snapshot!("screen_picker_80x24", text(&mut s, &plain));
             s.popup = None;
             s.apply(&Action::Zoom, &mut ids).expect("zoom");
             insta::assert_snapshot!("screen_zoomed_80x24", text(&mut s, &plain));
@@ -643,6 +672,8 @@ mod tests {
             insta::assert_snapshot!("screen_split_200x50", text(&mut wide, &plain));
             wide.popup = Some(Popup::Help { scroll: 0 });
             insta::assert_snapshot!("screen_help_200x50", text(&mut wide, &plain));
+            wide.popup = Some(picker());
+            insta::assert_snapshot!("screen_picker_200x50", text(&mut wide, &plain));
 
             // After a panic: nothing of the session, not even its tab names, until a key.
             for (mut p, name) in [
