@@ -267,6 +267,34 @@ mod tests {
     }
 
     #[test]
+    fn panic_wipes_kept_text_and_undo_history() {
+        use fieldkit_panes::editor::Doc;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let (store, _) = crate::store::state::Store::open(&db).unwrap();
+        let mut d = Doc::new(ropey::Rope::from_str("grid ref"));
+        d.type_text("secret ");
+        keep(
+            &db,
+            3,
+            &Kept {
+                path: "/f/a".into(),
+                text: "secret grid ref".into(),
+                crlf: false,
+                stamp: None,
+                history: Some(d.history()),
+            },
+        )
+        .unwrap();
+        keep_undo(&db, "/f/a", FileStamp::default(), &d.history()).unwrap();
+        store.wipe(false).unwrap();
+        assert!(kept(&db, 3).unwrap().is_empty());
+        assert!(undo_for(&db, "/f/a", FileStamp::default())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
     fn only_the_files_used_last_keep_their_undo() {
         use fieldkit_panes::editor::Doc;
         let dir = tempfile::tempdir().unwrap();

@@ -233,13 +233,18 @@ impl Store {
         Ok(rows.filter_map(|r| r.ok()).collect())
     }
 
-    /// Panic: every saved scrollback deleted (overwritten, `secure_delete`), with `chats` the
-    /// chat history and SQL history too, and the write-ahead log emptied so no old page of
+    /// Panic: every saved scrollback, and the editor's kept text and undo history (pane text,
+    /// and text files held before), deleted (overwritten, `secure_delete`); with `chats` the
+    /// chat history and SQL history too; and the write-ahead log emptied so no old page of
     /// them is left in it.
     pub fn wipe(&self, chats: bool) -> Result<()> {
         self.db.execute("DELETE FROM scrollback", [])?;
+        let mut tables = vec!["editor_kept", "editor_undo"];
         if chats {
-            for table in ["chat_messages", "chat_sessions", "sql_history", "audit"] {
+            tables.extend(["chat_messages", "chat_sessions", "sql_history", "audit"]);
+        }
+        {
+            for table in tables {
                 let exists: bool = self.db.query_row(
                     "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
                     [table],
