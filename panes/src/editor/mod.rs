@@ -641,6 +641,20 @@ impl EditorPane {
                     let this = b.path.as_deref() == Some(&path) || (i == active && b.saving);
                     if this && b.saving {
                         b.saving = false;
+                        if b.path.is_none() && !self.sql {
+                            // A scratch buffer saved as a file: its text kept for a crash
+                            // (as the scratch one) goes; it is kept by its path from now.
+                            cx.push(Effect::Engine(EngineRequest::Editor(EditorRequest::Keep(
+                                vec![KeptBuf {
+                                    path: None,
+                                    text: Rope::new(),
+                                    crlf: false,
+                                    stamp: None,
+                                    modified: false,
+                                    history: None,
+                                }],
+                            ))));
+                        }
                         b.path = Some(path.clone());
                         b.stamp = Some(stamp);
                         b.read_only = None;

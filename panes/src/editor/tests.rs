@@ -791,7 +791,7 @@ fn a_scratch_buffer_asks_where_to_save() {
         the_save(&save),
         ("/w/notes.md".into(), "notes".into(), None, false)
     );
-    editor(
+    let fx = editor(
         &mut p,
         EditorEvent::Saved {
             path: "/w/notes.md".into(),
@@ -799,6 +799,13 @@ fn a_scratch_buffer_asks_where_to_save() {
         },
     );
     assert_eq!(p.title(), "edit: notes.md");
+    // The scratch text kept for a crash goes (a recovery would bring it back twice).
+    assert!(
+        fx.iter().any(|e| matches!(e,
+            Effect::Engine(EngineRequest::Editor(EditorRequest::Keep(k)))
+                if k.len() == 1 && k[0].path.is_none() && !k[0].modified)),
+        "{fx:?}"
+    );
     // Now it has a path: save-as offers it, save saves there.
     assert_eq!(
         verb(&mut p, "save-as"),
