@@ -2,8 +2,8 @@
 Every message that leaves a fieldkit process, in one place: what the server and its workers say
 over their pipes (`data`, `llm`, `probe`), and what state.db keeps of sessions (`saved`). Plain
 serde data with no UI types, so that engines, stores, the panes and the server all speak the
-same values and none of them has to import another to do it. Mesh records and plugin calls
-belong here when they come.
+same values and none of them has to import another to do it: the mesh's changes and sync
+messages (`mesh`) too. Plugin calls belong here when they come.
 
 `VERSION` changes whenever one of these changes shape in a way an older reader would misread
 (2: a line plot says how its points were made).
@@ -14,6 +14,7 @@ fieldkit is set aside, not misread). The client protocol has its own version in 
 
 pub mod data;
 pub mod llm;
+pub mod mesh;
 pub mod probe;
 pub mod saved;
 pub mod text;
