@@ -282,6 +282,16 @@ impl Replica {
         Ok(true)
     }
 
+    /// A change this device kept before (read back from mesh.db): taken as it is, checked when
+    /// it first came; the clock moves past it, so nothing is stamped behind it again.
+    pub fn restore(&mut self, op: Op) {
+        if self.ops.contains_key(&(op.origin, op.seq)) {
+            return;
+        }
+        self.clock = Clock::starting_at(self.clock.last().max(op.at));
+        self.insert(op);
+    }
+
     fn insert(&mut self, op: Op) {
         let key = (op.origin, op.seq);
         self.fields
