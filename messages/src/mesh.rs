@@ -41,8 +41,11 @@ pub struct Stamp {
 /// Which records a change is to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Kind {
-    /// Work items (and their history entries, as fields).
+    /// Work items, a field per column.
     Item,
+    /// An item's state changes: one record each, never changed after.
+    History,
+    /// An item's comments: one record each.
     Comment,
     /// Chat sessions marked shared, and their messages.
     Chat,
@@ -55,8 +58,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Item,
+        Kind::History,
         Kind::Comment,
         Kind::Chat,
         Kind::Workflow,
@@ -67,6 +71,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Item => "item",
+            Kind::History => "history",
             Kind::Comment => "comment",
             Kind::Chat => "chat",
             Kind::Workflow => "workflow",

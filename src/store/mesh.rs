@@ -85,6 +85,9 @@ pub fn device_key(path: &Path) -> Result<SigningKey> {
     }
 }
 
+/// A peer as last reached: its key, addresses, when last seen and last synced (ms).
+pub type Peer = (DeviceKey, String, Option<u64>, Option<u64>);
+
 pub struct MeshStore {
     db: Connection,
     pub path: PathBuf,
@@ -308,7 +311,7 @@ impl MeshStore {
     }
 
     /// Each known peer: its addresses, when last seen and last synced (ms).
-    pub fn peers(&self) -> Result<Vec<(DeviceKey, String, Option<u64>, Option<u64>)>> {
+    pub fn peers(&self) -> Result<Vec<Peer>> {
         let mut st = self
             .db
             .prepare("SELECT key, addrs, last_seen, last_sync FROM peers ORDER BY key")?;

@@ -327,6 +327,35 @@ impl QueueStore {
         Ok((taken, skipped))
     }
 
+    /// An item as the mesh has it (from another device, merged): its row replaced, and its
+    /// history and comments added where missing (both only grow).
+    pub fn put_synced(&mut self, it: &Item) -> Result<(), Refusal> {
+        let tx = self.db.transaction().map_err(db)?;
+        tx.execute("DELETE FROM items WHERE id = ?1", [&it.id])
+            .map_err(db)?;
+        insert(&tx, it)?;
+        for t in &it.history {
+            tx.execute(
+                "INSERT INTO transitions (item, at, who, from_state, to_state)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM transitions
+                     WHERE item = ?1 AND at = ?2 AND who = ?3 AND to_state = ?5
+                     AND from_state IS ?4)",
+                params![it.id, t.at, t.who, t.from.map(State::name), t.to.name()],
+            )
+            .map_err(db)?;
+        }
+        for c in &it.comments {
+            tx.execute(
+                "INSERT INTO comments (item, at, who, text)
+                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM comments
+                     WHERE item = ?1 AND at = ?2 AND who = ?3 AND text = ?4)",
+                params![it.id, c.at, c.who, c.text],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
     /// Every item whole, for `queue export`.
     pub fn export(&self) -> Result<Vec<Item>, Refusal> {
         let ids: Vec<String> = self.all()?.into_iter().map(|i| i.id).collect();

@@ -194,6 +194,15 @@ impl Replica {
         (!out.is_empty()).then_some(out)
     }
 
+    /// When a record last changed: the latest clock of its fields' values (ms).
+    pub fn updated(&self, kind: Kind, record: &str) -> Option<u64> {
+        self.fields
+            .range((kind, record.to_string(), String::new())..)
+            .take_while(|((k, r, _), _)| *k == kind && r == record)
+            .filter_map(|(_, v)| v.keys().next_back().map(|s| s.at.ms))
+            .max()
+    }
+
     /// The ids of the records of `kind` (deleted ones too).
     pub fn records(&self, kind: Kind) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

@@ -566,3 +566,119 @@ fn a_wrong_code_fails_and_burns_the_invite_and_expired_ones_are_refused() {
         .contains("not in a pairing code"));
     assert_eq!(pair::parse_code("k7m2q-9xrta").unwrap(), code);
 }
+
+/// A work item with a history and a comment, as a queue holds it.
+fn work_item(title: &str, at: i64) -> crate::engine::queue::Item {
+    use crate::engine::queue::{Comment, Item, Priority, State, Transition};
+    Item {
+        id: crate::engine::queue::new_id(),
+        title: title.into(),
+        body: "check the pump".into(),
+        state: State::InProgress,
+        priority: Priority::High,
+        role: "field".into(),
+        assignee: "ana".into(),
+        tags: vec!["water".into(), "camp".into()],
+        project: "survey".into(),
+        created: at,
+        updated: at,
+        due: Some(at + 3_600_000),
+        links: vec!["file:/data/wells.csv".into()],
+        history: vec![
+            Transition {
+                at,
+                who: "ana".into(),
+                from: None,
+                to: State::Queued,
+            },
+            Transition {
+                at: at + 5,
+                who: "ana".into(),
+                from: Some(State::Queued),
+                to: State::InProgress,
+            },
+        ],
+        comments: vec![Comment {
+            at: at + 7,
+            who: "ana".into(),
+            text: "pump 2 leaks".into(),
+        }],
+    }
+}
+
+fn write_changes(d: &mut Dev, changes: Vec<super::items::Change>, now: u64) {
+    for c in changes {
+        d.r.write(&d.key, c.kind, &c.record, &c.field, c.value, now);
+    }
+}
+
+/// `updated` is when a record last changed as each side's store says: left out of comparisons.
+fn same_items(mut a: Vec<crate::engine::queue::Item>, mut b: Vec<crate::engine::queue::Item>) {
+    for i in a.iter_mut().chain(b.iter_mut()) {
+        i.updated = 0;
+    }
+    a.sort_by(|x, y| x.id.cmp(&y.id));
+    b.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn work_items_with_history_and_comments_sync_into_the_other_queue() {
+    use super::items;
+    use crate::store::queue::QueueStore;
+    let dir = tempfile::tempdir().unwrap();
+    let mut qa = QueueStore::open(&dir.path().join("a.db")).unwrap();
+    let mut qb = QueueStore::open(&dir.path().join("b.db")).unwrap();
+    let its: Vec<_> = (0..3)
+        .map(|i| work_item(&format!("job {i}"), 1_790_000_000_000 + i))
+        .collect();
+    qa.import(&its).unwrap();
+    let mut t = team(2, Role::Member);
+    for it in qa.export().unwrap() {
+        write_changes(&mut t[0], items::changes(None, &it), T0 + 1);
+    }
+    sync(&mut t, 0, 1, T0 + 2);
+    for it in items::items(&t[1].r) {
+        qb.put_synced(&it).unwrap();
+    }
+    same_items(qa.export().unwrap(), qb.export().unwrap());
+    // Twice is once: history and comments are not doubled.
+    for it in items::items(&t[1].r) {
+        qb.put_synced(&it).unwrap();
+    }
+    same_items(qa.export().unwrap(), qb.export().unwrap());
+
+    // Apart: A renames job 0 and comments; B changes its priority and renames it too.
+    let old = qa.export().unwrap()[0].clone();
+    let mut on_a = old.clone();
+    on_a.title = "job 0: pump".into();
+    on_a.comments.push(crate::engine::queue::Comment {
+        at: 1_790_000_000_100,
+        who: "ana".into(),
+        text: "parts ordered".into(),
+    });
+    let mut on_b = old.clone();
+    on_b.priority = crate::engine::queue::Priority::Low;
+    on_b.title = "job 0: well".into();
+    write_changes(&mut t[0], items::changes(Some(&old), &on_a), T0 + 10);
+    write_changes(&mut t[1], items::changes(Some(&old), &on_b), T0 + 20);
+    assert_eq!(
+        items::changes(Some(&old), &on_a).len(),
+        1 + 4,
+        "the title, and the new comment's four fields"
+    );
+    sync(&mut t, 0, 1, T0 + 30);
+    let (ia, ib) = (items::items(&t[0].r), items::items(&t[1].r));
+    same_items(ia.clone(), ib);
+    let merged = ia.iter().find(|i| i.id == old.id).unwrap();
+    assert_eq!(merged.title, "job 0: well", "the later title wins");
+    assert_eq!(merged.priority, crate::engine::queue::Priority::Low);
+    assert_eq!(merged.comments.len(), 2);
+    let c = t[0].r.conflicts(Kind::Item, &old.id);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].value, Value::Text("job 0: pump".into()));
+    // Deleted on one side: gone from both.
+    write_changes(&mut t[1], vec![items::delete(&old.id)], T0 + 40);
+    sync(&mut t, 0, 1, T0 + 50);
+    assert_eq!(items::items(&t[0].r).len(), 2);
+}
