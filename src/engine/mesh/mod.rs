@@ -2,7 +2,7 @@
 The mesh: the team's records shared device to device without a server. Pure logic here, no
 network: the clock changes are stamped with (`hlc`), device IDs as people read them (`id`),
 signed changes (`op`) and their bytes (`wire`), a device's copy of the records and how it
-merges and syncs (`replica`), pairing by a short code (`pair`), and work items as records
+merges and syncs (`replica`), pairing by a short code (`pair`) over TCP (`pairnet`), and work items as records
 (`items`). The `mesh` worker carries these over libp2p; the server turns the queue's and the
 chat's rows into changes and back.
 */
@@ -12,6 +12,7 @@ pub mod id;
 pub mod items;
 pub mod op;
 pub mod pair;
+pub mod pairnet;
 pub mod replica;
 #[cfg(test)]
 mod tests;
