@@ -10,6 +10,7 @@ chat's rows into changes and back.
 pub mod hlc;
 pub mod id;
 pub mod items;
+pub mod net;
 pub mod op;
 pub mod pair;
 pub mod pairnet;
