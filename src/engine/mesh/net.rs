@@ -13,13 +13,13 @@ and the asker asks again while there is more. A change made here, or taken from 
 pushed at once to every other connected device (`Ops`), which answers with what it has, so a
 gap is filled on the next round: A and C converge through B without ever meeting.
 
-`Node` holds the swarm, the replica and (outside tests) the store; the worker and the tests
-drive it by `next_event`.
+`Node` holds the swarm and the replica; whoever drives it (the worker, the tests) by
+`next_event` keeps what it reports (`Took`, and what `write` returns) in the store: the engine
+does not reach up to the stores.
 */
 
 use super::replica::Replica;
 use super::wire;
-use crate::store::mesh::MeshStore;
 use ed25519_dalek::SigningKey;
 use fieldkit_messages::mesh::{DeviceKey, Kind, Op, SyncMsg, Value};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
@@ -207,7 +207,6 @@ pub struct Node {
     pub swarm: Swarm<Behaviour>,
     pub replica: Replica,
     key: SigningKey,
-    store: Option<MeshStore>,
     /// Connected peers that are devices of the team.
     connected: HashMap<PeerId, DeviceKey>,
     allowed: HashSet<PeerId>,
@@ -230,14 +229,12 @@ impl Node {
         key: SigningKey,
         team_key: &[u8; 32],
         replica: Replica,
-        store: Option<MeshStore>,
         mdns_on: bool,
     ) -> anyhow::Result<Node> {
         let mut n = Node {
             swarm: swarm(&key, team_key, mdns_on)?,
             replica,
             key,
-            store,
             connected: HashMap::new(),
             allowed: HashSet::new(),
             last_have: HashMap::new(),
@@ -291,20 +288,11 @@ impl Node {
         Ok(())
     }
 
-    fn keep(&mut self, ops: &[Op]) {
-        if let Some(s) = &mut self.store {
-            if let Err(e) = s.keep(ops) {
-                tracing::warn!("mesh: changes not kept in mesh.db: {e:#}");
-            }
-        }
-    }
-
-    /// A change made here: kept, and pushed to every connected device.
+    /// A change made here (for the caller to keep), pushed to every connected device.
     pub fn write(&mut self, kind: Kind, record: &str, field: &str, value: Value) -> Op {
         let op = self
             .replica
             .write(&self.key, kind, record, field, value, (self.now)());
-        self.keep(std::slice::from_ref(&op));
         self.push(std::slice::from_ref(&op), None);
         if kind == Kind::Device {
             self.refresh_allowed();
@@ -352,7 +340,6 @@ impl Node {
             }
         }
         if !new.is_empty() {
-            self.keep(&new);
             self.push(&new, Some(peer));
             if new.iter().any(|o| o.kind == Kind::Device) {
                 self.refresh_allowed();
@@ -604,7 +591,7 @@ mod tests {
     async fn a_line_of_three_nodes_syncs_a_to_c_through_b() {
         let team_key = [42u8; 32];
         let mut t = team(3).into_iter();
-        let node = |(k, r): (SigningKey, Replica)| Node::new(k, &team_key, r, None, false).unwrap();
+        let node = |(k, r): (SigningKey, Replica)| Node::new(k, &team_key, r, false).unwrap();
         let (mut a, mut b, mut c) = (
             node(t.next().unwrap()),
             node(t.next().unwrap()),
@@ -663,10 +650,10 @@ mod tests {
         let mut t = team(2).into_iter();
         let (ka, ra) = t.next().unwrap();
         let (kb, rb) = t.next().unwrap();
-        let mut a = Node::new(ka, &[1; 32], ra, None, false).unwrap();
+        let mut a = Node::new(ka, &[1; 32], ra, false).unwrap();
         let addr = listening(&mut a).await;
         // A device of the team, but with another team key: the handshake cannot finish.
-        let mut wrong = Node::new(kb, &[2; 32], rb, None, false).unwrap();
+        let mut wrong = Node::new(kb, &[2; 32], rb, false).unwrap();
         wrong.write(
             Kind::Item,
             "w",
@@ -682,7 +669,7 @@ mod tests {
         // A device not in the team, with the right team key: refused by the allow list.
         let stranger = new_key().unwrap();
         let rs = Replica::new(stranger.verifying_key().to_bytes(), a.replica.founder);
-        let mut s = Node::new(stranger, &[1; 32], rs, None, false).unwrap();
+        let mut s = Node::new(stranger, &[1; 32], rs, false).unwrap();
         s.write(Kind::Item, "x", "title", Value::Text("mine".into()));
         s.dial(addr).unwrap();
         let seen = refused(&mut a, &mut s, "the stranger refused").await;
