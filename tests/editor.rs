@@ -14,6 +14,30 @@ fn start(fk: &Fk) {
     fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
 }
 
+/// Waits until `query` (with `arg` as ?1, where it has one) counts exactly one row in `db`.
+fn one_row(db: &std::path::Path, what: &str, query: &str, arg: &str) {
+    wait_until(what, || {
+        let c = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+        let mut st = c.prepare(query).map_err(|e| e.to_string())?;
+        let n: i64 = if st.parameter_count() == 1 {
+            st.query_row([arg], |r| r.get(0))
+        } else {
+            st.query_row([], |r| r.get(0))
+        }
+        .map_err(|e| e.to_string())?;
+        (n == 1).then_some(()).ok_or(format!("{n} rows"))
+    });
+}
+
+/// `kill -9` of the server; waits for the client in window `w` to say it lost it.
+fn kill_server(fk: &Fk) {
+    let pid = fk.server_pid();
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    fk.wait_screen("w", "the client to end", |s| s.contains("[lost server]"));
+}
+
 fn file_is(path: &std::path::Path, want: &str) {
     wait_until(&format!("{} to hold {want:?}", path.display()), || {
         let got = std::fs::read_to_string(path).unwrap_or_default();
@@ -119,22 +143,13 @@ fn unsaved_changes_come_back_after_the_server_is_killed() {
     fk.wait_screen("w", "the typing", |s| s.contains("day 2: rain"));
     // Kept in state.db once typing pauses.
     let db = fk.path().join("data/state.db");
-    wait_until("the unsaved text to be kept", || {
-        let c = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
-        let n: i64 = c
-            .query_row(
-                "SELECT count(*) FROM editor_kept WHERE text LIKE '%day 2: rain%'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| e.to_string())?;
-        (n == 1).then_some(()).ok_or(format!("{n} rows"))
-    });
-    let pid = fk.server_pid();
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
-    fk.wait_screen("w", "the client to end", |s| s.contains("[lost server]"));
+    one_row(
+        &db,
+        "the unsaved text to be kept",
+        "SELECT count(*) FROM editor_kept WHERE text LIKE '%day 2: rain%'",
+        "",
+    );
+    kill_server(&fk);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "day 1\n");
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the recovered text", |s| {
@@ -278,22 +293,13 @@ fn undo_outlives_the_server() {
     fk.keys("w", &["C-s"]);
     file_is(&path, "tent\nstakes: 12");
     let db = fk.path().join("data/state.db");
-    wait_until("the undo history to be kept", || {
-        let c = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
-        let n: i64 = c
-            .query_row(
-                "SELECT count(*) FROM editor_undo WHERE path = ?1",
-                [path.to_string_lossy()],
-                |r| r.get(0),
-            )
-            .map_err(|e| e.to_string())?;
-        (n == 1).then_some(()).ok_or(format!("{n} rows"))
-    });
-    let pid = fk.server_pid();
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
-    fk.wait_screen("w", "the client to end", |s| s.contains("[lost server]"));
+    one_row(
+        &db,
+        "the undo history to be kept",
+        "SELECT count(*) FROM editor_undo WHERE path = ?1",
+        &path.to_string_lossy(),
+    );
+    kill_server(&fk);
     fk.type_line("w", BIN);
     fk.wait_screen("w", "the file opened again, saved", |s| {
         s.contains("stakes: 12") && s.contains("edit: kit.txt") && !s.contains("[+]")

@@ -27,16 +27,7 @@ impl Server {
                 format!("Tables:\n{schema}\nQuestion: {question}"),
             ),
         ];
-        if let Err(e) = self.start_job(name, editor, Purpose::AskData, turns) {
-            self.chat_to(
-                name,
-                editor,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: e,
-                },
-            );
-        }
+        self.start_for_pane(name, editor, Purpose::AskData, turns);
     }
 
     /// The code editor `editor` asks about `text` (its selection, or its file): explain it,
@@ -77,10 +68,15 @@ impl Server {
         let purpose = Purpose::EditText {
             explain: how == EditHow::Explain,
         };
-        if let Err(e) = self.start_job(name, editor, purpose, turns) {
+        self.start_for_pane(name, editor, purpose, turns);
+    }
+
+    /// Starts a job whose answer goes to `pane`; one that cannot start is told to it.
+    fn start_for_pane(&mut self, name: &str, pane: u64, purpose: Purpose, turns: Vec<Turn>) {
+        if let Err(e) = self.start_job(name, pane, purpose, turns) {
             self.chat_to(
                 name,
-                editor,
+                pane,
                 ChatEvent::Failed {
                     partial: None,
                     error: e,
