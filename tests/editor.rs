@@ -174,7 +174,9 @@ fn the_file_picker_opens_a_file_by_a_few_letters_and_leaves_ignored_ones_out() {
     // git reads .gitignore only inside a repository; so does the walker.
     std::fs::create_dir_all(proj.join(".git")).unwrap();
     start(&fk);
-    fk.type_line("w", &format!("cd {}", proj.display()));
+    // The picker walks the terminal's folder: the shell is there before the editor opens.
+    fk.type_line("w", &format!("cd {} && echo in-$((40+2))", proj.display()));
+    fk.wait_screen("w", "the shell in the project", |s| s.contains("in-42"));
     fk.ok(&["action", "edit", "notes.txt"]);
     fk.wait_screen("w", "the editor", |s| s.contains("edit: notes.txt"));
     fk.keys("w", &["C-o"]);
