@@ -365,3 +365,39 @@ fn completion_uses_the_catalog_and_qualifiers() {
     typed(&mut p, "\n");
     assert_eq!(p.text(), "select pickup, PIVOT");
 }
+
+/// The SQL editor is the code editor: its verbs work here, and C-s asks where to write the
+/// query, then saves it through the editor's service.
+#[test]
+fn the_editors_verbs_work_in_the_sql_editor() {
+    let mut p = SqlPane::default();
+    typed(&mut p, "select 1;\nselect 2;");
+    let mut cx = Cx::default();
+    for verb in ["select-all", "cut"] {
+        p.on_action(&Action::parse(verb).unwrap(), &mut cx);
+    }
+    assert_eq!(p.text(), "");
+    p.on_action(&Action::parse("undo").unwrap(), &mut cx);
+    assert_eq!(p.text(), "select 1;\nselect 2;");
+    let mut cx = Cx::default();
+    p.on_action(&Action::parse("save").unwrap(), &mut cx);
+    assert!(
+        matches!(&cx.effects[..], [Effect::Ui(UiCommand::Prompt { then, .. })] if then == "save-as"),
+        "{:?}",
+        cx.effects
+    );
+    let mut cx = Cx::default();
+    p.on_action(&Action::parse("save-as /w/q.sql").unwrap(), &mut cx);
+    assert!(
+        cx.effects.iter().any(|e| matches!(e,
+            Effect::Engine(EngineRequest::Editor(crate::editor::EditorRequest::Save { path, text, .. }))
+                if path == "/w/q.sql" && text.to_string() == "select 1;\nselect 2;")),
+        "{:?}",
+        cx.effects
+    );
+    // Find opens the editor's bar, which takes the keys; Esc closes it.
+    p.on_action(&Action::parse("find").unwrap(), &mut cx);
+    assert_eq!(p.hints(&mut Vec::new()), crate::Hints::Typing);
+    p.on_input(&KeyEvent::from(crossterm::event::KeyCode::Esc), &mut cx);
+    assert_eq!(p.hints(&mut Vec::new()), crate::Hints::WithKeymap);
+}
