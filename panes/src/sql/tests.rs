@@ -391,7 +391,7 @@ fn the_editors_verbs_work_in_the_sql_editor() {
     assert!(
         cx.effects.iter().any(|e| matches!(e,
             Effect::Engine(EngineRequest::Editor(crate::editor::EditorRequest::Save { path, text, .. }))
-                if path == "/w/q.sql" && text.to_string() == "select 1;\nselect 2;")),
+                if path == "/w/q.sql" && *text == "select 1;\nselect 2;")),
         "{:?}",
         cx.effects
     );
