@@ -13,7 +13,7 @@
 //! step of the issue).
 use fieldkit::engine::mesh::net::{Node, NodeEvent};
 use fieldkit::engine::mesh::op::new_key;
-use fieldkit::engine::mesh::replica::{device_record, Replica, Role};
+use fieldkit::engine::mesh::replica::{Replica, Role};
 use fieldkit_messages::mesh::{Kind, Op, Value};
 use libp2p::Multiaddr;
 use std::time::{Duration, Instant};
@@ -26,29 +26,7 @@ fn ms(d: Duration) -> f64 {
 /// Three devices of one team (the first founded it), as nodes.
 fn team(team_key: &[u8; 32]) -> Vec<Node> {
     let keys: Vec<_> = (0..3).map(|_| new_key().expect("key")).collect();
-    let founder = keys[0].verifying_key().to_bytes();
-    let mut reps: Vec<Replica> = keys
-        .iter()
-        .map(|k| Replica::new(k.verifying_key().to_bytes(), founder))
-        .collect();
-    let now = fieldkit::engine::mesh::net::wall_ms();
-    let mut ops = Vec::new();
-    for k in &keys[1..] {
-        let rec = device_record(&k.verifying_key().to_bytes());
-        ops.push(reps[0].write(
-            &keys[0],
-            Kind::Device,
-            &rec,
-            "role",
-            Value::Text(Role::Member.name().into()),
-            now,
-        ));
-    }
-    for r in reps.iter_mut().skip(1) {
-        for o in &ops {
-            r.receive(o.clone(), now).expect("device record");
-        }
-    }
+    let reps = Replica::team_of(&keys, Role::Member, fieldkit::engine::mesh::net::wall_ms());
     keys.into_iter()
         .zip(reps)
         .map(|(k, r)| Node::new(k, team_key, r, false).expect("node"))

@@ -218,10 +218,7 @@ pub struct Node {
 
 /// The wall clock in ms.
 pub fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::engine::queue::now_ms().max(0) as u64
 }
 
 impl Node {
@@ -525,7 +522,7 @@ fn chunks(ops: &[Op]) -> Vec<Vec<Op>> {
 mod tests {
     use super::*;
     use crate::engine::mesh::op::new_key;
-    use crate::engine::mesh::replica::{device_record, Role};
+    use crate::engine::mesh::replica::Role;
 
     const T0: u64 = 1_790_000_000_000;
 
@@ -551,28 +548,7 @@ mod tests {
     /// Keys and replicas of a team whose founder (the first) made the others members.
     fn team(n: usize) -> Vec<(SigningKey, Replica)> {
         let keys: Vec<SigningKey> = (0..n).map(|_| new_key().unwrap()).collect();
-        let founder = keys[0].verifying_key().to_bytes();
-        let mut reps: Vec<Replica> = keys
-            .iter()
-            .map(|k| Replica::new(k.verifying_key().to_bytes(), founder))
-            .collect();
-        let mut ops = Vec::new();
-        for k in &keys[1..] {
-            let rec = device_record(&k.verifying_key().to_bytes());
-            ops.push(reps[0].write(
-                &keys[0],
-                Kind::Device,
-                &rec,
-                "role",
-                Value::Text(Role::Member.name().into()),
-                T0,
-            ));
-        }
-        for r in reps.iter_mut().skip(1) {
-            for o in &ops {
-                r.receive(o.clone(), wall_ms()).unwrap();
-            }
-        }
+        let reps = Replica::team_of(&keys, Role::Member, T0);
         keys.into_iter().zip(reps).collect()
     }
 

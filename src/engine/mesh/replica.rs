@@ -247,10 +247,15 @@ impl Replica {
         let seq = self.contiguous.get(&self.me).copied().unwrap_or(0) + 1;
         let base = self.winner(kind, record, field).map(Op::stamp);
         // The conflicts shown for this field are settled by this write.
-        let seen: Vec<Stamp> = self
-            .conflicts(kind, record)
+        let mut conflicts = Vec::new();
+        if let Some(versions) = self
+            .fields
+            .get(&(kind, record.to_string(), field.to_string()))
+        {
+            self.field_conflicts(field, versions, &mut conflicts);
+        }
+        let seen: Vec<Stamp> = conflicts
             .into_iter()
-            .filter(|c| c.field == field)
             .map(|c| c.stamp)
             .take(fieldkit_messages::mesh::MAX_SEEN)
             .collect();
@@ -269,6 +274,42 @@ impl Replica {
         op::sign(&mut op, key);
         self.insert(op.clone());
         op
+    }
+
+    /// An admin's change: `device` joins the team (or changes role) as `role`.
+    pub fn admit(&mut self, key: &SigningKey, device: &DeviceKey, role: Role, wall_ms: u64) -> Op {
+        let rec = device_record(device);
+        self.write(
+            key,
+            Kind::Device,
+            &rec,
+            "role",
+            Value::Text(role.name().into()),
+            wall_ms,
+        )
+    }
+
+    /// The replicas of a new team, one per key: the first founds it and admits the others as
+    /// `role`, and every replica holds those device records.
+    pub fn team_of(keys: &[SigningKey], role: Role, wall_ms: u64) -> Vec<Replica> {
+        let Some(first) = keys.first() else {
+            return Vec::new();
+        };
+        let founder = first.verifying_key().to_bytes();
+        let mut reps: Vec<Replica> = keys
+            .iter()
+            .map(|k| Replica::new(k.verifying_key().to_bytes(), founder))
+            .collect();
+        let ops: Vec<Op> = keys[1..]
+            .iter()
+            .map(|k| reps[0].admit(first, &k.verifying_key().to_bytes(), role, wall_ms))
+            .collect();
+        for r in reps.iter_mut().skip(1) {
+            for o in &ops {
+                r.restore(o.clone());
+            }
+        }
+        reps
     }
 
     /// A change from elsewhere: `Ok(true)` when new and taken, `Ok(false)` when already held.
@@ -362,39 +403,49 @@ impl Replica {
             if *k != kind || r != record {
                 break;
             }
-            let Some(winner) = versions.values().next_back().and_then(|k| self.ops.get(k)) else {
-                continue;
-            };
-            // What the winner's writer had seen: its base, that one's base, and so on, and the
-            // conflicts each of them settled.
-            let mut seen: std::collections::HashSet<Stamp> = winner.seen.iter().copied().collect();
-            let mut chain = std::collections::HashSet::new();
-            let mut base = winner.base;
-            while let Some(s) = base {
-                if !chain.insert(s) {
-                    break;
-                }
-                seen.insert(s);
-                let o = versions.get(&s).and_then(|k| self.ops.get(k));
-                seen.extend(o.iter().flat_map(|o| o.seen.iter().copied()));
-                base = o.and_then(|o| o.base);
-            }
-            for (stamp, key) in versions.iter().rev().skip(1) {
-                if seen.contains(stamp) {
-                    continue;
-                }
-                if let Some(o) = self.ops.get(key) {
-                    out.push(Conflict {
-                        field: f.clone(),
-                        value: o.value.clone(),
-                        stamp: *stamp,
-                        winner: winner.value.clone(),
-                        winner_stamp: winner.stamp(),
-                    });
-                }
-            }
+            self.field_conflicts(f, versions, &mut out);
         }
         out
+    }
+
+    /// The losers of one field (its versions by stamp) that its winner's writer had not seen.
+    fn field_conflicts(
+        &self,
+        field: &str,
+        versions: &BTreeMap<Stamp, (DeviceKey, u64)>,
+        out: &mut Vec<Conflict>,
+    ) {
+        let Some(winner) = versions.values().next_back().and_then(|k| self.ops.get(k)) else {
+            return;
+        };
+        // What the winner's writer had seen: its base, that one's base, and so on, and the
+        // conflicts each of them settled.
+        let mut seen: std::collections::HashSet<Stamp> = winner.seen.iter().copied().collect();
+        let mut chain = std::collections::HashSet::new();
+        let mut base = winner.base;
+        while let Some(s) = base {
+            if !chain.insert(s) {
+                break;
+            }
+            seen.insert(s);
+            let o = versions.get(&s).and_then(|k| self.ops.get(k));
+            seen.extend(o.iter().flat_map(|o| o.seen.iter().copied()));
+            base = o.and_then(|o| o.base);
+        }
+        for (stamp, key) in versions.iter().rev().skip(1) {
+            if seen.contains(stamp) {
+                continue;
+            }
+            if let Some(o) = self.ops.get(key) {
+                out.push(Conflict {
+                    field: field.to_string(),
+                    value: o.value.clone(),
+                    stamp: *stamp,
+                    winner: winner.value.clone(),
+                    winner_stamp: winner.stamp(),
+                });
+            }
+        }
     }
 
     /// A hash of every field's value and the change that set it: equal on two devices exactly

@@ -25,36 +25,11 @@ impl Dev {
 /// holds the device records.
 fn team(n: usize, role: Role) -> Vec<Dev> {
     let keys: Vec<SigningKey> = (0..n).map(|_| new_key().unwrap()).collect();
-    let founder = keys[0].verifying_key().to_bytes();
-    let mut devs: Vec<Dev> = keys
-        .into_iter()
-        .map(|key| {
-            let me = key.verifying_key().to_bytes();
-            Dev {
-                key,
-                r: Replica::new(me, founder),
-            }
-        })
-        .collect();
-    let mut ops = Vec::new();
-    for i in 1..n {
-        let rec = device_record(&devs[i].pk());
-        let d0 = &mut devs[0];
-        ops.push(d0.r.write(
-            &d0.key,
-            Kind::Device,
-            &rec,
-            "role",
-            Value::Text(role.name().into()),
-            T0,
-        ));
-    }
-    for d in devs.iter_mut().skip(1) {
-        for o in &ops {
-            d.r.receive(o.clone(), T0).unwrap();
-        }
-    }
-    devs
+    let reps = Replica::team_of(&keys, role, T0);
+    keys.into_iter()
+        .zip(reps)
+        .map(|(key, r)| Dev { key, r })
+        .collect()
 }
 
 fn text(s: &str) -> Value {
