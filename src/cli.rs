@@ -146,6 +146,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::workflowcli::WorkflowCmd,
     },
+    /// The mesh: id, invite, join, ls, connect, revoke, log, conflicts.
+    Mesh {
+        #[command(subcommand)]
+        cmd: crate::meshcli::MeshCmd,
+    },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print a completion script for SHELL: `fieldkit completions bash > ~/.local/share/bash-completion/completions/fieldkit`.
@@ -361,6 +366,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
         Some(Cmd::Vault { cmd }) => crate::vaultcli::run(dirs, cmd),
         Some(Cmd::Queue { cmd }) => crate::queuecli::run(dirs, cmd),
         Some(Cmd::Workflow { cmd }) => crate::workflowcli::run(dirs, cmd),
+        Some(Cmd::Mesh { cmd }) => crate::meshcli::run(dirs, cmd),
         Some(Cmd::Run { env, cmd }) => crate::vaultcli::run_with_secrets(dirs, &env, &cmd),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));

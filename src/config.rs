@@ -48,6 +48,8 @@ pub struct Config {
     pub vault: VaultConfig,
     /// The work queue.
     pub queue: QueueConfig,
+    /// The mesh: syncing with the team's other devices.
+    pub mesh: MeshConfig,
     /// What panic does besides locking the vault and clearing every pane and scrollback:
     /// "clear" (that alone) or "wipe" (also deletes the chat history, SQL history and the
     /// retrieval index).
@@ -78,6 +80,52 @@ impl QueueConfig {
             .filter(|m| !m.trim().is_empty())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "me".into())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeshConfig {
+    /// This device's name, as the team sees it (default: the host name).
+    pub name: Option<String>,
+    /// IP:PORT the team's connections come in on (port 0: any free one).
+    pub listen: String,
+    /// IP:PORT a joiner reaches while an invite is open.
+    pub pair_listen: String,
+    /// Find the team's devices on the LAN by multicast DNS.
+    pub mdns: bool,
+    /// How long an invite's code is good for.
+    pub invite_minutes: u64,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        MeshConfig {
+            name: None,
+            listen: "0.0.0.0:4701".into(),
+            pair_listen: "0.0.0.0:4702".into(),
+            mdns: true,
+            invite_minutes: 10,
+        }
+    }
+}
+
+impl MeshConfig {
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "fieldkit".into())
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect()
     }
 }
 
@@ -201,6 +249,7 @@ impl Default for Config {
             llm: LlmConfig::default(),
             vault: VaultConfig::default(),
             queue: QueueConfig::default(),
+            mesh: MeshConfig::default(),
             panic: PanicMode::Clear,
         }
     }

@@ -18,6 +18,7 @@ pub mod format;
 pub mod keymap;
 pub mod layout;
 pub mod logging;
+pub mod meshcli;
 pub mod paths;
 pub mod protocol;
 pub mod queuecli;

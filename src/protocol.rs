@@ -89,6 +89,32 @@ pub enum Command {
     Queue(QueueCommand),
     /// Workflows (`fieldkit workflow ...`).
     Workflow(WorkflowCommand),
+    /// The mesh (`fieldkit mesh ...`).
+    Mesh(MeshCommand),
+}
+
+/// What `fieldkit mesh` asks of the server. `Id` and `List` answer JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MeshCommand {
+    /// This device: its ID, name, role, team and addresses.
+    Id,
+    /// A one-time code for a device to join as `role`; the answer's last line is the code.
+    Invite { role: String, minutes: Option<u64> },
+    /// This device paired into a team (the CLI ran the exchange with the inviter at `via`).
+    Joined {
+        welcome: crate::engine::mesh::pair::Welcome,
+        via: String,
+    },
+    /// The team's devices.
+    List,
+    /// Reach a device at IP:PORT.
+    Connect { addr: String },
+    /// Take a device out of the team (by its ID or the start of it), and change the team key.
+    Revoke { device: String },
+    /// The last lines of the sync log.
+    Log { lines: usize },
+    /// Fields whose concurrent edits lost, as JSON.
+    Conflicts,
 }
 
 /// What `fieldkit workflow` asks of the server; `List`, `Runs` and `Show` answer JSON.

@@ -140,3 +140,94 @@ pub const MAX_ID: usize = 256;
 pub const MAX_VALUE: usize = 48 * 1024;
 /// The most conflicting versions a change may say it saw.
 pub const MAX_SEEN: usize = 64;
+
+/// What the server asks of the `mesh` worker. The server owns mesh.db and the team's keys; the
+/// worker holds a copy of the changes (to answer peers) and the connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeshIn {
+    /// Begin (again, whenever sent: a new team, a new team key): who this device is, the team,
+    /// where to listen. Followed by the changes held (`Restore`, in frames) and `Go`.
+    Start {
+        /// The device key's seed: its identity on the wire (Noise) as well as its signature.
+        seed: [u8; 32],
+        team_key: [u8; 32],
+        founder: DeviceKey,
+        /// Devices let in before the records name them (the inviter, for a device that just
+        /// joined and holds no records yet).
+        also_allowed: Vec<DeviceKey>,
+        /// HOST:PORT to listen on for the team (port 0: any).
+        listen: String,
+        mdns: bool,
+        /// HOST:PORT addresses of peers to dial once started.
+        dial: Vec<String>,
+    },
+    Restore(Vec<Op>),
+    Go,
+    /// Changes made here (kept already), to hold and push.
+    Local(Vec<Op>),
+    /// Dial HOST:PORT (`fieldkit mesh connect`).
+    Dial(String),
+    /// Open (`Some(HOST:PORT)`) or close the pairing port.
+    Pairing(Option<String>),
+    /// Bytes for pairing connection `conn`.
+    PairSend {
+        conn: u64,
+        bytes: Vec<u8>,
+    },
+    PairClose {
+        conn: u64,
+    },
+    /// Wrap connections in this team key from now on, once what was pushed is answered (so
+    /// the change that rotated it reaches the peers first).
+    Rekey {
+        team_key: [u8; 32],
+    },
+}
+
+/// What the `mesh` worker tells the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeshOut {
+    Hello {
+        pid: u32,
+        version: u32,
+    },
+    /// Listening for the team on this address.
+    Listening(String),
+    /// The pairing port is open on this address (`None`: it could not be).
+    PairListening(Result<String, String>),
+    Connected {
+        device: DeviceKey,
+        addr: String,
+    },
+    Disconnected {
+        device: DeviceKey,
+    },
+    /// Changes taken from a peer: new, well formed, signed by a device whose role allows them.
+    Took {
+        from: DeviceKey,
+        ops: Vec<Op>,
+    },
+    Refused {
+        from: DeviceKey,
+        why: String,
+    },
+    /// Something that went wrong, in a sentence.
+    Failed(String),
+    /// A peer's `Have` answered what was pushed: how far behind it was, for the pane.
+    Synced {
+        device: DeviceKey,
+        behind: u64,
+    },
+    /// A pairing connection opened, from this address.
+    PairOpened {
+        conn: u64,
+        peer: String,
+    },
+    PairBytes {
+        conn: u64,
+        bytes: Vec<u8>,
+    },
+    PairClosed {
+        conn: u64,
+    },
+}

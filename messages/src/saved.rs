@@ -91,6 +91,8 @@ pub enum PaneState {
         files: Vec<String>,
         active: usize,
     },
+    /// The mesh pane: the team is in mesh.db.
+    Mesh,
 }
 
 impl PaneState {
@@ -106,6 +108,7 @@ impl PaneState {
             PaneState::Queue => PaneKind::Queue,
             PaneState::Runs => PaneKind::Runs,
             PaneState::Editor { .. } => PaneKind::Editor,
+            PaneState::Mesh => PaneKind::Mesh,
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum EngineRequest {
     Runs(crate::runs::RunsRequest),
     /// For the editor's service: open and save files, the paste buffer.
     Editor(crate::editor::EditorRequest),
+    /// For the mesh's service: how the team is, an invite, a revoke.
+    Mesh(crate::mesh::MeshRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,8 @@ pub enum Engine {
     Workflows,
     /// Files for the editor, read and written by the server.
     Editor,
+    /// The team's devices and sync, in the `mesh` worker and the server.
+    Mesh,
 }
 
 /// An engine's answer, routed to the pane that asked (or to every pane that shows it).
@@ -119,6 +123,7 @@ pub enum EngineEvent {
     Queue(crate::queue::QueueEvent),
     Runs(crate::runs::RunsEvent),
     Editor(crate::editor::EditorEvent),
+    Mesh(Box<crate::mesh::MeshEvent>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod grid;
 pub mod keys;
 pub mod llm;
+pub mod mesh;
 pub mod queue;
 pub mod registry;
 pub mod runs;

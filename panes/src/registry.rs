@@ -22,6 +22,7 @@ pub const PANES: &[&PaneSpec] = &[
     &crate::queue::SPEC,
     &crate::runs::SPEC,
     &crate::editor::SPEC,
+    &crate::mesh::SPEC,
 ];
 
 /// The registration of `kind`; `None` for kinds this build cannot open.

@@ -31,11 +31,17 @@ pub enum WorkerKind {
     Probe,
     Data,
     Llm,
+    Mesh,
 }
 
 impl WorkerKind {
     /// Every kind, in the order the status pane and `doctor` list them.
-    pub const ALL: [WorkerKind; 3] = [WorkerKind::Probe, WorkerKind::Data, WorkerKind::Llm];
+    pub const ALL: [WorkerKind; 4] = [
+        WorkerKind::Probe,
+        WorkerKind::Data,
+        WorkerKind::Llm,
+        WorkerKind::Mesh,
+    ];
 
     /// The name on the command line, in logs and on the status pane.
     pub fn name(self) -> &'static str {
@@ -43,6 +49,7 @@ impl WorkerKind {
             WorkerKind::Probe => "probe",
             WorkerKind::Data => "data",
             WorkerKind::Llm => "llm",
+            WorkerKind::Mesh => "mesh",
         }
     }
 
@@ -63,12 +70,16 @@ impl WorkerKind {
                 "llama.cpp (llama-cpp-2, CPU; Metal on macOS; CUDA with --features cuda): chat, \
                  SQL from questions, shell commands"
             }
+            WorkerKind::Mesh => {
+                "libp2p (TCP, pre-shared team key, Noise, yamux, mDNS): syncs the queue with \
+                 paired devices; the only process facing the network"
+            }
         }
     }
 
     /// Started on first use rather than with the server (DuckDB and a model cost memory idle).
     pub fn lazy(self) -> bool {
-        matches!(self, WorkerKind::Data | WorkerKind::Llm)
+        matches!(self, WorkerKind::Data | WorkerKind::Llm | WorkerKind::Mesh)
     }
 }
 
@@ -194,6 +205,7 @@ pub fn run_worker(name: &str) -> anyhow::Result<()> {
         Some(WorkerKind::Probe) => probe::run(),
         Some(WorkerKind::Data) => data::run(),
         Some(WorkerKind::Llm) => llm::run(),
+        Some(WorkerKind::Mesh) => mesh::worker::run(),
         None => anyhow::bail!("unknown worker kind {name:?}"),
     }
 }

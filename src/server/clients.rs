@@ -5,6 +5,7 @@ when its session changed (`render_all`).
 */
 
 use super::*;
+use crate::protocol::{Command, MeshCommand};
 
 impl Server {
     pub(super) fn on_msg(&mut self, id: ClientId, msg: ClientMsg) {
@@ -54,6 +55,10 @@ impl Server {
                     self.detach_client(id, &name);
                 }
             }
+            ClientMsg::Command {
+                command: Command::Mesh(MeshCommand::Invite { role, minutes }),
+                ..
+            } => self.mesh_invite(mesh::Waiter::Client(id), role, minutes),
             ClientMsg::Command { session, command } => {
                 let (code, stdout, stderr) = match self.command(session, command) {
                     Ok(out) => (0, out, String::new()),

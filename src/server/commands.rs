@@ -51,6 +51,7 @@ impl Server {
             Command::Vault(v) => self.vault_command(v),
             Command::Queue(q) => self.queue_command(q),
             Command::Workflow(w) => self.workflow_command(w),
+            Command::Mesh(m) => self.mesh_command(m),
             Command::Panic => {
                 let took = self.panic();
                 Ok(format!(

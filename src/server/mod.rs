@@ -27,6 +27,7 @@ pub mod frames;
 mod input;
 mod listen;
 pub mod memory;
+mod mesh;
 mod panic;
 pub mod popup;
 mod probe;
@@ -50,6 +51,7 @@ const SERVICES: &[&services::ServiceSpec] = &[
     &queue::SERVICE,
     &workflows::SERVICE,
     &editor::SERVICE,
+    &mesh::SERVICE,
 ];
 
 use crate::config;
@@ -118,6 +120,8 @@ pub enum Ev {
         pane: u64,
         ev: fieldkit_panes::editor::EditorEvent,
     },
+    /// From the mesh's pairing tasks.
+    Mesh(mesh::MeshEv),
 }
 
 /// What a connection has queued but not yet written, shared between the loop and the
@@ -194,6 +198,8 @@ pub struct Server {
     editor: editor::EditorState,
     /// The data engine's own state (`data`).
     data: data::Data,
+    /// The mesh: the team, its changes, the worker's connections (`mesh`).
+    mesh: mesh::Mesh,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
     chat: chat::ChatState,
     /// Panes that have been told they are open (`greet_new_panes`).
@@ -320,6 +326,7 @@ impl Server {
             wf: workflows::Workflows::default(),
             editor: editor::EditorState::default(),
             data: data::Data::default(),
+            mesh: mesh::Mesh::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),
             bound: None,
@@ -330,6 +337,7 @@ impl Server {
         server.queue_start();
         server.workflows_start();
         server.editor_start();
+        server.mesh_startup();
         server
     }
 
@@ -347,6 +355,7 @@ impl Server {
         let mut save_at: Option<tokio::time::Instant> = None;
         loop {
             let t0 = std::time::Instant::now();
+            self.mesh_flush();
             self.sync_terms();
             let t1 = std::time::Instant::now();
             self.render_all();
@@ -410,6 +419,8 @@ impl Server {
             let queue_at = self
                 .queue_next()
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(50));
+            // Items from the team's other devices, written to the queue in batches.
+            let mesh_at = self.mesh_next().map(|d| tokio::time::Instant::now() + d);
             // Unsaved editor text, kept a moment after typing stops.
             let editor_at = self.editor_next().map(|d| tokio::time::Instant::now() + d);
             // The workflow runner's next retry, timeout, settled file or schedule slot.
@@ -435,6 +446,9 @@ impl Server {
                     if self.status_visible() {
                         self.push_status();
                     }
+                }
+                _ = tokio::time::sleep_until(mesh_at.unwrap_or(now)), if mesh_at.is_some() => {
+                    self.mesh_flush();
                 }
                 _ = tokio::time::sleep_until(editor_at.unwrap_or(now)), if editor_at.is_some() => {
                     self.editor_tick();
@@ -526,6 +540,7 @@ impl Server {
             } => self.vault_key(&session, pane, result),
             Ev::Workflow(ev) => self.workflow_event(ev),
             Ev::Editor { pane, ev } => self.editor_event(pane, ev),
+            Ev::Mesh(ev) => self.mesh_event(ev),
         }
     }
 

@@ -50,6 +50,8 @@ impl Server {
         }
         self.paste = None;
         self.chat_forget();
+        // The mesh worker stops: every listener and connection closes with it.
+        self.mesh_stop();
         // 3. Every client: clipboard emptied, retained screens dropped, a blank frame now.
         let names: Vec<String> = self.sessions.keys().cloned().collect();
         for name in &names {

@@ -58,7 +58,7 @@ impl Watched {
 const BAR_REFRESH_MS: i64 = 60_000;
 
 impl Server {
-    fn queue_store(&mut self) -> Result<&mut QueueStore, String> {
+    pub(super) fn queue_store(&mut self) -> Result<&mut QueueStore, String> {
         if self.queue.store.is_none() {
             let path = self.dirs.data.join("queue.db");
             let store = QueueStore::open(&path)
@@ -341,6 +341,12 @@ impl Server {
         }
     }
 
+    /// Items changed by another device were written: every queue pane and the SLA watch see
+    /// them.
+    pub(super) fn queue_changed_elsewhere(&mut self) {
+        self.queue_broadcast();
+    }
+
     /// Every queue pane is told the items again (after any change, from anywhere).
     fn queue_broadcast(&mut self) {
         self.queue_rewatch();
@@ -397,6 +403,16 @@ impl Server {
             _ => None,
         };
         let is_add = matches!(cmd, QueueCommand::Add { .. });
+        // What the team is told of: the item a command changed (by the id it answers).
+        let changed = match &cmd {
+            QueueCommand::Move { id, .. } | QueueCommand::Edit { id, .. } => Some(id.clone()),
+            QueueCommand::Comment { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        let imported: Vec<String> = match &cmd {
+            QueueCommand::Import { items } => items.iter().map(|i| i.id.clone()).collect(),
+            _ => vec![],
+        };
         let out = self.queue_command_inner(cmd);
         if changes && out.is_ok() {
             self.queue_broadcast();
@@ -405,7 +421,13 @@ impl Server {
                 (Ok(text), None) if is_add => text.split_whitespace().next().map(str::to_string),
                 _ => None,
             };
-            if let Some(item) = id.and_then(|id| self.queue_item(&id)) {
+            let item = id.as_deref().and_then(|id| self.queue_item(id));
+            let mut team: Vec<String> = imported;
+            team.extend(item.as_ref().map(|i| i.id.clone()).or(changed));
+            for id in team {
+                self.mesh_item_changed(&id);
+            }
+            if let Some(item) = item {
                 self.workflow_item_moved(&item);
             }
         }
@@ -421,6 +443,7 @@ impl Server {
     pub(super) fn queue_add_item(&mut self, item: &Item, who: &str) -> Result<(), String> {
         self.queue_store()?.add(item, who)?;
         self.queue_broadcast();
+        self.mesh_item_changed(&item.id);
         self.workflow_item_moved(item);
         Ok(())
     }

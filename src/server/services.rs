@@ -60,6 +60,7 @@ impl Server {
             EngineRequest::Queue(r) => self.queue_request(name, source, r),
             EngineRequest::Runs(r) => self.runs_request(name, source, r),
             EngineRequest::Editor(r) => self.editor_request(name, source, r),
+            EngineRequest::Mesh(r) => self.mesh_request(name, source, r),
         }
     }
 

@@ -194,6 +194,15 @@ impl MeshStore {
         Ok(())
     }
 
+    /// The team key changed (a device was revoked): connections are wrapped in this one now.
+    pub fn rekey(&self, team_key: &[u8; 32]) -> Result<()> {
+        self.db.execute(
+            "UPDATE team SET team_key = ?1 WHERE id = 1",
+            [team_key.as_slice()],
+        )?;
+        Ok(())
+    }
+
     /// Joins another team (paired into it): refused once this device's team has changes from
     /// other devices, which leaving would drop.
     pub fn join_team(&mut self, me: &DeviceKey, t: &Team, now_ms: u64) -> Result<()> {

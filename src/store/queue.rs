@@ -331,28 +331,26 @@ impl QueueStore {
     /// history and comments added where missing (both only grow).
     pub fn put_synced(&mut self, it: &Item) -> Result<(), Refusal> {
         let tx = self.db.transaction().map_err(db)?;
-        tx.execute("DELETE FROM items WHERE id = ?1", [&it.id])
-            .map_err(db)?;
-        insert(&tx, it)?;
-        for t in &it.history {
-            tx.execute(
-                "INSERT INTO transitions (item, at, who, from_state, to_state)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM transitions
-                     WHERE item = ?1 AND at = ?2 AND who = ?3 AND to_state = ?5
-                     AND from_state IS ?4)",
-                params![it.id, t.at, t.who, t.from.map(State::name), t.to.name()],
-            )
-            .map_err(db)?;
+        put_synced(&tx, it)?;
+        tx.commit().map_err(db)
+    }
+
+    /// Items as the mesh has them, by id (`None`: deleted), in one transaction.
+    pub fn put_synced_all(&mut self, items: &[(String, Option<Item>)]) -> Result<(), Refusal> {
+        let tx = self.db.transaction().map_err(db)?;
+        for (id, it) in items {
+            match it {
+                Some(it) => put_synced(&tx, it)?,
+                None => delete_synced(&tx, id)?,
+            }
         }
-        for c in &it.comments {
-            tx.execute(
-                "INSERT INTO comments (item, at, who, text)
-                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM comments
-                     WHERE item = ?1 AND at = ?2 AND who = ?3 AND text = ?4)",
-                params![it.id, c.at, c.who, c.text],
-            )
-            .map_err(db)?;
-        }
+        tx.commit().map_err(db)
+    }
+
+    /// An item the mesh has deleted (a tombstone from another device): gone here too.
+    pub fn delete_synced(&mut self, id: &str) -> Result<(), Refusal> {
+        let tx = self.db.transaction().map_err(db)?;
+        delete_synced(&tx, id)?;
         tx.commit().map_err(db)
     }
 
@@ -424,6 +422,45 @@ fn insert(tx: &rusqlite::Transaction, it: &Item) -> Result<(), Refusal> {
 
 fn db(e: rusqlite::Error) -> Refusal {
     format!("the queue's database: {e}")
+}
+
+/// `put_synced` within a transaction.
+fn put_synced(tx: &rusqlite::Transaction, it: &Item) -> Result<(), Refusal> {
+    tx.execute("DELETE FROM items WHERE id = ?1", [&it.id])
+        .map_err(db)?;
+    insert(tx, it)?;
+    for t in &it.history {
+        tx.execute(
+            "INSERT INTO transitions (item, at, who, from_state, to_state)
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM transitions
+             WHERE item = ?1 AND at = ?2 AND who = ?3 AND to_state = ?5
+             AND from_state IS ?4)",
+            params![it.id, t.at, t.who, t.from.map(State::name), t.to.name()],
+        )
+        .map_err(db)?;
+    }
+    for c in &it.comments {
+        tx.execute(
+            "INSERT INTO comments (item, at, who, text)
+         SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM comments
+             WHERE item = ?1 AND at = ?2 AND who = ?3 AND text = ?4)",
+            params![it.id, c.at, c.who, c.text],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// `delete_synced` within a transaction.
+fn delete_synced(tx: &rusqlite::Transaction, id: &str) -> Result<(), Refusal> {
+    for sql in [
+        "DELETE FROM transitions WHERE item = ?1",
+        "DELETE FROM comments WHERE item = ?1",
+        "DELETE FROM items WHERE id = ?1",
+    ] {
+        tx.execute(sql, [id]).map_err(db)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

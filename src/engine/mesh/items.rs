@@ -147,6 +147,76 @@ fn get_int(rec: &BTreeMap<String, Value>, f: &str) -> Option<i64> {
     }
 }
 
+/// The item the replica holds as `id`, with its history and comments (`None`: none, or
+/// deleted). For applying what a peer sent, item by item, without walking every record.
+pub fn item(r: &Replica, id: &str) -> Option<Item> {
+    let rec = r.record(Kind::Item, id)?;
+    let prefix = format!("{id}:");
+    let mut history = Vec::new();
+    for hid in r.records_from(Kind::History, &prefix) {
+        let Some(h) = r.record(Kind::History, &hid) else {
+            continue;
+        };
+        if get_text(&h, "item") != id {
+            continue;
+        }
+        let Some(to) = State::parse(&get_text(&h, "to")) else {
+            continue;
+        };
+        history.push(Transition {
+            at: get_int(&h, "at").unwrap_or(0),
+            who: get_text(&h, "who"),
+            from: State::parse(&get_text(&h, "from")),
+            to,
+        });
+    }
+    history.sort_by(|a, b| (a.at, &a.who).cmp(&(b.at, &b.who)));
+    let mut comments = Vec::new();
+    for cid in r.records_from(Kind::Comment, &prefix) {
+        let Some(c) = r.record(Kind::Comment, &cid) else {
+            continue;
+        };
+        if get_text(&c, "item") != id {
+            continue;
+        }
+        comments.push(Comment {
+            at: get_int(&c, "at").unwrap_or(0),
+            who: get_text(&c, "who"),
+            text: get_text(&c, "text"),
+        });
+    }
+    comments.sort_by(|a, b| (a.at, &a.who, &a.text).cmp(&(b.at, &b.who, &b.text)));
+    Some(from_record(r, id, &rec, history, comments))
+}
+
+/// The item whose record is `rec`.
+fn from_record(
+    r: &Replica,
+    id: &str,
+    rec: &BTreeMap<String, Value>,
+    history: Vec<Transition>,
+    comments: Vec<Comment>,
+) -> Item {
+    let created = get_int(rec, "created").unwrap_or(0);
+    Item {
+        title: get_text(rec, "title"),
+        body: get_text(rec, "body"),
+        state: State::parse(&get_text(rec, "state")).unwrap_or(State::Queued),
+        priority: Priority::parse(&get_text(rec, "priority")).unwrap_or(Priority::Medium),
+        role: get_text(rec, "role"),
+        assignee: get_text(rec, "assignee"),
+        tags: serde_json::from_str(&get_text(rec, "tags")).unwrap_or_default(),
+        project: get_text(rec, "project"),
+        created,
+        updated: r.updated(Kind::Item, id).map_or(created, |ms| ms as i64),
+        due: get_int(rec, "due"),
+        links: serde_json::from_str(&get_text(rec, "links")).unwrap_or_default(),
+        history,
+        comments,
+        id: id.to_string(),
+    }
+}
+
 /// The items the replica holds (deleted ones left out), with their history and comments in
 /// time order, by id.
 pub fn items(r: &Replica) -> Vec<Item> {
@@ -191,24 +261,7 @@ pub fn items(r: &Replica) -> Vec<Item> {
         h.sort_by(|a, b| (a.at, &a.who).cmp(&(b.at, &b.who)));
         let mut c = comments.remove(&id).unwrap_or_default();
         c.sort_by(|a, b| (a.at, &a.who, &a.text).cmp(&(b.at, &b.who, &b.text)));
-        let created = get_int(&rec, "created").unwrap_or(0);
-        out.push(Item {
-            title: get_text(&rec, "title"),
-            body: get_text(&rec, "body"),
-            state: State::parse(&get_text(&rec, "state")).unwrap_or(State::Queued),
-            priority: Priority::parse(&get_text(&rec, "priority")).unwrap_or(Priority::Medium),
-            role: get_text(&rec, "role"),
-            assignee: get_text(&rec, "assignee"),
-            tags: serde_json::from_str(&get_text(&rec, "tags")).unwrap_or_default(),
-            project: get_text(&rec, "project"),
-            created,
-            updated: r.updated(Kind::Item, &id).map_or(created, |ms| ms as i64),
-            due: get_int(&rec, "due"),
-            links: serde_json::from_str(&get_text(&rec, "links")).unwrap_or_default(),
-            history: h,
-            comments: c,
-            id,
-        });
+        out.push(from_record(r, &id, &rec, h, c));
     }
     out
 }

@@ -14,7 +14,9 @@ pub mod net;
 pub mod op;
 pub mod pair;
 pub mod pairnet;
+pub mod rekey;
 pub mod replica;
 #[cfg(test)]
 mod tests;
 pub mod wire;
+pub mod worker;

@@ -114,6 +114,7 @@ impl request_response::Codec for SyncCodec {
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    pub limits: libp2p::connection_limits::Behaviour,
     pub allow: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::AllowedPeers>,
     /// Off where multicast cannot be had (and in tests, which dial by address).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
@@ -125,6 +126,47 @@ pub struct Behaviour {
 pub fn peer_of(key: &DeviceKey) -> Option<PeerId> {
     let pk = identity::ed25519::PublicKey::try_from_bytes(key).ok()?;
     Some(PeerId::from_public_key(&identity::PublicKey::from(pk)))
+}
+
+/// How many connections a device takes: a team is a handful of laptops, so these only bound
+/// what a misbehaving or hostile host on the LAN can make this device hold.
+fn limits() -> libp2p::connection_limits::ConnectionLimits {
+    libp2p::connection_limits::ConnectionLimits::default()
+        .with_max_pending_incoming(Some(16))
+        .with_max_pending_outgoing(Some(32))
+        .with_max_established_incoming(Some(64))
+        .with_max_established(Some(128))
+        .with_max_established_per_peer(Some(2))
+}
+
+/// `HOST:PORT` (an IP address: names need DNS, which a field network may not have) as a
+/// libp2p address.
+pub fn multiaddr(hostport: &str) -> Result<Multiaddr, String> {
+    let sa: std::net::SocketAddr = hostport.trim().parse().map_err(|_| {
+        format!("{hostport:?} is not an address: give IP:PORT, such as 192.168.1.20:4701")
+    })?;
+    let ip = match sa.ip() {
+        std::net::IpAddr::V4(ip) => libp2p::multiaddr::Protocol::Ip4(ip),
+        std::net::IpAddr::V6(ip) => libp2p::multiaddr::Protocol::Ip6(ip),
+    };
+    Ok(Multiaddr::empty()
+        .with(ip)
+        .with(libp2p::multiaddr::Protocol::Tcp(sa.port())))
+}
+
+/// A libp2p TCP address as `HOST:PORT` (`None`: not one).
+pub fn hostport(addr: &Multiaddr) -> Option<String> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
+            Protocol::Tcp(port) => return Some(std::net::SocketAddr::new(ip?, port).to_string()),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A swarm for the device whose key is `key`, in the team whose key is `team_key`.
@@ -164,6 +206,7 @@ pub fn swarm(
                 None
             };
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Behaviour {
+                limits: libp2p::connection_limits::Behaviour::new(limits()),
                 allow: Default::default(),
                 mdns: Toggle::from(mdns),
                 identify: identify::Behaviour::new(identify::Config::new(
@@ -201,6 +244,11 @@ pub enum NodeEvent {
     },
     /// A connection or stream that failed, in a sentence.
     Failed(String),
+    /// A peer answered with what it has: how many changes it lacks that this device holds.
+    Synced {
+        device: DeviceKey,
+        behind: u64,
+    },
 }
 
 pub struct Node {
@@ -213,6 +261,14 @@ pub struct Node {
     /// What each peer last said it has: a round that brings no progress is not repeated
     /// (changes it refuses would otherwise be sent back and forth without end).
     last_have: HashMap<PeerId, Vec<(DeviceKey, u64)>>,
+    /// Devices let in before the records name them (the inviter of a device that just joined).
+    pub also_allowed: Vec<DeviceKey>,
+    /// Where each peer says it listens (identify), to reach it again.
+    pub addrs: HashMap<DeviceKey, Vec<Multiaddr>>,
+    /// Requests sent and not yet answered (or failed).
+    pub pending: usize,
+    /// Which device answered at an address this device dialed.
+    pub dialed: HashMap<Multiaddr, DeviceKey>,
     now: fn() -> u64,
 }
 
@@ -235,6 +291,10 @@ impl Node {
             connected: HashMap::new(),
             allowed: HashSet::new(),
             last_have: HashMap::new(),
+            also_allowed: Vec::new(),
+            addrs: HashMap::new(),
+            pending: 0,
+            dialed: HashMap::new(),
             now: wall_ms,
         };
         n.refresh_allowed();
@@ -255,6 +315,7 @@ impl Node {
             })
             .collect();
         out.push(self.replica.founder);
+        out.extend(self.also_allowed.iter().copied());
         out
     }
 
@@ -263,7 +324,16 @@ impl Node {
         let devices = self.team_devices();
         let now: HashSet<PeerId> = devices
             .iter()
-            .filter(|d| **d != self.replica.me && self.replica.role_of(d).is_some())
+            .filter(|d| {
+                **d != self.replica.me
+                    && (self.replica.role_of(d).is_some()
+                        // Until the records name it; a revoke in them still wins.
+                        || (self.also_allowed.contains(d)
+                            && self
+                                .replica
+                                .value(Kind::Device, &super::replica::device_record(d), "revoked")
+                                .is_none()))
+            })
             .filter_map(peer_of)
             .collect();
         for p in self.allowed.difference(&now) {
@@ -283,6 +353,29 @@ impl Node {
     pub fn dial(&mut self, addr: Multiaddr) -> anyhow::Result<()> {
         self.swarm.dial(addr)?;
         Ok(())
+    }
+
+    /// Changes made here and kept already (by the server, which signs them): held and pushed.
+    pub fn local(&mut self, ops: Vec<Op>) {
+        let device = ops.iter().any(|o| o.kind == Kind::Device);
+        for op in &ops {
+            self.replica.restore(op.clone());
+        }
+        self.push(&ops, None);
+        if device {
+            self.refresh_allowed();
+        }
+    }
+
+    /// The device key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Sends a sync request, counted until it is answered.
+    fn request(&mut self, peer: &PeerId, m: SyncMsg) {
+        self.pending += 1;
+        self.swarm.behaviour_mut().sync.send_request(peer, m);
     }
 
     /// A change made here (for the caller to keep), pushed to every connected device.
@@ -307,7 +400,7 @@ impl Node {
             .collect();
         for p in peers {
             for batch in chunks(ops) {
-                self.swarm.behaviour_mut().sync.send_request(
+                self.request(
                     &p,
                     SyncMsg::Ops {
                         ops: batch,
@@ -323,18 +416,36 @@ impl Node {
         let now = (self.now)();
         let mut new = Vec::new();
         let mut out = Vec::new();
-        for op in ops {
-            match self.replica.receive(op.clone(), now) {
-                Ok(true) => new.push(op),
-                Ok(false) => {}
-                Err(why) => {
-                    tracing::warn!(peer = %peer, "mesh: change refused: {why}");
-                    out.push(NodeEvent::Refused {
-                        from,
-                        why: why.to_string(),
-                    });
+        // A change by a device whose admission comes later in the batch is taken on a later
+        // pass (batches go by origin, not by time); what is still refused when a pass takes
+        // nothing is refused.
+        let mut todo = ops;
+        loop {
+            let mut unknown = Vec::new();
+            let before = new.len();
+            for op in todo {
+                match self.replica.receive(op.clone(), now) {
+                    Ok(true) => new.push(op),
+                    Ok(false) => {}
+                    Err(super::replica::Refused::Unknown) => unknown.push(op),
+                    Err(why) => {
+                        tracing::warn!(peer = %peer, "mesh: change refused: {why}");
+                        out.push(NodeEvent::Refused {
+                            from,
+                            why: why.to_string(),
+                        });
+                    }
                 }
             }
+            if unknown.is_empty() || new.len() == before {
+                for _ in &unknown {
+                    let why = super::replica::Refused::Unknown.to_string();
+                    tracing::warn!(peer = %peer, "mesh: change refused: {why}");
+                    out.push(NodeEvent::Refused { from, why });
+                }
+                break;
+            }
+            todo = unknown;
         }
         if !new.is_empty() {
             self.push(&new, Some(peer));
@@ -348,13 +459,7 @@ impl Node {
 
     /// The first batch of what a peer with `theirs` lacks (empty when nothing).
     fn answer(&self, theirs: &[(DeviceKey, u64)]) -> SyncMsg {
-        let mut batches = self.replica.missing_for(theirs);
-        let more = batches.len() > 1;
-        let ops = if batches.is_empty() {
-            Vec::new()
-        } else {
-            batches.swap_remove(0)
-        };
+        let (ops, more) = self.replica.first_missing(theirs);
         SyncMsg::Ops { ops, more }
     }
 
@@ -368,19 +473,22 @@ impl Node {
         use request_response::{Event as RR, Message};
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => vec![NodeEvent::Listening(address)],
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
                 let Some(dev) = self.device_of(&peer_id) else {
                     // The allow list lets in only the team's devices; this is not one now.
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return vec![];
                 };
+                if endpoint.is_dialer() {
+                    self.dialed
+                        .insert(endpoint.get_remote_address().clone(), dev);
+                }
                 let first = self.connected.insert(peer_id, dev).is_none();
                 if first {
                     let have = self.replica.have();
-                    self.swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_request(&peer_id, SyncMsg::Have(have));
+                    self.request(&peer_id, SyncMsg::Have(have));
                 }
                 vec![NodeEvent::Connected(dev)]
             }
@@ -425,46 +533,67 @@ impl Node {
                             .send_response(channel, reply);
                         events
                     }
-                    Message::Response { response, .. } => match response {
-                        SyncMsg::Ops { ops, more } => {
-                            let before = self.replica.len();
-                            let ev = self.take(peer, from, ops);
-                            // Another batch, unless this one brought nothing new (it would
-                            // be the same batch again).
-                            if more && self.replica.len() > before {
-                                let have = self.replica.have();
-                                self.swarm
-                                    .behaviour_mut()
-                                    .sync
-                                    .send_request(&peer, SyncMsg::Have(have));
-                            }
-                            ev
-                        }
-                        SyncMsg::Have(theirs) => {
-                            // The answer to a push: what it still lacks goes now, unless it
-                            // said the same last time (what it lacks it refuses).
-                            if self.last_have.get(&peer) == Some(&theirs) {
-                                return vec![];
-                            }
-                            self.last_have.insert(peer, theirs.clone());
-                            if let SyncMsg::Ops { ops, more } = self.answer(&theirs) {
-                                if !ops.is_empty() {
-                                    self.swarm
-                                        .behaviour_mut()
-                                        .sync
-                                        .send_request(&peer, SyncMsg::Ops { ops, more });
+                    Message::Response { response, .. } => {
+                        self.pending = self.pending.saturating_sub(1);
+                        match response {
+                            SyncMsg::Ops { ops, more } => {
+                                let before = self.replica.len();
+                                let ev = self.take(peer, from, ops);
+                                // Another batch, unless this one brought nothing new (it would
+                                // be the same batch again).
+                                if more && self.replica.len() > before {
+                                    let have = self.replica.have();
+                                    self.request(&peer, SyncMsg::Have(have));
                                 }
+                                ev
                             }
-                            vec![]
+                            SyncMsg::Have(theirs) => {
+                                // The answer to a push: what it still lacks goes now, unless it
+                                // said the same last time (what it lacks it refuses).
+                                let synced = NodeEvent::Synced {
+                                    device: from,
+                                    behind: self.behind(&theirs),
+                                };
+                                if self.last_have.get(&peer) == Some(&theirs) {
+                                    return vec![synced];
+                                }
+                                self.last_have.insert(peer, theirs.clone());
+                                if let SyncMsg::Ops { ops, more } = self.answer(&theirs) {
+                                    if !ops.is_empty() {
+                                        self.request(&peer, SyncMsg::Ops { ops, more });
+                                    }
+                                }
+                                vec![synced]
+                            }
                         }
-                    },
+                    }
                 }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if let Some(dev) = self.connected.get(&peer_id) {
+                    let addrs: Vec<Multiaddr> = info
+                        .listen_addrs
+                        .into_iter()
+                        .filter(|a| {
+                            a.iter()
+                                .any(|p| matches!(p, libp2p::multiaddr::Protocol::Tcp(_)))
+                        })
+                        .take(8)
+                        .collect();
+                    self.addrs.insert(*dev, addrs);
+                }
+                vec![]
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(RR::OutboundFailure {
                 peer,
                 error,
                 ..
             })) => {
+                self.pending = self.pending.saturating_sub(1);
                 vec![NodeEvent::Failed(format!("sync with {peer}: {error}"))]
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(RR::InboundFailure {
@@ -491,6 +620,26 @@ impl Node {
         self.team_devices()
             .into_iter()
             .find(|d| peer_of(d).as_ref() == Some(peer))
+    }
+
+    /// How many changes held here a peer that has `theirs` lacks.
+    fn behind(&self, theirs: &[(DeviceKey, u64)]) -> u64 {
+        let theirs: HashMap<DeviceKey, u64> = theirs.iter().copied().collect();
+        self.replica
+            .have()
+            .iter()
+            .map(|(o, n)| n.saturating_sub(theirs.get(o).copied().unwrap_or(0)))
+            .sum()
+    }
+
+    /// Whether a device of the team (other than this one) is not connected now.
+    pub fn someone_offline(&self) -> bool {
+        self.allowed.iter().any(|p| !self.connected.contains_key(p))
+    }
+
+    /// Whether `d` is connected now.
+    pub fn is_online(&self, d: &DeviceKey) -> bool {
+        self.connected.values().any(|c| c == d)
     }
 
     /// Peers connected now.

@@ -312,6 +312,8 @@ pub struct Inviting {
     hello: Vec<u8>,
     answer: Vec<u8>,
     pub role: Role,
+    /// The code of the invite it spent.
+    pub code: String,
 }
 
 /// Answers a joiner's `Hello` for the open invite it names, spending that invite whatever
@@ -353,6 +355,7 @@ pub fn answer(
             hello: hello.spake.clone(),
             answer: answer.spake.clone(),
             role: inv.role,
+            code: inv.code.clone(),
         },
         answer,
     ))

@@ -96,13 +96,15 @@ fn unexpected(m: &PairMsg) -> PairError {
 }
 
 /// The inviting side of one connection: answers for the invite the joiner names among
-/// `invites` (spending it, whatever comes of it), checks the joiner's proof, and sends
-/// `welcome` with the invite's role. The joiner and its role, when it paired.
+/// `invites` (spending it, whatever comes of it: `spent` is told its code before the answer
+/// goes, so the keeper can burn it for good), checks the joiner's proof, and sends `welcome`
+/// with the invite's role. The joiner and its role, when it paired.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     invites: &mut [Invite],
     now_ms: u64,
     welcome: &Welcome,
+    spent: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(JoinerInfo, Role), PairError> {
     let hello = match recv(s).await? {
         PairMsg::Hello(h) => h,
@@ -115,6 +117,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(e);
         }
     };
+    spent(&inviting.code);
     send(s, &PairMsg::Answer(answer)).await?;
     let joining = match recv(s).await? {
         PairMsg::Joining(j) => j,
@@ -201,7 +204,7 @@ mod tests {
         let task = tokio::spawn(async move {
             let mut invites = invites;
             let (mut s, _) = l.accept().await.unwrap();
-            let r = serve(&mut s, &mut invites, T0, &welcome()).await;
+            let r = serve(&mut s, &mut invites, T0, &welcome(), &mut |_| {}).await;
             (r, invites)
         });
         (addr, task)

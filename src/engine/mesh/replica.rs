@@ -166,6 +166,11 @@ impl Replica {
         self.ops.get(key)
     }
 
+    /// Who set a field's value now.
+    pub fn writer(&self, kind: Kind, record: &str, field: &str) -> Option<DeviceKey> {
+        self.winner(kind, record, field).map(|o| o.origin)
+    }
+
     /// A field's value (`None`: never set).
     pub fn value(&self, kind: Kind, record: &str, field: &str) -> Option<&Value> {
         self.winner(kind, record, field).map(|o| &o.value)
@@ -208,6 +213,24 @@ impl Replica {
         let mut out: Vec<String> = Vec::new();
         for (k, r, _) in self.fields.keys() {
             if *k == kind && out.last() != Some(r) {
+                out.push(r.clone());
+            }
+        }
+        out
+    }
+
+    /// The ids of the records of `kind` that begin with `prefix` (deleted ones too).
+    pub fn records_from(&self, kind: Kind, prefix: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (k, r, _) in self
+            .fields
+            .range((kind, prefix.to_string(), String::new())..)
+            .map(|(k, _)| k)
+        {
+            if *k != kind || !r.starts_with(prefix) {
+                break;
+            }
+            if out.last() != Some(r) {
                 out.push(r.clone());
             }
         }
@@ -377,6 +400,36 @@ impl Replica {
         }
         batches.retain(|b| !b.is_empty());
         batches
+    }
+
+    /// The first batch of what a peer that has `theirs` lacks (at most `MAX_BATCH` bytes,
+    /// about), and whether more remains: read by range per origin, so answering batch after
+    /// batch of a big first sync costs each batch, not everything held each time.
+    pub fn first_missing(&self, theirs: &[(DeviceKey, u64)]) -> (Vec<Op>, bool) {
+        let theirs: HashMap<DeviceKey, u64> = theirs.iter().copied().collect();
+        let mut origins: Vec<DeviceKey> = self.contiguous.keys().copied().collect();
+        origins.extend(
+            self.ops
+                .keys()
+                .map(|(o, _)| *o)
+                .filter(|o| !self.contiguous.contains_key(o)),
+        );
+        origins.sort();
+        origins.dedup();
+        let mut batch = Vec::new();
+        let mut size = 0;
+        for o in origins {
+            let from = theirs.get(&o).copied().unwrap_or(0) + 1;
+            for (_, op) in self.ops.range((o, from)..=(o, u64::MAX)) {
+                let n = op_size(op);
+                if size + n > MAX_BATCH && size > 0 {
+                    return (batch, true);
+                }
+                size += n;
+                batch.push(op.clone());
+            }
+        }
+        (batch, false)
     }
 
     /// The messages that answer a peer's `Have`.

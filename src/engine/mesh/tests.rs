@@ -263,6 +263,23 @@ fn ten_thousand_items_sync_in_batches_of_at_most_64_kib() {
     }
     let batches = t[0].r.missing_for(&t[1].r.have());
     assert!(batches.len() > 100, "{} batches", batches.len());
+    // The node answers with the first batch alone, read by range: the same batch.
+    let (first, more) = t[0].r.first_missing(&t[1].r.have());
+    assert_eq!(first, batches[0]);
+    assert!(more);
+    let mut have = t[1].r.have();
+    have.retain(|(o, _)| *o != t[0].r.me);
+    have.push((t[0].r.me, 9_999));
+    let (last, more) = t[0].r.first_missing(&have);
+    let me = t[0].r.me;
+    let tail = t[0]
+        .r
+        .ops()
+        .filter(|o| o.origin == me && o.seq > 9_999)
+        .count();
+    assert!(tail > 0);
+    assert_eq!(last.len(), tail);
+    assert!(!more);
     for b in &batches {
         let bytes = serde_json::to_vec(&SyncMsg::Ops {
             ops: b.clone(),

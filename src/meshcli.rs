@@ -1,0 +1,151 @@
+/*!
+`fieldkit mesh ...`: pair devices and see the team from a shell. Every command goes to the
+running server (started if needed), which owns mesh.db and starts the `mesh` worker; forms
+scripts rely on: `mesh invite` prints the code alone on its last line, `mesh ls --json` prints
+an array of devices with `id`, `name`, `role` and `online`.
+
+`mesh join` runs the pairing exchange itself, from this short-lived process, against the
+inviting device's pairing port, and hands the server what it got (the team's keys); the
+server's long-lived network process never sees them. A wrong code is said as such, and spends
+the code on the inviting side.
+*/
+
+use crate::client;
+use crate::engine::mesh::pair::{self, JoinerInfo};
+use crate::engine::mesh::{id, pairnet};
+use crate::paths::Dirs;
+use crate::protocol::{Command, MeshCommand};
+use anyhow::{anyhow, bail, Context, Result};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum MeshCmd {
+    /// This device: its ID (read it aloud to compare), name, role and addresses.
+    Id {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A one-time code for another device to join; the code is alone on the last line.
+    Invite {
+        /// admin, member or guest.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// How long the code is good for (default: [mesh] invite_minutes, 10).
+        #[arg(long)]
+        minutes: Option<u64>,
+    },
+    /// Join the team of the device that showed CODE, at its pairing address.
+    Join {
+        code: String,
+        /// IP:PORT of the inviting device's pairing port (as `mesh invite` shows it).
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// The team's devices: role, online, last sync.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reach a device at IP:PORT (where mDNS does not pass).
+    Connect { addr: String },
+    /// Take a device out of the team (its ID, or its first characters) and change the team key.
+    Revoke { device: String },
+    /// The sync log, oldest first.
+    Log {
+        #[arg(long, default_value_t = 50)]
+        lines: usize,
+    },
+    /// Edits that lost to a concurrent edit of the same field, as JSON.
+    Conflicts,
+}
+
+fn ask(dirs: &Dirs, cmd: MeshCommand) -> Result<String> {
+    let (code, out, err) = client::command(dirs, None, Command::Mesh(cmd), true)?;
+    if code != 0 {
+        bail!("{}", err.trim_end());
+    }
+    Ok(out)
+}
+
+pub fn run(dirs: &Dirs, cmd: MeshCmd) -> Result<i32> {
+    match cmd {
+        MeshCmd::Id { json } => {
+            let out = ask(dirs, MeshCommand::Id)?;
+            if json {
+                print!("{out}");
+            } else {
+                let v: serde_json::Value = serde_json::from_str(&out)?;
+                let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                println!("{}", s("id"));
+                println!("name: {}  role: {}", s("name"), s("role"));
+                if let Some(l) = v["listening"].as_str() {
+                    println!("listening on {l}");
+                }
+            }
+        }
+        MeshCmd::Invite { role, minutes } => {
+            print!("{}", ask(dirs, MeshCommand::Invite { role, minutes })?);
+        }
+        MeshCmd::Join { code, addr } => {
+            let code = pair::parse_code(&code).map_err(|e| anyhow!(e))?;
+            let Some(addr) = addr else {
+                bail!(
+                    "give the inviting device's pairing address: fieldkit mesh join CODE --addr \
+                     IP:PORT (its `mesh invite` shows it)"
+                );
+            };
+            let me: serde_json::Value = serde_json::from_str(&ask(dirs, MeshCommand::Id)?)?;
+            let key = id::parse_device_id(me["id"].as_str().unwrap_or(""))
+                .map_err(|e| anyhow!("this device's ID does not read: {e}"))?;
+            let info = JoinerInfo {
+                key,
+                name: me["name"].as_str().unwrap_or("").to_string(),
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let welcome = rt.block_on(async {
+                let mut s = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    tokio::net::TcpStream::connect(&addr),
+                )
+                .await
+                .map_err(|_| anyhow!("{addr} did not answer within 10 s"))?
+                .with_context(|| format!("cannot reach {addr}"))?;
+                pairnet::join(&mut s, &code, &info)
+                    .await
+                    .map_err(|e| anyhow!("{e}"))
+            })?;
+            print!("{}", ask(dirs, MeshCommand::Joined { welcome, via: addr })?);
+        }
+        MeshCmd::Ls { json } => {
+            let out = ask(dirs, MeshCommand::List)?;
+            if json {
+                print!("{out}");
+            } else {
+                let v: Vec<serde_json::Value> = serde_json::from_str(&out)?;
+                for d in v {
+                    let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
+                    let state = if d["this_device"].as_bool() == Some(true) {
+                        "this device"
+                    } else if d["online"].as_bool() == Some(true) {
+                        "online"
+                    } else {
+                        "offline"
+                    };
+                    println!(
+                        "{}  {:<20} {:<7} {}",
+                        s("id").chars().take(15).collect::<String>(),
+                        s("name"),
+                        s("role"),
+                        state
+                    );
+                }
+            }
+        }
+        MeshCmd::Connect { addr } => print!("{}", ask(dirs, MeshCommand::Connect { addr })?),
+        MeshCmd::Revoke { device } => print!("{}", ask(dirs, MeshCommand::Revoke { device })?),
+        MeshCmd::Log { lines } => print!("{}", ask(dirs, MeshCommand::Log { lines })?),
+        MeshCmd::Conflicts => print!("{}", ask(dirs, MeshCommand::Conflicts)?),
+    }
+    Ok(0)
+}
