@@ -413,8 +413,8 @@ fn scripting_action_and_capture_report_errors() {
         pane.starts_with("fieldkit "),
         "a pane's text without its border: {pane}"
     );
-    let out = fk.run(&["action", "open", "mesh"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not part of this build"));
+    let out = fk.run(&["action", "open", "gps"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown pane kind \"gps\""));
     fk.ok(&["kill-session", "-t", "main"]);
     let out = fk.run(&["ls"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no sessions"));

@@ -203,10 +203,6 @@ fn refusals_are_sentences() {
         .apply(&Action::FocusPane(2), &mut ids)
         .unwrap_err()
         .contains("no pane 2"));
-    assert!(s
-        .apply(&Action::Open(PaneKind::Mesh), &mut ids)
-        .unwrap_err()
-        .contains("not part of this build"));
     assert_eq!(s.apply(&Action::Refresh, &mut ids), Ok(false));
     assert!(Session::restore(
         SessionState {
