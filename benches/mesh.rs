@@ -9,8 +9,16 @@
 //! 2. One edit on A visible on B (goal < 1 s), and on C through B (goal < 2 s): 50 edits each,
 //!    median and p99. No peer: nothing else here syncs through a third device.
 //!
-//! Not measured yet: the worker's idle wakeups and memory (the worker process is the next
-//! step of the issue).
+//! 3. The same with real processes, end to end: two fieldkit servers with their own homes and
+//!    `mesh` workers, 10,000 items imported into A's queue, B paired by code; from `mesh join`
+//!    to the last item in B's queue.db. It includes what (1) leaves out: A signing the items'
+//!    changes when B joins (one change per field, so 13 per item), B's worker checking each
+//!    signature, B's server keeping them in mesh.db and writing the items to queue.db.
+//! 4. Idle: the mesh worker of A with two peers connected and nothing changing, for 20 s:
+//!    its wakeups (context switches, voluntary and not, from /proc) and its memory (VmRSS).
+//!    The keep-alives the protocols send: identify every 5 minutes; TCP keep-alive is the
+//!    kernel's; yamux and request-response send nothing idle. So the goal is 0 wakeups a
+//!    second but those.
 use fieldkit::engine::mesh::net::{Node, NodeEvent};
 use fieldkit::engine::mesh::op::new_key;
 use fieldkit::engine::mesh::replica::{Replica, Role};
@@ -181,4 +189,207 @@ fn main() {
         initial_sync().await;
         edit_latency().await;
     });
+    processes();
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldkit");
+
+/// A node as a process: its home, with the mesh on loopback and no mDNS.
+struct Proc {
+    home: tempfile::TempDir,
+}
+
+impl Proc {
+    fn new(name: &str) -> Proc {
+        let home = tempfile::Builder::new()
+            .prefix("fkb")
+            .tempdir_in("/tmp")
+            .expect("home");
+        std::fs::create_dir_all(home.path().join("config")).expect("config dir");
+        std::fs::write(
+            home.path().join("config/config.toml"),
+            format!(
+                "[mesh]\nname = \"{name}\"\nlisten = \"127.0.0.1:0\"\npair_listen = \"127.0.0.1:0\"\nmdns = false\n"
+            ),
+        )
+        .expect("config");
+        Proc { home }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env("FIELDKIT_HOME", self.home.path())
+            .output()
+            .expect("fieldkit");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("json")
+    }
+
+    fn pair(&self, joiner: &Proc) {
+        let out = self.ok(&["mesh", "invite"]);
+        let code = out.lines().last().expect("code").trim().to_string();
+        let addr = out
+            .split("--addr ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("addr")
+            .to_string();
+        joiner.ok(&["mesh", "join", &code, "--addr", &addr]);
+    }
+
+    fn online(&self) -> usize {
+        self.json(&["mesh", "ls", "--json"])
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|d| d["online"] == true && d["this_device"] == false)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The pid of this node's mesh worker.
+    fn worker(&self) -> i32 {
+        let server: i32 = std::fs::read_to_string(self.home.path().join("run/server.pid"))
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("pid");
+        for e in std::fs::read_dir("/proc").expect("proc").flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if ppid == Some(server) && cmd.split(|b| *b == 0).any(|a| a == b"mesh") {
+                return pid;
+            }
+        }
+        panic!("no mesh worker");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(BIN)
+            .arg("kill-server")
+            .env("FIELDKIT_HOME", self.home.path())
+            .output();
+    }
+}
+
+/// Waits (polling the CLI, 300 s at most) until `f` holds.
+fn wait(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(300), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Context switches of `pid`, all its threads, so far.
+fn switches(pid: i32) -> u64 {
+    let mut n = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .flatten()
+    {
+        let st = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        for l in st.lines() {
+            if l.starts_with("voluntary_ctxt_switches")
+                || l.starts_with("nonvoluntary_ctxt_switches")
+            {
+                n += l
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    n
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn processes() {
+    const N: usize = 10_000;
+    println!("3. initial sync of {N} items, queue to queue, between two fieldkit processes");
+    let a = Proc::new("a");
+    let b = Proc::new("b");
+    let seed = a.ok(&["queue", "add", "seed"]).trim().to_string();
+    let proto = a.json(&["queue", "show", &seed, "--json"]);
+    let body = "water sample log. ".repeat(52);
+    let items: Vec<serde_json::Value> = (0..N - 1)
+        .map(|i| {
+            let mut it = proto.clone();
+            it["id"] = format!("{i:032x}").into();
+            it["title"] = format!("Sample {i}").into();
+            it["body"] = body.clone().into();
+            it
+        })
+        .collect();
+    let file = a.home.path().join("items.json");
+    std::fs::write(&file, serde_json::to_string(&items).expect("json")).expect("write");
+    a.ok(&["queue", "import", file.to_str().expect("path")]);
+    let t = Instant::now();
+    a.pair(&b);
+    wait("every item on B", || {
+        b.json(&["queue", "ls", "--all", "--json"])
+            .as_array()
+            .map(|v| v.len())
+            == Some(N)
+    });
+    let took = t.elapsed();
+    println!(
+        "   fieldkit: {:.0} ms from `mesh join` to {N} items in B's queue (goal < 5 s; (1) is the same transfer between two nodes alone)",
+        ms(took)
+    );
+    println!("   method: polls `queue ls` on B every 100 ms; the figure includes up to that much.");
+    println!("4. idle: A's mesh worker with two peers connected, nothing changing, 20 s");
+    let c = Proc::new("c");
+    a.pair(&c);
+    wait("two peers online", || a.online() == 2);
+    wait("every item on C too", || {
+        c.json(&["queue", "ls", "--all", "--json"])
+            .as_array()
+            .map(|v| v.len())
+            == Some(N)
+    });
+    let pid = a.worker();
+    // Let the first sync and the identify exchange settle.
+    std::thread::sleep(Duration::from_secs(3));
+    let (s0, t0) = (switches(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(20));
+    let (s1, secs) = (switches(pid), t0.elapsed().as_secs_f64());
+    println!(
+        "   wakeups: {:.2}/s ({} context switches in {secs:.1} s); memory: {} KiB resident, holding {} changes",
+        (s1 - s0) as f64 / secs,
+        s1 - s0,
+        rss_kib(pid),
+        a.json(&["mesh", "id", "--json"])["changes"]
+    );
+    println!("   method: /proc/PID/task/*/status context switches before and after; /proc/PID/status VmRSS.");
 }

@@ -285,8 +285,13 @@ impl Worker {
         let key = SigningKey::from_bytes(&p.seed);
         let me = key.verifying_key().to_bytes();
         let mut r = Replica::new(me, p.founder);
-        for op in self.restoring.drain(..) {
+        for op in std::mem::take(&mut self.restoring) {
             r.restore(op);
+        }
+        // The frames the changes came in are gone: give their memory back.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::malloc_trim(0);
         }
         let listen = match net::multiaddr(&p.listen) {
             Ok(a) => a,
