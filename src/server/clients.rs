@@ -60,18 +60,8 @@ impl Server {
                 ..
             } => self.mesh_invite(mesh::Waiter::Client(id), role, minutes),
             ClientMsg::Command { session, command } => {
-                let (code, stdout, stderr) = match self.command(session, command) {
-                    Ok(out) => (0, out, String::new()),
-                    Err(e) => (1, String::new(), e),
-                };
-                self.send(
-                    id,
-                    ServerMsg::Reply {
-                        code,
-                        stdout,
-                        stderr,
-                    },
-                );
+                let r = self.command(session, command);
+                self.reply(id, r);
             }
         }
     }

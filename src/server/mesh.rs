@@ -201,6 +201,7 @@ impl Server {
         }
     }
 
+    /// A command's answer: its stdout, or an error sentence and exit code 1.
     pub(super) fn reply(&self, id: ClientId, r: Result<String, String>) {
         let (code, stdout, stderr) = match r {
             Ok(o) => (0, o, String::new()),
