@@ -279,6 +279,25 @@ fn edits_made_apart_converge_and_the_loser_is_kept_as_a_conflict() {
         });
         assert!(c.to_string().contains(&title), "{c}");
     }
+    // Restoring the lost title on B puts it back on both, and settles the conflict.
+    let out = b.ok(&["mesh", "restore", &id[..8], "title"]);
+    assert!(out.contains(lost), "{out}");
+    wait_field(&a, &id, "title", lost);
+    wait_field(&b, &id, "title", lost);
+    for fk in [&a, &b] {
+        wait_until("the conflict settled", || {
+            let c = json(fk, &["mesh", "conflicts"]);
+            (!c.to_string().contains("\"field\":\"title\""))
+                .then_some(())
+                .ok_or_else(|| c.to_string())
+        });
+    }
+    let out = b.run(&["mesh", "restore", &id[..8], "title"]);
+    assert!(
+        err_of(&out).contains("no edit of title lost"),
+        "{}",
+        err_of(&out)
+    );
 }
 
 #[test]

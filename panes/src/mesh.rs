@@ -76,6 +76,8 @@ pub enum MeshRequest {
     Invite { role: String },
     /// Take the device with this ID out of the team.
     Revoke { id: String },
+    /// Put back the value of an item's field that lost a conflict.
+    Restore { item: String, field: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,13 +87,24 @@ pub enum MeshEvent {
     Note(String),
 }
 
+/// What a yes would do.
+#[derive(Debug, Clone)]
+enum Confirm {
+    Revoke(DeviceRow),
+    Restore(ConflictRow),
+}
+
 #[derive(Debug, Default)]
 pub struct MeshPane {
     view: Option<MeshView>,
+    /// The device selected, and the conflict.
     sel: usize,
+    csel: usize,
+    /// Keys move through the conflicts (Tab), not the devices.
+    on_conflicts: bool,
     note: Option<String>,
-    /// Revoke asked: the device, until y or anything else.
-    confirm: Option<DeviceRow>,
+    /// Asked, until y or anything else.
+    confirm: Option<Confirm>,
 }
 
 impl MeshPane {
@@ -159,7 +172,11 @@ impl MeshPane {
             let short: String = d.id.chars().take(15).collect();
             let line = format!(
                 "{} {:<nw$} {:<15} {:<6} {:<11} {}",
-                if i == self.sel { '>' } else { ' ' },
+                if i == self.sel && !self.on_conflicts {
+                    '>'
+                } else {
+                    ' '
+                },
                 clip(&d.name, name_w),
                 short,
                 d.role,
@@ -172,7 +189,7 @@ impl MeshPane {
                 (_, true) => Style::default().fg(t.ok),
                 _ => muted,
             };
-            if i == self.sel {
+            if i == self.sel && !self.on_conflicts {
                 st = st.add_modifier(Modifier::REVERSED);
             }
             out.push((line, st));
@@ -185,10 +202,16 @@ impl MeshPane {
                 muted,
             ));
         }
-        for c in v.conflicts.iter().take(20) {
+        for (i, c) in v.conflicts.iter().enumerate().take(20) {
+            let here = self.on_conflicts && i == self.csel;
+            let mut st = Style::default().fg(t.warn);
+            if here {
+                st = st.add_modifier(Modifier::REVERSED);
+            }
             out.push((
                 format!(
-                    "  {} · {}: kept {:?} ({}), lost {:?} ({})",
+                    "{} {} · {}: kept {:?} ({}), lost {:?} ({})",
+                    if here { '>' } else { ' ' },
                     clip(&c.title, 24),
                     c.field,
                     clip(&c.won, 20),
@@ -196,7 +219,7 @@ impl MeshPane {
                     clip(&c.lost, 20),
                     c.lost_by
                 ),
-                Style::default().fg(t.warn),
+                st,
             ));
         }
         out.push((String::new(), Style::default()));
@@ -238,22 +261,53 @@ impl Pane for MeshPane {
         if k.modifiers.contains(KeyModifiers::CONTROL) || k.modifiers.contains(KeyModifiers::ALT) {
             return Outcome::Ignored;
         }
-        if let Some(d) = self.confirm.take() {
-            if k.code == KeyCode::Char('y') {
-                Self::ask(cx, MeshRequest::Revoke { id: d.id });
-                self.note = Some(format!("revoking {}…", d.name));
-            } else {
-                self.note = Some("not revoked".into());
-            }
+        if let Some(c) = self.confirm.take() {
+            let yes = k.code == KeyCode::Char('y');
+            self.note = Some(match (c, yes) {
+                (Confirm::Revoke(d), true) => {
+                    Self::ask(cx, MeshRequest::Revoke { id: d.id });
+                    format!("revoking {}…", d.name)
+                }
+                (Confirm::Restore(c), true) => {
+                    Self::ask(
+                        cx,
+                        MeshRequest::Restore {
+                            item: c.item,
+                            field: c.field,
+                        },
+                    );
+                    "restoring…".into()
+                }
+                (Confirm::Revoke(_), false) => "not revoked".into(),
+                (Confirm::Restore(_), false) => "not restored".into(),
+            });
             cx.dirty = true;
             return Outcome::Consumed;
         }
-        let n = self.view.as_ref().map(|v| v.devices.len()).unwrap_or(0);
+        let (n, nc) = self
+            .view
+            .as_ref()
+            .map(|v| (v.devices.len(), v.conflicts.len().min(20)))
+            .unwrap_or((0, 0));
+        let on_conflicts = self.on_conflicts;
+        let (sel, len) = if on_conflicts {
+            (&mut self.csel, nc)
+        } else {
+            (&mut self.sel, n)
+        };
         match k.code {
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.sel = (self.sel + 1).min(n.saturating_sub(1))
+            KeyCode::Down | KeyCode::Char('j') => *sel = (*sel + 1).min(len.saturating_sub(1)),
+            KeyCode::Up | KeyCode::Char('k') => *sel = sel.saturating_sub(1),
+            KeyCode::Tab if nc > 0 || on_conflicts => self.on_conflicts = !on_conflicts,
+            KeyCode::Enter if on_conflicts => {
+                if let Some(c) = self.view.as_ref().and_then(|v| v.conflicts.get(self.csel)) {
+                    self.note = Some(format!(
+                        "put {:?} back as the {} of {:?}? y to restore",
+                        c.lost, c.field, c.title
+                    ));
+                    self.confirm = Some(Confirm::Restore(c.clone()));
+                }
             }
-            KeyCode::Up | KeyCode::Char('k') => self.sel = self.sel.saturating_sub(1),
             KeyCode::Char(c @ ('i' | 'g' | 'A')) => {
                 let role = match c {
                     'i' => "member",
@@ -263,20 +317,22 @@ impl Pane for MeshPane {
                 self.note = Some(format!("making an invite for a {role}…"));
                 Self::ask(cx, MeshRequest::Invite { role: role.into() });
             }
-            KeyCode::Char('r') => match self.view.as_ref().and_then(|v| v.devices.get(self.sel)) {
-                Some(d) if d.this_device => {
-                    self.note = Some("this device cannot revoke itself".into())
+            KeyCode::Char('r') if !on_conflicts => {
+                match self.view.as_ref().and_then(|v| v.devices.get(self.sel)) {
+                    Some(d) if d.this_device => {
+                        self.note = Some("this device cannot revoke itself".into())
+                    }
+                    Some(d) => {
+                        self.note = Some(format!(
+                            "revoke {} ({})? It keeps what it has; y to revoke",
+                            d.name,
+                            d.id.chars().take(15).collect::<String>()
+                        ));
+                        self.confirm = Some(Confirm::Revoke(d.clone()));
+                    }
+                    None => {}
                 }
-                Some(d) => {
-                    self.note = Some(format!(
-                        "revoke {} ({})? It keeps what it has; y to revoke",
-                        d.name,
-                        d.id.chars().take(15).collect::<String>()
-                    ));
-                    self.confirm = Some(d.clone());
-                }
-                None => {}
-            },
+            }
             KeyCode::Esc => self.note = None,
             _ => return Outcome::Ignored,
         }
@@ -290,6 +346,8 @@ impl Pane for MeshPane {
             EngineEvent::Mesh(m) => match *m {
                 MeshEvent::View(v) => {
                     self.sel = self.sel.min(v.devices.len().saturating_sub(1));
+                    self.csel = self.csel.min(v.conflicts.len().saturating_sub(1));
+                    self.on_conflicts &= !v.conflicts.is_empty();
                     self.view = Some(*v);
                 }
                 MeshEvent::Note(n) => self.note = Some(n),
@@ -334,13 +392,17 @@ impl Pane for MeshPane {
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
         if self.confirm.is_some() {
-            out.push(Hint::new("y", "revoke"));
-            out.push(Hint::new("any", "keep"));
+            out.push(Hint::new("y", "yes"));
+            out.push(Hint::new("any", "no"));
+        } else if self.on_conflicts {
+            out.push(Hint::new("Enter", "restore the lost value"));
+            out.push(Hint::new("Tab", "devices"));
         } else {
             out.push(Hint::new("i", "invite member"));
             out.push(Hint::new("g", "guest"));
             out.push(Hint::new("A", "admin"));
             out.push(Hint::new("r", "revoke"));
+            out.push(Hint::new("Tab", "conflicts"));
         }
         crate::Hints::WithKeymap
     }
@@ -469,6 +531,29 @@ mod tests {
         p.on_input(&key('n'), &mut cx);
         assert!(cx.effects.is_empty());
         assert_eq!(p.note.as_deref(), Some("not revoked"));
+    }
+
+    #[test]
+    fn tab_moves_to_the_conflicts_and_enter_restores_after_a_yes() {
+        let mut p = shown();
+        let mut cx = Cx::default();
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        p.on_input(&key(KeyCode::Tab), &mut cx);
+        p.on_input(&key(KeyCode::Enter), &mut cx);
+        assert!(cx.effects.is_empty(), "nothing sent before the yes");
+        assert!(p.note.as_deref().unwrap_or("").contains("\"blocked\""));
+        p.on_input(&key(KeyCode::Char('y')), &mut cx);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::Mesh(MeshRequest::Restore {
+                item: "3f2a".into(),
+                field: "state".into()
+            }))]
+        );
+        // r revokes nothing while the conflicts have the keys.
+        let mut cx = Cx::default();
+        p.on_input(&key(KeyCode::Char('r')), &mut cx);
+        assert!(p.confirm.is_none() && cx.effects.is_empty());
     }
 
     #[test]

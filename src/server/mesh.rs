@@ -198,6 +198,10 @@ impl Server {
                 let r = self.mesh_revoke(&id);
                 self.mesh_answer(Waiter::Pane(name.to_string(), pane), r);
             }
+            MeshRequest::Restore { item, field } => {
+                let r = self.mesh_restore(&item, &field);
+                self.mesh_answer(Waiter::Pane(name.to_string(), pane), r);
+            }
         }
     }
 
@@ -979,8 +983,55 @@ impl Server {
                 Ok(json_line(&self.mesh_conflicts()))
             }
             MeshCommand::Joined { welcome, via } => self.mesh_joined(welcome, via),
+            MeshCommand::Restore { item, field } => self.mesh_restore(&item, &field),
             MeshCommand::Revoke { device } => self.mesh_revoke(&device),
         }
+    }
+
+    /// Puts back the latest value of an item's field that lost a conflict: a change like any
+    /// other, which settles the conflict everywhere (its writer has seen the value it replaces).
+    fn mesh_restore(&mut self, item: &str, field: &str) -> Result<String, String> {
+        self.mesh_load()?;
+        let r = self.mesh.replica.as_ref().ok_or("the mesh is not loaded")?;
+        let ids: Vec<String> = r
+            .records(Kind::Item)
+            .into_iter()
+            .filter(|i| i.starts_with(item))
+            .collect();
+        let id = match ids.as_slice() {
+            [id] => id.clone(),
+            [] => return Err(format!("no item of the team has an id starting {item:?}")),
+            _ => {
+                return Err(format!(
+                    "{item:?} starts {} items' ids: give more of it",
+                    ids.len()
+                ))
+            }
+        };
+        let Some(c) = r
+            .conflicts(Kind::Item, &id)
+            .into_iter()
+            .filter(|c| c.field == field)
+            .max_by_key(|c| c.stamp)
+        else {
+            return Err(format!(
+                "no edit of {field} lost a conflict in item {id} (fieldkit mesh conflicts)"
+            ));
+        };
+        let (value, won) = (show_value(&c.value), show_value(&c.winner));
+        self.mesh_write(vec![items::Change {
+            kind: Kind::Item,
+            record: id.clone(),
+            field: field.to_string(),
+            value: c.value,
+        }])?;
+        // Written to the queue from the records, as a peer's change would be.
+        self.mesh.touched.insert(id.clone());
+        self.mesh_log(format!("{field} of {id} restored to {value:?}"));
+        self.mesh_broadcast();
+        Ok(format!(
+            "{field} of {id} is {value:?} again; {won:?} is kept in its history\n"
+        ))
     }
 
     fn mesh_joined(&mut self, w: Welcome, via: String) -> Result<String, String> {
