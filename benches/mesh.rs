@@ -324,6 +324,22 @@ fn switches(pid: i32) -> u64 {
     n
 }
 
+/// CPU seconds (user and system) `pid` has used.
+fn cpu_s(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the name: state, ppid, pgrp, session, tty, tpgid, flags, four fault counts, then
+    // utime and stime (fields 14 and 15 of proc(5)).
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (n(11) + n(12)) as f64 / tick
+}
+
 fn rss_kib(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -363,6 +379,31 @@ fn processes() {
             == Some(N)
     });
     let took = t.elapsed();
+    let cpu = |p: &Proc| {
+        let server: i32 = std::fs::read_to_string(p.home.path().join("run/server.pid"))
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("pid");
+        (
+            cpu_s(server),
+            cpu_s(p.worker()),
+            rss_kib(server),
+            rss_kib(p.worker()),
+        )
+    };
+    let (ca, cb) = (cpu(&a), cpu(&b));
+    println!(
+        "   CPU so far (user+system): A server {:.1} s, A worker {:.1} s, B server {:.1} s, B worker {:.1} s",
+        ca.0, ca.1, cb.0, cb.1
+    );
+    println!(
+        "   resident: A server {} MiB, A worker {} MiB, B server {} MiB, B worker {} MiB",
+        ca.2 / 1024,
+        ca.3 / 1024,
+        cb.2 / 1024,
+        cb.3 / 1024
+    );
     println!(
         "   fieldkit: {:.0} ms from `mesh join` to {N} items in B's queue (goal < 5 s; (1) is the same transfer between two nodes alone)",
         ms(took)
