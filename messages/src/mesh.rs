@@ -94,7 +94,21 @@ pub enum Value {
 /// The field that marks a record deleted (a tombstone: `Int(1)`; `Int(0)` brings it back).
 pub const DELETED: &str = "_deleted";
 
-/// One change: field `field` of record `record` (of `kind`) set to `value`.
+/// One field set by a change: to `value`, over the version `base` its writer saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Set {
+    pub field: String,
+    pub value: Value,
+    /// The version of the field its writer saw (`None`: the field was new to it).
+    pub base: Option<Stamp>,
+    /// Versions of the field that were conflicts when it was written (its writer saw them).
+    pub seen: Vec<Stamp>,
+}
+
+/// One change: fields of record `record` (of `kind`) set together, by one device at one time,
+/// under one signature. An item made or edited is one change, not one per field: the
+/// signatures to make and check, the rows kept and the memory held are per edit. Merging is
+/// still per field: each field's value is the latest `Set` of it, whatever change it rode in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     pub origin: DeviceKey,
@@ -103,12 +117,8 @@ pub struct Op {
     pub at: Hlc,
     pub kind: Kind,
     pub record: String,
-    pub field: String,
-    pub value: Value,
-    /// The version of the field its writer saw (`None`: the field was new to it).
-    pub base: Option<Stamp>,
-    /// Versions of the field that were conflicts when it was written (its writer saw them).
-    pub seen: Vec<Stamp>,
+    /// At least one; each field at most once.
+    pub sets: Vec<Set>,
     /// The origin's ed25519 signature over everything above (`engine::mesh::op::signed_bytes`).
     pub sig: Vec<u8>,
 }
@@ -119,6 +129,11 @@ impl Op {
             at: self.at,
             origin: self.origin,
         }
+    }
+
+    /// What this change sets `field` to, if it sets it.
+    pub fn set(&self, field: &str) -> Option<&Set> {
+        self.sets.iter().find(|s| s.field == field)
     }
 }
 
@@ -138,6 +153,10 @@ pub const MAX_BATCH: usize = 64 * 1024;
 /// included): longer is refused, not cut.
 pub const MAX_ID: usize = 256;
 pub const MAX_VALUE: usize = 48 * 1024;
+/// The most fields one change sets.
+pub const MAX_SETS: usize = 64;
+/// The most bytes of values one change carries, so that any change fits in a batch.
+pub const MAX_OP_VALUES: usize = 56 * 1024;
 /// The most conflicting versions a change may say it saw.
 pub const MAX_SEEN: usize = 64;
 

@@ -50,12 +50,10 @@ fn frames(ops: Vec<Op>) -> Vec<Vec<Op>> {
     for op in ops {
         let n = 200
             + op.record.len()
-            + op.field.len()
-            + match &op.value {
-                Value::Text(t) => t.len(),
-                Value::Bytes(b) => b.len(),
-                _ => 8,
-            };
+            + op.sets
+                .iter()
+                .map(|s| 100 + s.field.len() + crate::engine::mesh::op::value_len(&s.value))
+                .sum::<usize>();
         if size + n > FRAME_BYTES && size > 0 {
             out.push(Vec::new());
             size = 0;
@@ -474,7 +472,7 @@ impl Server {
                         self.mesh.touched.insert(item.to_string());
                     }
                 }
-                Kind::Device if op.record == rekey::RECORD && op.field == hex(&me) => {
+                Kind::Device if op.record == rekey::RECORD && op.set(&hex(&me)).is_some() => {
                     rekeyed = true;
                 }
                 _ => {}
@@ -593,9 +591,20 @@ impl Server {
             return Ok(());
         };
         let at = now();
-        let ops: Vec<Op> = changes
+        // One change per record: its fields set together, under one signature.
+        type Fields = Vec<(String, Value)>;
+        let mut groups: Vec<(Kind, String, Fields)> = Vec::new();
+        for c in changes {
+            match groups.last_mut() {
+                Some((k, rec, fields)) if *k == c.kind && *rec == c.record => {
+                    fields.push((c.field, c.value))
+                }
+                _ => groups.push((c.kind, c.record, vec![(c.field, c.value)])),
+            }
+        }
+        let ops: Vec<Op> = groups
             .into_iter()
-            .map(|c| r.write(key, c.kind, &c.record, &c.field, c.value, at))
+            .flat_map(|(kind, record, fields)| r.write_many(key, kind, &record, fields, at))
             .collect();
         if let Some(s) = &mut self.mesh.store {
             s.keep(&ops)

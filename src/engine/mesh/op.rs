@@ -1,15 +1,20 @@
 //! A change's signature: the origin signs a canonical encoding of everything in the change
 //! (not serde's, which another version might lay out otherwise), so any device can check a
 //! change it got second hand, through a relay that could have altered it. And the shape checks
-//! every change passes before anything else looks at it: sizes bounded, ids non-empty.
+//! every change passes before anything else looks at it: sizes bounded, ids non-empty, each
+//! field set once.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use fieldkit_messages::mesh::{Op, Value, MAX_ID, MAX_SEEN, MAX_VALUE};
+use fieldkit_messages::mesh::{
+    Op, Stamp, Value, MAX_ID, MAX_OP_VALUES, MAX_SEEN, MAX_SETS, MAX_VALUE,
+};
 
 /// What the origin signs: a tag, then every field, each length-prefixed where it varies.
 pub fn signed_bytes(op: &Op) -> Vec<u8> {
-    let mut b = Vec::with_capacity(128 + op.record.len() + op.field.len());
-    b.extend_from_slice(b"fieldkit-mesh-op-1");
+    let mut b = Vec::with_capacity(
+        128 + op.record.len() + op.sets.iter().map(|s| s.field.len() + 64).sum::<usize>(),
+    );
+    b.extend_from_slice(b"fieldkit-mesh-op-2");
     b.extend_from_slice(&op.origin);
     b.extend_from_slice(&op.seq.to_be_bytes());
     b.extend_from_slice(&op.at.ms.to_be_bytes());
@@ -19,39 +24,52 @@ pub fn signed_bytes(op: &Op) -> Vec<u8> {
         b.extend_from_slice(&(s.len() as u64).to_be_bytes());
         b.extend_from_slice(s);
     };
-    bytes(op.record.as_bytes(), &mut b);
-    bytes(op.field.as_bytes(), &mut b);
-    match &op.value {
-        Value::Null => b.push(0),
-        Value::Int(i) => {
-            b.push(1);
-            b.extend_from_slice(&i.to_be_bytes());
-        }
-        Value::Text(t) => {
-            b.push(2);
-            bytes(t.as_bytes(), &mut b);
-        }
-        Value::Bytes(x) => {
-            b.push(3);
-            bytes(x, &mut b);
-        }
-    }
-    match &op.base {
-        None => b.push(0),
-        Some(s) => {
-            b.push(1);
-            b.extend_from_slice(&s.at.ms.to_be_bytes());
-            b.extend_from_slice(&s.at.n.to_be_bytes());
-            b.extend_from_slice(&s.origin);
-        }
-    }
-    b.extend_from_slice(&(op.seen.len() as u64).to_be_bytes());
-    for s in &op.seen {
+    let stamp = |s: &Stamp, b: &mut Vec<u8>| {
         b.extend_from_slice(&s.at.ms.to_be_bytes());
         b.extend_from_slice(&s.at.n.to_be_bytes());
         b.extend_from_slice(&s.origin);
+    };
+    bytes(op.record.as_bytes(), &mut b);
+    b.extend_from_slice(&(op.sets.len() as u64).to_be_bytes());
+    for set in &op.sets {
+        bytes(set.field.as_bytes(), &mut b);
+        match &set.value {
+            Value::Null => b.push(0),
+            Value::Int(i) => {
+                b.push(1);
+                b.extend_from_slice(&i.to_be_bytes());
+            }
+            Value::Text(t) => {
+                b.push(2);
+                bytes(t.as_bytes(), &mut b);
+            }
+            Value::Bytes(x) => {
+                b.push(3);
+                bytes(x, &mut b);
+            }
+        }
+        match &set.base {
+            None => b.push(0),
+            Some(s) => {
+                b.push(1);
+                stamp(s, &mut b);
+            }
+        }
+        b.extend_from_slice(&(set.seen.len() as u64).to_be_bytes());
+        for s in &set.seen {
+            stamp(s, &mut b);
+        }
     }
     b
+}
+
+/// The bytes of a value (what the size limits count).
+pub fn value_len(v: &Value) -> usize {
+    match v {
+        Value::Text(t) => t.len(),
+        Value::Bytes(b) => b.len(),
+        _ => 0,
+    }
 }
 
 /// Signs `op` (its `origin` must be `key`'s public key).
@@ -67,21 +85,35 @@ pub fn check_shape(op: &Op) -> Result<(), String> {
     if op.record.is_empty() || op.record.len() > MAX_ID {
         return Err(format!("record id of {} bytes", op.record.len()));
     }
-    if op.field.is_empty() || op.field.len() > MAX_ID {
-        return Err(format!("field name of {} bytes", op.field.len()));
-    }
-    let size = match &op.value {
-        Value::Text(t) => t.len(),
-        Value::Bytes(b) => b.len(),
-        _ => 0,
-    };
-    if size > MAX_VALUE {
-        return Err(format!("a value of {size} bytes (at most {MAX_VALUE})"));
-    }
-    if op.seen.len() > MAX_SEEN {
+    if op.sets.is_empty() || op.sets.len() > MAX_SETS {
         return Err(format!(
-            "{} versions seen (at most {MAX_SEEN})",
-            op.seen.len()
+            "a change of {} fields (1 to {MAX_SETS})",
+            op.sets.len()
+        ));
+    }
+    let mut total = 0;
+    for (i, set) in op.sets.iter().enumerate() {
+        if set.field.is_empty() || set.field.len() > MAX_ID {
+            return Err(format!("field name of {} bytes", set.field.len()));
+        }
+        if op.sets[..i].iter().any(|s| s.field == set.field) {
+            return Err(format!("field {:?} set twice in one change", set.field));
+        }
+        let size = value_len(&set.value);
+        if size > MAX_VALUE {
+            return Err(format!("a value of {size} bytes (at most {MAX_VALUE})"));
+        }
+        total += size;
+        if set.seen.len() > MAX_SEEN {
+            return Err(format!(
+                "{} versions seen (at most {MAX_SEEN})",
+                set.seen.len()
+            ));
+        }
+    }
+    if total > MAX_OP_VALUES {
+        return Err(format!(
+            "a change of {total} bytes of values (at most {MAX_OP_VALUES})"
         ));
     }
     Ok(())

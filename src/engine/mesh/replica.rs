@@ -22,7 +22,7 @@ use super::hlc::{Ahead, Clock};
 use super::op;
 use ed25519_dalek::SigningKey;
 use fieldkit_messages::mesh::{
-    DeviceKey, Hlc, Kind, Op, Stamp, SyncMsg, Value, DELETED, MAX_BATCH,
+    DeviceKey, Hlc, Kind, Op, Set, Stamp, SyncMsg, Value, DELETED, MAX_BATCH,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -191,23 +191,29 @@ impl Replica {
         self.ops.values()
     }
 
-    /// The change that set a field's value now.
-    fn winner(&self, kind: Kind, record: &str, field: &str) -> Option<&Op> {
+    /// The change that set a field's value now, and its setting of that field.
+    fn winner(&self, kind: Kind, record: &str, field: &str) -> Option<(&Op, &Set)> {
         let versions = self
             .fields
             .get(&(kind, record.to_string(), field.to_string()))?;
         let (_, key) = versions.iter().next_back()?;
-        self.ops.get(key)
+        self.setting(key, field)
+    }
+
+    /// Change `key`'s setting of `field`.
+    fn setting(&self, key: &(DeviceKey, u64), field: &str) -> Option<(&Op, &Set)> {
+        let op = self.ops.get(key)?;
+        Some((op, op.set(field)?))
     }
 
     /// Who set a field's value now.
     pub fn writer(&self, kind: Kind, record: &str, field: &str) -> Option<DeviceKey> {
-        self.winner(kind, record, field).map(|o| o.origin)
+        self.winner(kind, record, field).map(|(o, _)| o.origin)
     }
 
     /// A field's value (`None`: never set).
     pub fn value(&self, kind: Kind, record: &str, field: &str) -> Option<&Value> {
-        self.winner(kind, record, field).map(|o| &o.value)
+        self.winner(kind, record, field).map(|(_, s)| &s.value)
     }
 
     /// A record's fields and their values; `None` when it has none, or is deleted.
@@ -226,8 +232,12 @@ impl Replica {
             if f == DELETED {
                 continue;
             }
-            if let Some(o) = versions.values().next_back().and_then(|k| self.ops.get(k)) {
-                out.insert(f.clone(), o.value.clone());
+            if let Some((_, set)) = versions
+                .values()
+                .next_back()
+                .and_then(|k| self.setting(k, f))
+            {
+                out.insert(f.clone(), set.value.clone());
             }
         }
         (!out.is_empty()).then_some(out)
@@ -308,36 +318,79 @@ impl Replica {
         value: Value,
         wall_ms: u64,
     ) -> Op {
-        let seq = self.contiguous.get(&self.me).copied().unwrap_or(0) + 1;
-        let base = self.winner(kind, record, field).map(Op::stamp);
-        // The conflicts shown for this field are settled by this write.
-        let mut conflicts = Vec::new();
-        if let Some(versions) = self
-            .fields
-            .get(&(kind, record.to_string(), field.to_string()))
-        {
-            self.field_conflicts(field, versions, &mut conflicts);
+        let mut ops = self.write_many(key, kind, record, vec![(field.to_string(), value)], wall_ms);
+        ops.pop()
+            .unwrap_or_else(|| unreachable!("one field makes one change"))
+    }
+
+    /// Fields of one record set together: one change (more only where their values together
+    /// are over `MAX_OP_VALUES`), each stamped, numbered, signed and applied. A field named
+    /// twice keeps its last value.
+    pub fn write_many(
+        &mut self,
+        key: &SigningKey,
+        kind: Kind,
+        record: &str,
+        fields: Vec<(String, Value)>,
+        wall_ms: u64,
+    ) -> Vec<Op> {
+        let mut sets: Vec<Set> = Vec::new();
+        for (field, value) in fields {
+            let base = self.winner(kind, record, &field).map(|(o, _)| o.stamp());
+            // The conflicts shown for this field are settled by this write.
+            let mut conflicts = Vec::new();
+            if let Some(versions) = self.fields.get(&(kind, record.to_string(), field.clone())) {
+                self.field_conflicts(&field, versions, &mut conflicts);
+            }
+            let seen: Vec<Stamp> = conflicts
+                .into_iter()
+                .map(|c| c.stamp)
+                .take(fieldkit_messages::mesh::MAX_SEEN)
+                .collect();
+            sets.retain(|s| s.field != field);
+            sets.push(Set {
+                field,
+                value,
+                base,
+                seen,
+            });
         }
-        let seen: Vec<Stamp> = conflicts
-            .into_iter()
-            .map(|c| c.stamp)
-            .take(fieldkit_messages::mesh::MAX_SEEN)
-            .collect();
-        let mut op = Op {
-            origin: self.me,
-            seq,
-            at: self.clock.tick(wall_ms),
-            kind,
-            record: record.to_string(),
-            field: field.to_string(),
-            value,
-            base,
-            seen,
-            sig: Vec::new(),
-        };
-        op::sign(&mut op, key);
-        self.insert(op.clone());
-        op
+        // In changes of at most MAX_SETS fields and MAX_OP_VALUES bytes of values.
+        let mut groups: Vec<Vec<Set>> = vec![Vec::new()];
+        let mut size = 0;
+        for set in sets {
+            let n = op::value_len(&set.value);
+            let full = groups.last().is_some_and(|g| {
+                g.len() >= fieldkit_messages::mesh::MAX_SETS
+                    || (!g.is_empty() && size + n > fieldkit_messages::mesh::MAX_OP_VALUES)
+            });
+            if full {
+                groups.push(Vec::new());
+                size = 0;
+            }
+            size += n;
+            if let Some(g) = groups.last_mut() {
+                g.push(set);
+            }
+        }
+        groups.retain(|g| !g.is_empty());
+        let mut out = Vec::new();
+        for sets in groups {
+            let seq = self.contiguous.get(&self.me).copied().unwrap_or(0) + 1;
+            let mut op = Op {
+                origin: self.me,
+                seq,
+                at: self.clock.tick(wall_ms),
+                kind,
+                record: record.to_string(),
+                sets,
+                sig: Vec::new(),
+            };
+            op::sign(&mut op, key);
+            self.insert(op.clone());
+            out.push(op);
+        }
+        out
     }
 
     /// An admin's change: `device` joins the team (or changes role) as `role`.
@@ -408,10 +461,12 @@ impl Replica {
 
     fn insert(&mut self, op: Op) {
         let key = (op.origin, op.seq);
-        self.fields
-            .entry((op.kind, op.record.clone(), op.field.clone()))
-            .or_default()
-            .insert(op.stamp(), key);
+        for set in &op.sets {
+            self.fields
+                .entry((op.kind, op.record.clone(), set.field.clone()))
+                .or_default()
+                .insert(op.stamp(), key);
+        }
         self.ops.insert(key, op);
         let n = self.contiguous.entry(key.0).or_insert(0);
         while self.ops.contains_key(&(key.0, *n + 1)) {
@@ -498,33 +553,37 @@ impl Replica {
 
     /// The losers of one field (its versions by stamp) that its winner's writer had not seen.
     fn field_conflicts(&self, field: &str, versions: &Versions, out: &mut Vec<Conflict>) {
-        let Some(winner) = versions.values().next_back().and_then(|k| self.ops.get(k)) else {
+        let Some((winner, won)) = versions
+            .values()
+            .next_back()
+            .and_then(|k| self.setting(k, field))
+        else {
             return;
         };
         // What the winner's writer had seen: its base, that one's base, and so on, and the
         // conflicts each of them settled.
-        let mut seen: std::collections::HashSet<Stamp> = winner.seen.iter().copied().collect();
+        let mut seen: std::collections::HashSet<Stamp> = won.seen.iter().copied().collect();
         let mut chain = std::collections::HashSet::new();
-        let mut base = winner.base;
+        let mut base = won.base;
         while let Some(s) = base {
             if !chain.insert(s) {
                 break;
             }
             seen.insert(s);
-            let o = versions.get(&s).and_then(|k| self.ops.get(k));
-            seen.extend(o.iter().flat_map(|o| o.seen.iter().copied()));
-            base = o.and_then(|o| o.base);
+            let o = versions.get(&s).and_then(|k| self.setting(k, field));
+            seen.extend(o.iter().flat_map(|(_, set)| set.seen.iter().copied()));
+            base = o.and_then(|(_, set)| set.base);
         }
         for (stamp, key) in versions.iter().rev().skip(1) {
             if seen.contains(stamp) {
                 continue;
             }
-            if let Some(o) = self.ops.get(key) {
+            if let Some((_, lost)) = self.setting(key, field) {
                 out.push(Conflict {
                     field: field.to_string(),
-                    value: o.value.clone(),
+                    value: lost.value.clone(),
                     stamp: *stamp,
-                    winner: winner.value.clone(),
+                    winner: won.value.clone(),
                     winner_stamp: winner.stamp(),
                 });
             }
@@ -536,8 +595,13 @@ impl Replica {
     pub fn state_hash(&self) -> String {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
-        for versions in self.fields.values() {
-            if let Some(o) = versions.values().next_back().and_then(|k| self.ops.get(k)) {
+        for ((_, _, f), versions) in &self.fields {
+            if let Some((o, _)) = versions
+                .values()
+                .next_back()
+                .and_then(|k| self.setting(k, f))
+            {
+                h.update(f.as_bytes());
                 h.update(op::signed_bytes(o));
             }
         }
@@ -552,10 +616,10 @@ impl Replica {
 
 /// About how many bytes a change takes on the wire.
 fn op_size(op: &Op) -> usize {
-    let v = match &op.value {
-        Value::Text(t) => t.len(),
-        Value::Bytes(b) => b.len(),
-        _ => 8,
-    };
-    32 + 8 + 12 + 1 + op.record.len() + op.field.len() + v + 48 + 64 + 24
+    let sets: usize = op
+        .sets
+        .iter()
+        .map(|s| 8 + s.field.len() + 9 + op::value_len(&s.value) + 49 + 8 + 48 * s.seen.len())
+        .sum();
+    32 + 8 + 12 + 1 + 8 + op.record.len() + 8 + sets + 8 + 64
 }

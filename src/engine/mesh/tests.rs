@@ -6,7 +6,7 @@ use super::op::{new_key, sign};
 use super::pair::{self, Invite, JoinerInfo, PairError, Welcome};
 use super::replica::{device_record, Refused, Replica, Role};
 use ed25519_dalek::SigningKey;
-use fieldkit_messages::mesh::{Kind, Op, SyncMsg, Value, DELETED, MAX_BATCH};
+use fieldkit_messages::mesh::{Kind, Op, Set, SyncMsg, Value, DELETED, MAX_BATCH};
 
 const T0: u64 = 1_790_000_000_000;
 
@@ -190,6 +190,80 @@ fn roles_are_enforced_by_every_receiver() {
 }
 
 #[test]
+fn one_change_sets_many_fields_and_they_still_merge_one_by_one() {
+    let mut t = team(2, Role::Member);
+    let (k0, k1) = (t[0].key.clone(), t[1].key.clone());
+    let f = |v: &[(&str, &str)]| -> Vec<(String, Value)> {
+        v.iter().map(|(f, x)| (f.to_string(), text(x))).collect()
+    };
+    let ops = t[0].r.write_many(
+        &k0,
+        Kind::Item,
+        "i",
+        f(&[
+            ("title", "pump"),
+            ("state", "QUEUED"),
+            ("body", "north well"),
+        ]),
+        T0 + 1,
+    );
+    assert_eq!(ops.len(), 1, "one change for three fields");
+    assert_eq!(ops[0].sets.len(), 3);
+    let (a, b) = t.split_at_mut(1);
+    push(&a[0].r, &mut b[0].r, T0 + 2);
+    // Apart: A changes the title, B the state, in changes of their own: both kept.
+    t[0].r
+        .write_many(&k0, Kind::Item, "i", f(&[("title", "pump 2")]), T0 + 3);
+    t[1].r.write_many(
+        &k1,
+        Kind::Item,
+        "i",
+        f(&[("state", "DOING"), ("body", "south")]),
+        T0 + 3,
+    );
+    let (a, b) = t.split_at_mut(1);
+    push(&a[0].r, &mut b[0].r, T0 + 4);
+    push(&b[0].r, &mut a[0].r, T0 + 4);
+    for d in &t {
+        let rec = d.r.record(Kind::Item, "i").unwrap();
+        assert_eq!(rec["title"], text("pump 2"));
+        assert_eq!(rec["state"], text("DOING"));
+        assert_eq!(rec["body"], text("south"));
+        assert!(d.r.conflicts(Kind::Item, "i").is_empty());
+    }
+    // The same field apart: one wins everywhere, the other is a conflict on that field alone.
+    t[0].r
+        .write_many(&k0, Kind::Item, "i", f(&[("title", "A's")]), T0 + 5);
+    t[1].r.write_many(
+        &k1,
+        Kind::Item,
+        "i",
+        f(&[("title", "B's"), ("body", "b")]),
+        T0 + 5,
+    );
+    let (a, b) = t.split_at_mut(1);
+    push(&a[0].r, &mut b[0].r, T0 + 6);
+    push(&b[0].r, &mut a[0].r, T0 + 6);
+    assert_eq!(t[0].r.state_hash(), t[1].r.state_hash());
+    for d in &t {
+        let c = d.r.conflicts(Kind::Item, "i");
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].field, "title");
+    }
+    // Values too big for one change together go in several.
+    let big = "x".repeat(40_000);
+    let ops = t[0].r.write_many(
+        &k0,
+        Kind::Item,
+        "j",
+        vec![("a".into(), text(&big)), ("b".into(), text(&big))],
+        T0 + 7,
+    );
+    assert_eq!(ops.len(), 2);
+    assert!(ops.iter().all(|o| super::op::check_shape(o).is_ok()));
+}
+
+#[test]
 fn altered_forged_replayed_and_future_changes_are_refused_or_absorbed() {
     let mut t = team(2, Role::Member);
     let k0 = t[0].key.clone();
@@ -198,7 +272,7 @@ fn altered_forged_replayed_and_future_changes_are_refused_or_absorbed() {
         .write(&k0, Kind::Item, "i", "title", text("real"), T0 + 1);
     // Altered on the way.
     let mut bad = op.clone();
-    bad.value = text("forged");
+    bad.sets[0].value = text("forged");
     assert!(matches!(t[1].r.receive(bad, T0 + 2), Err(Refused::Bad(_))));
     // Signed by another key than its origin's.
     let mut forged = op.clone();
@@ -215,7 +289,24 @@ fn altered_forged_replayed_and_future_changes_are_refused_or_absorbed() {
     g.record.clear();
     assert!(matches!(t[1].r.receive(g, T0), Err(Refused::Bad(_))));
     let mut g = op.clone();
-    g.value = Value::Bytes(vec![0; fieldkit_messages::mesh::MAX_VALUE + 1]);
+    g.sets[0].value = Value::Bytes(vec![0; fieldkit_messages::mesh::MAX_VALUE + 1]);
+    assert!(matches!(t[1].r.receive(g, T0), Err(Refused::Bad(_))));
+    // No field, a field set twice, values over a change's bound together.
+    let mut g = op.clone();
+    g.sets.clear();
+    assert!(matches!(t[1].r.receive(g, T0), Err(Refused::Bad(_))));
+    let mut g = op.clone();
+    g.sets.push(g.sets[0].clone());
+    assert!(matches!(t[1].r.receive(g, T0), Err(Refused::Bad(_))));
+    let mut g = op.clone();
+    g.sets = (0..3)
+        .map(|i| Set {
+            field: format!("f{i}"),
+            value: Value::Bytes(vec![0; 30_000]),
+            base: None,
+            seen: vec![],
+        })
+        .collect();
     assert!(matches!(t[1].r.receive(g, T0), Err(Refused::Bad(_))));
     // The real one, twice: taken once.
     assert_eq!(t[1].r.receive(op.clone(), T0 + 2), Ok(true));
@@ -223,7 +314,7 @@ fn altered_forged_replayed_and_future_changes_are_refused_or_absorbed() {
     assert_eq!(t[1].r.len(), t[0].r.len());
     // Another change with the same number: the origin equivocates.
     let mut twin = op.clone();
-    twin.value = text("other");
+    twin.sets[0].value = text("other");
     sign(&mut twin, &k0);
     assert_eq!(t[1].r.receive(twin, T0 + 2), Err(Refused::Equivocation));
     // From far in the future: refused, and the clock did not jump.

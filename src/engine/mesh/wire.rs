@@ -47,7 +47,7 @@ pub fn decode_sync(bytes: &[u8]) -> Result<SyncMsg, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fieldkit_messages::mesh::{Hlc, Kind, Op, Value};
+    use fieldkit_messages::mesh::{Hlc, Kind, Op, Set, Value};
 
     #[test]
     fn messages_round_trip_and_hostile_bytes_are_refused() {
@@ -57,10 +57,12 @@ mod tests {
             at: Hlc { ms: 5, n: 0 },
             kind: Kind::Item,
             record: "i".into(),
-            field: "title".into(),
-            value: Value::Text("t".into()),
-            base: None,
-            seen: vec![],
+            sets: vec![Set {
+                field: "title".into(),
+                value: Value::Text("t".into()),
+                base: None,
+                seen: vec![],
+            }],
             sig: vec![0; 64],
         };
         let m = SyncMsg::Ops {

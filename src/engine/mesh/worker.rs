@@ -63,7 +63,14 @@ struct Worker {
     /// known), and the wait after that.
     redial_at: Option<tokio::time::Instant>,
     backoff: std::time::Duration,
+    /// Bytes of changes handled since memory was last given back: a first sync's frames and
+    /// batches are freed in pieces glibc keeps, so once the peers have answered everything the
+    /// worker hands them back (`malloc_trim`) rather than sit on them idle.
+    churn: usize,
 }
+
+/// Give memory back after this much churn, once nothing is in flight.
+const TRIM_AFTER: usize = 4 << 20;
 
 /// The first wait before dialing a missing device again, and the longest.
 const REDIAL_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
@@ -125,6 +132,7 @@ async fn serve() -> anyhow::Result<()> {
         known: Vec::new(),
         redial_at: None,
         backoff: REDIAL_FIRST,
+        churn: 0,
     };
     w.say(MeshOut::Hello {
         pid: std::process::id(),
@@ -153,6 +161,7 @@ async fn serve() -> anyhow::Result<()> {
         }
         w.maybe_rekey();
         w.plan_redial();
+        w.maybe_trim();
     }
     drop(w);
     let _ = writer.join();
@@ -213,12 +222,18 @@ impl Worker {
                     dial,
                 });
             }
-            MeshIn::Restore(ops) => self.restoring.extend(ops),
+            MeshIn::Restore(ops) => {
+                self.churn += ops.len() * 512;
+                self.restoring.extend(ops)
+            }
             MeshIn::Go => self.go(),
-            MeshIn::Local(ops) => match &mut self.node {
-                Some(n) => n.local(ops),
-                None => self.restoring.extend(ops),
-            },
+            MeshIn::Local(ops) => {
+                self.churn += ops.len() * 512;
+                match &mut self.node {
+                    Some(n) => n.local(ops),
+                    None => self.restoring.extend(ops),
+                }
+            }
             MeshIn::Dial(addr) => self.dial(&addr),
             MeshIn::Pairing(Some(addr)) => {
                 if self.pair_listener.is_none() {
@@ -288,11 +303,7 @@ impl Worker {
         for op in std::mem::take(&mut self.restoring) {
             r.restore(op);
         }
-        // The frames the changes came in are gone: give their memory back.
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        unsafe {
-            libc::malloc_trim(0);
-        }
+
         let listen = match net::multiaddr(&p.listen) {
             Ok(a) => a,
             Err(e) => {
@@ -367,7 +378,10 @@ impl Worker {
                 self.say(MeshOut::Connected { device, addr });
             }
             NodeEvent::Disconnected(device) => self.say(MeshOut::Disconnected { device }),
-            NodeEvent::Took { from, ops } => self.say(MeshOut::Took { from, ops }),
+            NodeEvent::Took { from, ops } => {
+                self.churn += ops.len() * 512;
+                self.say(MeshOut::Took { from, ops })
+            }
             NodeEvent::Refused { from, why } => self.say(MeshOut::Refused { from, why }),
             NodeEvent::Failed(why) => self.say(MeshOut::Failed(why)),
             NodeEvent::Synced { device, behind } => self.say(MeshOut::Synced { device, behind }),
@@ -412,6 +426,19 @@ impl Worker {
             if !skip {
                 let _ = n.dial(a);
             }
+        }
+    }
+
+    /// Gives freed memory back to the system after a burst of changes, once every request
+    /// is answered (so the next batch is not about to need it again).
+    fn maybe_trim(&mut self) {
+        if self.churn < TRIM_AFTER || self.node.as_ref().is_some_and(|n| n.pending > 0) {
+            return;
+        }
+        self.churn = 0;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::malloc_trim(0);
         }
     }
 
