@@ -287,17 +287,27 @@ run = "echo three >> {d}/three.txt"
 fn a_schedule_missed_during_downtime_fires_once() {
     let fk = Fk::new();
     let d = fk.path();
+    // Hourly, at the minute half an hour from now: the latest slot is never within the minute
+    // a slot may fire late and still count as on time (at minute 0, a run in the first minute
+    // of an hour found its slot on time, not missed).
+    let minute = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 60
+        + 30)
+        % 60;
     write_workflow(
         &fk,
         "hourly",
         &format!(
-            "[trigger]\nschedule = \"0 * * * *\"\n[[steps]]\nkind = \"shell\"\nrun = \"echo {{{{ trigger.missed }}}} >> {}/fired.txt\"\n",
+            "[trigger]\nschedule = \"{minute} * * * *\"\n[[steps]]\nkind = \"shell\"\nrun = \"echo {{{{ trigger.missed }}}} >> {}/fired.txt\"\n",
             d.display()
         ),
     );
     // First sight: the schedule starts counting now, nothing fires.
     let ls = fk.ok(&["workflow", "ls"]);
-    assert!(ls.contains("schedule 0 * * * *"), "{ls}");
+    assert!(ls.contains(&format!("schedule {minute} * * * *")), "{ls}");
     assert!(runs(&fk).is_empty());
     fk.ok(&["kill-server"]);
     // Three days down: what the schedule's row holds after downtime.
