@@ -31,7 +31,7 @@ pub fn connect(dirs: &Dirs, start: bool) -> Result<UnixStream> {
         };
         match handshake(s) {
             Ok(s) => return Ok(s),
-            Err(e) if attempt < 5 && e.to_string().contains("during the handshake") => {
+            Err(e) if attempt < 5 && dying(&e) => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => return Err(e),
@@ -61,6 +61,19 @@ pub fn connect(dirs: &Dirs, start: bool) -> Result<UnixStream> {
         )
     })?;
     handshake(s)
+}
+
+/// Whether a failed handshake is a server dying under it: reset or hung up on mid-way (under
+/// load, a killed server's socket takes the connection and its end is gone by the first write:
+/// a broken pipe).
+fn dying(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    e.to_string().contains("during the handshake")
+        || e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(io.kind(), BrokenPipe | ConnectionReset | ConnectionAborted)
+            })
+        })
 }
 
 fn handshake(mut s: UnixStream) -> Result<UnixStream> {

@@ -441,3 +441,62 @@ fn a_killed_worker_restarts_and_resumes_and_panic_stops_it() {
             .ok_or_else(|| a.ok(&["mesh", "ls"]))
     });
 }
+
+/// The mesh pane as a person uses it, in a real terminal: open it, make an invite with `i`
+/// (the code shows in the pane), pair another device with that code, see it online, and
+/// revoke it with `r` and a yes.
+#[test]
+fn the_mesh_pane_invites_shows_the_team_and_revokes() {
+    let a = node("base-camp");
+    let b = node("tent-2");
+    a.terminal("w", 120, 36);
+    a.type_line("w", common::BIN);
+    a.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    a.ok(&["action", "open", "mesh"]);
+    let s = a.wait_screen("w", "the mesh pane", |s| {
+        s.contains("This device") && s.contains("listening on 127.0.0.1:")
+    });
+    assert!(s.contains("base-camp"), "{s}");
+    a.keys("w", &["i"]);
+    // The code alone on the note's last line (5 characters, a dash, 5); the address where the
+    // pairing port is open.
+    let is_code = |l: &str| {
+        let l = l.trim_matches(|c: char| c == '┃' || c == '│' || c.is_whitespace());
+        l.len() == 11
+            && l.as_bytes()[5] == b'-'
+            && l.chars().all(|c| c == '-' || c.is_ascii_alphanumeric())
+    };
+    let s = a.wait_screen("w", "the invite's code", |s| {
+        s.contains("fieldkit mesh join") && s.lines().any(is_code)
+    });
+    let code = s
+        .lines()
+        .find(|l| is_code(l))
+        .map(|l| {
+            l.trim_matches(|c: char| c == '┃' || c == '│' || c.is_whitespace())
+                .to_string()
+        })
+        .expect("code");
+    let addr = s
+        .split("pairing port open on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the pairing address")
+        .trim_end_matches(['┃', '│'])
+        .to_string();
+    let out = b.ok(&["mesh", "join", &code, "--addr", &addr]);
+    assert!(out.contains("as a member"), "{out}");
+    a.wait_screen("w", "tent-2 online in the pane", |s| {
+        s.lines()
+            .any(|l| l.contains("tent-2") && l.contains("online"))
+    });
+    // Select tent-2 (the second device) and revoke it.
+    a.keys("w", &["j"]);
+    a.keys("w", &["r"]);
+    a.wait_screen("w", "the question", |s| s.contains("revoke tent-2"));
+    a.keys("w", &["y"]);
+    a.wait_screen("w", "tent-2 revoked", |s| {
+        s.lines()
+            .any(|l| l.contains("tent-2") && l.contains("revoked"))
+    });
+}

@@ -367,7 +367,17 @@ impl Pane for MeshPane {
         let w = area.width as usize;
         let mut body = area;
         if let Some(n) = &self.note {
-            let lines: Vec<&str> = n.lines().collect();
+            // Wrapped to the pane: an invite's line with the address must be read whole.
+            let lines: Vec<String> = n
+                .lines()
+                .flat_map(|l| {
+                    let chars: Vec<char> = l.chars().collect();
+                    if chars.is_empty() {
+                        return vec![String::new()];
+                    }
+                    chars.chunks(w).map(|c| c.iter().collect()).collect()
+                })
+                .collect();
             let h = (lines.len() as u16).min(area.height);
             for (i, l) in lines.iter().take(h as usize).enumerate() {
                 buf.set_stringn(
