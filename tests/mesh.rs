@@ -500,3 +500,15 @@ fn the_mesh_pane_invites_shows_the_team_and_revokes() {
             .any(|l| l.contains("tent-2") && l.contains("revoked"))
     });
 }
+
+/// A device that never used the mesh has no device key and no mesh.db: the queue alone does
+/// not make them, and no worker listens.
+#[test]
+fn the_queue_alone_makes_no_mesh() {
+    let a = node("base-camp");
+    let id = a.ok(&["queue", "add", "Local only"]).trim().to_string();
+    a.ok(&["queue", "claim", &id]);
+    assert!(!a.path().join("data/mesh.key").exists());
+    assert!(!a.path().join("data/mesh.db").exists());
+    assert_eq!(common::worker_pid(a.server_pid(), "mesh"), None);
+}

@@ -620,7 +620,9 @@ impl Server {
 
     /// An item changed here: what differs from the team's records goes to the team.
     pub(super) fn mesh_item_changed(&mut self, id: &str) {
-        if self.mesh_load().is_err() || !self.mesh_paired() {
+        // Only once the mesh is in use (loaded at start when this device has paired, or by a
+        // mesh command): a queue change never makes a device key or mesh.db by itself.
+        if self.mesh.replica.is_none() || !self.mesh_paired() {
             return;
         }
         let Some(item) = self.queue_item(id) else {
@@ -1094,7 +1096,10 @@ impl Server {
         } else {
             self.spawn_worker(WorkerKind::Mesh);
         }
-        self.mesh_share_all();
+        // A guest's changes are refused by the team: its queue stays its own.
+        if role != Role::Guest {
+            self.mesh_share_all();
+        }
         let name: String = w
             .inviter_name
             .chars()

@@ -217,8 +217,9 @@ impl MeshStore {
                 .is_some_and(|cur| cur.founder != t.founder)
         {
             bail!(
-                "this device is in a team with {others} changes from other devices; leaving it \
-                 would drop them (fieldkit mesh leave, then join)"
+                "this device is in a team with {others} changes from other devices; joining \
+                 another team would drop them, so it is refused (a team is left by moving \
+                 mesh.db aside with the server stopped)"
             );
         }
         let tx = self.db.transaction()?;
