@@ -781,12 +781,6 @@ impl Server {
             self.worker_send(WorkerKind::Mesh, &MeshIn::PairClose { conn });
             return;
         };
-        let port = self
-            .mesh
-            .listening
-            .as_deref()
-            .and_then(|a| a.rsplit_once(':'))
-            .map(|(_, p)| p.to_string());
         let welcome = Welcome {
             team_key: *team.team_key,
             vault_key: *team.vault_key,
@@ -796,7 +790,6 @@ impl Server {
             inviter_name: self.config.mesh.name(),
             addrs: self.mesh.listening.iter().cloned().collect(),
         };
-        let _ = port;
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         self.mesh.pair_conns.insert(conn, tx);
