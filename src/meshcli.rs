@@ -56,6 +56,8 @@ pub enum MeshCmd {
     },
     /// Edits that lost to a concurrent edit of the same field, as JSON.
     Conflicts,
+    /// Leave the team: the team's changes and keys go from this device; its queue stays.
+    Leave,
     /// Put back the value of an item's field that lost a conflict (the latest, if several).
     Restore { item: String, field: String },
 }
@@ -148,6 +150,7 @@ pub fn run(dirs: &Dirs, cmd: MeshCmd) -> Result<i32> {
         MeshCmd::Revoke { device } => print!("{}", ask(dirs, MeshCommand::Revoke { device })?),
         MeshCmd::Log { lines } => print!("{}", ask(dirs, MeshCommand::Log { lines })?),
         MeshCmd::Conflicts => print!("{}", ask(dirs, MeshCommand::Conflicts)?),
+        MeshCmd::Leave => print!("{}", ask(dirs, MeshCommand::Leave)?),
         MeshCmd::Restore { item, field } => {
             print!("{}", ask(dirs, MeshCommand::Restore { item, field })?)
         }

@@ -115,6 +115,8 @@ pub enum MeshCommand {
     Log { lines: usize },
     /// Fields whose concurrent edits lost, as JSON.
     Conflicts,
+    /// Leave the team (this device founds a team of its own).
+    Leave,
     /// Put back the value of `field` of item `item` (an id or its start) that lost a conflict.
     Restore { item: String, field: String },
 }

@@ -406,6 +406,15 @@ fn a_revoked_device_is_cut_off_and_the_rest_sync_on_a_new_team_key() {
         item(&c, &after).is_none(),
         "a revoked device got a new item"
     );
+    // C leaves the team it was revoked from: a team of its own, its queue as it was, and it
+    // may be paired again.
+    let out = c.ok(&["mesh", "leave"]);
+    assert!(out.contains("left the team"), "{out}");
+    assert!(item(&c, &before).is_some());
+    let ls = json(&c, &["mesh", "ls", "--json"]);
+    assert_eq!(ls.as_array().map(|a| a.len()), Some(1), "{ls}");
+    pair(&a, &c, "member");
+    wait_field(&c, &after, "title", "After the revoke");
 }
 
 #[test]

@@ -988,8 +988,41 @@ impl Server {
             }
             MeshCommand::Joined { welcome, via } => self.mesh_joined(welcome, via),
             MeshCommand::Restore { item, field } => self.mesh_restore(&item, &field),
+            MeshCommand::Leave => self.mesh_leave(),
             MeshCommand::Revoke { device } => self.mesh_revoke(&device),
         }
+    }
+
+    /// Leaves the team: mesh.db forgets it, and the worker begins again in a team of one.
+    fn mesh_leave(&mut self) -> Result<String, String> {
+        self.mesh_load()?;
+        if !self.mesh_paired() {
+            return Err("this device is in no team but its own".into());
+        }
+        let n = self.mesh_device_keys().len().saturating_sub(1);
+        if let Some(s) = &mut self.mesh.store {
+            s.leave().map_err(|e| format!("{e:#}"))?;
+        }
+        self.mesh.replica = None;
+        self.mesh.store = None;
+        self.mesh.team = None;
+        self.mesh.online.clear();
+        self.mesh.behind.clear();
+        self.mesh.also_allowed.clear();
+        if let Ok(mut v) = self.mesh.invites.lock() {
+            v.clear();
+        }
+        self.mesh_load()?;
+        if self.worker_ready(WorkerKind::Mesh) {
+            self.mesh_begin();
+        }
+        self.mesh_log("left the team".into());
+        self.mesh_broadcast();
+        Ok(format!(
+            "left the team of {} other devices; this device is in a team of its own, and its \
+             queue keeps its items\n",
+            n
+        ))
     }
 
     /// Puts back the latest value of an item's field that lost a conflict: a change like any

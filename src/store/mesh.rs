@@ -194,6 +194,22 @@ impl MeshStore {
         Ok(())
     }
 
+    /// Leaves the team: its keys, changes, invites and peers go from this device (the others
+    /// keep theirs; the queue here keeps its items). The next use founds a team of one.
+    pub fn leave(&mut self) -> Result<()> {
+        let tx = self.db.transaction()?;
+        for sql in [
+            "DELETE FROM team",
+            "DELETE FROM ops",
+            "DELETE FROM invites",
+            "DELETE FROM peers",
+        ] {
+            tx.execute(sql, [])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The team key changed (a device was revoked): connections are wrapped in this one now.
     pub fn rekey(&self, team_key: &[u8; 32]) -> Result<()> {
         self.db.execute(
@@ -218,8 +234,7 @@ impl MeshStore {
         {
             bail!(
                 "this device is in a team with {others} changes from other devices; joining \
-                 another team would drop them, so it is refused (a team is left by moving \
-                 mesh.db aside with the server stopped)"
+                 another would drop them here (fieldkit mesh leave first, if that is meant)"
             );
         }
         let tx = self.db.transaction()?;
