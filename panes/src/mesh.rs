@@ -7,6 +7,7 @@ one, after a yes.
 The pane holds what the server judged and formatted: it never opens mesh.db or a socket.
 */
 
+use crate::runs::clip;
 use crate::{
     Cx, Effect, EngineEvent, EngineRequest, Hint, KeyEvent, Outcome, Pane, PaneKind, PaneState,
     RenderCx,
@@ -419,17 +420,6 @@ impl Pane for MeshPane {
 
     fn save(&self) -> PaneState {
         PaneState::Mesh
-    }
-}
-
-/// `s` cut to `n` characters, with an ellipsis when cut.
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut c: String = s.chars().take(n.saturating_sub(1)).collect();
-        c.push('…');
-        c
     }
 }
 

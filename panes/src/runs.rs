@@ -501,7 +501,7 @@ fn wrap(line: &str, w: usize) -> Vec<String> {
 }
 
 /// `s` cut to `n` characters, with an ellipsis when cut.
-fn clip(s: &str, n: usize) -> String {
+pub(crate) fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {

@@ -251,9 +251,10 @@ impl Server {
 
     /// Whether this device is in a team with other devices (a team of one syncs nothing).
     fn mesh_paired(&self) -> bool {
-        self.mesh.replica.as_ref().is_some_and(|r| {
-            r.founder != r.me || r.records(Kind::Device).iter().any(|d| d.len() == 64)
-        })
+        self.mesh
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.founder != r.me || !r.devices().is_empty())
     }
 
     /// At server start: the mesh runs if this device has paired.
@@ -300,11 +301,7 @@ impl Server {
             return;
         };
         let dial: Vec<String> = self
-            .mesh
-            .store
-            .as_ref()
-            .and_then(|s| s.peers().ok())
-            .unwrap_or_default()
+            .mesh_peers()
             .into_iter()
             .flat_map(|p| {
                 p.1.split(',')
@@ -367,6 +364,7 @@ impl Server {
     }
 
     fn mesh_out(&mut self, m: MeshOut) {
+        let took = matches!(m, MeshOut::Took { .. });
         match m {
             MeshOut::Hello { pid, version } => {
                 if self.worker_hello(WorkerKind::Mesh, pid, String::new(), version) {
@@ -436,7 +434,11 @@ impl Server {
             }
         }
         self.mesh_detail();
-        self.mesh_broadcast();
+        // What a peer's changes did is shown when they are written (`mesh_flush`): a first
+        // sync is hundreds of frames, and the pane's view walks every item's conflicts.
+        if !took {
+            self.mesh_broadcast();
+        }
     }
 
     /// Changes a peer sent, checked by the worker: kept, applied to the replica, and the items
@@ -553,6 +555,7 @@ impl Server {
             let line = format!("took {n} changes from {}", self.name_of(&from));
             self.mesh_log(line);
         }
+        self.mesh_broadcast();
         if self.mesh.touched.is_empty() {
             return;
         }
@@ -1199,16 +1202,20 @@ impl Server {
         ))
     }
 
+    /// The peers mesh.db knows (where last reached, when last seen and synced).
+    fn mesh_peers(&self) -> Vec<crate::store::mesh::Peer> {
+        self.mesh
+            .store
+            .as_ref()
+            .and_then(|s| s.peers().ok())
+            .unwrap_or_default()
+    }
+
     fn mesh_device_keys(&self) -> Vec<DeviceKey> {
         let Some(r) = &self.mesh.replica else {
             return vec![];
         };
-        let mut out: Vec<DeviceKey> = r
-            .records(Kind::Device)
-            .iter()
-            .filter(|d| d.len() == 64)
-            .filter_map(|d| parse_hex(d))
-            .collect();
+        let mut out = r.devices();
         if !out.contains(&r.founder) {
             out.insert(0, r.founder);
         }
@@ -1274,11 +1281,7 @@ impl Server {
             return vec![];
         };
         let peers: HashMap<DeviceKey, (String, Option<u64>, Option<u64>)> = self
-            .mesh
-            .store
-            .as_ref()
-            .and_then(|s| s.peers().ok())
-            .unwrap_or_default()
+            .mesh_peers()
             .into_iter()
             .map(|(k, a, s, y)| (k, (a, s, y)))
             .collect();
@@ -1401,13 +1404,6 @@ impl Server {
             log,
         }
     }
-}
-
-fn parse_hex(s: &str) -> Option<DeviceKey> {
-    let bytes: Vec<u8> = (0..s.len() / 2)
-        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect();
-    bytes.try_into().ok()
 }
 
 fn show_value(v: &Value) -> String {

@@ -303,17 +303,7 @@ impl Node {
 
     /// Every device the team's records name, and the founder (roles not judged here).
     fn team_devices(&self) -> Vec<DeviceKey> {
-        let mut out: Vec<DeviceKey> = self
-            .replica
-            .records(Kind::Device)
-            .iter()
-            .filter_map(|r| {
-                let bytes: Vec<u8> = (0..r.len() / 2)
-                    .filter_map(|i| u8::from_str_radix(r.get(2 * i..2 * i + 2)?, 16).ok())
-                    .collect();
-                bytes.try_into().ok()
-            })
-            .collect();
+        let mut out = self.replica.devices();
         out.push(self.replica.founder);
         out.extend(self.also_allowed.iter().copied());
         out

@@ -165,6 +165,17 @@ pub fn device_record(key: &DeviceKey) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The device a device record's id names (`None`: the record is not a device's, as `team-key`).
+pub fn record_device(rec: &str) -> Option<DeviceKey> {
+    if rec.len() != 64 {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(rec.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
 impl Replica {
     pub fn new(me: DeviceKey, founder: DeviceKey) -> Replica {
         Replica {
@@ -286,6 +297,15 @@ impl Replica {
             }
         }
         out
+    }
+
+    /// The devices the team's records name (revoked ones too), the founder among them only
+    /// once it has a record.
+    pub fn devices(&self) -> Vec<DeviceKey> {
+        self.records(Kind::Device)
+            .iter()
+            .filter_map(|r| record_device(r))
+            .collect()
     }
 
     /// A device's role now (`None`: not in the team, or revoked).

@@ -765,3 +765,12 @@ fn work_items_with_history_and_comments_sync_into_the_other_queue() {
     sync(&mut t, 0, 1, T0 + 50);
     assert_eq!(items::items(&t[0].r).len(), 2);
 }
+
+#[test]
+fn a_device_record_names_its_device_and_other_records_none() {
+    let k = new_key().unwrap().verifying_key().to_bytes();
+    assert_eq!(super::replica::record_device(&device_record(&k)), Some(k));
+    assert_eq!(super::replica::record_device("team-key"), None);
+    assert_eq!(super::replica::record_device(&"zz".repeat(32)), None);
+    assert_eq!(super::replica::record_device(&"é".repeat(32)), None);
+}
