@@ -324,6 +324,19 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
             st.add_message(id, &StoredMsg::summary(s, folded))?;
         }
         st.add_message(id, &StoredMsg::new("assistant", answer, meta))?;
+        // A shared session: the running server hands the new messages to the team (one that
+        // is not running does when it starts).
+        if st.chat_share(id).ok().flatten().is_some() {
+            if let Some(name) = &a.session {
+                let ask =
+                    crate::protocol::Command::Mesh(crate::protocol::MeshCommand::ChatChanged {
+                        session: name.clone(),
+                    });
+                if let Err(e) = crate::client::command(dirs, None, ask, false) {
+                    tracing::debug!("no server told of the shared chat: {e:#}");
+                }
+            }
+        }
     }
     Ok(0)
 }

@@ -96,6 +96,8 @@ pub struct MeshConfig {
     pub mdns: bool,
     /// How long an invite's code is good for.
     pub invite_minutes: u64,
+    /// The vault folder shared with the team (its entries and those in folders under it).
+    pub vault_folder: String,
 }
 
 impl Default for MeshConfig {
@@ -106,6 +108,7 @@ impl Default for MeshConfig {
             pair_listen: "0.0.0.0:4702".into(),
             mdns: true,
             invite_minutes: 10,
+            vault_folder: "team".into(),
         }
     }
 }

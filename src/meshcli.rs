@@ -60,6 +60,23 @@ pub enum MeshCmd {
     Leave,
     /// Put back the value of an item's field that lost a conflict (the latest, if several).
     Restore { item: String, field: String },
+    /// Share something with the team: `mesh share chat NAME` (a chat session and what anyone
+    /// adds to it). Workflows are shared by `shared = true` in their file, vault entries by
+    /// being in the team folder ([mesh] vault_folder, default `team`).
+    Share {
+        /// What to share: chat.
+        what: String,
+        /// Its name.
+        name: String,
+    },
+    /// What the team shares: chats, workflows (installed or waiting for approval) and the team
+    /// vault.
+    Shared {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the team's workflow NAME here, so it runs as its triggers say.
+    Approve { name: String },
 }
 
 fn ask(dirs: &Dirs, cmd: MeshCommand) -> Result<String> {
@@ -154,6 +171,76 @@ pub fn run(dirs: &Dirs, cmd: MeshCmd) -> Result<i32> {
         MeshCmd::Restore { item, field } => {
             print!("{}", ask(dirs, MeshCommand::Restore { item, field })?)
         }
+        MeshCmd::Share { what, name } => match what.as_str() {
+            "chat" => print!("{}", ask(dirs, MeshCommand::ShareChat { chat: name })?),
+            "workflow" => bail!(
+                "a workflow is shared by `shared = true` at the top of its file in {}",
+                dirs.config.join("workflows").display()
+            ),
+            "vault" | "secret" | "entry" => bail!(
+                "a vault entry is shared by moving it into the team folder: fieldkit vault mv \
+                 {name} team (the folder is [mesh] vault_folder)"
+            ),
+            other => bail!(
+                "{other:?} is not shared this way: `fieldkit mesh share chat NAME`; a workflow \
+                 is shared by `shared = true` in its file, a vault entry by the team folder"
+            ),
+        },
+        MeshCmd::Shared { json } => {
+            let out = ask(dirs, MeshCommand::Shared)?;
+            if json {
+                print!("{out}");
+            } else {
+                print!("{}", shared_text(&serde_json::from_str(&out)?));
+            }
+        }
+        MeshCmd::Approve { name } => print!("{}", ask(dirs, MeshCommand::Approve { name })?),
     }
     Ok(0)
+}
+
+/// `mesh shared` for a person.
+fn shared_text(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    out.push_str("chats shared:\n");
+    let chats = list("chats");
+    if chats.is_empty() {
+        out.push_str("  none (fieldkit mesh share chat NAME)\n");
+    }
+    for c in chats {
+        out.push_str(&format!(
+            "  {:<24} {} messages\n",
+            c["name"].as_str().unwrap_or(""),
+            c["messages"]
+        ));
+    }
+    out.push_str("workflows the team shares:\n");
+    let wfs = list("workflows");
+    if wfs.is_empty() {
+        out.push_str("  none (shared = true in a workflow file shares it)\n");
+    }
+    for w in wfs {
+        out.push_str(&format!(
+            "  {:<24} by {:<16} {}\n",
+            w["name"].as_str().unwrap_or(""),
+            w["by"].as_str().unwrap_or(""),
+            w["state"].as_str().unwrap_or("")
+        ));
+    }
+    let vault = &v["vault"];
+    out.push_str(&format!(
+        "team vault (folder {}): {} entries",
+        vault["folder"].as_str().unwrap_or(""),
+        vault["entries"]
+    ));
+    if vault["unlocked"].as_bool() == Some(true) {
+        out.push('\n');
+        for t in vault["titles"].as_array().cloned().unwrap_or_default() {
+            out.push_str(&format!("  {}\n", t.as_str().unwrap_or("")));
+        }
+    } else {
+        out.push_str(", sealed until this vault is unlocked\n");
+    }
+    out
 }

@@ -119,6 +119,14 @@ pub enum MeshCommand {
     Leave,
     /// Put back the value of `field` of item `item` (an id or its start) that lost a conflict.
     Restore { item: String, field: String },
+    /// Share the chat session called `chat` with the team.
+    ShareChat { chat: String },
+    /// What the team shares (chats, workflows, the team vault), as JSON.
+    Shared,
+    /// Install the team's workflow `name` here.
+    Approve { name: String },
+    /// `fieldkit chat` wrote to session `session` (by name): if shared, the team hears of it.
+    ChatChanged { session: String },
 }
 
 /// What `fieldkit workflow` asks of the server; `List`, `Runs` and `Show` answer JSON.

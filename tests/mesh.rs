@@ -521,3 +521,218 @@ fn the_queue_alone_makes_no_mesh() {
     assert!(!a.path().join("data/mesh.db").exists());
     assert_eq!(common::worker_pid(a.server_pid(), "mesh"), None);
 }
+
+/// What `mesh shared --json` says on `fk`.
+fn shared(fk: &Fk) -> Value {
+    json(fk, &["mesh", "shared", "--json"])
+}
+
+/// The shared chat called `name` on `fk`, once `pred` holds for it.
+fn wait_chat(fk: &Fk, name: &str, desc: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(desc, || {
+        let v = shared(fk);
+        v["chats"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name).cloned())
+            .filter(|c| pred(c))
+            .ok_or_else(|| v.to_string())
+    })
+}
+
+fn vault_with(fk: &Fk, args: &[&str], input: &str) -> String {
+    let out = common::with_stdin(fk, args, input);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        err_of(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn chats_workflows_and_the_team_vault_are_shared() {
+    let a = node("base-camp");
+    let b = node("tent-2");
+    // Short answers: the random-weight model's text is noise, and need not fill the context.
+    for fk in [&a, &b] {
+        let cfg = fk.config_dir().join("config.toml");
+        let text = std::fs::read_to_string(&cfg).expect("config");
+        std::fs::write(&cfg, format!("{text}[llm]\nmax_tokens = 16\n")).expect("config");
+    }
+    pair(&a, &b, "member");
+    wait_online(&a, &b);
+
+    // A chat answered by a real model (a tiny random-weight GGUF), shared by its name.
+    let model = a.path().join("tiny.gguf");
+    fieldkit::format::gguf::tiny::write(&model, &Default::default()).expect("model");
+    let model = model.to_str().expect("path");
+    a.ok(&[
+        "chat",
+        "--model",
+        model,
+        "--session",
+        "radio-plan",
+        "which channel tonight?",
+    ]);
+    let none = a.run(&["mesh", "share", "chat", "no-such-chat"]);
+    assert!(
+        !none.status.success() && err_of(&none).contains("radio-plan"),
+        "{}",
+        err_of(&none)
+    );
+    let out = a.ok(&["mesh", "share", "chat", "radio-plan"]);
+    assert!(out.contains("2 messages"), "{out}");
+    wait_chat(&b, "radio-plan", "the shared chat on B", |c| {
+        c["messages"] == 2
+    });
+    // B adds to it from its own shell; A gets the question and the answer.
+    b.ok(&[
+        "chat",
+        "--model",
+        model,
+        "--session",
+        "radio-plan",
+        "and tomorrow at dawn?",
+    ]);
+    wait_chat(&a, "radio-plan", "B's turn on A", |c| c["messages"] == 4);
+    a.ok(&["chat", "--model", model, "--session", "radio-plan", "ok"]);
+    let on_a = wait_chat(&a, "radio-plan", "A's own turn", |c| c["messages"] == 6);
+    let on_b = wait_chat(&b, "radio-plan", "A's next turn on B", |c| {
+        c["messages"] == 6
+    });
+    assert_eq!(on_a["last"], on_b["last"]);
+
+    // The team vault: an entry in the team folder on A reaches B sealed, waits while B's
+    // vault is locked, and opens into it on unlock; an edit on B comes back; a delete goes.
+    common::unlocked_vault(&a, "base camp pass");
+    vault_with(
+        &a,
+        &[
+            "vault",
+            "add",
+            "Radio net",
+            "--folder",
+            "team",
+            "--user",
+            "ops",
+            "--secret-fd",
+            "0",
+        ],
+        "channel-7-key\n",
+    );
+    vault_with(
+        &a,
+        &["vault", "add", "Private", "--secret-fd", "0"],
+        "mine alone\n",
+    );
+    vault_with(
+        &b,
+        &["vault", "init", "--passphrase-fd", "0"],
+        "tent pass\n",
+    );
+    wait_until("the sealed entry on B", || {
+        let v = shared(&b);
+        (v["vault"]["entries"] == 1 && v["vault"]["unlocked"] == false)
+            .then_some(())
+            .ok_or_else(|| v.to_string())
+    });
+    assert!(
+        common::found_on_disk(&b, "channel-7-key").is_empty(),
+        "the secret is on B's disk in the clear"
+    );
+    vault_with(
+        &b,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "tent pass\n",
+    );
+    assert_eq!(b.ok(&["vault", "get", "team/Radio net"]), "channel-7-key\n");
+    assert_eq!(
+        b.ok(&["vault", "get", "team/Radio net", "--field", "user"]),
+        "ops\n"
+    );
+    assert!(b.run(&["vault", "get", "Private"]).status.code() != Some(0));
+    vault_with(
+        &b,
+        &["vault", "edit", "team/Radio net", "--secret-fd", "0"],
+        "channel-9-key\n",
+    );
+    wait_until("B's edit on A", || {
+        let p = a.ok(&["vault", "get", "team/Radio net"]);
+        (p == "channel-9-key\n").then_some(()).ok_or(p)
+    });
+    a.ok(&["vault", "rm", "team/Radio net"]);
+    wait_until("the delete on B", || {
+        let v = shared(&b);
+        (v["vault"]["entries"] == 0
+            && v["vault"]["titles"]
+                .as_array()
+                .is_some_and(|t| t.is_empty()))
+        .then_some(())
+        .ok_or_else(|| v.to_string())
+    });
+    assert!(b.ok(&["vault", "ls"]).lines().all(|l| !l.contains("Radio")));
+
+    // A shared workflow reaches B but does not run there until approved.
+    let wf_dir = a.config_dir().join("workflows");
+    std::fs::create_dir_all(&wf_dir).expect("dir");
+    let text = "shared = true\ndescription = \"log the radio check\"\n[[steps]]\nname = \"log\"\nkind = \"shell\"\nrun = \"echo checked\"\n";
+    std::fs::write(wf_dir.join("radio-check.toml"), text).expect("workflow");
+    wait_until("the workflow offered on B", || {
+        let v = shared(&b);
+        v["workflows"]
+            .as_array()
+            .and_then(|w| w.iter().find(|w| w["name"] == "radio-check"))
+            .filter(|w| {
+                w["state"] == "waiting for approval"
+                    && w["by"].as_str().is_some_and(|b| b.starts_with("base-camp"))
+            })
+            .map(|_| ())
+            .ok_or_else(|| v.to_string())
+    });
+    assert!(!b.ok(&["workflow", "ls"]).contains("radio-check"));
+    let run = b.run(&["workflow", "run", "radio-check"]);
+    assert!(!run.status.success(), "an unapproved workflow ran");
+    let out = b.ok(&["mesh", "approve", "radio-check"]);
+    assert!(out.contains("base-camp"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(b.config_dir().join("workflows/radio-check.toml")).expect("file"),
+        text
+    );
+    b.wait_output(&["workflow", "ls"], "the approved workflow listed", |o| {
+        o.contains("radio-check")
+    });
+    let v = shared(&b);
+    assert!(
+        v["workflows"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|w| w["name"] == "radio-check" && w["state"] == "installed")),
+        "{v}"
+    );
+    // Approving it did not send it back as a change of B's.
+    assert!(
+        !log(&b).contains("shared workflow radio-check"),
+        "{}",
+        log(&b)
+    );
+    // A change on A waits for approval again on B.
+    std::fs::write(
+        wf_dir.join("radio-check.toml"),
+        text.replace("checked", "checked twice"),
+    )
+    .expect("workflow");
+    wait_until("the change offered on B", || {
+        let v = shared(&b);
+        v["workflows"]
+            .as_array()
+            .and_then(|w| w.iter().find(|w| w["name"] == "radio-check"))
+            .filter(|w| w["state"] == "changed by the team: waiting for approval")
+            .map(|_| ())
+            .ok_or_else(|| v.to_string())
+    });
+    assert_eq!(
+        std::fs::read_to_string(b.config_dir().join("workflows/radio-check.toml")).expect("file"),
+        text,
+        "B's approved copy changed without approval"
+    );
+}

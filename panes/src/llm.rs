@@ -71,6 +71,9 @@ pub enum EditHow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
     Session(ChatSession),
+    /// The session changed elsewhere (a teammate's message in a shared chat): shown if it is
+    /// the one this pane shows, without touching what is being written or typed.
+    Updated(ChatSession),
     /// Loading, Loaded and Token, as they come.
     Gen(LlmEvent),
     /// The message the pane added (of this role, still without an id) is stored as `id`.

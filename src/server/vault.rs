@@ -29,7 +29,7 @@ pub(super) const SERVICE: ServiceSpec = ServiceSpec {
 /// The vault while unlocked.
 pub(super) struct Unlocked {
     opened: Opened,
-    entries: Entries,
+    pub(super) entries: Entries,
     /// The file as last written (or read): a save reseals this.
     bytes: Vec<u8>,
     /// When it was last used, on the wall clock (a suspended machine's monotonic clock stops).
@@ -505,6 +505,8 @@ impl Server {
                     last_use: std::time::SystemTime::now(),
                 });
                 tracing::info!("vault unlocked");
+                // What the team changed while the vault was locked goes in now.
+                self.mesh_vault_unlocked();
                 Ok(format!("unlocked: {n} entries\n"))
             }
             VaultCommand::Lock => {
@@ -739,8 +741,16 @@ impl Server {
             .ok_or_else(|| "the vault is locked: fieldkit vault unlock".to_string())
     }
 
-    /// Seals the entries and writes the file; on failure the change stays in memory.
+    /// Seals the entries and writes the file; on failure the change stays in memory. Entries
+    /// of the team folder go to the team once written.
     fn vault_save(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.vault_write(path)?;
+        self.mesh_vault_changed();
+        Ok(())
+    }
+
+    /// Seals the entries and writes the file, and nothing else (the mesh's own writes).
+    pub(super) fn vault_write(&mut self, path: &std::path::Path) -> Result<(), String> {
         let u = self.unlocked_mut()?;
         let plain = u.entries.to_plaintext();
         let sealed = u

@@ -6,7 +6,8 @@ The registry records where a model file is (it is not copied: models are large) 
 GGUF header says, read again by `model ls` so a moved or damaged file shows as such. A session
 is a name, a system prompt and messages; a summary of folded turns is a message of role
 `summary`, so where it happened stays visible. `fieldkit chat` and the server share these
-tables (SQLite in WAL mode takes both).
+tables (SQLite in WAL mode takes both). A session shared with the team has the team's id in
+`share`, and so does each of its messages once handed over (the mesh service fills them in).
 */
 
 use crate::engine::llm::ModelRef;
@@ -244,14 +245,187 @@ impl Store {
         Ok(id)
     }
 
-    /// Drops the last answer of a session (regenerate).
-    pub fn drop_last_answer(&self, session: i64) -> Result<()> {
+    /// Drops the last answer of a session (regenerate); the team's id of the dropped answer,
+    /// if it had been shared.
+    pub fn drop_last_answer(&self, session: i64) -> Result<Option<String>> {
+        let share: Option<Option<String>> = self
+            .db
+            .query_row(
+                "SELECT share FROM chat_messages WHERE id = (SELECT max(id) FROM chat_messages
+                 WHERE session = ?1) AND role = 'assistant'",
+                params![session],
+                |r| r.get(0),
+            )
+            .optional()?;
         self.db.execute(
             "DELETE FROM chat_messages WHERE id = (SELECT max(id) FROM chat_messages
              WHERE session = ?1) AND role = 'assistant'",
             params![session],
         )?;
+        Ok(share.flatten())
+    }
+
+    /// The session called `name` (the newest of that name), if there is one.
+    pub fn find_chat(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id FROM chat_sessions WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The team's id of session `id`, if it is shared.
+    pub fn chat_share(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT share FROM chat_sessions WHERE id = ?1",
+                params![id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Marks session `id` shared as the team's `share`.
+    pub fn set_chat_share(&self, id: i64, share: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_sessions SET share = ?2 WHERE id = ?1",
+            params![id, share],
+        )?;
         Ok(())
+    }
+
+    /// The session shared as `share`, if this device has it.
+    pub fn chat_by_share(&self, share: &str) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id FROM chat_sessions WHERE share = ?1",
+                params![share],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The shared sessions: (id, the team's id, name, messages).
+    pub fn shared_chats(&self) -> Result<Vec<(i64, String, String, i64)>> {
+        let mut st = self.db.prepare(
+            "SELECT s.id, s.share, s.name, (SELECT count(*) FROM chat_messages m
+                                             WHERE m.session = s.id)
+             FROM chat_sessions s WHERE s.share IS NOT NULL ORDER BY s.id",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Session `session`'s messages with the team's id of each (`None`: not handed over yet),
+    /// and when each was written (seconds).
+    pub fn message_shares(&self, session: i64) -> Result<Vec<(StoredMsg, Option<String>, i64)>> {
+        let mut st = self.db.prepare(
+            "SELECT id, role, content, attachments, meta, share, at FROM chat_messages
+             WHERE session = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![session], |r| {
+            let att: String = r.get(3)?;
+            Ok((
+                StoredMsg {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    content: r.get(2)?,
+                    attachments: serde_json::from_str::<Vec<Attachment>>(&att).unwrap_or_default(),
+                    meta: r.get(4)?,
+                },
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// No session or message is shared any more (this device left its team).
+    pub fn unshare_chats(&self) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_sessions SET share = NULL WHERE share IS NOT NULL",
+            [],
+        )?;
+        self.db.execute(
+            "UPDATE chat_messages SET share = NULL WHERE share IS NOT NULL",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// Marks message `id` handed to the team as `share`.
+    pub fn set_message_share(&self, id: i64, share: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_messages SET share = ?2 WHERE id = ?1",
+            params![id, share],
+        )?;
+        Ok(())
+    }
+
+    /// Brings shared session `share` up to what the team's records say, in one transaction:
+    /// made when new, named, messages added (in the order given) and removed. Its id here.
+    pub fn apply_shared_chat(
+        &self,
+        share: &str,
+        name: &str,
+        system: &str,
+        add: &[(String, StoredMsg, i64)],
+        remove: &[String],
+    ) -> Result<i64> {
+        let tx = self.db.unchecked_transaction()?;
+        let id = match self.chat_by_share(share)? {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE chat_sessions SET name = ?2, system = ?3 WHERE id = ?1
+                     AND (name != ?2 OR system != ?3)",
+                    params![id, name, system],
+                )?;
+                id
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO chat_sessions (name, system, created_at, updated_at, share)
+                     VALUES (?1, ?2, unixepoch(), unixepoch(), ?3)",
+                    params![name, system, share],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        for (rec, m, at) in add {
+            tx.execute(
+                "INSERT INTO chat_messages (session, role, content, attachments, meta, at, share)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    m.role,
+                    m.content,
+                    serde_json::to_string(&m.attachments)?,
+                    m.meta,
+                    at,
+                    rec
+                ],
+            )?;
+        }
+        for rec in remove {
+            tx.execute(
+                "DELETE FROM chat_messages WHERE session = ?1 AND share = ?2",
+                params![id, rec],
+            )?;
+        }
+        if !add.is_empty() || !remove.is_empty() {
+            tx.execute(
+                "UPDATE chat_sessions SET updated_at = unixepoch() WHERE id = ?1",
+                params![id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(id)
     }
 
     pub fn rename_chat(&self, id: i64, name: &str) -> Result<()> {

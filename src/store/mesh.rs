@@ -138,6 +138,12 @@ impl MeshStore {
                  id INTEGER PRIMARY KEY,
                  at INTEGER NOT NULL,
                  line TEXT NOT NULL
+             );
+             -- The text of each shared workflow as this device last shared or approved it, so
+             -- a file edited here is told from a file the team changed since.
+             CREATE TABLE IF NOT EXISTS workflows (
+                 name TEXT PRIMARY KEY,
+                 text TEXT NOT NULL
              );",
         )?;
         Ok(MeshStore {
@@ -203,10 +209,32 @@ impl MeshStore {
             "DELETE FROM ops",
             "DELETE FROM invites",
             "DELETE FROM peers",
+            "DELETE FROM workflows",
         ] {
             tx.execute(sql, [])?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The text of shared workflow `name` as this device last shared or approved it.
+    pub fn workflow_known(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT text FROM workflows WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_workflow_known(&self, name: &str, text: &str) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO workflows (name, text) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET text = excluded.text",
+            params![name, text],
+        )?;
         Ok(())
     }
 

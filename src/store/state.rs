@@ -154,6 +154,18 @@ impl Store {
         if !has_rows {
             db.execute("ALTER TABLE sql_history ADD COLUMN rows INTEGER", [])?;
         }
+        // Added with the mesh: a shared chat's record id, and each shared message's (NULL: not
+        // shared, or not yet handed to the team).
+        for table in ["chat_sessions", "chat_messages"] {
+            let has_share = db
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = 'share'"
+                ))?
+                .exists([])?;
+            if !has_share {
+                db.execute(&format!("ALTER TABLE {table} ADD COLUMN share TEXT"), [])?;
+            }
+        }
         Ok(Store { db })
     }
 

@@ -260,6 +260,12 @@ impl ChatPane {
 
     pub(super) fn on_chat(&mut self, ev: ChatEvent, cx: &mut Cx) -> Outcome {
         match ev {
+            ChatEvent::Updated(s) => {
+                if self.session.as_ref().map(|x| x.id) != Some(s.id) {
+                    return Outcome::Consumed;
+                }
+                self.session = Some(s);
+            }
             ChatEvent::Session(s) => {
                 self.session = Some(s);
                 self.wanted = None;

@@ -426,6 +426,42 @@ mod tests {
     }
 
     #[test]
+    fn a_teammates_message_shows_in_the_session_it_belongs_to_and_no_other() {
+        let mut p = pane_with(vec![msg(1, "user", "q"), msg(2, "assistant", "a")]);
+        typed(&mut p, "half typed");
+        token(&mut p, "streaming");
+        let other = ChatSession {
+            id: 9,
+            name: "other".into(),
+            system: String::new(),
+            messages: vec![msg(5, "user", "not here")],
+        };
+        p.on_engine(
+            EngineEvent::Chat(ChatEvent::Updated(other)),
+            &mut Cx::default(),
+        );
+        assert!(!screen(&mut p, 80, 24).contains("not here"));
+        let mine = ChatSession {
+            id: 1,
+            name: "field notes".into(),
+            system: "Be brief.".into(),
+            messages: vec![
+                msg(1, "user", "q"),
+                msg(2, "assistant", "a"),
+                msg(3, "user", "from the tent: channel 9"),
+            ],
+        };
+        let mut cx = Cx::default();
+        p.on_engine(EngineEvent::Chat(ChatEvent::Updated(mine)), &mut cx);
+        assert!(cx.dirty);
+        let shown = screen(&mut p, 80, 24);
+        assert!(shown.contains("from the tent: channel 9"), "{shown}");
+        // What was being typed and written is left alone.
+        assert_eq!(p.input_text(), "half typed");
+        assert!(p.is_streaming() && shown.contains("streaming"), "{shown}");
+    }
+
+    #[test]
     fn enter_sends_the_conversation_and_tokens_stream_in() {
         let mut p = pane_with(vec![msg(1, "user", "hi"), msg(2, "assistant", "hello")]);
         typed(&mut p, "list files");

@@ -3,7 +3,7 @@ The mesh: the team's records shared device to device without a server. Pure logi
 network: the clock changes are stamped with (`hlc`), device IDs as people read them (`id`),
 signed changes (`op`) and their bytes (`wire`), a device's copy of the records and how it
 merges and syncs (`replica`), pairing by a short code (`pair`) over TCP (`pairnet`), and work items as records
-(`items`). The `mesh` worker carries these over libp2p; the server turns the queue's and the
+(`items`), and shared chats, workflows and team vault entries as records (`shared`). The `mesh` worker carries these over libp2p; the server turns the queue's and the
 chat's rows into changes and back.
 */
 
@@ -16,6 +16,7 @@ pub mod pair;
 pub mod pairnet;
 pub mod rekey;
 pub mod replica;
+pub mod shared;
 #[cfg(test)]
 mod tests;
 pub mod wire;

@@ -109,6 +109,11 @@ pub struct Entry {
     /// Seconds since the epoch of the last change (inside the ciphertext, like everything).
     #[serde(default)]
     pub updated: u64,
+    /// The team's id of an entry in the team folder (the mesh names its record so); empty for
+    /// the others. (Always written: entries also travel in a binary frame, where a field left
+    /// out would misread.)
+    #[serde(default)]
+    pub team_id: String,
 }
 
 impl Drop for Entry {

@@ -32,6 +32,9 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// For steps without an `on_error` of their own.
     pub on_error: Option<OnError>,
+    /// Shared with the team through the mesh (`shared = true`).
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,9 +167,8 @@ struct RawWorkflow {
     description: String,
     concurrency: Option<Spanned<i64>>,
     on_error: Option<Spanned<String>>,
-    /// Reserved for the mesh (shared workflows); accepted and ignored here.
+    /// Shared with the team through the mesh.
     #[serde(default)]
-    #[allow(dead_code)]
     shared: bool,
     trigger: Option<Spanned<RawTrigger>>,
     #[serde(default)]
@@ -738,6 +740,7 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Workflow, Vec<DefErro
         triggers,
         steps,
         on_error: wf_on_error,
+        shared: raw.shared,
     })
 }
 

@@ -99,6 +99,7 @@ impl Server {
                     None => {}
                 }
                 self.chat_to(&name, pane, ChatEvent::Add(msg));
+                self.mesh_chat_changed(session);
             }
             LlmEvent::Done(stats) => {
                 let Some(j) = self.chat.jobs.remove(&job) else {
@@ -155,6 +156,7 @@ impl Server {
                         self.chat_to(&name, pane, ChatEvent::Failed { partial, error });
                     }
                 }
+                self.mesh_chat_changed(session);
             }
             Purpose::AskData => match r {
                 Ok(_) => {

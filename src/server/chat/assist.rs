@@ -233,6 +233,8 @@ impl Server {
             }
             Confirmed::RunSql { editor, sql } => self.run_sql(name, editor, sql, None),
             Confirmed::DeleteChat { pane, id } => {
+                // A shared chat is deleted for the team too (its messages stay in mesh.db).
+                self.mesh_chat_deleting(id);
                 if let Some(st) = &self.store {
                     if let Err(e) = st.delete_chat(id) {
                         self.show(name, "Not deleted", &format!("state.db: {e:#}"));

@@ -409,6 +409,7 @@ impl Server {
                         self.show(name, "Not renamed", &format!("state.db: {e:#}"));
                     }
                 }
+                self.mesh_chat_changed(session);
             }
             ChatRequest::SetSystem { session, text: t } => {
                 if let Some(st) = &self.store {
@@ -416,6 +417,7 @@ impl Server {
                         self.show(name, "System prompt not set", &format!("state.db: {e:#}"));
                     }
                 }
+                self.mesh_chat_changed(session);
             }
             ChatRequest::Delete { session: id } => {
                 let title = self
@@ -503,9 +505,11 @@ impl Server {
             error: format!("{what} (state.db: {e:#}); nothing was sent to the model"),
         };
         let mut stop = None;
+        let mut dropped = None;
         if replace_last {
-            if let Err(e) = store.drop_last_answer(session) {
-                stop = Some(refuse("the last answer could not be set aside", e));
+            match store.drop_last_answer(session) {
+                Ok(share) => dropped = share,
+                Err(e) => stop = Some(refuse("the last answer could not be set aside", e)),
             }
         } else {
             if retrieval {
@@ -540,6 +544,9 @@ impl Server {
         for ev in told {
             self.chat_to(name, pane, ev);
         }
+        // What the team shares of this chat: the question, or the answer set aside.
+        self.mesh_chat_dropped(dropped);
+        self.mesh_chat_changed(session);
         if let Some(ev) = stop {
             self.chat_to(name, pane, ev);
             return;

@@ -147,6 +147,7 @@ impl Server {
         }
         self.wf.defs = defs;
         self.wf.errors = errors;
+        self.mesh_workflows_changed();
         if changed_errors && !self.wf.errors.is_empty() {
             let text = format!(
                 "These workflow files have mistakes; the other workflows run.\n\n{}\n\n`fieldkit doctor` lists them too.",

@@ -29,6 +29,8 @@ use ed25519_dalek::SigningKey;
 use fieldkit_messages::mesh::{DeviceKey, Kind, MeshIn, MeshOut, Op, Value};
 use services::ServiceSpec;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod shared;
 use std::sync::{Arc, Mutex};
 
 pub(super) const SERVICE: ServiceSpec = ServiceSpec {
@@ -116,6 +118,13 @@ pub(super) struct Mesh {
     /// from whom since.
     last_flush: Option<Instant>,
     took: BTreeMap<DeviceKey, usize>,
+    /// Shared chat sessions, team vault entries and workflows peers changed, for the flush.
+    touched_chats: BTreeSet<String>,
+    touched_secrets: BTreeSet<String>,
+    touched_workflows: BTreeSet<String>,
+    /// The team ids of the vault's team folder as last seen here (a deletion is one of these
+    /// gone).
+    vault_ids: std::collections::HashSet<String>,
 }
 
 /// Items from peers are written to the queue at most this often while changes stream in (a
@@ -267,6 +276,10 @@ impl Server {
                 if let Err(e) = self.mesh_start() {
                     tracing::warn!("mesh: {e}");
                 }
+                // What changed here while the server was down: a workflow file edited, a
+                // `fieldkit chat` in a shared session.
+                self.mesh_workflows_changed();
+                self.mesh_chats_catch_up();
             }
             Ok(()) => {}
             Err(e) => {
@@ -474,6 +487,16 @@ impl Server {
                         self.mesh.touched.insert(item.to_string());
                     }
                 }
+                Kind::Chat => {
+                    let sid = crate::engine::mesh::shared::chat_of(&op.record);
+                    self.mesh.touched_chats.insert(sid.to_string());
+                }
+                Kind::Secret => {
+                    self.mesh.touched_secrets.insert(op.record.clone());
+                }
+                Kind::Workflow => {
+                    self.mesh.touched_workflows.insert(op.record.clone());
+                }
                 Kind::Device if op.record == rekey::RECORD && op.set(&hex(&me)).is_some() => {
                     rekeyed = true;
                 }
@@ -536,7 +559,12 @@ impl Server {
 
     /// How long until items from peers are due to be written to the queue (`None`: none wait).
     pub(super) fn mesh_next(&self) -> Option<Duration> {
-        if self.mesh.touched.is_empty() && self.mesh.took.is_empty() {
+        if self.mesh.touched.is_empty()
+            && self.mesh.took.is_empty()
+            && self.mesh.touched_chats.is_empty()
+            && self.mesh.touched_secrets.is_empty()
+            && self.mesh.touched_workflows.is_empty()
+        {
             return None;
         }
         Some(match self.mesh.last_flush {
@@ -556,6 +584,20 @@ impl Server {
             self.mesh_log(line);
         }
         self.mesh_broadcast();
+        for sid in std::mem::take(&mut self.mesh.touched_chats) {
+            self.mesh_chat_apply(&sid);
+        }
+        // Into the vault if it is unlocked; else they wait in mesh.db, and the unlock takes
+        // every one.
+        self.mesh_vault_apply();
+        self.mesh.touched_secrets.clear();
+        for name in std::mem::take(&mut self.mesh.touched_workflows) {
+            let line = format!(
+                "the team changed workflow {name}: it runs here once approved (fieldkit mesh \
+                 approve {name})"
+            );
+            self.mesh_log(line);
+        }
         if self.mesh.touched.is_empty() {
             return;
         }
@@ -667,6 +709,10 @@ impl Server {
             Ok(()) => self.mesh_log(format!("shared the queue's {n} items with the team")),
             Err(e) => self.mesh.last_error = Some(e),
         }
+        // And what was marked shared before there was a team to share it with.
+        self.mesh_workflows_changed();
+        self.mesh_vault_changed();
+        self.mesh_chats_catch_up();
     }
 
     /// The status row's detail: peers online, how far behind they are, the last error.
@@ -992,6 +1038,19 @@ impl Server {
             MeshCommand::Joined { welcome, via } => self.mesh_joined(welcome, via),
             MeshCommand::Restore { item, field } => self.mesh_restore(&item, &field),
             MeshCommand::Leave => self.mesh_leave(),
+            MeshCommand::ShareChat { chat } => self.mesh_share_chat(&chat),
+            MeshCommand::Shared => self.mesh_shared(),
+            MeshCommand::Approve { name } => self.mesh_approve(&name),
+            MeshCommand::ChatChanged { session } => {
+                let id = self
+                    .store
+                    .as_ref()
+                    .and_then(|st| st.find_chat(&session).ok().flatten());
+                if let Some(id) = id {
+                    self.mesh_chat_changed(id);
+                }
+                Ok(String::new())
+            }
             MeshCommand::Revoke { device } => self.mesh_revoke(&device),
         }
     }
@@ -1012,6 +1071,16 @@ impl Server {
         self.mesh.online.clear();
         self.mesh.behind.clear();
         self.mesh.also_allowed.clear();
+        self.mesh.touched_chats.clear();
+        self.mesh.touched_secrets.clear();
+        self.mesh.touched_workflows.clear();
+        self.mesh.vault_ids.clear();
+        // Chats shared with the team left are not shared with the next one unless asked.
+        if let Some(st) = &self.store {
+            if let Err(e) = st.unshare_chats() {
+                tracing::warn!("mesh: shared chats not unmarked: {e:#}");
+            }
+        }
         if let Ok(mut v) = self.mesh.invites.lock() {
             v.clear();
         }
@@ -1033,40 +1102,64 @@ impl Server {
     fn mesh_restore(&mut self, item: &str, field: &str) -> Result<String, String> {
         self.mesh_load()?;
         let r = self.mesh.replica.as_ref().ok_or("the mesh is not loaded")?;
-        let ids: Vec<String> = r
-            .records(Kind::Item)
-            .into_iter()
-            .filter(|i| i.starts_with(item))
+        // Items first; then workflows, team vault entries and chats (as `mesh conflicts` names
+        // them), those with a lost edit of `field` if the start of an id fits several.
+        let mut ids: Vec<(Kind, String)> = CONFLICT_KINDS
+            .iter()
+            .flat_map(|k| r.records(*k).into_iter().map(move |id| (*k, id)))
+            .filter(|(_, i)| i.starts_with(item))
             .collect();
-        let id = match ids.as_slice() {
-            [id] => id.clone(),
-            [] => return Err(format!("no item of the team has an id starting {item:?}")),
+        if ids.len() > 1 {
+            ids.retain(|(k, i)| r.conflicts(*k, i).iter().any(|c| c.field == field));
+        }
+        let (kind, id) = match ids.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(format!(
+                    "no record of the team has an id starting {item:?} (fieldkit mesh conflicts)"
+                ))
+            }
             _ => {
                 return Err(format!(
-                    "{item:?} starts {} items' ids: give more of it",
+                    "{item:?} starts {} records' ids: give more of it",
                     ids.len()
                 ))
             }
         };
         let Some(c) = r
-            .conflicts(Kind::Item, &id)
+            .conflicts(kind, &id)
             .into_iter()
             .filter(|c| c.field == field)
             .max_by_key(|c| c.stamp)
         else {
             return Err(format!(
-                "no edit of {field} lost a conflict in item {id} (fieldkit mesh conflicts)"
+                "no edit of {field} lost a conflict in {} {id} (fieldkit mesh conflicts)",
+                kind.name()
             ));
         };
         let (value, won) = (show_value(&c.value), show_value(&c.winner));
         self.mesh_write(vec![items::Change {
-            kind: Kind::Item,
+            kind,
             record: id.clone(),
             field: field.to_string(),
             value: c.value,
         }])?;
-        // Written to the queue from the records, as a peer's change would be.
-        self.mesh.touched.insert(id.clone());
+        // Written out from the records, as a peer's change would be.
+        match kind {
+            Kind::Item => {
+                self.mesh.touched.insert(id.clone());
+            }
+            Kind::Secret => {
+                self.mesh.touched_secrets.insert(id.clone());
+            }
+            Kind::Chat => {
+                let sid = crate::engine::mesh::shared::chat_of(&id).to_string();
+                self.mesh.touched_chats.insert(sid);
+            }
+            _ => {
+                self.mesh.touched_workflows.insert(id.clone());
+            }
+        }
         self.mesh_log(format!("{field} of {id} restored to {value:?}"));
         self.mesh_broadcast();
         Ok(format!(
@@ -1318,13 +1411,32 @@ impl Server {
             return vec![];
         };
         let mut out = Vec::new();
-        for id in r.records(Kind::Item) {
-            for c in r.conflicts(Kind::Item, &id) {
-                let title = match r.value(Kind::Item, &id, "title") {
+        for (kind, id) in CONFLICT_KINDS
+            .iter()
+            .flat_map(|k| r.records(*k).into_iter().map(move |id| (*k, id)))
+        {
+            for c in r.conflicts(kind, &id) {
+                let text = |f: &str| match r.value(kind, &id, f) {
                     Some(Value::Text(t)) => t.clone(),
                     _ => String::new(),
                 };
+                let title = match kind {
+                    Kind::Item => text("title"),
+                    Kind::Workflow => format!("workflow {id}"),
+                    Kind::Chat => format!("chat {}", text("name")),
+                    // Its title is inside the sealed entry; the vault has it when unlocked.
+                    _ => match self
+                        .vault
+                        .unlocked
+                        .as_ref()
+                        .and_then(|u| u.entries.entries.iter().find(|e| e.team_id == id))
+                    {
+                        Some(e) => format!("team vault: {}", e.path()),
+                        None => "team vault entry (unlock the vault to see which)".into(),
+                    },
+                };
                 out.push(MeshConflict {
+                    kind: kind.name(),
                     item: id.clone(),
                     title,
                     field: c.field.clone(),
@@ -1453,8 +1565,14 @@ struct MeshDevice {
     addr: String,
 }
 
+/// The records whose lost edits `mesh conflicts` lists and `mesh restore` puts back.
+const CONFLICT_KINDS: [Kind; 4] = [Kind::Item, Kind::Workflow, Kind::Secret, Kind::Chat];
+
 #[derive(serde::Serialize)]
 struct MeshConflict {
+    /// What the record is: item, workflow, secret, chat.
+    kind: &'static str,
+    /// The record's id (an item's id for items).
     item: String,
     title: String,
     field: String,
