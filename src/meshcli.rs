@@ -33,10 +33,12 @@ pub enum MeshCmd {
         #[arg(long)]
         minutes: Option<u64>,
     },
-    /// Join the team of the device that showed CODE, at its pairing address.
+    /// Join the team of the device that showed CODE: at its pairing address, or found on the
+    /// LAN when none is given.
     Join {
         code: String,
-        /// IP:PORT of the inviting device's pairing port (as `mesh invite` shows it).
+        /// IP:PORT of the inviting device's pairing port (as `mesh invite` shows it); without
+        /// it, the devices on this network with an open invite are asked.
         #[arg(long)]
         addr: Option<String>,
     },
@@ -108,11 +110,9 @@ pub fn run(dirs: &Dirs, cmd: MeshCmd) -> Result<i32> {
         }
         MeshCmd::Join { code, addr } => {
             let code = pair::parse_code(&code).map_err(|e| anyhow!(e))?;
-            let Some(addr) = addr else {
-                bail!(
-                    "give the inviting device's pairing address: fieldkit mesh join CODE --addr \
-                     IP:PORT (its `mesh invite` shows it)"
-                );
+            let candidates = match addr {
+                Some(a) => vec![a],
+                None => look_on_the_lan(dirs)?,
             };
             let me: serde_json::Value = serde_json::from_str(&ask(dirs, MeshCommand::Id)?)?;
             let key = id::parse_device_id(me["id"].as_str().unwrap_or(""))
@@ -124,19 +124,30 @@ pub fn run(dirs: &Dirs, cmd: MeshCmd) -> Result<i32> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let welcome = rt.block_on(async {
-                let mut s = tokio::time::timeout(
-                    std::time::Duration::from_secs(10),
-                    tokio::net::TcpStream::connect(&addr),
-                )
-                .await
-                .map_err(|_| anyhow!("{addr} did not answer within 10 s"))?
-                .with_context(|| format!("cannot reach {addr}"))?;
-                pairnet::join(&mut s, &code, &info)
+            // Each device that answered, in turn: one whose invite has another code says so
+            // without spending anything, and the next is tried.
+            let mut last = None;
+            for addr in candidates {
+                let got = rt.block_on(async {
+                    let mut s = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        tokio::net::TcpStream::connect(&addr),
+                    )
                     .await
-                    .map_err(|e| anyhow!("{e}"))
-            })?;
-            print!("{}", ask(dirs, MeshCommand::Joined { welcome, via: addr })?);
+                    .map_err(|_| anyhow!("{addr} did not answer within 10 s"))?
+                    .with_context(|| format!("cannot reach {addr}"))?;
+                    anyhow::Ok(pairnet::join(&mut s, &code, &info).await)
+                })?;
+                match got {
+                    Ok(welcome) => {
+                        print!("{}", ask(dirs, MeshCommand::Joined { welcome, via: addr })?);
+                        return Ok(0);
+                    }
+                    Err(e @ pair::PairError::NoInvite) => last = Some(e.to_string()),
+                    Err(e) => bail!("{e}"),
+                }
+            }
+            bail!("{}", last.unwrap_or_else(|| "no device to join".into()));
         }
         MeshCmd::Ls { json } => {
             let out = ask(dirs, MeshCommand::List)?;
@@ -243,4 +254,28 @@ fn shared_text(v: &serde_json::Value) -> String {
         out.push_str(", sealed until this vault is unlocked\n");
     }
     out
+}
+
+/// The pairing addresses of the devices on the LAN with an invite open (asked on the pairing
+/// port's number, `[mesh] pair_listen`); an error that says to give `--addr` when none answers.
+fn look_on_the_lan(dirs: &Dirs) -> Result<Vec<String>> {
+    let cfg = crate::config::load(dirs).config.mesh;
+    let port: u16 = cfg
+        .pair_listen
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or(4702);
+    eprintln!("looking on this network for a device with an open invite (UDP port {port})…");
+    let found = pairnet::discover(port, std::time::Duration::from_secs(3)).with_context(|| {
+        format!("cannot ask the network on UDP port {port}: give --addr IP:PORT")
+    })?;
+    if found.is_empty() {
+        bail!(
+            "no device with an open invite answered on this network (UDP port {port}; a router \
+             may not pass broadcasts): give its pairing address, fieldkit mesh join CODE --addr \
+             IP:PORT (its `mesh invite` shows it)"
+        );
+    }
+    Ok(found.into_iter().map(|a| a.to_string()).collect())
 }

@@ -736,3 +736,52 @@ fn chats_workflows_and_the_team_vault_are_shared() {
         "B's approved copy changed without approval"
     );
 }
+
+#[test]
+fn joining_without_an_address_finds_the_inviting_device_on_the_lan() {
+    // A pairing port both devices agree on, as the default 4702 is on a real LAN (a free one
+    // here, so tests running at once do not meet).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let a = node("base-camp");
+    let b = node("tent-2");
+    for fk in [&a, &b] {
+        let cfg = fk.config_dir().join("config.toml");
+        let text = std::fs::read_to_string(&cfg).expect("config");
+        let text = text.replace(
+            "pair_listen = \"127.0.0.1:0\"",
+            &format!("pair_listen = \"127.0.0.1:{port}\""),
+        );
+        std::fs::write(&cfg, text).expect("config");
+    }
+    // No invite open: nobody answers, and the message says what to do.
+    let out = b.run(&["mesh", "join", "K7ABC-DEFGH"]);
+    assert!(!out.status.success());
+    assert!(
+        err_of(&out).contains("no device with an open invite answered")
+            && err_of(&out).contains("--addr"),
+        "{}",
+        err_of(&out)
+    );
+    let (code, addr) = invite(&a, "member");
+    assert!(addr.ends_with(&format!(":{port}")), "{addr}");
+    // A code of another invite: the device says so, and its own invite is not spent.
+    let other = if code.starts_with('A') {
+        "BAAAA-AAAAA"
+    } else {
+        "AAAAA-AAAAA"
+    };
+    let out = b.run(&["mesh", "join", other]);
+    assert!(!out.status.success());
+    assert!(
+        err_of(&out).contains("no open invite has that code"),
+        "{}",
+        err_of(&out)
+    );
+    let out = b.ok(&["mesh", "join", &code]);
+    assert!(out.contains("as a member"), "{out}");
+    wait_online(&a, &b);
+    wait_online(&b, &a);
+}

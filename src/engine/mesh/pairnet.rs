@@ -3,7 +3,9 @@ Pairing over a TCP connection: the `pair` protocol's messages in frames (a littl
 length, at most `MAX_PAIR_FRAME`, then `wire`'s bincode). Pairing cannot ride the mesh's own
 connections: those are wrapped in the team key, which the joiner gets only by pairing. So the
 inviting device listens on a port of its own while it has open invites, and a joiner connects
-there (`fieldkit mesh join CODE --addr HOST:PORT`).
+there (`fieldkit mesh join CODE --addr HOST:PORT`). A joiner without the address asks the LAN:
+a datagram on the same port number (UDP, broadcast), which the inviting device answers with its
+pairing port while an invite is open (`discover`), and which nothing else answers.
 
 Each step waits at most `STEP_TIMEOUT`; a peer that stalls, sends garbage, or goes away
 mid-exchange ends that attempt with a sentence, and the invite it named stays spent.
@@ -20,6 +22,97 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const MAX_PAIR_FRAME: u32 = 16 * 1024;
 /// How long one step of the exchange may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a joiner without an address broadcasts on the pairing port (UDP) to find the device
+/// with an open invite; padded to `PROBE_LEN`, so an answer is never larger than the question
+/// (the port cannot be used to amplify a flood).
+const PROBE_MAGIC: &[u8] = b"fieldkit-pair-1?";
+pub const PROBE_LEN: usize = 64;
+const ANSWER_MAGIC: &str = "fieldkit-pair-1 ";
+
+pub fn probe() -> [u8; PROBE_LEN] {
+    let mut p = [0u8; PROBE_LEN];
+    p[..PROBE_MAGIC.len()].copy_from_slice(PROBE_MAGIC);
+    p
+}
+
+pub fn is_probe(b: &[u8]) -> bool {
+    b.len() == PROBE_LEN && b.starts_with(PROBE_MAGIC)
+}
+
+/// The answer of a device whose pairing port (TCP) is `port`.
+pub fn probe_answer(port: u16) -> Vec<u8> {
+    format!("{ANSWER_MAGIC}{port}").into_bytes()
+}
+
+fn parse_answer(b: &[u8]) -> Option<u16> {
+    std::str::from_utf8(b)
+        .ok()?
+        .strip_prefix(ANSWER_MAGIC)?
+        .parse()
+        .ok()
+}
+
+/// Asks the LAN (by broadcast, and this machine) on UDP `port` which devices have an invite
+/// open: their pairing addresses, in the order they answered. Waits up to `wait` for a first
+/// answer, then a moment for others.
+pub fn discover(port: u16, wait: Duration) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    use std::net::{SocketAddr, UdpSocket};
+    let sock = UdpSocket::bind("0.0.0.0:0")?;
+    sock.set_broadcast(true)?;
+    let p = probe();
+    let mut sent = None;
+    // Twice: a datagram may be lost, and an answer twice is one address.
+    for _ in 0..2 {
+        for dest in [
+            SocketAddr::from(([255, 255, 255, 255], port)),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        ] {
+            match sock.send_to(&p, dest) {
+                Ok(_) => sent = Some(Ok(())),
+                Err(e) => {
+                    sent.get_or_insert(Err(e));
+                }
+            }
+        }
+    }
+    if let Some(Err(e)) = sent {
+        return Err(e);
+    }
+    let start = std::time::Instant::now();
+    let mut end = start + wait;
+    let mut found: Vec<SocketAddr> = Vec::new();
+    let mut buf = [0u8; PROBE_LEN];
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(found);
+        }
+        sock.set_read_timeout(Some(left))?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                if let Some(port) = parse_answer(&buf[..n]) {
+                    let a = SocketAddr::new(from.ip(), port);
+                    if found.is_empty() {
+                        end = end.min(std::time::Instant::now() + Duration::from_millis(300));
+                    }
+                    if !found.contains(&a) {
+                        found.push(a);
+                    }
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(found)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// One message of the pairing exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

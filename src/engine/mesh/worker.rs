@@ -51,6 +51,8 @@ struct Worker {
     bound: Option<libp2p::Multiaddr>,
     rekey: Option<Zeroizing<[u8; 32]>>,
     pair_listener: Option<TcpListener>,
+    /// Answers joiners looking for an open invite on the LAN, while the pairing port is open.
+    pair_answerer: Option<Answerer>,
     pair_conns: HashMap<u64, UnboundedSender<Vec<u8>>>,
     next_conn: u64,
     /// Pairing connections' tasks say they ended here.
@@ -125,6 +127,7 @@ async fn serve() -> anyhow::Result<()> {
         bound: None,
         rekey: None,
         pair_listener: None,
+        pair_answerer: None,
         pair_conns: HashMap::new(),
         next_conn: 0,
         pair_ended: ended_tx,
@@ -166,6 +169,58 @@ async fn serve() -> anyhow::Result<()> {
     drop(w);
     let _ = writer.join();
     Ok(())
+}
+
+/// The task answering probes on the pairing port's number (UDP); stopped when dropped.
+struct Answerer(tokio::task::JoinHandle<()>);
+
+impl Drop for Answerer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Answers `pairnet::discover` at `at` (the pairing port's address), at most 20 answers a
+/// second; `None` (said in the log) where the port number is taken for UDP.
+fn answerer(at: std::net::SocketAddr) -> Option<Answerer> {
+    let sock = match std::net::UdpSocket::bind(at)
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .and_then(tokio::net::UdpSocket::from_std)
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("mesh: joiners cannot find this device on the LAN ({at}/udp: {e}); they give --addr");
+            return None;
+        }
+    };
+    let answer = super::pairnet::probe_answer(at.port());
+    Some(Answerer(tokio::spawn(async move {
+        let mut buf = [0u8; super::pairnet::PROBE_LEN + 1];
+        let mut window = tokio::time::Instant::now();
+        let mut sent = 0u32;
+        loop {
+            let (n, from) = match sock.recv_from(&mut buf).await {
+                Ok(x) => x,
+                // (An ICMP error for an earlier answer, say: never a reason to spin.)
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            if !super::pairnet::is_probe(&buf[..n]) {
+                continue;
+            }
+            if window.elapsed() >= std::time::Duration::from_secs(1) {
+                window = tokio::time::Instant::now();
+                sent = 0;
+            }
+            sent += 1;
+            if sent > 20 {
+                continue;
+            }
+            let _ = sock.send_to(&answer, from).await;
+        }
+    })))
 }
 
 async fn next_node(node: &mut Option<Node>) -> Vec<NodeEvent> {
@@ -242,6 +297,9 @@ impl Worker {
                         .and_then(TcpListener::from_std)
                     {
                         Ok(l) => {
+                            if let Ok(a) = l.local_addr() {
+                                self.pair_answerer = answerer(a);
+                            }
                             let at = l.local_addr().map(|a| a.to_string()).unwrap_or(addr);
                             self.pair_listener = Some(l);
                             self.say(MeshOut::PairListening(Ok(at)));
@@ -255,7 +313,10 @@ impl Worker {
                 }
             }
             // The port closes; an exchange under way finishes on its connection.
-            MeshIn::Pairing(None) => self.pair_listener = None,
+            MeshIn::Pairing(None) => {
+                self.pair_listener = None;
+                self.pair_answerer = None;
+            }
             MeshIn::PairSend { conn, bytes } => {
                 if let Some(tx) = self.pair_conns.get(&conn) {
                     let _ = tx.send(bytes);

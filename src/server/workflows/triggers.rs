@@ -81,10 +81,20 @@ impl Server {
     pub(super) fn workflow_watch(&mut self) {
         // A folder may appear between looking for it and watching its parent (whose watch
         // then never hears of it): look again after watching, until the two agree.
+        let dir = self.workflows_dir();
+        let was_watched = self.wf.watched.contains(&dir);
         for _ in 0..4 {
             self.watch_once();
             if self.wf.watcher.is_none() || self.watch_wanted() == self.wf.watched {
-                return;
+                break;
+            }
+        }
+        // The folder itself is watched only from now: a file written into it between the
+        // last read and now was heard by no one, so it is read once more.
+        if !was_watched && self.wf.watched.contains(&dir) {
+            let (defs, errors) = load_dir(&dir);
+            if defs != self.wf.defs || errors != self.wf.errors {
+                self.workflow_apply(defs, errors, false);
             }
         }
     }
