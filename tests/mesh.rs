@@ -455,7 +455,7 @@ fn a_killed_worker_restarts_and_resumes_and_panic_stops_it() {
 /// (the code shows in the pane), pair another device with that code, see it online, and
 /// revoke it with `r` and a yes.
 #[test]
-fn the_mesh_pane_invites_shows_the_team_and_revokes() {
+fn the_mesh_pane_invites_joins_shows_the_team_and_revokes() {
     let a = node("base-camp");
     let b = node("tent-2");
     a.terminal("w", 120, 36);
@@ -493,8 +493,20 @@ fn the_mesh_pane_invites_shows_the_team_and_revokes() {
         .expect("the pairing address")
         .trim_end_matches(['┃', '│'])
         .to_string();
-    let out = b.ok(&["mesh", "join", &code, "--addr", &addr]);
-    assert!(out.contains("as a member"), "{out}");
+    // B joins from its own mesh pane: J, the code and the address, Enter.
+    b.terminal("v", 120, 36);
+    b.type_line("v", common::BIN);
+    b.wait_screen("v", "the workspace", |s| s.contains("C-b prefix"));
+    b.ok(&["action", "open", "mesh"]);
+    b.wait_screen("v", "B's mesh pane", |s| s.contains("This device"));
+    b.keys("v", &["J"]);
+    b.wait_screen("v", "the join prompt", |s| s.contains("join a team"));
+    b.type_line("v", &format!("{code} {addr}"));
+    b.wait_screen("v", "joined, in B's pane", |s| s.contains("as a member"));
+    b.wait_screen("v", "base-camp in B's pane", |s| {
+        s.lines()
+            .any(|l| l.contains("base-camp") && l.contains("admin"))
+    });
     a.wait_screen("w", "tent-2 online in the pane", |s| {
         s.lines()
             .any(|l| l.contains("tent-2") && l.contains("online"))

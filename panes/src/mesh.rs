@@ -79,6 +79,8 @@ pub enum MeshRequest {
     Revoke { id: String },
     /// Put back the value of an item's field that lost a conflict.
     Restore { item: String, field: String },
+    /// Join the team of the device that showed `code` (at `addr`, else found on the LAN).
+    Join { code: String, addr: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +108,8 @@ pub struct MeshPane {
     note: Option<String>,
     /// Asked, until y or anything else.
     confirm: Option<Confirm>,
+    /// The code (and address) being typed to join a team, after `J`.
+    joining: Option<String>,
 }
 
 impl MeshPane {
@@ -232,6 +236,14 @@ impl MeshPane {
     }
 }
 
+/// The line a join is typed on.
+fn join_prompt(text: &str) -> String {
+    format!(
+        "join a team: the code the other device shows, and its IP:PORT if it is not on this \
+         network (Enter; Esc cancels)\n> {text}_"
+    )
+}
+
 impl Pane for MeshPane {
     fn kind(&self) -> PaneKind {
         PaneKind::Mesh
@@ -261,6 +273,50 @@ impl Pane for MeshPane {
     fn on_input(&mut self, k: &KeyEvent, cx: &mut Cx) -> Outcome {
         if k.modifiers.contains(KeyModifiers::CONTROL) || k.modifiers.contains(KeyModifiers::ALT) {
             return Outcome::Ignored;
+        }
+        if let Some(text) = self.joining.as_mut() {
+            match k.code {
+                KeyCode::Char(c) => text.push(c),
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Esc => {
+                    self.joining = None;
+                    self.note = None;
+                    cx.dirty = true;
+                    return Outcome::Consumed;
+                }
+                KeyCode::Enter => {
+                    let text = self.joining.take().unwrap_or_default();
+                    let mut words = text.split_whitespace();
+                    match (words.next(), words.next(), words.next()) {
+                        (Some(code), addr, None) => {
+                            self.note = Some(match addr {
+                                Some(a) => format!("joining through {a}…"),
+                                None => "looking on this network for the inviting device…".into(),
+                            });
+                            Self::ask(
+                                cx,
+                                MeshRequest::Join {
+                                    code: code.to_string(),
+                                    addr: addr.map(str::to_string),
+                                },
+                            );
+                        }
+                        _ => {
+                            self.note = Some(
+                                "join: the code, then (if need be) one IP:PORT; try J again".into(),
+                            )
+                        }
+                    }
+                    cx.dirty = true;
+                    return Outcome::Consumed;
+                }
+                _ => return Outcome::Consumed,
+            }
+            self.note = Some(join_prompt(text));
+            cx.dirty = true;
+            return Outcome::Consumed;
         }
         if let Some(c) = self.confirm.take() {
             let yes = k.code == KeyCode::Char('y');
@@ -317,6 +373,10 @@ impl Pane for MeshPane {
                 };
                 self.note = Some(format!("making an invite for a {role}…"));
                 Self::ask(cx, MeshRequest::Invite { role: role.into() });
+            }
+            KeyCode::Char('J') => {
+                self.joining = Some(String::new());
+                self.note = Some(join_prompt(""));
             }
             KeyCode::Char('r') if !on_conflicts => {
                 match self.view.as_ref().and_then(|v| v.devices.get(self.sel)) {
@@ -402,7 +462,10 @@ impl Pane for MeshPane {
     }
 
     fn hints(&self, out: &mut Vec<Hint>) -> crate::Hints {
-        if self.confirm.is_some() {
+        if self.joining.is_some() {
+            out.push(Hint::new("Enter", "join"));
+            out.push(Hint::new("Esc", "cancel"));
+        } else if self.confirm.is_some() {
             out.push(Hint::new("y", "yes"));
             out.push(Hint::new("any", "no"));
         } else if self.on_conflicts {
@@ -412,6 +475,7 @@ impl Pane for MeshPane {
             out.push(Hint::new("i", "invite member"));
             out.push(Hint::new("g", "guest"));
             out.push(Hint::new("A", "admin"));
+            out.push(Hint::new("J", "join"));
             out.push(Hint::new("r", "revoke"));
             out.push(Hint::new("Tab", "conflicts"));
         }
@@ -531,6 +595,46 @@ mod tests {
         p.on_input(&key('n'), &mut cx);
         assert!(cx.effects.is_empty());
         assert_eq!(p.note.as_deref(), Some("not revoked"));
+    }
+
+    #[test]
+    fn j_shift_types_a_code_and_an_address_and_asks_to_join() {
+        let mut p = MeshPane::default();
+        p.on_engine(
+            EngineEvent::Mesh(Box::new(MeshEvent::View(Box::new(view())))),
+            &mut Cx::default(),
+        );
+        let key = |p: &mut MeshPane, c: KeyCode| {
+            let mut cx = Cx::default();
+            p.on_input(&KeyEvent::from(c), &mut cx);
+            cx
+        };
+        key(&mut p, KeyCode::Char('J'));
+        for c in "K7ABC-DEFGH 10.0.0.5:47022".chars() {
+            key(&mut p, KeyCode::Char(c));
+        }
+        // Backspace takes the last character back.
+        key(&mut p, KeyCode::Backspace);
+        let s = snapshot(&mut p, 80, 24);
+        assert!(s.contains("> K7ABC-DEFGH 10.0.0.5:4702_"), "{s}");
+        let cx = key(&mut p, KeyCode::Enter);
+        assert_eq!(
+            cx.effects,
+            vec![Effect::Engine(EngineRequest::Mesh(MeshRequest::Join {
+                code: "K7ABC-DEFGH".into(),
+                addr: Some("10.0.0.5:4702".into()),
+            }))]
+        );
+        // Three words: said, nothing asked; Esc leaves without asking.
+        key(&mut p, KeyCode::Char('J'));
+        for c in "a b c".chars() {
+            key(&mut p, KeyCode::Char(c));
+        }
+        assert!(key(&mut p, KeyCode::Enter).effects.is_empty());
+        key(&mut p, KeyCode::Char('J'));
+        key(&mut p, KeyCode::Char('x'));
+        assert!(key(&mut p, KeyCode::Esc).effects.is_empty());
+        assert!(!snapshot(&mut p, 80, 24).contains("join a team"));
     }
 
     #[test]

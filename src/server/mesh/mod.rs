@@ -79,11 +79,16 @@ pub enum MeshEv {
         peer: String,
         result: Result<(JoinerInfo, Role), String>,
     },
+    /// A join a pane asked for ended.
+    Joined {
+        waiter: Waiter,
+        result: Result<String, String>,
+    },
 }
 
 /// Who asked for an invite: a `fieldkit mesh invite`, or a mesh pane.
 #[derive(Debug, Clone)]
-pub(super) enum Waiter {
+pub enum Waiter {
     Client(ClientId),
     Pane(String, u64),
 }
@@ -209,6 +214,45 @@ impl Server {
                 let r = self.mesh_restore(&item, &field);
                 self.mesh_answer(Waiter::Pane(name.to_string(), pane), r);
             }
+            MeshRequest::Join { code, addr } => self.mesh_join_from_pane(name, pane, code, addr),
+        }
+    }
+
+    /// A pane's join runs as `fieldkit mesh join` does, in a process of its own, so the
+    /// exchange's connection is not the server's; its answer goes to the pane.
+    fn mesh_join_from_pane(&mut self, name: &str, pane: u64, code: String, addr: Option<String>) {
+        let w = Waiter::Pane(name.to_string(), pane);
+        if let Err(e) = pair::parse_code(&code) {
+            self.mesh_answer(w, Err(e.to_string()));
+            return;
+        }
+        let exe = std::env::current_exe().unwrap_or_else(|_| "fieldkit".into());
+        let events = self.events.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mesh-join".into())
+            .spawn(move || {
+                let mut cmd = std::process::Command::new(exe);
+                cmd.args(["mesh", "join", &code]);
+                if let Some(a) = &addr {
+                    cmd.args(["--addr", a]);
+                }
+                let result = match cmd.stdin(std::process::Stdio::null()).output() {
+                    Ok(o) if o.status.success() => {
+                        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+                    }
+                    Ok(o) => Err(String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .filter(|l| !l.starts_with("looking on this network"))
+                        .map(|l| l.trim_start_matches("fieldkit: "))
+                        .collect::<Vec<_>>()
+                        .join("\n")),
+                    Err(e) => Err(format!("cannot run fieldkit mesh join: {e}")),
+                };
+                let _ = events.send(Ev::Mesh(MeshEv::Joined { waiter: w, result }));
+            });
+        if let Err(e) = spawned {
+            let w = Waiter::Pane(name.to_string(), pane);
+            self.mesh_answer(w, Err(format!("cannot start the join: {e}")));
         }
     }
 
@@ -922,6 +966,7 @@ impl Server {
                 Err(why) => self.mesh_log(format!("pairing from {peer} failed: {why}")),
                 Ok((joiner, role)) => self.mesh_admit(joiner, role),
             },
+            MeshEv::Joined { waiter, result } => self.mesh_answer(waiter, result),
         }
         self.mesh_detail();
         self.mesh_broadcast();
