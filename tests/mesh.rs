@@ -562,6 +562,16 @@ fn vault_with(fk: &Fk, args: &[&str], input: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The team vault key in `fk`'s mesh.db, unless it moved into the vault (zeros).
+fn vault_key_in_mesh_db(fk: &Fk) -> Option<Vec<u8>> {
+    let db = rusqlite::Connection::open(fk.path().join("data/mesh.db")).expect("mesh.db");
+    let k: Vec<u8> = db
+        .query_row("SELECT vault_key FROM team", [], |r| r.get(0))
+        .expect("the team row");
+    assert_eq!(k.len(), 32);
+    k.iter().any(|b| *b != 0).then_some(k)
+}
+
 #[test]
 fn chats_workflows_and_the_team_vault_are_shared() {
     let a = node("base-camp");
@@ -618,6 +628,9 @@ fn chats_workflows_and_the_team_vault_are_shared() {
     // The team vault: an entry in the team folder on A reaches B sealed, waits while B's
     // vault is locked, and opens into it on unlock; an edit on B comes back; a delete goes.
     common::unlocked_vault(&a, "base camp pass");
+    // The team vault key left mesh.db for A's vault; B, with no vault yet, holds it in mesh.db.
+    assert!(vault_key_in_mesh_db(&a).is_none());
+    let b_key = vault_key_in_mesh_db(&b).expect("B's team vault key, before B has a vault");
     vault_with(
         &a,
         &[
@@ -658,6 +671,17 @@ fn chats_workflows_and_the_team_vault_are_shared() {
         &["vault", "unlock", "--passphrase-fd", "0"],
         "tent pass\n",
     );
+    assert!(
+        vault_key_in_mesh_db(&b).is_none(),
+        "B's key stayed in mesh.db"
+    );
+    assert!(
+        !std::fs::read(b.path().join("data/mesh.db"))
+            .expect("mesh.db")
+            .windows(32)
+            .any(|w| w == b_key.as_slice()),
+        "the key's bytes are still in B's mesh.db"
+    );
     assert_eq!(b.ok(&["vault", "get", "team/Radio net"]), "channel-7-key\n");
     assert_eq!(
         b.ok(&["vault", "get", "team/Radio net", "--field", "user"]),
@@ -684,6 +708,20 @@ fn chats_workflows_and_the_team_vault_are_shared() {
         .ok_or_else(|| v.to_string())
     });
     assert!(b.ok(&["vault", "ls"]).lines().all(|l| !l.contains("Radio")));
+    // The key lives in A's vault: while it is locked, A cannot invite.
+    a.ok(&["vault", "lock"]);
+    let out = a.run(&["mesh", "invite"]);
+    assert!(
+        !out.status.success() && err_of(&out).contains("unlock the vault"),
+        "{}",
+        err_of(&out)
+    );
+    vault_with(
+        &a,
+        &["vault", "unlock", "--passphrase-fd", "0"],
+        "base camp pass\n",
+    );
+    a.ok(&["mesh", "invite"]);
 
     // A shared workflow reaches B but does not run there until approved.
     let wf_dir = a.config_dir().join("workflows");

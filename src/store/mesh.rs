@@ -238,6 +238,18 @@ impl MeshStore {
         Ok(())
     }
 
+    /// The team vault key as mesh.db keeps it: all zeros once it lives in the vault.
+    pub fn set_vault_key(&self, key: &[u8; 32]) -> Result<()> {
+        self.db.execute(
+            "UPDATE team SET vault_key = ?1 WHERE id = 1",
+            params![key.as_slice()],
+        )?;
+        // The old value is not left in the write-ahead log either.
+        self.db
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// The team key changed (a device was revoked): connections are wrapped in this one now.
     pub fn rekey(&self, team_key: &[u8; 32]) -> Result<()> {
         self.db.execute(

@@ -318,6 +318,29 @@ pub fn now() -> u64 {
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entries {
     pub entries: Vec<Entry>,
+    /// The keys of the team vaults this device is in (the mesh's; one per team), kept here
+    /// so that the team's entries on this disk open only with this vault's passphrase.
+    #[serde(default)]
+    pub team_keys: Vec<TeamKey>,
+}
+
+/// A team vault key: the team (its founder's key, hex) and the key (hex).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamKey {
+    pub team: String,
+    pub key: String,
+}
+
+impl Drop for TeamKey {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
+impl std::fmt::Debug for TeamKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TeamKey({}, <redacted>)", self.team)
+    }
 }
 
 impl Entries {

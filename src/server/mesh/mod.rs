@@ -130,6 +130,9 @@ pub(super) struct Mesh {
     /// The team ids of the vault's team folder as last seen here (a deletion is one of these
     /// gone).
     vault_ids: std::collections::HashSet<String>,
+    /// The team vault key, held from an invite until no invite is open (it lives in the
+    /// vault, which may lock before the joiner comes).
+    invite_vault_key: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 /// Items from peers are written to the queue at most this often while changes stream in (a
@@ -299,6 +302,7 @@ impl Server {
         self.mesh.team = Some(team);
         self.mesh.replica = Some(replica);
         self.mesh.store = Some(store);
+        self.mesh_vault_take_key();
         Ok(())
     }
 
@@ -817,6 +821,17 @@ impl Server {
         if r.role_of(&r.me) != Some(Role::Admin) {
             return Err("only an admin of the team may invite (this device is not one)".into());
         }
+        // The joiner gets the team vault key, which lives in this device's vault.
+        match self.team_vault_key() {
+            Some(k) => self.mesh.invite_vault_key = Some(k),
+            None => {
+                return Err(
+                    "the team vault key is kept in this device's vault, and a joiner \
+                            needs it: unlock the vault first (fieldkit vault unlock)"
+                        .into(),
+                )
+            }
+        }
         let minutes = minutes.unwrap_or(self.config.mesh.invite_minutes);
         if !(1..=24 * 60).contains(&minutes) {
             return Err("an invite is good for 1 to 1440 minutes".into());
@@ -870,13 +885,26 @@ impl Server {
 
     /// A joiner reached the pairing port: the exchange runs in a task over the relayed bytes.
     fn mesh_pair_opened(&mut self, conn: u64, peer: String) {
-        let (Some(team), Some(r)) = (&self.mesh.team, &self.mesh.replica) else {
+        if self.mesh.team.is_none() || self.mesh.replica.is_none() {
             self.worker_send(WorkerKind::Mesh, &MeshIn::PairClose { conn });
+            return;
+        }
+        let Some(vault_key) = self
+            .team_vault_key()
+            .or_else(|| self.mesh.invite_vault_key.clone())
+        else {
+            self.mesh_log(format!(
+                "pairing from {peer} refused: the team vault key is locked in the vault"
+            ));
+            self.worker_send(WorkerKind::Mesh, &MeshIn::PairClose { conn });
+            return;
+        };
+        let (Some(team), Some(r)) = (&self.mesh.team, &self.mesh.replica) else {
             return;
         };
         let welcome = Welcome {
             team_key: *team.team_key,
-            vault_key: *team.vault_key,
+            vault_key: *vault_key,
             role: String::new(),
             founder: team.founder,
             inviter: r.me,
@@ -957,6 +985,7 @@ impl Server {
                     .unwrap_or(false);
                 if !open {
                     self.mesh.pairing = None;
+                    self.mesh.invite_vault_key = None;
                     // The port closes once the exchange under way ends (its connection is
                     // the worker's until then).
                     self.worker_send(WorkerKind::Mesh, &MeshIn::Pairing(None));
@@ -1263,6 +1292,7 @@ impl Server {
         } else {
             self.spawn_worker(WorkerKind::Mesh);
         }
+        self.mesh_vault_take_key();
         // A guest's changes are refused by the team: its queue stays its own.
         if role != Role::Guest {
             self.mesh_share_all();

@@ -408,6 +408,60 @@ impl Server {
 
     // ---- the team vault ----
 
+    /// The team vault key: in mesh.db until this device's vault takes it (a device without a
+    /// vault keeps it there), then only in the vault, while unlocked.
+    pub(super) fn team_vault_key(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+        let team = self.mesh.team.as_ref()?;
+        if team.vault_key.iter().any(|b| *b != 0) {
+            return Some(team.vault_key.clone());
+        }
+        let want = hex(&team.founder);
+        let u = self.vault.unlocked.as_ref()?;
+        let k = u.entries.team_keys.iter().find(|k| k.team == want)?;
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(k.key.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(out)
+    }
+
+    /// The team vault key moves from mesh.db into the unlocked vault, so the team's entries
+    /// on this disk open only with this vault's passphrase.
+    pub(super) fn mesh_vault_take_key(&mut self) {
+        let Some(team) = &self.mesh.team else { return };
+        if team.vault_key.iter().all(|b| *b == 0) || self.vault.unlocked.is_none() {
+            return;
+        }
+        let want = hex(&team.founder);
+        let key: String =
+            crate::alloc::secret(|| team.vault_key.iter().map(|b| format!("{b:02x}")).collect());
+        if let Some(u) = self.vault.unlocked.as_mut() {
+            u.entries.team_keys.retain(|k| k.team != want);
+            u.entries
+                .team_keys
+                .push(crate::engine::vault::entries::TeamKey { team: want, key });
+        }
+        let path = self.vault_path();
+        if let Err(e) = self.vault_write(&path) {
+            self.mesh.last_error = Some(format!("the team vault key stays in mesh.db: {e}"));
+            return;
+        }
+        let zero = [0u8; 32];
+        match self.mesh.store.as_ref().map(|s| s.set_vault_key(&zero)) {
+            Some(Ok(())) => {
+                if let Some(t) = &mut self.mesh.team {
+                    t.vault_key = zeroize::Zeroizing::new(zero);
+                }
+                self.mesh_log("the team vault key moved into this device's vault".into());
+            }
+            // Both hold it: the next unlock tries again.
+            Some(Err(e)) => {
+                tracing::warn!("mesh: the team vault key not cleared from mesh.db: {e:#}")
+            }
+            None => {}
+        }
+    }
+
     fn in_team_folder(&self, e: &Entry) -> bool {
         let f = self.config.mesh.vault_folder.trim_matches('/');
         !f.is_empty() && (e.folder == f || e.folder.starts_with(&format!("{f}/")))
@@ -415,6 +469,7 @@ impl Server {
 
     /// The vault was unlocked: every team entry the records hold goes into it.
     pub(in crate::server) fn mesh_vault_unlocked(&mut self) {
+        self.mesh_vault_take_key();
         if !self.mesh_sharing() {
             return;
         }
@@ -438,7 +493,7 @@ impl Server {
         if !self.mesh.touched_secrets.is_empty() {
             self.mesh_vault_apply();
         }
-        let Some(key) = self.mesh.team.as_ref().map(|t| t.vault_key.clone()) else {
+        let Some(key) = self.team_vault_key() else {
             return;
         };
         // Entries new to the team folder get a team id (written into the vault first, so the
@@ -531,7 +586,7 @@ impl Server {
             return;
         }
         let recs = std::mem::take(&mut self.mesh.touched_secrets);
-        let Some(key) = self.mesh.team.as_ref().map(|t| t.vault_key.clone()) else {
+        let Some(key) = self.team_vault_key() else {
             return;
         };
         let folder = self.config.mesh.vault_folder.trim_matches('/').to_string();
