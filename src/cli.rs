@@ -151,6 +151,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::meshcli::MeshCmd,
     },
+    /// Plugins (MCP servers): ls, call PLUGIN.TOOL ARGS, grant, revoke.
+    Plugin {
+        #[command(subcommand)]
+        cmd: crate::plugincli::PluginCmd,
+    },
     /// Print directories, terminal capabilities, socket state and the engines built in.
     Doctor,
     /// Print a completion script for SHELL: `fieldkit completions bash > ~/.local/share/bash-completion/completions/fieldkit`.
@@ -367,6 +372,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
         Some(Cmd::Queue { cmd }) => crate::queuecli::run(dirs, cmd),
         Some(Cmd::Workflow { cmd }) => crate::workflowcli::run(dirs, cmd),
         Some(Cmd::Mesh { cmd }) => crate::meshcli::run(dirs, cmd),
+        Some(Cmd::Plugin { cmd }) => crate::plugincli::run(dirs, cmd),
         Some(Cmd::Run { env, cmd }) => crate::vaultcli::run_with_secrets(dirs, &env, &cmd),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));

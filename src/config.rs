@@ -50,6 +50,9 @@ pub struct Config {
     pub queue: QueueConfig,
     /// The mesh: syncing with the team's other devices.
     pub mesh: MeshConfig,
+    /// MCP servers installed elsewhere, used as plugins: `[plugins.NAME]` tables with the keys
+    /// of a plugin's manifest (command, args, timeout, read_only, permissions).
+    pub plugins: std::collections::BTreeMap<String, toml::Table>,
     /// What panic does besides locking the vault and clearing every pane and scrollback:
     /// "clear" (that alone) or "wipe" (also deletes the chat history, SQL history and the
     /// retrieval index).
@@ -253,6 +256,7 @@ impl Default for Config {
             vault: VaultConfig::default(),
             queue: QueueConfig::default(),
             mesh: MeshConfig::default(),
+            plugins: Default::default(),
             panic: PanicMode::Clear,
         }
     }

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod logging;
 pub mod meshcli;
 pub mod paths;
+pub mod plugincli;
 pub mod protocol;
 pub mod queuecli;
 pub mod remote;

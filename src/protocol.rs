@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 
 pub const MAGIC: [u8; 4] = *b"FKIT";
 /// Bump on any change to `ClientMsg` or `ServerMsg`.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 pub const MAX_FRAME: u32 = wire::MAX_FRAME;
 
 /// How `Attach` finds its session.
@@ -91,6 +91,29 @@ pub enum Command {
     Workflow(WorkflowCommand),
     /// The mesh (`fieldkit mesh ...`).
     Mesh(MeshCommand),
+    /// Plugins (`fieldkit plugin ...`).
+    Plugin(PluginCommand),
+}
+
+/// What `fieldkit plugin` asks of the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PluginCommand {
+    /// The plugins, their state, tools and permissions, as JSON.
+    List,
+    /// Call tool `tool` (`PLUGIN.TOOL`) with `args` (a JSON object); answered when it is done.
+    Call {
+        tool: String,
+        args: String,
+    },
+    /// The user grants plugin `name` its permissions (`accept`: also what the kernel here
+    /// cannot enforce of them).
+    Grant {
+        name: String,
+        accept: bool,
+    },
+    Revoke {
+        name: String,
+    },
 }
 
 /// What `fieldkit mesh` asks of the server. `Id` and `List` answer JSON.

@@ -10,6 +10,7 @@ why and starts it again after a backoff. The server and every pane live on meanw
 pub mod data;
 pub mod llm;
 pub mod mesh;
+pub mod plugin;
 pub mod probe;
 pub mod pty;
 pub mod queue;

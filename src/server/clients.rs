@@ -59,6 +59,13 @@ impl Server {
                 command: Command::Mesh(MeshCommand::Invite { role, minutes }),
                 ..
             } => self.mesh_invite(mesh::Waiter::Client(id), role, minutes),
+            ClientMsg::Command {
+                command: Command::Plugin(crate::protocol::PluginCommand::Call { tool, args }),
+                ..
+            } => match serde_json::from_str::<serde_json::Value>(&args) {
+                Ok(a) => self.plugin_call(&tool, a, plugins::CallWaiter::Client(id)),
+                Err(e) => self.reply(id, Err(format!("the arguments are not JSON: {e}"))),
+            },
             ClientMsg::Command { session, command } => {
                 let r = self.command(session, command);
                 self.reply(id, r);

@@ -52,6 +52,7 @@ impl Server {
             Command::Queue(q) => self.queue_command(q),
             Command::Workflow(w) => self.workflow_command(w),
             Command::Mesh(m) => self.mesh_command(m),
+            Command::Plugin(p) => self.plugin_command(p),
             Command::Panic => {
                 let took = self.panic();
                 Ok(format!(

@@ -29,6 +29,7 @@ mod listen;
 pub mod memory;
 mod mesh;
 mod panic;
+mod plugins;
 pub mod popup;
 mod probe;
 mod queue;
@@ -122,6 +123,8 @@ pub enum Ev {
     },
     /// From the mesh's pairing tasks.
     Mesh(mesh::MeshEv),
+    /// From the plugins' hosts, and their calls' answers.
+    Plugin(plugins::PluginEv),
 }
 
 /// What a connection has queued but not yet written, shared between the loop and the
@@ -200,6 +203,7 @@ pub struct Server {
     data: data::Data,
     /// The mesh: the team, its changes, the worker's connections (`mesh`).
     mesh: mesh::Mesh,
+    plugins: plugins::Plugins,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
     chat: chat::ChatState,
     /// Panes that have been told they are open (`greet_new_panes`).
@@ -327,6 +331,7 @@ impl Server {
             editor: editor::EditorState::default(),
             data: data::Data::default(),
             mesh: mesh::Mesh::default(),
+            plugins: plugins::Plugins::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),
             bound: None,
@@ -541,6 +546,7 @@ impl Server {
             Ev::Workflow(ev) => self.workflow_event(ev),
             Ev::Editor { pane, ev } => self.editor_event(pane, ev),
             Ev::Mesh(ev) => self.mesh_event(ev),
+            Ev::Plugin(ev) => self.plugin_event(ev),
         }
     }
 

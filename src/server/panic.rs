@@ -52,6 +52,7 @@ impl Server {
         self.chat_forget();
         // The mesh worker stops: every listener and connection closes with it.
         self.mesh_stop();
+        self.plugins_stop_all();
         // 3. Every client: clipboard emptied, retained screens dropped, a blank frame now.
         let names: Vec<String> = self.sessions.keys().cloned().collect();
         for name in &names {

@@ -216,6 +216,7 @@ impl Server {
         rows.push(self.vault_row());
         rows.push(self.queue_row());
         rows.push(self.workflow_row());
+        rows.extend(self.plugin_rows());
         rows
     }
 

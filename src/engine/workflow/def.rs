@@ -110,6 +110,11 @@ pub enum StepKind {
         role: String,
         tags: Vec<String>,
     },
+    /// A plugin's tool (`PLUGIN.TOOL`), with arguments whose strings are templates.
+    Plugin {
+        tool: String,
+        args: serde_json::Value,
+    },
 }
 
 impl StepKind {
@@ -119,6 +124,7 @@ impl StepKind {
             StepKind::Shell { .. } => "shell",
             StepKind::Llm { .. } => "llm",
             StepKind::Human { .. } => "human",
+            StepKind::Plugin { .. } => "plugin",
         }
     }
 
@@ -128,6 +134,7 @@ impl StepKind {
             "sql" => &["rows", "columns", "table", "message"],
             "shell" => &["stdout", "stderr", "exit_code"],
             "llm" => &["text"],
+            "plugin" => &["text"],
             "human" => &["outcome", "item", "comment", "assignee"],
             _ => &[],
         }
@@ -243,7 +250,6 @@ struct RawStep {
     #[serde(default)]
     tags: Vec<String>,
     tool: Option<Spanned<String>>,
-    #[allow(dead_code)]
     args: Option<toml::Value>,
     retries: Option<Spanned<i64>>,
     backoff: Option<Spanned<String>>,
@@ -641,19 +647,50 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Workflow, Vec<DefErro
                 }
             }
             Some("plugin") => {
-                errors.push(err(
-                    r.kind.as_ref().map(|k| k.span().start).unwrap_or(at),
-                    format!(
-                        "step {name:?}: kind \"plugin\" is reserved for plugins, which this \
-                         build does not have yet"
-                    ),
-                ));
-                continue;
+                need(&r.tool, "tool (PLUGIN.TOOL)", &mut errors);
+                foreign(&["tool"], &mut errors);
+                let tool = text_of(&r.tool);
+                if !tool.is_empty()
+                    && tool
+                        .split_once('.')
+                        .is_none_or(|(p, t)| p.is_empty() || t.is_empty())
+                {
+                    errors.push(err(
+                        r.tool.as_ref().map(|t| t.span().start).unwrap_or(at),
+                        format!("tool {tool:?}: name it PLUGIN.TOOL"),
+                    ));
+                }
+                let args = match &r.args {
+                    None => serde_json::json!({}),
+                    Some(v @ toml::Value::Table(_)) => {
+                        serde_json::to_value(v).unwrap_or_else(|_| serde_json::json!({}))
+                    }
+                    Some(_) => {
+                        errors.push(err(
+                            at,
+                            format!(
+                                "step {name:?}: args is a table (args = {{ key = \"value\" }})"
+                            ),
+                        ));
+                        serde_json::json!({})
+                    }
+                };
+                // Every string in the arguments is a template.
+                let mut strings = Vec::new();
+                collect_strings(&args, &mut strings);
+                for t in strings {
+                    if let Err(e) = scope.check(&t) {
+                        errors.push(err(at, format!("args: {e}")));
+                    }
+                }
+                StepKind::Plugin { tool, args }
             }
             Some(other) => {
                 errors.push(err(
                     r.kind.as_ref().map(|k| k.span().start).unwrap_or(at),
-                    format!("step {name:?}: unknown kind {other:?}: sql, shell, llm or human"),
+                    format!(
+                        "step {name:?}: unknown kind {other:?}: sql, shell, llm, human or plugin"
+                    ),
                 ));
                 continue;
             }
@@ -742,6 +779,15 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Workflow, Vec<DefErro
         on_error: wf_on_error,
         shared: raw.shared,
     })
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
 }
 
 pub const DEFAULT_DEBOUNCE_MS: u64 = 250;

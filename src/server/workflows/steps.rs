@@ -38,13 +38,17 @@ pub enum Inflight {
         /// The answer, while its `ask` check is being judged.
         answer: Option<String>,
     },
+    /// A plugin's tool, called through the plugins service.
+    Plugin { deadline: Option<i64> },
 }
 
 impl Inflight {
     pub fn deadline(&self) -> Option<i64> {
         match self {
             Inflight::Shell { .. } => None,
-            Inflight::Sql { deadline, .. } | Inflight::Llm { deadline, .. } => *deadline,
+            Inflight::Sql { deadline, .. }
+            | Inflight::Llm { deadline, .. }
+            | Inflight::Plugin { deadline } => *deadline,
         }
     }
 }
@@ -267,7 +271,48 @@ impl Server {
                 }
             }
             StepKind::Human { .. } => self.human_start(id, i, &ctx),
+            StepKind::Plugin { tool, args } => {
+                let args = match render_json(args, &ctx) {
+                    Ok(a) => a,
+                    Err(e) => return fail(self, format!("the arguments' templates: {e}")),
+                };
+                self.wf.inflight.insert(key, Inflight::Plugin { deadline });
+                let tool = tool.clone();
+                self.plugin_call(
+                    &tool,
+                    args,
+                    super::super::plugins::CallWaiter::Workflow {
+                        run: id.to_string(),
+                        step: i,
+                        n,
+                    },
+                );
+            }
         }
+    }
+
+    /// A plugin step's answer.
+    pub(in crate::server) fn workflow_plugin_done(
+        &mut self,
+        id: &str,
+        i: usize,
+        n: u32,
+        r: Result<crate::engine::plugin::host::Answer, String>,
+    ) {
+        let key = (id.to_string(), i);
+        if !matches!(self.wf.inflight.get(&key), Some(Inflight::Plugin { .. })) {
+            // Timed out or cancelled before it answered.
+            return;
+        }
+        if self.wf.active.get(id).map(|r| r.steps[i].tries) != Some(n) {
+            return;
+        }
+        let out = match r {
+            Ok(a) if !a.is_error => Ok(serde_json::json!({ "text": a.text })),
+            Ok(a) => Err(format!("the tool failed: {}", a.text)),
+            Err(e) => Err(e),
+        };
+        self.end_try(id, i, n, out, String::new(), String::new());
     }
 
     /// A step's try has run past its timeout (sql, llm; shell steps time themselves).
@@ -310,6 +355,8 @@ impl Server {
                 self.free_lane(lane);
             }
             Inflight::Llm { job, .. } => self.workflow_llm_cancel(job),
+            // A call under way cannot be taken back; its answer, when it comes, is dropped.
+            Inflight::Plugin { .. } => {}
         }
     }
 
@@ -729,4 +776,26 @@ fn text_table(columns: &[String], rows: &[Vec<Option<String>>]) -> String {
         out.push(line(r.iter().map(cell).collect()));
     }
     out.join("\n")
+}
+
+/// `v` with each of its strings rendered as a template.
+fn render_json(
+    v: &serde_json::Value,
+    ctx: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::String(t) => Value::String(render(t, ctx, Escape::Text)?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| render_json(x, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| Ok((k.clone(), render_json(x, ctx)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
