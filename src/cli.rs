@@ -151,6 +151,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::meshcli::MeshCmd,
     },
+    /// fieldkit as an MCP server on stdio, for an agent in another terminal: SQL (read-only),
+    /// the queue, panes; what changes state asks the attached user first.
+    Mcp,
     /// Plugins (MCP servers): ls, call PLUGIN.TOOL ARGS, grant, revoke.
     Plugin {
         #[command(subcommand)]
@@ -373,6 +376,7 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
         Some(Cmd::Workflow { cmd }) => crate::workflowcli::run(dirs, cmd),
         Some(Cmd::Mesh { cmd }) => crate::meshcli::run(dirs, cmd),
         Some(Cmd::Plugin { cmd }) => crate::plugincli::run(dirs, cmd),
+        Some(Cmd::Mcp) => crate::mcpcli::run(dirs),
         Some(Cmd::Run { env, cmd }) => crate::vaultcli::run_with_secrets(dirs, &env, &cmd),
         Some(Cmd::Doctor) => {
             print!("{}", crate::doctor::report(dirs));

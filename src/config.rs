@@ -53,6 +53,8 @@ pub struct Config {
     /// MCP servers installed elsewhere, used as plugins: `[plugins.NAME]` tables with the keys
     /// of a plugin's manifest (command, args, timeout, read_only, permissions).
     pub plugins: std::collections::BTreeMap<String, toml::Table>,
+    /// `fieldkit mcp`, fieldkit as an MCP server.
+    pub mcp: McpConfig,
     /// What panic does besides locking the vault and clearing every pane and scrollback:
     /// "clear" (that alone) or "wipe" (also deletes the chat history, SQL history and the
     /// retrieval index).
@@ -133,6 +135,14 @@ impl MeshConfig {
             .take(64)
             .collect()
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Tools of `fieldkit mcp` that change state and may run without asking the attached user
+    /// (`queue_add`, `queue_done`, `send_keys`, `run_workflow`).
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -257,6 +267,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             mesh: MeshConfig::default(),
             plugins: Default::default(),
+            mcp: McpConfig::default(),
             panic: PanicMode::Clear,
         }
     }

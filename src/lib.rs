@@ -18,6 +18,7 @@ pub mod format;
 pub mod keymap;
 pub mod layout;
 pub mod logging;
+pub mod mcpcli;
 pub mod meshcli;
 pub mod paths;
 pub mod plugincli;

@@ -93,6 +93,13 @@ pub enum Command {
     Mesh(MeshCommand),
     /// Plugins (`fieldkit plugin ...`).
     Plugin(PluginCommand),
+    /// Every session's active tab's panes (number, kind, title, focused), as JSON.
+    Panes,
+    /// Asks the attached user yes or no (a popup); answered when they say, refused at once when
+    /// nobody is attached. For `fieldkit mcp`'s tools that change state.
+    Ask {
+        what: String,
+    },
 }
 
 /// What `fieldkit plugin` asks of the server.

@@ -60,6 +60,10 @@ impl Server {
                 ..
             } => self.mesh_invite(mesh::Waiter::Client(id), role, minutes),
             ClientMsg::Command {
+                command: Command::Ask { what },
+                ..
+            } => self.ask_user(id, what),
+            ClientMsg::Command {
                 command: Command::Plugin(crate::protocol::PluginCommand::Call { tool, args }),
                 ..
             } => match serde_json::from_str::<serde_json::Value>(&args) {

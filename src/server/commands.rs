@@ -53,6 +53,8 @@ impl Server {
             Command::Workflow(w) => self.workflow_command(w),
             Command::Mesh(m) => self.mesh_command(m),
             Command::Plugin(p) => self.plugin_command(p),
+            Command::Panes => Ok(self.panes_json()),
+            Command::Ask { .. } => Err("a question is answered by ask_user".into()),
             Command::Panic => {
                 let took = self.panic();
                 Ok(format!(

@@ -17,6 +17,7 @@ common), `workers` (spawning and supervising worker processes), the services the
 (the bytes that bring a client's terminal up to date).
 */
 
+mod asks;
 mod chat;
 mod clients;
 pub mod commands;
@@ -204,6 +205,7 @@ pub struct Server {
     /// The mesh: the team, its changes, the worker's connections (`mesh`).
     mesh: mesh::Mesh,
     plugins: plugins::Plugins,
+    asks: asks::Asks,
     /// The llm engine's chat sessions shown and answers being written (`chat`).
     chat: chat::ChatState,
     /// Panes that have been told they are open (`greet_new_panes`).
@@ -332,6 +334,7 @@ impl Server {
             data: data::Data::default(),
             mesh: mesh::Mesh::default(),
             plugins: plugins::Plugins::default(),
+            asks: asks::Asks::default(),
             chat: chat::ChatState::default(),
             greeted: Default::default(),
             bound: None,
@@ -548,6 +551,8 @@ impl Server {
             Ev::Mesh(ev) => self.mesh_event(ev),
             Ev::Plugin(ev) => self.plugin_event(ev),
         }
+        // A question whose popup went (no, Esc, another popup, a detach) is answered no.
+        self.asks_sweep();
     }
 
     fn kill_session(&mut self, name: &str) {

@@ -60,6 +60,8 @@ pub enum Confirmed {
     DeleteChat { pane: u64, id: i64 },
     /// Close pane `pane`, which holds running work.
     ClosePane { pane: u64 },
+    /// Say yes to question `ask` from outside (an MCP client's).
+    Remote { ask: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -63,3 +63,12 @@ pub fn llama_cpp_sdist() -> PathBuf {
         "./setup --bench",
     )
 }
+
+/// The MCP TypeScript SDK's node_modules (npm @modelcontextprotocol/sdk 1.32.2).
+pub fn mcp_js_modules() -> PathBuf {
+    need(
+        dir().join("npm/node_modules"),
+        "the MCP TypeScript SDK",
+        "./setup",
+    )
+}

@@ -243,6 +243,7 @@ impl Server {
                 }
                 self.open_chat(name, pane, None);
             }
+            Confirmed::Remote { ask } => self.ask_answered(ask),
             Confirmed::ClosePane { pane } => {
                 if let Some(s) = self.sessions.get_mut(name) {
                     s.focus_pane(pane);
