@@ -423,3 +423,42 @@ fn a_workflow_step_calls_a_plugin_tool_with_templated_arguments() {
         o.contains("cannot convert kg to m")
     });
 }
+
+#[test]
+fn a_tool_is_called_from_the_palette_with_its_arguments_asked_in_a_form() {
+    let fk = Fk::new();
+    copy_example(&fk, "units");
+    fk.ok(&["plugin", "grant", "units"]);
+    // Once it has run, its tools are known (and kept for later runs).
+    fk.ok(&[
+        "plugin",
+        "call",
+        "units.convert",
+        r#"{"value": 1, "from": "m", "to": "cm"}"#,
+    ]);
+    fk.terminal("w", 110, 30);
+    fk.type_line("w", common::BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.keys("w", &["C-b", ":"]);
+    fk.wait_screen("w", "the palette", |s| s.contains("command palette"));
+    fk.keys("w", &["u", "n", "i", "t", "s", ".", "c", "o", "n", "v"]);
+    fk.wait_screen("w", "the tool in the palette", |s| {
+        s.contains("tool units.convert")
+    });
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the first argument asked", |s| {
+        s.contains("units.convert · value (number, required)")
+    });
+    fk.type_line("w", "twelve");
+    fk.wait_screen("w", "a number asked again", |s| {
+        s.contains("\"twelve\" is not a number")
+    });
+    fk.type_line("w", "12");
+    fk.wait_screen("w", "the unit asked", |s| s.contains("· from (string"));
+    fk.type_line("w", "ft");
+    fk.wait_screen("w", "the other unit asked", |s| s.contains("· to (string"));
+    fk.type_line("w", "m");
+    fk.wait_screen("w", "the answer in a popup", |s| {
+        s.contains("12 ft = 3.6576 m")
+    });
+}

@@ -100,6 +100,10 @@ pub enum Action {
     AskShell(Option<String>),
     /// Indexes a folder for retrieval; without a path, the focused terminal's folder.
     Index(Option<String>),
+    /// Calls a plugin's tool (`PLUGIN.TOOL`), asking for its arguments in a form first.
+    Tool(String),
+    /// The answer to the form's current question (the next argument of a tool).
+    ToolArg(String),
     /// An action the focused pane handles itself (`sort desc`, `run statement`): the name is
     /// the catalogue's, the argument checked against it.
     Pane {
@@ -357,6 +361,16 @@ pub const GLOBAL: &[ActionInfo] = &[
         args: "[PATH]",
         desc: "Index a folder's text and code for the chat's retrieval",
     },
+    ActionInfo {
+        name: "tool",
+        args: "PLUGIN.TOOL",
+        desc: "Call a plugin's tool (its arguments asked in a form)",
+    },
+    ActionInfo {
+        name: "tool-arg",
+        args: "[VALUE]",
+        desc: "The next argument of the tool being called (the form types it)",
+    },
 ];
 
 /// Checks a pane action's arguments against its catalogue entry.
@@ -436,6 +450,9 @@ impl fmt::Display for Action {
             Action::AskShell(Some(r)) => write!(f, "ask-shell {r}"),
             Action::Index(None) => f.write_str("index"),
             Action::Index(Some(p)) => write!(f, "index {p}"),
+            Action::Tool(t) => write!(f, "tool {t}"),
+            Action::ToolArg(v) if v.is_empty() => f.write_str("tool-arg"),
+            Action::ToolArg(v) => write!(f, "tool-arg {v}"),
             Action::Pane { name, arg: None } => f.write_str(name),
             Action::Pane { name, arg: Some(a) } => write!(f, "{name} {a}"),
         }

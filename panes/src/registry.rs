@@ -204,6 +204,11 @@ impl Action {
             } else {
                 Some(args.join(" "))
             })),
+            "tool" => match args.as_slice() {
+                [t] => Ok(Action::Tool(t.to_string())),
+                _ => Err("tool needs one PLUGIN.TOOL: tool units.convert".into()),
+            },
+            "tool-arg" => Ok(Action::ToolArg(args.join(" "))),
             _ => match pane_verb(name) {
                 Some(info) => crate::action::pane_action(info, &args),
                 None => Err(format!("unknown action {name:?}")),

@@ -137,7 +137,15 @@ impl Server {
                     self.detach_client(id, name);
                 }
             }
-            Action::Palette => s.popup = Some(popup::palette(&self.keymap)),
+            Action::Palette => {
+                let mut p = popup::palette(&self.keymap);
+                if let Popup::Palette(picker) = &mut p {
+                    picker.extend(self.plugin_palette_items());
+                }
+                if let Some(s) = self.sessions.get_mut(name) {
+                    s.popup = Some(p);
+                }
+            }
             Action::Help => s.popup = Some(Popup::Help { scroll: 0 }),
             Action::RenameTab(None) => {
                 s.popup = Some(Popup::Prompt {
@@ -225,6 +233,8 @@ impl Server {
             }
             Action::AskShell(Some(r)) => self.ask_shell(name, r)?,
             Action::Index(p) => self.index_action(name, p)?,
+            Action::Tool(t) => self.tool_form_start(name, &t)?,
+            Action::ToolArg(v) => self.tool_form_answer(name, &v)?,
             other => {
                 let applied = s.apply(&other, &mut self.ids)?;
                 if applied {

@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub enum CallWaiter {
     Client(ClientId),
+    /// The palette's form in session `.0`: the answer shows in a popup.
+    Popup(String),
     /// Try `n` of step `step` of workflow run `run`.
     Workflow {
         run: String,
@@ -61,6 +63,19 @@ pub(super) struct Plugins {
     /// Tools as last listed, kept while the plugin is not running.
     tools: BTreeMap<String, Vec<Tool>>,
     next_gen: u64,
+    /// The tools' list was read from its file (what plugins listed in earlier runs).
+    tools_read: bool,
+    /// Per session: the tool whose arguments the palette's form asks for.
+    forms: BTreeMap<String, Form>,
+}
+
+/// A tool's arguments, asked one by one in prompts.
+struct Form {
+    tool: String,
+    /// (name, JSON type, required), required ones first.
+    fields: Vec<(String, String, bool)>,
+    next: usize,
+    args: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Server {
@@ -370,7 +385,9 @@ impl Server {
                         sandbox,
                     } => {
                         tracing::info!(plugin = %name, pid, tools = tools.len(), %sandbox, "plugin ready");
+                        self.plugin_tools_load();
                         self.plugins.tools.insert(name.clone(), tools.clone());
+                        self.plugin_tools_save();
                         if let Some(r) = self.plugins.running.get_mut(&name).filter(|_| current) {
                             r.pid = Some(pid);
                             r.tools = Some(tools);
@@ -405,6 +422,11 @@ impl Server {
                 CallWaiter::Workflow { run, step, n } => {
                     self.workflow_plugin_done(&run, step, n, result)
                 }
+                CallWaiter::Popup(session) => match result {
+                    Ok(a) if !a.is_error => self.show(&session, "the tool's answer", &a.text),
+                    Ok(a) => self.show(&session, "the tool failed", &a.text),
+                    Err(e) => self.show(&session, "the tool did not run", &e),
+                },
             },
         }
     }
@@ -449,6 +471,202 @@ impl Server {
                 }
             })
             .collect()
+    }
+
+    fn tools_file(&self) -> std::path::PathBuf {
+        self.dirs.data.join("plugin-tools.json")
+    }
+
+    /// The tools plugins listed in earlier runs, so the palette offers them before a plugin
+    /// has started in this one.
+    fn plugin_tools_load(&mut self) {
+        if self.plugins.tools_read {
+            return;
+        }
+        self.plugins.tools_read = true;
+        if let Ok(text) = std::fs::read_to_string(self.tools_file()) {
+            match serde_json::from_str::<BTreeMap<String, Vec<Tool>>>(&text) {
+                Ok(t) => {
+                    for (k, v) in t {
+                        self.plugins.tools.entry(k).or_insert(v);
+                    }
+                }
+                Err(e) => tracing::warn!("plugin-tools.json does not read, left out: {e}"),
+            }
+        }
+    }
+
+    fn plugin_tools_save(&self) {
+        let text = serde_json::to_string(&self.plugins.tools).unwrap_or_default();
+        let file = self.tools_file();
+        let tmp = file.with_extension("json.part");
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &file)) {
+            tracing::warn!("plugin-tools.json not written: {e}");
+        }
+    }
+
+    /// The palette's entries for plugins' tools: those of granted plugins.
+    pub(super) fn plugin_palette_items(&mut self) -> Vec<fieldkit_widgets::PickerItem> {
+        self.plugin_tools_load();
+        let (grants, _) = self.plugin_grants();
+        self.plugins
+            .tools
+            .iter()
+            .filter(|(p, _)| grants.contains_key(*p))
+            .flat_map(|(p, ts)| {
+                ts.iter().map(move |t| fieldkit_widgets::PickerItem {
+                    text: format!("tool {p}.{}", t.name),
+                    detail: if t.description.is_empty() {
+                        format!("plugin {p}")
+                    } else {
+                        t.description.clone()
+                    },
+                    key: String::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// `tool PLUGIN.TOOL`: its arguments are asked one by one, then it is called.
+    pub(super) fn tool_form_start(&mut self, session: &str, tool: &str) -> Result<(), String> {
+        self.plugin_tools_load();
+        let (p, t) = tool
+            .split_once('.')
+            .ok_or_else(|| format!("{tool:?}: a tool is named PLUGIN.TOOL"))?;
+        let schema = self
+            .plugins
+            .tools
+            .get(p)
+            .and_then(|ts| ts.iter().find(|x| x.name == t))
+            .map(|x| x.input_schema.clone())
+            .ok_or_else(|| {
+                format!("no tool {tool} is known yet: `fieldkit plugin ls` lists them (a plugin lists its tools once it has run)")
+            })?;
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut fields: Vec<(String, String, bool)> = schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|props| {
+                props
+                    .iter()
+                    .map(|(k, v)| {
+                        let ty = v.get("type").and_then(|t| t.as_str()).unwrap_or("string");
+                        (k.clone(), ty.to_string(), required.contains(k))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Required ones first, in the order the schema's `required` lists them (an object's
+        // keys come back sorted), then the others.
+        fields.sort_by_key(|f| {
+            (
+                required.iter().position(|r| *r == f.0).unwrap_or(usize::MAX),
+                f.0.clone(),
+            )
+        });
+        self.plugins.forms.insert(
+            session.to_string(),
+            Form {
+                tool: tool.to_string(),
+                fields,
+                next: 0,
+                args: serde_json::Map::new(),
+            },
+        );
+        self.tool_form_next(session, None);
+        Ok(())
+    }
+
+    /// Asks the form's next question, or calls the tool when none is left.
+    fn tool_form_next(&mut self, session: &str, error: Option<String>) {
+        let Some(f) = self.plugins.forms.get(session) else {
+            return;
+        };
+        let Some((name, ty, required)) = f.fields.get(f.next).cloned() else {
+            let Some(f) = self.plugins.forms.remove(session) else {
+                return;
+            };
+            self.plugin_call(
+                &f.tool,
+                serde_json::Value::Object(f.args),
+                CallWaiter::Popup(session.to_string()),
+            );
+            return;
+        };
+        let mut title = format!(
+            "{} · {name} ({ty}{})",
+            f.tool,
+            if required {
+                ", required"
+            } else {
+                ", Enter to leave out"
+            }
+        );
+        if let Some(e) = error {
+            title = format!("{e} · {title}");
+        }
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.popup = Some(popup::Popup::Prompt {
+                title,
+                input: String::new(),
+                then: "tool-arg".into(),
+                on_empty: Some("tool-arg".into()),
+            });
+            s.dirty = true;
+        }
+    }
+
+    /// The form's current question answered with `v`.
+    pub(super) fn tool_form_answer(&mut self, session: &str, v: &str) -> Result<(), String> {
+        let f = self
+            .plugins
+            .forms
+            .get_mut(session)
+            .ok_or("no tool's form is open (tool PLUGIN.TOOL opens one)")?;
+        let Some((name, ty, required)) = f.fields.get(f.next).cloned() else {
+            return Ok(());
+        };
+        let v = v.trim();
+        if v.is_empty() {
+            if required {
+                self.tool_form_next(session, Some(format!("{name} is required")));
+                return Ok(());
+            }
+            f.next += 1;
+            self.tool_form_next(session, None);
+            return Ok(());
+        }
+        let value = match ty.as_str() {
+            "number" => v
+                .parse::<f64>()
+                .ok()
+                .and_then(|n| serde_json::Number::from_f64(n).map(serde_json::Value::Number)),
+            "integer" => v.parse::<i64>().ok().map(|n| n.into()),
+            "boolean" => match v.to_lowercase().as_str() {
+                "true" | "yes" | "y" => Some(true.into()),
+                "false" | "no" | "n" => Some(false.into()),
+                _ => None,
+            },
+            "array" | "object" => serde_json::from_str(v).ok(),
+            _ => Some(serde_json::Value::String(v.to_string())),
+        };
+        match value {
+            Some(x) => {
+                f.args.insert(name, x);
+                f.next += 1;
+                self.tool_form_next(session, None);
+            }
+            None => self.tool_form_next(session, Some(format!("{v:?} is not a {ty}"))),
+        }
+        Ok(())
     }
 
     /// Panic: every plugin stops.

@@ -201,7 +201,8 @@ const ASK: &str = " …";
 pub fn palette(keymap: &Keymap) -> Popup {
     let mut items = Vec::new();
     for info in catalogue() {
-        if info.name == "unbind" {
+        // Not for choosing: `unbind` is for keymaps, `tool-arg` is the tool form's own step.
+        if info.name == "unbind" || info.name == "tool-arg" {
             continue;
         }
         let texts: Vec<String> = match info.args {

@@ -56,6 +56,15 @@ impl Picker {
         p
     }
 
+    /// More items, ranked with the rest (the palette's plugin tools).
+    pub fn extend(&mut self, items: Vec<PickerItem>) {
+        if items.is_empty() {
+            return;
+        }
+        self.items.extend(items);
+        self.rank();
+    }
+
     pub fn query(&self) -> &str {
         &self.query
     }
