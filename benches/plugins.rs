@@ -152,7 +152,10 @@ fn main() {
         if k.netns { "yes" } else { "no" }
     );
     println!("1. spawn to tools/list answered (median of 20)");
-    for (name, m, goal) in [("units (Python)", units(), 200.0), ("gpx (compiled)", gpx(), 20.0)] {
+    for (name, m, goal) in [
+        ("units (Python)", units(), 200.0),
+        ("gpx (compiled)", gpx(), 20.0),
+    ] {
         let mut times = Vec::new();
         for _ in 0..20 {
             let (calls, mut ev, took) = start(&rt, &m, k);
@@ -213,7 +216,12 @@ fn main() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     ok(&["plugin", "grant", "units"]);
-    let convert = ["plugin", "call", "units.convert", r#"{"value": 12, "from": "ft", "to": "m"}"#];
+    let convert = [
+        "plugin",
+        "call",
+        "units.convert",
+        r#"{"value": 12, "from": "ft", "to": "m"}"#,
+    ];
     ok(&convert);
     let mut times = Vec::new();
     for _ in 0..50 {

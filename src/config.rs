@@ -191,6 +191,9 @@ pub struct LlmConfig {
     pub allow_remote: bool,
     /// Chunks the retrieval index puts into a prompt.
     pub retrieval_chunks: usize,
+    /// Plugins' tools (`PLUGIN.TOOL`) the chat runs without asking, if their manifest says
+    /// they are read-only.
+    pub trusted_tools: Vec<String>,
 }
 
 impl Default for LlmConfig {
@@ -209,6 +212,7 @@ impl Default for LlmConfig {
                 .into(),
             allow_remote: false,
             retrieval_chunks: 4,
+            trusted_tools: Vec::new(),
         }
     }
 }

@@ -462,3 +462,95 @@ fn a_tool_is_called_from_the_palette_with_its_arguments_asked_in_a_form() {
         s.contains("12 ft = 3.6576 m")
     });
 }
+
+#[test]
+fn the_chat_calls_a_tool_after_a_yes_and_its_answer_goes_on_from_the_result() {
+    use common::llm::FakeOpenAi;
+    let fk = Fk::new();
+    copy_example(&fk, "units");
+    // The model (a fake OpenAI-compatible server: the test is about fieldkit's side) asks for
+    // a conversion, then answers from the result.
+    let server = FakeOpenAi::start(vec![
+        "<tool_call>{\"name\": \"units.convert\", \"arguments\": {\"value\": 12, \"from\": \"ft\", \"to\": \"m\"}}</tool_call>".into(),
+        "The mast is 3.66 metres tall.".into(),
+    ]);
+    std::fs::write(
+        fk.config_dir().join("config.toml"),
+        format!("{}\n[llm]\nallow_remote = true\n", fk.shell_setting()),
+    )
+    .unwrap();
+    fk.ok(&[
+        "model",
+        "add",
+        "--url",
+        &server.url,
+        "--remote-model",
+        "fake",
+        "--name",
+        "lan",
+    ]);
+    fk.ok(&["plugin", "grant", "units"]);
+    fk.ok(&[
+        "plugin",
+        "call",
+        "units.convert",
+        r#"{"value": 1, "from": "m", "to": "cm"}"#,
+    ]);
+    fk.terminal("w", 120, 36);
+    fk.type_line("w", common::BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    fk.keys("w", &["-l", "how tall is a 12 ft mast in metres?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the call asked", |s| {
+        s.contains("run the model's tool call?") && s.contains("units.convert")
+    });
+    // The model was told the tool, in the documented format.
+    let first = server.requests.lock().unwrap()[0].clone();
+    assert!(
+        first.contains("units.convert") && first.contains("<tool_call>"),
+        "{first}"
+    );
+    fk.keys("w", &["y"]);
+    fk.wait_screen("w", "the result and the answer", |s| {
+        s.contains("12 ft = 3.6576 m") && s.contains("The mast is 3.66 metres tall.")
+    });
+    let second = server.requests.lock().unwrap()[1].clone();
+    assert!(
+        second.contains("3.6576"),
+        "the result went back to the model: {second}"
+    );
+}
+
+#[test]
+fn a_server_written_with_the_official_python_sdk_runs_as_a_plugin_in_the_sandbox() {
+    let fk = Fk::new();
+    let tools_dir = common::tools::dir();
+    plugin(
+        &fk,
+        "sdk",
+        &format!(
+            "command = \"{}\"\nargs = [\"server.py\"]\n[permissions]\n# Its Python and the SDK live in the tools folder.\nread = [\"{}\"]\n",
+            common::tools::python().display(),
+            tools_dir.display()
+        ),
+        &[(
+            "server.py",
+            "from mcp.server.mcpserver import MCPServer\n\napp = MCPServer(\"sdk-demo\")\n\n\n@app.tool()\ndef add(a: int, b: int) -> str:\n    \"\"\"Add two numbers.\"\"\"\n    return str(a + b)\n\n\napp.run()\n",
+        )],
+    );
+    fk.ok(&["plugin", "grant", "sdk", "--accept-unenforced"]);
+    assert_eq!(
+        fk.ok(&["plugin", "call", "sdk.add", r#"{"a": 2, "b": 40}"#]),
+        "42\n"
+    );
+    let v = ls(&fk);
+    assert_eq!(v["plugins"][0]["tools"][0]["name"], "sdk.add", "{v}");
+    assert_eq!(
+        v["plugins"][0]["tools"][0]["description"],
+        "Add two numbers."
+    );
+    let o = call(&fk, "sdk.add", r#"{"a": "two", "b": 40}"#);
+    assert!(err(&o).contains("\"a\" should be an integer"), "{}", err(&o));
+}

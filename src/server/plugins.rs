@@ -21,6 +21,13 @@ pub enum CallWaiter {
     Client(ClientId),
     /// The palette's form in session `.0`: the answer shows in a popup.
     Popup(String),
+    /// The model's call in chat pane `pane` of workspace session `session_name`, chat `chat`.
+    Chat {
+        session_name: String,
+        pane: u64,
+        chat: i64,
+        tool: String,
+    },
     /// Try `n` of step `step` of workflow run `run`.
     Workflow {
         run: String,
@@ -422,6 +429,12 @@ impl Server {
                 CallWaiter::Workflow { run, step, n } => {
                     self.workflow_plugin_done(&run, step, n, result)
                 }
+                CallWaiter::Chat {
+                    session_name,
+                    pane,
+                    chat,
+                    tool,
+                } => self.chat_tool_result(&session_name, pane, chat, &tool, result),
                 CallWaiter::Popup(session) => match result {
                     Ok(a) if !a.is_error => self.show(&session, "the tool's answer", &a.text),
                     Ok(a) => self.show(&session, "the tool failed", &a.text),
@@ -505,6 +518,40 @@ impl Server {
         }
     }
 
+    /// The tools of granted plugins: (PLUGIN.TOOL, description, input schema as JSON).
+    pub(super) fn plugin_tool_list(&mut self) -> Vec<(String, String, String)> {
+        self.plugin_tools_load();
+        let (grants, _) = self.plugin_grants();
+        self.plugins
+            .tools
+            .iter()
+            .filter(|(p, _)| grants.contains_key(*p))
+            .flat_map(|(p, ts)| {
+                ts.iter().map(move |t| {
+                    (
+                        format!("{p}.{}", t.name),
+                        t.description.clone(),
+                        t.input_schema.to_string(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the chat may run `PLUGIN.TOOL` without asking: trusted in config and read-only
+    /// in its manifest.
+    pub(super) fn tool_trusted(&self, tool: &str) -> bool {
+        let Some((p, t)) = tool.split_once('.') else {
+            return false;
+        };
+        self.config.llm.trusted_tools.iter().any(|x| x == tool)
+            && self
+                .plugin_manifests()
+                .0
+                .iter()
+                .any(|m| m.name == p && m.read_only.iter().any(|r| r == t))
+    }
+
     /// The palette's entries for plugins' tools: those of granted plugins.
     pub(super) fn plugin_palette_items(&mut self) -> Vec<fieldkit_widgets::PickerItem> {
         self.plugin_tools_load();
@@ -568,7 +615,10 @@ impl Server {
         // keys come back sorted), then the others.
         fields.sort_by_key(|f| {
             (
-                required.iter().position(|r| *r == f.0).unwrap_or(usize::MAX),
+                required
+                    .iter()
+                    .position(|r| *r == f.0)
+                    .unwrap_or(usize::MAX),
                 f.0.clone(),
             )
         });
@@ -708,10 +758,13 @@ pub fn check_args(schema: &serde_json::Value, args: &serde_json::Value) -> Resul
             _ => true,
         };
         if !ok {
-            return Err(format!(
-                "argument {k:?} should be a {} (got {v})",
-                p.get("type").and_then(Value::as_str).unwrap_or("?")
-            ));
+            let ty = p.get("type").and_then(Value::as_str).unwrap_or("?");
+            let a = if ty.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(format!("argument {k:?} should be {a} {ty} (got {v})"));
         }
         if let Some(choices) = p.get("enum").and_then(Value::as_array) {
             if !choices.contains(v) {

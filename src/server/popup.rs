@@ -62,6 +62,13 @@ pub enum Confirmed {
     ClosePane { pane: u64 },
     /// Say yes to question `ask` from outside (an MCP client's).
     Remote { ask: u64 },
+    /// Run the tool call the model made in chat pane `pane` (chat session `session`).
+    ChatTool {
+        pane: u64,
+        session: i64,
+        tool: String,
+        args: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -149,6 +149,9 @@ impl Server {
                     Ok(stats) => {
                         let msg = store(&j.text, stats.meta(&j.model));
                         self.chat_to(&name, pane, ChatEvent::Finished { msg, stats });
+                        if let Some(call) = super::tools::tool_call_in(&j.text) {
+                            self.chat_tool_call(&name, pane, session, call);
+                        }
                     }
                     Err(error) => {
                         let partial = (!j.text.trim().is_empty())

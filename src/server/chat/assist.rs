@@ -244,6 +244,21 @@ impl Server {
                 self.open_chat(name, pane, None);
             }
             Confirmed::Remote { ask } => self.ask_answered(ask),
+            Confirmed::ChatTool {
+                pane,
+                session,
+                tool,
+                args,
+            } => {
+                let args = serde_json::from_str(&args).unwrap_or(serde_json::json!({}));
+                let w = crate::server::plugins::CallWaiter::Chat {
+                    session_name: name.to_string(),
+                    pane,
+                    chat: session,
+                    tool: tool.clone(),
+                };
+                self.plugin_call(&tool, args, w);
+            }
             Confirmed::ClosePane { pane } => {
                 if let Some(s) = self.sessions.get_mut(name) {
                     s.focus_pane(pane);

@@ -11,6 +11,7 @@ SQL from "ask the data" runs at once, because that is what was asked for.
 
 mod answers;
 mod assist;
+pub(super) mod tools;
 
 use super::popup::{self, Confirmed, PickThen, Popup};
 use super::services::{self, ServiceSpec};
@@ -562,7 +563,13 @@ impl Server {
             );
             return;
         };
-        let (turns, ids) = turns_of(&chat);
+        let (mut turns, mut ids) = turns_of(&chat);
+        // The plugins' tools it may call, after the system prompt.
+        if let Some(t) = self.chat_tools_turn() {
+            let at = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
+            turns.insert(at, t);
+            ids.insert(at, None);
+        }
         let purpose = Purpose::Chat { session, ids };
         if let Err(e) = self.start_job(name, pane, purpose, turns) {
             self.chat_to(
