@@ -228,6 +228,7 @@ for line in sys.stdin:
             time.sleep(60)
         if B == "wrong-id": out({{"jsonrpc": "2.0", "id": 999, "result": {{}}}}); time.sleep(60)
         text = "ok"
+        if B == "env": text = os.environ.get(arg, "unset")
         if B == "read":
             try: text = open(arg).read()
             except OSError as e: text = "error: " + str(e)
@@ -552,5 +553,68 @@ fn a_server_written_with_the_official_python_sdk_runs_as_a_plugin_in_the_sandbox
         "Add two numbers."
     );
     let o = call(&fk, "sdk.add", r#"{"a": "two", "b": 40}"#);
-    assert!(err(&o).contains("\"a\" should be an integer"), "{}", err(&o));
+    assert!(
+        err(&o).contains("\"a\" should be an integer"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn a_plugin_gets_only_the_vault_fields_its_grant_names_and_none_while_locked() {
+    let fk = Fk::new();
+    common::unlocked_vault(&fk, "camp pass");
+    let add = common::with_stdin(
+        &fk,
+        &["vault", "add", "Radio net", "--secret-fd", "0"],
+        "channel-7-key\n",
+    );
+    assert!(add.status.success());
+    bad_plugin(
+        &fk,
+        "granted",
+        "env",
+        "[permissions.vault]\nRADIO_KEY = \"Radio net/password\"\n",
+    );
+    bad_plugin(&fk, "other", "env", "");
+    let get = |p: &str| {
+        fk.ok(&[
+            "plugin",
+            "call",
+            &format!("{p}.go"),
+            r#"{"arg": "RADIO_KEY"}"#,
+        ])
+    };
+    assert_eq!(get("granted"), "channel-7-key\n");
+    assert_eq!(get("other"), "unset\n");
+    let v = ls(&fk);
+    assert!(
+        v.to_string()
+            .contains("vault: Radio net/password as $RADIO_KEY"),
+        "{v}"
+    );
+    // Locked: a plugin granted vault fields does not start.
+    fk.ok(&["plugin", "revoke", "granted"]);
+    fk.ok(&["vault", "lock"]);
+    fk.ok(&["plugin", "grant", "granted", "--accept-unenforced"]);
+    let o = call(&fk, "granted.go", r#"{"arg": "RADIO_KEY"}"#);
+    assert!(
+        !o.status.success() && err(&o).contains("the vault is locked"),
+        "{}",
+        err(&o)
+    );
+    // A grant naming a field wrongly is a manifest error with its key.
+    plugin(
+        &fk,
+        "typo",
+        "command = \"x\"\n[permissions.vault]\nKEY = \"no-field\"\n",
+        &[],
+    );
+    assert!(
+        ls(&fk)["errors"]
+            .to_string()
+            .contains("permissions.vault: KEY"),
+        "{}",
+        ls(&fk)
+    );
 }

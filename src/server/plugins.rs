@@ -316,7 +316,7 @@ impl Server {
                 .unwrap_or_else(|| " (fieldkit plugin ls)".into());
             return Err(format!("no plugin {name} is installed{why}"));
         };
-        let (command, enforced) = sandbox::command(&m, k, &self.home())?;
+        let (mut command, enforced) = sandbox::command(&m, k, &self.home())?;
         let (grants, why) = self.plugin_grants();
         if let Some(w) = why {
             return Err(w);
@@ -331,6 +331,21 @@ impl Server {
                 "plugin {name} is not granted its permissions yet ({}): see them with `fieldkit plugin ls`, then `fieldkit plugin grant {name}`",
                 m.permissions.describe().join("; ")
             ));
+        }
+        // The vault fields its grant names, from the unlocked vault, in its environment only.
+        if !m.permissions.vault.is_empty() {
+            let specs: Vec<String> = m
+                .permissions
+                .vault
+                .iter()
+                .map(|(k, v)| format!("{k}=vault:{v}"))
+                .collect();
+            let env = self.vault_env(&specs).map_err(|e| {
+                format!("plugin {name} is granted vault fields, and they cannot be read: {e}")
+            })?;
+            for (k, v) in env {
+                command.env(k, v.as_str());
+            }
         }
         let (calls_tx, calls_rx) = mpsc::unbounded_channel();
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();

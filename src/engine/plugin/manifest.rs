@@ -16,6 +16,10 @@ pub struct Permissions {
     pub network: bool,
     /// Programs it may run (their folders are made readable and executable).
     pub run: Vec<String>,
+    /// Vault fields it is given, in its environment at start: variable name to `ENTRY/FIELD`
+    /// (the unlocked vault's; none other is ever in reach).
+    #[serde(default)]
+    pub vault: std::collections::BTreeMap<String, String>,
 }
 
 impl Permissions {
@@ -33,6 +37,18 @@ impl Permissions {
             format!("write files: {}", list(&self.write)),
             format!("network: {}", if self.network { "yes" } else { "no" }),
             format!("run programs: {}", list(&self.run)),
+            format!(
+                "vault: {}",
+                if self.vault.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    self.vault
+                        .iter()
+                        .map(|(k, v)| format!("{v} as ${k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
         ]
     }
 }
@@ -70,8 +86,9 @@ struct Raw {
     timeout: Option<Spanned<String>>,
     #[serde(default)]
     read_only: Vec<String>,
+    // Not `Spanned`: toml cannot span a table made implicitly by `[permissions.vault]`.
     #[serde(default)]
-    permissions: Option<Spanned<RawPermissions>>,
+    permissions: Option<RawPermissions>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +102,8 @@ struct RawPermissions {
     network: bool,
     #[serde(default)]
     run: Vec<String>,
+    #[serde(default)]
+    vault: std::collections::BTreeMap<String, String>,
 }
 
 /// A mistake in a manifest, as `file:line: key: what`.
@@ -164,16 +183,34 @@ pub fn parse(
     };
     let permissions = raw
         .permissions
-        .map(|p| {
-            let p = p.into_inner();
-            Permissions {
-                read: p.read,
-                write: p.write,
-                network: p.network,
-                run: p.run,
-            }
+        .map(|p| Permissions {
+            read: p.read,
+            write: p.write,
+            network: p.network,
+            run: p.run,
+            vault: p.vault,
         })
         .unwrap_or_default();
+    for (var, field) in &permissions.vault {
+        let ok_name = !var.is_empty()
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !var.starts_with(|c: char| c.is_ascii_digit());
+        if !ok_name {
+            return Err(err(
+                0,
+                format!("permissions.vault: {var:?} is not a variable name"),
+            ));
+        }
+        if field
+            .rsplit_once('/')
+            .is_none_or(|(e, f)| e.is_empty() || f.is_empty())
+        {
+            return Err(err(
+                0,
+                format!("permissions.vault: {var} = {field:?}: name it ENTRY/FIELD, as \"Radio net/password\""),
+            ));
+        }
+    }
     for p in permissions.read.iter().chain(&permissions.write) {
         if !(p.starts_with('/') || p.starts_with("~/")) {
             return Err(err(

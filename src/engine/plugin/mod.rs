@@ -99,6 +99,8 @@ pub fn grant_digest(m: &Manifest, unenforced: &[String]) -> String {
         .chain([format!("--network={}", m.permissions.network)])
         .chain(["--run".into()])
         .chain(m.permissions.run.iter().cloned())
+        .chain(["--vault".into()])
+        .chain(m.permissions.vault.iter().map(|(k, v)| format!("{k}={v}")))
         .chain(["--unenforced".into()])
         .chain(unenforced.iter().cloned())
         .collect();
