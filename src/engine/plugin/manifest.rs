@@ -143,14 +143,7 @@ pub fn parse(
         message: m,
     };
     let raw: Raw = toml::from_str(text).map_err(|e| {
-        let off = e.span().map(|s| s.start).unwrap_or(0);
-        let msg = e
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let (off, msg) = crate::engine::workflow::def::toml_error(&e);
         err(off, msg)
     })?;
     let name = raw

@@ -280,6 +280,20 @@ pub fn parse_span(s: &str) -> Result<u64, String> {
 pub const MAX_RETRIES: u32 = 100;
 pub const MAX_BACKOFF_MS: u64 = 3_600_000;
 
+/// Where a TOML error is (a byte offset) and what it says, on one line (toml's messages may run
+/// over several).
+pub fn toml_error(e: &toml::de::Error) -> (usize, String) {
+    let off = e.span().map(|s| s.start).unwrap_or(0);
+    let msg = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    (off, msg)
+}
+
 /// Reads one workflow file's text. `file` names it in errors; `stem` is the name when the
 /// file gives none.
 pub fn parse(text: &str, file: &str, stem: &str) -> Result<Workflow, Vec<DefError>> {
@@ -290,15 +304,7 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Workflow, Vec<DefErro
         message: m,
     };
     let raw: RawWorkflow = toml::from_str(text).map_err(|e| {
-        let off = e.span().map(|s| s.start).unwrap_or(0);
-        // toml's messages may run over lines; one line each here.
-        let msg = e
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let (off, msg) = toml_error(&e);
         vec![err(off, msg)]
     })?;
     let mut errors = Vec::new();

@@ -563,13 +563,7 @@ impl Server {
             );
             return;
         };
-        let (mut turns, mut ids) = turns_of(&chat);
-        // The plugins' tools it may call, after the system prompt.
-        if let Some(t) = self.chat_tools_turn() {
-            let at = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
-            turns.insert(at, t);
-            ids.insert(at, None);
-        }
+        let (turns, ids) = self.chat_turns(&chat);
         let purpose = Purpose::Chat { session, ids };
         if let Err(e) = self.start_job(name, pane, purpose, turns) {
             self.chat_to(

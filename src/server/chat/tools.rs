@@ -47,9 +47,24 @@ pub fn tool_call_in(answer: &str) -> Option<Result<(String, serde_json::Value), 
 }
 
 impl Server {
+    /// A session's turns as the model gets them: the plugins' tools it may call told after the
+    /// system prompt.
+    pub(super) fn chat_turns(
+        &mut self,
+        chat: &fieldkit_panes::llm::ChatSession,
+    ) -> (Vec<Turn>, Vec<Option<i64>>) {
+        let (mut turns, mut ids) = turns_of(chat);
+        if let Some(t) = self.chat_tools_turn() {
+            let at = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
+            turns.insert(at, t);
+            ids.insert(at, None);
+        }
+        (turns, ids)
+    }
+
     /// The system turn that tells the model the tools it may call (none: no granted plugin has
     /// listed any).
-    pub(super) fn chat_tools_turn(&mut self) -> Option<Turn> {
+    fn chat_tools_turn(&mut self) -> Option<Turn> {
         let items = self.plugin_tool_list();
         if items.is_empty() {
             return None;
@@ -179,12 +194,7 @@ impl Server {
         };
         self.chat_to(name, pane, ChatEvent::Updated(chat.clone()));
         self.mesh_chat_changed(session);
-        let (mut turns, mut ids) = turns_of(&chat);
-        if let Some(t) = self.chat_tools_turn() {
-            let at = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
-            turns.insert(at, t);
-            ids.insert(at, None);
-        }
+        let (turns, ids) = self.chat_turns(&chat);
         if let Err(e) = self.start_job(name, pane, Purpose::Chat { session, ids }, turns) {
             self.chat_to(
                 name,

@@ -80,14 +80,7 @@ impl Server {
     /// A chat session changed here (a message stored, renamed, regenerated): what is new goes
     /// to the team, if it is shared.
     pub(in crate::server) fn mesh_chat_changed(&mut self, session: i64) {
-        if !self.mesh_sharing() {
-            return;
-        }
-        let Some(sid) = self
-            .store
-            .as_ref()
-            .and_then(|st| st.chat_share(session).ok().flatten())
-        else {
+        let Some(sid) = self.mesh_chat_sid(session) else {
             return;
         };
         // The team's messages first, so that none of them is taken for one made here.
@@ -102,19 +95,22 @@ impl Server {
 
     /// A chat session here is to be deleted: if shared, it is deleted for the team too.
     pub(in crate::server) fn mesh_chat_deleting(&mut self, session: i64) {
-        if !self.mesh_sharing() {
-            return;
-        }
-        let Some(sid) = self
-            .store
-            .as_ref()
-            .and_then(|st| st.chat_share(session).ok().flatten())
-        else {
+        let Some(sid) = self.mesh_chat_sid(session) else {
             return;
         };
         if let Err(e) = self.mesh_write(vec![shared::delete(Kind::Chat, &sid)]) {
             self.mesh.last_error = Some(e);
         }
+    }
+
+    /// The team's id of chat session `session`, when it is shared and this device is in a team.
+    fn mesh_chat_sid(&self, session: i64) -> Option<String> {
+        if !self.mesh_sharing() {
+            return None;
+        }
+        self.store
+            .as_ref()
+            .and_then(|st| st.chat_share(session).ok().flatten())
     }
 
     /// A shared message here was dropped (a regenerated answer): dropped for the team too.
