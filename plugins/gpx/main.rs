@@ -74,7 +74,8 @@ fn points(xml: &str) -> (Vec<Point>, usize) {
             ("", tag_end + 1)
         } else {
             let close = format!("</{name}>");
-            match from.find(&close) {
+            // Looked for after the tag only: a close written inside the tag is not its end.
+            match from[tag_end + 1..].find(&close).map(|c| c + tag_end + 1) {
                 Some(c) => (&from[tag_end + 1..c], c + close.len()),
                 None => ("", tag_end + 1),
             }
@@ -266,5 +267,14 @@ mod tests {
         let d = haversine_m(&p[0], &p[1]);
         assert!((1300.0..1400.0).contains(&d), "{d}");
         assert_eq!(points("<gpx><trkpt lat=\"1\"").0.len(), 0);
+        // Hostile shapes read as nothing, never a panic.
+        for bad in [
+            "<trkpt </trkpt> lat=\"1\" lon=\"2\">",
+            "<trkpt lat=\"1\" lon=\"2\"><ele></trkpt>",
+            "<wpt lat='\u{e9}' lon=\"",
+            "<rtept lat=",
+        ] {
+            let _ = points(bad);
+        }
     }
 }

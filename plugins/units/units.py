@@ -78,6 +78,8 @@ def convert(value, frm, to):
     for dim, units in UNITS.items():
         if f in units and t in units:
             out = value * units[f] / units[t]
+            if not math.isfinite(out):
+                raise ToolError("the result is too large to write")
             return f"{value:g} {frm} = {out:.6g} {to}"
     known = sorted({u for units in UNITS.values() for u in units} | TEMPERATURE)
     for u in (f, t):
@@ -120,8 +122,9 @@ def dms(v, pos, neg):
 
 
 def maidenhead(lat, lon):
-    lon += 180
-    lat += 90
+    # The grid's last square holds its edges (90 N, 180 E).
+    lon = min(lon, 179.999999) + 180
+    lat = min(lat, 89.999999) + 90
     a = chr(ord("A") + int(lon // 20)) + chr(ord("A") + int(lat // 10))
     b = str(int((lon % 20) // 2)) + str(int(lat % 10))
     c = chr(ord("a") + int((lon % 2) * 12)) + chr(ord("a") + int((lat % 1) * 24))
@@ -158,10 +161,17 @@ def answer(msg):
         return {"tools": TOOLS}
     if method == "tools/call":
         name = params.get("name")
+        args = params.get("arguments") or {}
+        if not isinstance(args, dict):
+            return {"content": [{"type": "text", "text": "arguments must be an object"}],
+                    "isError": True}
         try:
-            text = call(name, params.get("arguments") or {})
+            text = call(name, args)
         except ToolError as e:
             return {"content": [{"type": "text", "text": str(e)}], "isError": True}
+        except (ArithmeticError, ValueError, TypeError) as e:
+            return {"content": [{"type": "text", "text": f"cannot compute that: {e}"}],
+                    "isError": True}
         if text is None:
             raise LookupError(f"Unknown tool: {name}")
         return {"content": [{"type": "text", "text": text}], "isError": False}
