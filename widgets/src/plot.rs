@@ -11,7 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{
     Axis, Bar, BarChart, BarGroup, Block, Chart, Dataset, GraphType, Paragraph, Widget,
 };
@@ -38,24 +38,39 @@ pub fn histogram(
     let n = bins.len().max(1) as u16;
     let width = (inner.width / n).clamp(1, 8);
     let gap = if width > 2 { 1 } else { 0 };
+    let bar_w = width.saturating_sub(gap).max(1);
+    // A label under each bar where every label fits its bar; where bins are a column or two
+    // wide (their labels would run together), a few spaced ticks on the axis instead.
+    let labels: Vec<String> = bins.iter().map(|(lo, _, _)| short_num(*lo)).collect();
+    let each = labels.iter().all(|l| l.chars().count() <= bar_w as usize);
     let bars: Vec<Bar> = bins
         .iter()
-        .map(|(lo, _, c)| {
-            Bar::default()
-                .value(*c)
-                .text_value(String::new())
-                .label(Line::from(short_num(*lo)))
+        .zip(&labels)
+        .map(|((_, _, c), l)| {
+            let b = Bar::default().value(*c).text_value(String::new());
+            if each {
+                b.label(ratatui::text::Line::from(l.clone()))
+            } else {
+                b
+            }
         })
         .collect();
+    let chart = Rect {
+        height: inner.height.saturating_sub(u16::from(!each)),
+        ..inner
+    };
     BarChart::default()
         .data(BarGroup::default().bars(&bars))
-        .bar_width(width.saturating_sub(gap).max(1))
+        .bar_width(bar_w)
         .bar_gap(gap)
         .bar_style(Style::new().fg(t.accent))
         .value_style(Style::new().fg(t.fg))
         .label_style(Style::new().fg(t.muted))
-        .render(inner, buf);
+        .render(chart, buf);
     let (lo, hi) = (bins[0].0, bins[bins.len() - 1].1);
+    if !each && inner.height > 1 {
+        axis_ticks(bins, bar_w + gap, inner, buf, Style::new().fg(t.muted));
+    }
     let max = bins.iter().map(|b| b.2).max().unwrap_or(0);
     let caption = format!(
         "{} … {}  (tallest bin {})",
@@ -71,6 +86,42 @@ pub fn histogram(
             inner.width as usize,
             Style::new().fg(t.muted),
         );
+    }
+}
+
+/// Ticks under a histogram's bars, on its last row: the lowest value, the quartiles' bin
+/// starts and the highest, each where its bin is, and only those that fit with a space
+/// between (as a plotting library thins its ticks).
+fn axis_ticks(bins: &[(f64, f64, u64)], step: u16, inner: Rect, buf: &mut Buffer, st: Style) {
+    let n = bins.len();
+    let y = inner.y + inner.height - 1;
+    let right = inner.x + inner.width;
+    let mut ticks: Vec<(u16, String)> = [0.0, 0.25, 0.5, 0.75]
+        .iter()
+        .map(|q| {
+            let i = ((n - 1) as f64 * q).round() as usize;
+            (inner.x + i as u16 * step, short_num(bins[i].0))
+        })
+        .collect();
+    let last = short_num(bins[n - 1].1);
+    let end = (inner.x + n as u16 * step).min(right);
+    ticks.push((
+        end.saturating_sub(last.chars().count() as u16).max(inner.x),
+        last,
+    ));
+    let mut free = inner.x;
+    for (i, (x, label)) in ticks.iter().enumerate() {
+        let w = label.chars().count() as u16;
+        // The last tick (the highest value) is kept over the ones before it.
+        let next_taken = ticks
+            .get(ticks.len() - 1)
+            .filter(|_| i + 1 < ticks.len())
+            .map(|(lx, _)| *lx);
+        if *x < free || x + w > right || next_taken.is_some_and(|lx| x + w + 1 > lx) {
+            continue;
+        }
+        buf.set_stringn(*x, y, label, w as usize, st);
+        free = x + w + 1;
     }
 }
 
@@ -200,5 +251,41 @@ mod tests {
     fn numbers_are_shortened() {
         assert_eq!(short_num(2_500_000.0), "2.5M");
         assert_eq!(short_num(3.0), "3");
+    }
+
+    #[test]
+    fn a_histogram_of_narrow_bins_has_a_few_spaced_ticks_not_a_label_each() {
+        let bins: Vec<(f64, f64, u64)> = (0..60)
+            .map(|i| {
+                (
+                    1000.0 + i as f64 * 100.0,
+                    1100.0 + i as f64 * 100.0,
+                    (i % 7) as u64,
+                )
+            })
+            .collect();
+        let area = Rect::new(0, 0, 80, 12);
+        let mut buf = Buffer::empty(area);
+        histogram(
+            "fare",
+            &bins,
+            Block::bordered(),
+            area,
+            &mut buf,
+            &Theme::default(),
+        );
+        let axis: String = (1..79).map(|x| buf[(x, 10)].symbol().to_string()).collect();
+        let ticks: Vec<&str> = axis.split_whitespace().collect();
+        assert!(ticks.len() >= 3, "{axis:?}");
+        assert_eq!(ticks.first(), Some(&"1000"), "{axis:?}");
+        assert_eq!(ticks.last(), Some(&"7000"), "{axis:?}");
+        // Each tick is one number: none ran into the next.
+        for t in &ticks {
+            assert!(
+                t.parse::<f64>().is_ok() || t.ends_with(['k', 'M']),
+                "{t:?} in {axis:?}"
+            );
+            assert!(t.len() <= 5, "{t:?} in {axis:?}");
+        }
     }
 }

@@ -40,6 +40,8 @@ impl GridPane {
             ));
         }
         if let Some(m) = &self.message {
+            // One line: a message's own lines and tabs become spaces.
+            let m = m.split_whitespace().collect::<Vec<_>>().join(" ");
             spans.push(Span::styled(format!("  {m}"), Style::new().fg(t.ok)));
         }
         if let Some((c, desc)) = &self.view.sort {

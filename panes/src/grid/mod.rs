@@ -540,13 +540,20 @@ impl Pane for GridPane {
         };
         Paragraph::new(self.footer(t)).render(foot, buf);
         if let Some(e) = &self.error {
-            let text = vec![
-                Line::from(Span::styled(
-                    "Could not load",
-                    Style::new().fg(t.error).add_modifier(Modifier::BOLD),
-                )),
-                Line::from(Span::styled(e.clone(), Style::new().fg(t.error))),
-            ];
+            // DuckDB's messages run over lines (candidate functions, a caret under the SQL):
+            // each is a line here, tabs as spaces, never a control character drawn raw.
+            let mut text = vec![Line::from(Span::styled(
+                "Could not load",
+                Style::new().fg(t.error).add_modifier(Modifier::BOLD),
+            ))];
+            for l in e.lines() {
+                let l: String = l
+                    .replace('\t', "    ")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect();
+                text.push(Line::from(Span::styled(l, Style::new().fg(t.error))));
+            }
             Paragraph::new(text)
                 .wrap(Wrap { trim: false })
                 .render(body, buf);

@@ -709,3 +709,35 @@ fn counts_and_percentages_in_tables_are_written_one_way() {
         "values stay as they are: {shown}"
     );
 }
+
+#[test]
+fn a_multi_line_error_keeps_its_lines_and_no_control_character_is_drawn() {
+    let mut e = GridPane::with_source(Source::File("/data/q.sql".into()), View::default());
+    let mut cx = Cx::default();
+    e.on_engine(EngineEvent::Ready, &mut cx);
+    let seq = e.seq;
+    e.on_engine(
+        EngineEvent::Data(DataEvent::Error {
+            seq,
+            message: "Binder Error: No function matches avg(VARCHAR). You might need to add explicit type casts.\n\tCandidate functions:\n\tavg(DECIMAL) -> DECIMAL\n\tavg(DOUBLE) -> DOUBLE\x07".into(),
+            line: None,
+            column: None,
+        }),
+        &mut cx,
+    );
+    let s = snapshot(&mut e, 110, 12);
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"    Candidate functions:")),
+        "{s}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("    avg(DOUBLE) -> DOUBLE") && !l.contains('\x07')),
+        "{s}"
+    );
+    assert!(!s.contains("casts.?") && !s.contains('\t'), "{s}");
+}

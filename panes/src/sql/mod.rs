@@ -322,6 +322,12 @@ impl Pane for SqlPane {
         match ev {
             EngineEvent::Data(d) => self.on_data(d, cx),
             EngineEvent::InsertText(text) => {
+                // The model's SQL has come: the footer stops counting its tokens (what runs
+                // next, or a declined run, says what happened).
+                if matches!(&self.last, Some(RunState::Running(w, _)) if w.starts_with("asking the model"))
+                {
+                    self.last = Some(RunState::Done("the model's SQL is in the editor".into()));
+                }
                 // At the end, on a line of its own.
                 let d = self.ed.doc_mut();
                 let end = d.rope.len_chars();

@@ -401,3 +401,27 @@ fn the_editors_verbs_work_in_the_sql_editor() {
     p.on_input(&KeyEvent::from(crossterm::event::KeyCode::Esc), &mut cx);
     assert_eq!(p.hints(&mut Vec::new()), crate::Hints::WithKeymap);
 }
+
+#[test]
+fn the_models_sql_ends_the_asking_note_even_when_it_is_not_run() {
+    let mut p = two_tables();
+    let mut cx = Cx::default();
+    p.ask_data("how many flights per carrier?", &mut cx);
+    for t in ["SELECT", " 1"] {
+        p.on_engine(
+            EngineEvent::Chat(crate::llm::ChatEvent::Gen(crate::llm::LlmEvent::Token(
+                t.into(),
+            ))),
+            &mut Cx::default(),
+        );
+    }
+    assert!(snapshot(&mut p, 100, 12).contains("asking the model (2 tokens)"));
+    // The server puts the SQL in; the user then says no to running it: nothing more comes.
+    p.on_engine(
+        EngineEvent::InsertText("DELETE FROM flights".into()),
+        &mut Cx::default(),
+    );
+    let s = snapshot(&mut p, 100, 12);
+    assert!(!s.contains("asking the model"), "{s}");
+    assert!(s.contains("the model's SQL is in the editor"), "{s}");
+}
