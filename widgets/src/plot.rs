@@ -114,7 +114,7 @@ fn axis_ticks(bins: &[(f64, f64, u64)], step: u16, inner: Rect, buf: &mut Buffer
         let w = label.chars().count() as u16;
         // The last tick (the highest value) is kept over the ones before it.
         let next_taken = ticks
-            .get(ticks.len() - 1)
+            .last()
             .filter(|_| i + 1 < ticks.len())
             .map(|(lx, _)| *lx);
         if *x < free || x + w > right || next_taken.is_some_and(|lx| x + w + 1 > lx) {
