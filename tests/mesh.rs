@@ -308,6 +308,13 @@ fn three_in_a_line_converge_through_the_middle() {
     // A admits B as an admin, who admits C: C knows only B.
     pair(&a, &b, "admin");
     wait_online(&a, &b);
+    // B invites once it holds the record that makes it an admin (as `mesh id` shows it).
+    wait_until("B's admin role in its records", || {
+        let v = json(&b, &["mesh", "id", "--json"]);
+        (v["role"] == "admin")
+            .then_some(())
+            .ok_or_else(|| v.to_string())
+    });
     pair(&b, &c, "member");
     wait_online(&b, &c);
     let id = a.ok(&["queue", "add", "Relay check"]).trim().to_string();

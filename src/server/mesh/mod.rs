@@ -818,8 +818,20 @@ impl Server {
         let (Some(r), Some(_)) = (&self.mesh.replica, &self.mesh.key) else {
             return Err("the mesh is not loaded".into());
         };
-        if r.role_of(&r.me) != Some(Role::Admin) {
-            return Err("only an admin of the team may invite (this device is not one)".into());
+        match r.role_of(&r.me) {
+            Some(Role::Admin) => {}
+            // Just joined: the record of its role comes with the first sync.
+            None if r.founder != r.me => {
+                return Err(
+                    "this device does not hold the team's record of its role yet (it \
+                            comes with the first sync from the device that invited it): try \
+                            again once `fieldkit mesh id` shows it"
+                        .into(),
+                )
+            }
+            _ => {
+                return Err("only an admin of the team may invite (this device is not one)".into())
+            }
         }
         // The joiner gets the team vault key, which lives in this device's vault.
         match self.team_vault_key() {
