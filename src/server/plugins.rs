@@ -569,22 +569,16 @@ impl Server {
 
     /// The palette's entries for plugins' tools: those of granted plugins.
     pub(super) fn plugin_palette_items(&mut self) -> Vec<fieldkit_widgets::PickerItem> {
-        self.plugin_tools_load();
-        let (grants, _) = self.plugin_grants();
-        self.plugins
-            .tools
-            .iter()
-            .filter(|(p, _)| grants.contains_key(*p))
-            .flat_map(|(p, ts)| {
-                ts.iter().map(move |t| fieldkit_widgets::PickerItem {
-                    text: format!("tool {p}.{}", t.name),
-                    detail: if t.description.is_empty() {
-                        format!("plugin {p}")
-                    } else {
-                        t.description.clone()
-                    },
-                    key: String::new(),
-                })
+        self.plugin_tool_list()
+            .into_iter()
+            .map(|(name, desc, _)| fieldkit_widgets::PickerItem {
+                detail: if desc.is_empty() {
+                    format!("plugin {}", name.split('.').next().unwrap_or(""))
+                } else {
+                    desc
+                },
+                text: format!("tool {name}"),
+                key: String::new(),
             })
             .collect()
     }

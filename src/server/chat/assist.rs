@@ -72,7 +72,13 @@ impl Server {
     }
 
     /// Starts a job whose answer goes to `pane`; one that cannot start is told to it.
-    fn start_for_pane(&mut self, name: &str, pane: u64, purpose: Purpose, turns: Vec<Turn>) {
+    pub(super) fn start_for_pane(
+        &mut self,
+        name: &str,
+        pane: u64,
+        purpose: Purpose,
+        turns: Vec<Turn>,
+    ) {
         if let Err(e) = self.start_job(name, pane, purpose, turns) {
             self.chat_to(
                 name,

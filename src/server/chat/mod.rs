@@ -564,17 +564,7 @@ impl Server {
             return;
         };
         let (turns, ids) = self.chat_turns(&chat);
-        let purpose = Purpose::Chat { session, ids };
-        if let Err(e) = self.start_job(name, pane, purpose, turns) {
-            self.chat_to(
-                name,
-                pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: e,
-                },
-            );
-        }
+        self.start_for_pane(name, pane, Purpose::Chat { session, ids }, turns);
     }
 }
 

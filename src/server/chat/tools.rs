@@ -47,6 +47,18 @@ pub fn tool_call_in(answer: &str) -> Option<Result<(String, serde_json::Value), 
 }
 
 impl Server {
+    /// A failure the chat pane shows in its footer.
+    fn chat_error(&mut self, name: &str, pane: u64, error: String) {
+        self.chat_to(
+            name,
+            pane,
+            ChatEvent::Failed {
+                partial: None,
+                error,
+            },
+        );
+    }
+
     /// A session's turns as the model gets them: the plugins' tools it may call told after the
     /// system prompt.
     pub(super) fn chat_turns(
@@ -95,14 +107,7 @@ impl Server {
         let (tool, args) = match call {
             Ok(c) => c,
             Err(e) => {
-                self.chat_to(
-                    name,
-                    pane,
-                    ChatEvent::Failed {
-                        partial: None,
-                        error: e,
-                    },
-                );
+                self.chat_error(name, pane, e);
                 return;
             }
         };
@@ -121,15 +126,10 @@ impl Server {
             })
             .unwrap_or(0);
         if calls >= MAX_CALLS {
-            self.chat_to(
+            self.chat_error(
                 name,
                 pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: format!(
-                        "the model called {MAX_CALLS} tools for one question; stopped there"
-                    ),
-                },
+                format!("the model called {MAX_CALLS} tools for one question; stopped there"),
             );
             return;
         }
@@ -179,13 +179,10 @@ impl Server {
         let content = format!("<tool_result name=\"{tool}\">\n{text}\n</tool_result>");
         let Some(st) = &self.store else { return };
         if let Err(e) = st.add_message(session, &StoredMsg::new("user", &content, "")) {
-            self.chat_to(
+            self.chat_error(
                 name,
                 pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: format!("the tool's result could not be stored (state.db: {e:#})"),
-                },
+                format!("the tool's result could not be stored (state.db: {e:#})"),
             );
             return;
         }
@@ -195,16 +192,7 @@ impl Server {
         self.chat_to(name, pane, ChatEvent::Updated(chat.clone()));
         self.mesh_chat_changed(session);
         let (turns, ids) = self.chat_turns(&chat);
-        if let Err(e) = self.start_job(name, pane, Purpose::Chat { session, ids }, turns) {
-            self.chat_to(
-                name,
-                pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: e,
-                },
-            );
-        }
+        self.start_for_pane(name, pane, Purpose::Chat { session, ids }, turns);
     }
 }
 

@@ -388,16 +388,20 @@ impl Server {
             self.worker_send(WorkerKind::Mesh, &MeshIn::Restore(f));
         }
         self.worker_send(WorkerKind::Mesh, &MeshIn::Go);
-        let open = self
-            .mesh
-            .invites
-            .lock()
-            .map(|v| v.iter().any(|i| !i.used && i.expires_ms > now()))
-            .unwrap_or(false);
+        let open = self.mesh_invite_open();
         if open {
             let at = self.config.mesh.pair_listen.clone();
             self.worker_send(WorkerKind::Mesh, &MeshIn::Pairing(Some(at)));
         }
+    }
+
+    /// Whether an invite is open (unused and not expired).
+    fn mesh_invite_open(&self) -> bool {
+        self.mesh
+            .invites
+            .lock()
+            .map(|v| v.iter().any(|i| !i.used && i.expires_ms > now()))
+            .unwrap_or(false)
     }
 
     fn mesh_log(&mut self, line: String) {
@@ -989,12 +993,7 @@ impl Server {
                         tracing::error!("mesh: a spent code not marked so: {e:#}");
                     }
                 }
-                let open = self
-                    .mesh
-                    .invites
-                    .lock()
-                    .map(|v| v.iter().any(|i| !i.used && i.expires_ms > now()))
-                    .unwrap_or(false);
+                let open = self.mesh_invite_open();
                 if !open {
                     self.mesh.pairing = None;
                     self.mesh.invite_vault_key = None;
