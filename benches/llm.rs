@@ -308,6 +308,7 @@ fn main() {
                 seed: 0,
                 ignore_eos: false,
             },
+            tools: Vec::new(),
         });
         let mut first = None;
         loop {

@@ -297,7 +297,7 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
                 }
             }
         })?;
-        engine.chat(&turns, &params, &cancel, &mut |ev| match ev {
+        engine.chat(&turns, &[], &params, &cancel, &mut |ev| match ev {
             LlmEvent::Token(t) => {
                 answer.push_str(&t);
                 let _ = out.write_all(t.as_bytes());

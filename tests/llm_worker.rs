@@ -261,3 +261,89 @@ fn an_idle_model_is_unloaded_and_loads_again_on_the_next_question() {
         "loaded again: {events:?}"
     );
 }
+
+#[test]
+fn a_model_whose_template_takes_tools_is_told_them_in_its_own_words() {
+    use fieldkit::engine::llm::{Engine, ModelRef, Settings, ToolSpec};
+    use fieldkit::format::gguf::tiny;
+    let home = tempfile::tempdir().unwrap();
+    let plain = tiny_model(home.path(), true);
+    let with_tools = home.path().join("tiny-tools.gguf");
+    tiny::write(
+        &with_tools,
+        &tiny::Spec {
+            chat_template: Some(tiny::CHATML_TOOLS.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tools = vec![ToolSpec {
+        name: "units.convert".into(),
+        description: "Converts a value between units.".into(),
+        schema: r#"{"type": "object", "properties": {"value": {"type": "number"}}}"#.into(),
+    }];
+    let mut turns = ask("12 ft in m?");
+    turns.push(Turn::new(
+        Role::Assistant,
+        r#"<tool_call>{"name": "units.convert", "arguments": {"value": 12}}</tool_call>"#,
+    ));
+    turns.push(Turn::new(
+        Role::User,
+        "<tool_result name=\"units.convert\">\n12 ft = 3.6576 m\n</tool_result>",
+    ));
+
+    // What the engine makes of it: the template's own words, not the prompted format.
+    let mut e = Engine::new().unwrap();
+    let settings = Settings {
+        n_ctx: LlmWorker::n_ctx(true),
+        threads: 2,
+        n_batch: 256,
+    };
+    e.load(&ModelRef::local("tiny", &with_tools), &settings, |_| {})
+        .unwrap();
+    let (prompt, own) = e.render_with_tools(&turns, &tools).unwrap();
+    assert!(own, "{prompt}");
+    assert!(
+        prompt.starts_with("<|im_start|>system\nYou are terse.\n\n# Tools")
+            && prompt.contains("\n{\"type\": \"function\", \"function\": {\"name\": \"units.convert\", \"description\": \"Converts a value between units.\", \"parameters\": {\"type\": \"object\", \"properties\": {\"value\": {\"type\": \"number\"}}}}}\n</tools>")
+            && prompt.contains("<|im_start|>assistant\n\n<tool_call>\n{\"name\": \"units.convert\", \"arguments\": {\"value\": 12}}\n</tool_call><|im_end|>")
+            && prompt.contains("<|im_start|>user\n<tool_response>\n12 ft = 3.6576 m\n</tool_response><|im_end|>")
+            && prompt.ends_with("<|im_start|>assistant\n")
+            && !prompt.contains("You can use these tools"),
+        "{prompt}"
+    );
+    let own_tokens = e.tokenize(&prompt).unwrap().len() as u32;
+    assert!(e.detail().unwrap().contains("with its tool calls"));
+    // A model whose template has no tools gets them in the prompted format.
+    e.load(&ModelRef::local("tiny", &plain), &settings, |_| {})
+        .unwrap();
+    let (prompted, own) = e.render_with_tools(&turns, &tools).unwrap();
+    assert!(
+        !own && prompted.contains("You can use these tools"),
+        "{prompted}"
+    );
+    let prompted_tokens = e.tokenize(&prompted).unwrap().len() as u32;
+    drop(e);
+
+    // The worker answers from exactly that prompt, and says which template it used.
+    let mut w = LlmWorker::start(home.path());
+    w.chat_with_tools(1, &with_tools, turns.clone(), greedy(4), tools.clone());
+    let (_, events, stats) = w.finish(1);
+    let stats = stats.expect("an answer");
+    assert_eq!(stats.prompt_tokens, own_tokens);
+    assert!(
+        events.iter().any(|e| matches!(e, LlmEvent::Loaded { detail, .. } if detail.contains("with its tool calls"))),
+        "{events:?}"
+    );
+    w.chat_with_tools(2, &plain, turns.clone(), greedy(4), tools);
+    let (_, _, stats) = w.finish(2);
+    assert_eq!(stats.expect("an answer").prompt_tokens, prompted_tokens);
+    // Without tools, the same chat is the template's plain form (and the model loads again
+    // with the smaller context).
+    w.chat(3, &with_tools, turns, greedy(4));
+    let (_, events, stats) = w.finish(3);
+    assert!(stats.expect("an answer").prompt_tokens < own_tokens);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, LlmEvent::Summarized { .. })));
+}

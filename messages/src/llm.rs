@@ -245,6 +245,15 @@ impl ModelRef {
     }
 }
 
+/// A tool the model may call: `PLUGIN.TOOL`, what it does, and its arguments' JSON schema (as
+/// text: the pipes' bincode cannot carry a free-form JSON value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub schema: String,
+}
+
 /// To the `llm` worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LlmIn {
@@ -255,6 +264,8 @@ pub enum LlmIn {
         settings: Settings,
         turns: Vec<Turn>,
         params: GenParams,
+        /// Tools the model may call (plugins' tools in a chat); empty for other jobs.
+        tools: Vec<ToolSpec>,
     },
     /// Generate from these exact tokens, no template (benches: the same prompt as a peer).
     Raw {

@@ -76,16 +76,39 @@ impl LlmWorker {
     }
 
     pub fn chat(&mut self, job: u64, model: &Path, turns: Vec<Turn>, params: GenParams) {
+        self.chat_with_tools(job, model, turns, params, Vec::new())
+    }
+
+    /// The context the worker is asked for (a tools prompt needs more than 512 tokens of the
+    /// tiny model's small vocabulary).
+    pub fn n_ctx(tools: bool) -> u32 {
+        if tools {
+            2048
+        } else {
+            512
+        }
+    }
+
+    /// A chat job whose model may call `tools`.
+    pub fn chat_with_tools(
+        &mut self,
+        job: u64,
+        model: &Path,
+        turns: Vec<Turn>,
+        params: GenParams,
+        tools: Vec<fieldkit::engine::llm::ToolSpec>,
+    ) {
         self.send(&LlmIn::Chat {
             job,
             model: ModelRef::local("tiny", model),
             settings: Settings {
-                n_ctx: 512,
+                n_ctx: Self::n_ctx(!tools.is_empty()),
                 threads: 2,
                 n_batch: 256,
             },
             turns,
             params,
+            tools,
         });
     }
 

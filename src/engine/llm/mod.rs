@@ -15,17 +15,21 @@ batches, as llama.cpp's own tools do: smaller chunks cost a third of the prompt 
 (so `Cancel` is seen while a job runs) and generates on another.
 
 This file holds `Engine` and what it is given (`Settings`, `ModelRef`); `text` the fallback
-prompt, stop strings and UTF-8 assembly, `sampler` the token picking, `worker` the process.
+prompt, stop strings and UTF-8 assembly, `tools` the tools a model may call (in its own
+template's words when it has them), `sampler` the token picking, `worker` the process.
 */
 
 mod sampler;
 mod text;
+mod tools;
 mod worker;
 
+pub use fieldkit_messages::llm::ToolSpec;
 pub use fieldkit_messages::llm::{LlmIn, LlmOut, ModelRef, Settings};
 use sampler::*;
 pub use text::fallback_prompt;
 use text::*;
+pub use tools::{prompted_turn, tool_call_in, with_prompted};
 pub use worker::run;
 
 use crate::format::gguf;
@@ -64,6 +68,11 @@ struct Loaded {
     r#ref: ModelRef,
     settings: Settings,
     template: Option<LlamaChatTemplate>,
+    /// The GGUF's chat template, when it takes tools and minijinja runs it.
+    tool_template: Option<String>,
+    /// The texts of the BOS and EOS tokens, which templates write.
+    bos: String,
+    eos: String,
     n_ctx: u32,
     detail: String,
 }
@@ -71,6 +80,9 @@ struct Loaded {
 pub struct Engine {
     backend: LlamaBackend,
     loaded: Option<Loaded>,
+    /// Show the control tokens that start a tool call (`[TOOL_CALLS]`): set while a prompt
+    /// with tools is answered.
+    markers: bool,
 }
 
 /// llama.cpp calls this between the operations of a batch: a set flag ends the batch there.
@@ -134,6 +146,7 @@ impl Engine {
         Ok(Engine {
             backend,
             loaded: None,
+            markers: false,
         })
     }
 
@@ -190,6 +203,28 @@ impl Engine {
                 _ => false,
             }
         });
+        let text_of = |t| {
+            model
+                .vocab()
+                .text(t)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let (bos, eos) = (text_of(model.vocab().bos()), text_of(model.vocab().eos()));
+        // A template with tools is used only if it runs on a question with a tool.
+        let tool_template = info
+            .chat_template()
+            .filter(|t| tools::takes_tools(t))
+            .filter(|t| {
+                let probe = [Turn::new(Role::User, "hi")];
+                let tool = ToolSpec {
+                    name: "probe".into(),
+                    description: "A probe.".into(),
+                    schema: r#"{"type": "object", "properties": {}}"#.into(),
+                };
+                tools::render_template(t, &probe, &[tool], &bos, &eos).is_ok()
+            })
+            .map(str::to_string);
         let train = model.n_ctx_train().max(256);
         let n_ctx = settings.n_ctx.clamp(256, train);
         let detail = format!(
@@ -199,10 +234,10 @@ impl Engine {
             info.quantization(),
             n_ctx,
             settings.threads,
-            if template.is_some() {
-                "model's chat template"
-            } else {
-                "fallback chat template"
+            match (&template, &tool_template) {
+                (_, Some(_)) => "model's chat template, with its tool calls",
+                (Some(_), None) => "model's chat template",
+                (None, None) => "fallback chat template",
             }
         );
         self.loaded = Some(Loaded {
@@ -210,6 +245,9 @@ impl Engine {
             r#ref: m.clone(),
             settings: settings.clone(),
             template,
+            tool_template,
+            bos,
+            eos,
             n_ctx,
             detail,
         });
@@ -239,6 +277,22 @@ impl Engine {
         Ok(fallback_prompt(turns))
     }
 
+    /// The prompt text for `turns` with `tools`: the model's own tool template where it has
+    /// one that runs, else the prompted format in the system prompt. Answers whether the
+    /// template was used.
+    pub fn render_with_tools(&self, turns: &[Turn], tools: &[ToolSpec]) -> Result<(String, bool)> {
+        let l = self.loaded_ref()?;
+        if tools.is_empty() {
+            return Ok((self.render(turns)?, false));
+        }
+        if let Some(t) = &l.tool_template {
+            if let Ok(p) = tools::render_template(t, turns, tools, &l.bos, &l.eos) {
+                return Ok((p, true));
+            }
+        }
+        Ok((self.render(&with_prompted(turns, tools))?, false))
+    }
+
     fn uses_fallback(&self) -> bool {
         self.loaded.as_ref().is_some_and(|l| l.template.is_none())
     }
@@ -254,14 +308,22 @@ impl Engine {
     pub fn chat(
         &mut self,
         turns: &[Turn],
+        tools: &[ToolSpec],
         params: &GenParams,
         cancel: &AtomicBool,
         on: &mut dyn FnMut(LlmEvent),
     ) -> Result<GenStats> {
         let n_ctx = self.loaded_ref()?.n_ctx;
-        let mut turns = turns.to_vec();
+        // Tools go to the model's own template when it runs; otherwise into the system
+        // prompt, before anything is folded (so a summary never swallows them).
+        let (mut turns, tools) = match self.render_with_tools(turns, tools)? {
+            (_, true) => (turns.to_vec(), tools),
+            (_, false) => (with_prompted(turns, tools), &[][..]),
+        };
+        let render =
+            |e: &Self, t: &[Turn]| -> Result<String> { Ok(e.render_with_tools(t, tools)?.0) };
         let budget = n_ctx.saturating_sub(ANSWER_RESERVE.min(params.max_tokens));
-        let mut prompt = self.render(&turns)?;
+        let mut prompt = render(self, &turns)?;
         let mut tokens = self.tokenize(&prompt)?;
         if tokens.len() as u32 > budget {
             let first = usize::from(turns.first().is_some_and(|t| t.role == Role::System));
@@ -272,7 +334,7 @@ impl Engine {
                 upto += 1;
                 let mut rest = turns[..first].to_vec();
                 rest.extend_from_slice(&turns[upto..]);
-                let n = self.tokenize(&self.render(&rest)?)?.len() as u32;
+                let n = self.tokenize(&render(self, &rest)?)?.len() as u32;
                 if n + SUMMARY_TOKENS <= budget {
                     break;
                 }
@@ -280,7 +342,7 @@ impl Engine {
             let last_alone = {
                 let mut only = turns[..first].to_vec();
                 only.extend_from_slice(&turns[turns.len().saturating_sub(1)..]);
-                self.tokenize(&self.render(&only)?)?.len() as u32
+                self.tokenize(&render(self, &only)?)?.len() as u32
             };
             if last_alone > budget || upto == first {
                 bail!(
@@ -300,7 +362,7 @@ impl Engine {
                     format!("Summary of the earlier conversation: {summary}"),
                 ));
                 rest.extend_from_slice(&turns[upto..]);
-                let n = self.tokenize(&self.render(&rest)?)?.len() as u32;
+                let n = self.tokenize(&render(self, &rest)?)?.len() as u32;
                 if n <= budget || summary.is_empty() {
                     break;
                 }
@@ -321,7 +383,7 @@ impl Engine {
             ));
             rest.extend_from_slice(&turns[upto..]);
             turns = rest;
-            prompt = self.render(&turns)?;
+            prompt = render(self, &turns)?;
             tokens = self.tokenize(&prompt)?;
             if tokens.len() as u32 > budget {
                 bail!(
@@ -338,7 +400,8 @@ impl Engine {
         // An answer does not start with the space or newline after "Assistant:".
         let mut started = false;
         let on = std::cell::RefCell::new(on);
-        self.generate_tokens(
+        self.markers = !tools.is_empty();
+        let r = self.generate_tokens(
             &tokens,
             params,
             &stops,
@@ -356,7 +419,9 @@ impl Engine {
                     total: total as u32,
                 })
             }),
-        )
+        );
+        self.markers = false;
+        r
     }
 
     /// A few sentences standing for `turns`, generated greedily.
@@ -544,7 +609,16 @@ impl Engine {
                 break;
             }
             stats.tokens += 1;
-            let piece = vocab.token_to_piece(token, false, None);
+            let mut piece = vocab.token_to_piece(token, false, None);
+            if piece.is_empty() && self.markers {
+                let marker = vocab.token_to_piece(token, true, None);
+                if tools::CALL_MARKERS
+                    .iter()
+                    .any(|m| m.as_bytes() == marker.as_slice())
+                {
+                    piece = marker;
+                }
+            }
             let text = utf8.push(&piece);
             let (shown, stop) = filter.push(&text);
             if !shown.is_empty() {

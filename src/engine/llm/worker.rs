@@ -118,7 +118,8 @@ pub fn run() -> Result<()> {
                 settings,
                 turns,
                 params,
-            } => (job, model, settings, params, Prompt::Turns(turns)),
+                tools,
+            } => (job, model, settings, params, Prompt::Turns(turns, tools)),
         };
         // A job cancelled while it waited in line ends at once.
         let ev = if cancelled_jobs.contains(&job) {
@@ -152,7 +153,8 @@ pub fn run() -> Result<()> {
 
 /// What a job generates from.
 pub(super) enum Prompt {
-    Turns(Vec<Turn>),
+    /// A conversation, and the tools the model may call in it.
+    Turns(Vec<Turn>, Vec<ToolSpec>),
     Tokens(Vec<i32>),
 }
 
@@ -177,10 +179,12 @@ pub(super) fn run_chat(
         )
     };
     if let Some((url, name)) = &model.remote {
-        let Prompt::Turns(turns) = prompt else {
+        let Prompt::Turns(turns, tools) = prompt else {
             bail!("raw token prompts are for local models");
         };
-        return crate::remote::chat(url, name, turns, params, cancel, &mut token);
+        // A remote model is told the tools in the prompted format.
+        let turns = with_prompted(turns, tools);
+        return crate::remote::chat(url, name, &turns, params, cancel, &mut token);
     }
     let fresh = engine.loaded() != Some(model);
     if fresh {
@@ -233,9 +237,9 @@ pub(super) fn run_chat(
         engine.load(model, settings, |_| {})?;
     }
     match prompt {
-        Prompt::Turns(turns) => {
+        Prompt::Turns(turns, tools) => {
             let mut on = |ev: LlmEvent| send(out, &LlmOut::Event { job, ev });
-            engine.chat(turns, params, cancel, &mut on)
+            engine.chat(turns, tools, params, cancel, &mut on)
         }
         Prompt::Tokens(ids) => {
             let tokens: Vec<_> = ids

@@ -265,6 +265,12 @@ impl Server {
                 format!("the audit log (state.db) could not be written, so the remote call was not made: {e:#}")
             })?;
         }
+        // A chat's model may call the granted plugins' tools; other jobs call none.
+        let tools = if matches!(purpose, Purpose::Chat { .. }) {
+            self.chat_tools()
+        } else {
+            Vec::new()
+        };
         self.chat.next_job += 1;
         let job = self.chat.next_job;
         self.chat.jobs.insert(
@@ -285,6 +291,7 @@ impl Server {
             settings: crate::engine::llm::settings_from(&self.config.llm),
             turns,
             params: self.config.llm.params(),
+            tools,
         };
         self.llm_send(&msg);
         Ok(())
@@ -332,6 +339,7 @@ impl Server {
             settings: crate::engine::llm::settings_from(&self.config.llm),
             turns,
             params,
+            tools: Vec::new(),
         };
         self.llm_send(&msg);
         Ok(job)
@@ -563,7 +571,7 @@ impl Server {
             );
             return;
         };
-        let (turns, ids) = self.chat_turns(&chat);
+        let (turns, ids) = turns_of(&chat);
         self.start_for_pane(name, pane, Purpose::Chat { session, ids }, turns);
     }
 }
