@@ -609,16 +609,11 @@ impl Engine {
                 break;
             }
             stats.tokens += 1;
-            let mut piece = vocab.token_to_piece(token, false, None);
-            if piece.is_empty() && self.markers {
-                let marker = vocab.token_to_piece(token, true, None);
-                if tools::CALL_MARKERS
-                    .iter()
-                    .any(|m| m.as_bytes() == marker.as_slice())
-                {
-                    piece = marker;
-                }
-            }
+            let piece = tools::shown_piece(
+                vocab.token_to_piece(token, false, None),
+                self.markers,
+                || vocab.token_to_piece(token, true, None),
+            );
             let text = utf8.push(&piece);
             let (shown, stop) = filter.push(&text);
             if !shown.is_empty() {

@@ -43,6 +43,27 @@ pub(super) const CALL_MARKERS: &[&str] = &[
     "[CALL_ID]",
 ];
 
+/// The text shown for a token: its plain piece, or, when tools are in the prompt and the
+/// token is a control token that starts or parts a call, its marker (`special` gives it).
+pub(super) fn shown_piece(
+    plain: Vec<u8>,
+    tools: bool,
+    special: impl FnOnce() -> Vec<u8>,
+) -> Vec<u8> {
+    if !plain.is_empty() || !tools {
+        return plain;
+    }
+    let marker = special();
+    if CALL_MARKERS
+        .iter()
+        .any(|m| m.as_bytes() == marker.as_slice())
+    {
+        marker
+    } else {
+        plain
+    }
+}
+
 /// The system turn that tells a model without a tool template the tools it may call.
 pub fn prompted_turn(tools: &[ToolSpec]) -> Option<Turn> {
     if tools.is_empty() {
@@ -527,6 +548,24 @@ mod tests {
             description: "Converts a value between units.".into(),
             schema: r#"{"type": "object", "properties": {"value": {"type": "number"}, "from": {"type": "string"}}, "required": ["value"]}"#.into(),
         }]
+    }
+
+    #[test]
+    fn a_calls_marker_token_is_shown_only_with_tools_and_other_control_tokens_never() {
+        let mark = || b"[TOOL_CALLS]".to_vec();
+        assert_eq!(shown_piece(Vec::new(), true, mark), b"[TOOL_CALLS]");
+        assert_eq!(shown_piece(Vec::new(), false, mark), b"");
+        assert_eq!(
+            shown_piece(Vec::new(), true, || b"<|im_start|>".to_vec()),
+            b""
+        );
+        assert_eq!(shown_piece(b"hi".to_vec(), true, mark), b"hi");
+        // A marker then reads as a call.
+        let answer = format!(
+            "{}[{{\"name\": \"a.b\", \"arguments\": {{}}}}]",
+            String::from_utf8(shown_piece(Vec::new(), true, mark)).unwrap()
+        );
+        assert_eq!(tool_call_in(&answer).unwrap().unwrap().0, "a.b");
     }
 
     #[test]
