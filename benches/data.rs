@@ -389,7 +389,7 @@ fn main() {
         std::fs::remove_file(&db).ok();
     }
     println!("  method: fieldkit: from spawning `fieldkit __worker data` (a cold process, a new FIELDKIT_HOME each run) to the first 60 rows arriving over its pipe (first screen),");
-    println!("          and to its `Counted` (the whole file in a table of its database file, read_csv with normalize_names, ignore_errors, store_rejects) (full load);");
+    println!("          and to its `Counted` (the whole file in a table of its database file, read_csv with ignore_errors and store_rejects, after sniffing it twice for missing-value tokens) (full load);");
     println!("          peer: `CREATE TABLE big AS SELECT * FROM read_csv(...)` into a new database file, timed inside Python. {runs} runs each, interleaved; min / median / max:");
     println!(
         "  first screen, {:.2} GB CSV, cold worker: {} (goal median < 200 ms)",

@@ -544,7 +544,8 @@ fn parquet_json_ndjson_and_xlsx_open() {
             View::default(),
         )
         .expect("xlsx");
-    assert_eq!(l.columns[0].0, "station");
+    // A name DuckDB can use unquoted is kept as written.
+    assert_eq!(l.columns[0].0, "Station");
     assert_eq!(l.rows, 2);
     assert_eq!(
         w.rows(3, l.result, 1, 1)[0],
@@ -584,4 +585,137 @@ fn write_xlsx(path: &Path) {
         z.write_all(body.as_bytes()).expect("zip write");
     }
     z.finish().expect("zip finish");
+}
+
+#[test]
+fn missing_value_tokens_load_typed_as_the_duckdb_cli_reads_them_and_names_stay() {
+    // As R and instruments write them: NA, N/A, NaN, null, NULL, - and empty for missing.
+    let mut s = String::from("year,month,dep_time,Dep Delay,when,carrier,tailnum,temp\n");
+    for i in 0..300 {
+        let dep = match i % 50 {
+            7 => "NA".to_string(),
+            _ => format!("{}", 500 + i),
+        };
+        let delay = match i % 60 {
+            3 => "N/A".to_string(),
+            4 => "-".to_string(),
+            5 => String::new(),
+            _ => format!("{}", i as i64 % 17 - 5),
+        };
+        let when = if i % 100 == 9 {
+            "null".to_string()
+        } else {
+            format!("2013-01-{:02}", i % 28 + 1)
+        };
+        let tail = if i % 30 == 1 { "NA" } else { "N14228" };
+        let temp = if i % 75 == 2 {
+            "NaN".to_string()
+        } else {
+            format!("{:.1}", i as f64 / 10.0)
+        };
+        s.push_str(&format!(
+            "2013,{},{dep},{delay},{when},UA,{tail},{temp}\n",
+            i % 12 + 1
+        ));
+    }
+    let mut w = Worker::start();
+    let path = w.file("flights.csv", s.as_bytes());
+    let l = w
+        .load(1, Source::File(path.clone()), View::default())
+        .expect("load");
+    let names: Vec<&str> = l.columns.iter().map(|c| c.0.as_str()).collect();
+    // `year` and `month` stay; only what DuckDB cannot use unquoted is renamed.
+    assert_eq!(
+        names,
+        [
+            "year",
+            "month",
+            "dep_time",
+            "dep_delay",
+            "_when",
+            "carrier",
+            "tailnum",
+            "temp"
+        ]
+    );
+    // The oracle: the duckdb CLI on the same file with the same options.
+    let duckdb = common::tools::duckdb_cli();
+    let opts = "nullstr = ['NA', 'N/A', 'NaN', 'null', 'NULL', '-', '']";
+    let cli = |q: &str| {
+        let o = std::process::Command::new(&duckdb)
+            .args(["-csv", "-noheader", "-c", q])
+            .output()
+            .expect("the duckdb CLI (./setup installs it)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let types = cli(&format!(
+        "SELECT column_type FROM (DESCRIBE SELECT * FROM read_csv('{path}', {opts}))"
+    ));
+    let theirs: Vec<&str> = types.lines().collect();
+    let ours: Vec<&str> = l.columns.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        &ours[..5],
+        ["BIGINT", "BIGINT", "BIGINT", "BIGINT", "DATE"],
+        "typed, not VARCHAR"
+    );
+    let raw = [
+        "year",
+        "month",
+        "dep_time",
+        "Dep Delay",
+        "when",
+        "carrier",
+        "tailnum",
+        "temp",
+    ];
+    let nulls_theirs = cli(&format!(
+        "SELECT {} FROM read_csv('{path}', {opts})",
+        raw.iter()
+            .map(|c| format!("count(*) - count(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let q = w
+        .load(
+            2,
+            Source::Query {
+                sql: format!(
+                    "SELECT {} FROM flights",
+                    names
+                        .iter()
+                        .map(|c| format!("count(*) - count({c})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                dialect: None,
+            },
+            View::default(),
+        )
+        .expect("count nulls");
+    let nulls_ours: Vec<String> = w.rows(2, q.result, 0, 1)[0]
+        .iter()
+        .map(|v| v.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(nulls_ours.join(","), nulls_theirs.trim());
+    assert_eq!(nulls_ours[2], "6", "{nulls_ours:?}");
+    // The footer says what became NULL, column by column.
+    let note = l.notes.join(" | ");
+    assert!(
+        note.contains("dep_time: 6 NA")
+            && note.contains("dep_delay: 10 -/N/A")
+            && note.contains("_when: 3 null")
+            && note.contains("read as NULL"),
+        "{note}"
+    );
+
+    // A file whose NAs give no column a type keeps them as text.
+    let path = w.file("codes.csv", b"country,code\nNamibia,NA\nNorway,NO\n");
+    let l = w
+        .load(3, Source::File(path), View::default())
+        .expect("load");
+    assert_eq!(l.columns[1], ("code".to_string(), "VARCHAR".to_string()));
+    assert_eq!(w.rows(3, l.result, 0, 1)[0][1].as_deref(), Some("NA"));
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
 }

@@ -101,22 +101,249 @@ pub fn clean_name(s: &str) -> String {
     }
 }
 
-/// The table function that reads a file of `kind`, bad rows skipped where the format allows.
-pub(super) fn reader(kind: FileKind, path: &Path, rejects: Option<(&str, &str)>) -> String {
+/// Values that mean "missing" in CSV files written by R, instruments and spreadsheets.
+pub const NA_TOKENS: &[&str] = &["NA", "N/A", "NaN", "null", "NULL", "-", ""];
+
+/// How a CSV is read: DuckDB's options past the defaults, and the select list that names its
+/// columns.
+///
+/// - Types. DuckDB's sniffer reads a column with `NA` in it as text. When reading the missing
+///   tokens (`NA_TOKENS`) as NULL gives any column a type (a number, a date, a time), the file
+///   is read that way, as R reads it, and the footer says how many of each column became NULL.
+///   Otherwise the file is read as before: a text column keeps its `NA`s.
+/// - Names. A column is renamed only when DuckDB cannot use its name unquoted: a reserved word
+///   (`when` -> `_when`) or one with spaces or signs (`Dep Delay` -> `dep_delay`). `year`
+///   stays `year` (DuckDB's `normalize_names` would make it `_year`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct CsvPlan {
+    opts: String,
+    select: String,
+    /// The file's columns as read and as named, for counting the tokens.
+    names: Vec<(String, String)>,
+    header: bool,
+}
+
+pub(super) fn csv_plan(conn: &Connection, path: &Path) -> Result<CsvPlan> {
     let p = quote_literal(&path.to_string_lossy());
+    let describe = |opts: &str| -> Result<Vec<(String, String)>> {
+        let mut st = conn.prepare(&format!(
+            "DESCRIBE SELECT * FROM read_csv({p}, ignore_errors = true{opts})"
+        ))?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    };
+    let plain = describe("")?;
+    let tokens = NA_TOKENS
+        .iter()
+        .map(|t| quote_literal(t))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let na_opts = format!(", nullstr = [{tokens}]");
+    let with_na = describe(&na_opts).unwrap_or_default();
+    let same_columns =
+        with_na.len() == plain.len() && with_na.iter().zip(&plain).all(|(a, b)| a.0 == b.0);
+    let gained: Vec<usize> = if same_columns {
+        (0..plain.len())
+            .filter(|&i| plain[i].1 == "VARCHAR" && numeric_or_time(&with_na[i].1))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let reserved: std::collections::HashSet<String> = conn
+        .prepare("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<_, _>>()
+        })
+        .unwrap_or_default();
+    let mut used = std::collections::HashSet::new();
+    let mut names = Vec::new();
+    for (raw, _) in &plain {
+        let mut name = column_name(raw, &reserved);
+        let base = name.clone();
+        let mut n = 2;
+        while !used.insert(name.to_lowercase()) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        names.push((raw.clone(), name));
+    }
+    let select = names
+        .iter()
+        .map(|(raw, name)| {
+            if raw == name {
+                quote_ident(raw)
+            } else {
+                format!("{} AS {}", quote_ident(raw), quote_ident(name))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let header = conn
+        .query_row(
+            &format!("SELECT HasHeader FROM sniff_csv({p}, ignore_errors = true)"),
+            [],
+            |r| r.get::<_, bool>(0),
+        )
+        .unwrap_or(true);
+    Ok(CsvPlan {
+        opts: if gained.is_empty() {
+            String::new()
+        } else {
+            na_opts
+        },
+        select,
+        names,
+        header,
+    })
+}
+
+/// A number, a date or a time: what a column of values and missing tokens is read as. Not a
+/// boolean: `NA`/`NO` are country codes as often as they are missing yes-or-no answers.
+fn numeric_or_time(ty: &str) -> bool {
+    let t = ty.to_ascii_uppercase();
+    [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UBIGINT",
+        "UINTEGER",
+        "DOUBLE",
+        "FLOAT",
+        "DECIMAL",
+        "DATE",
+        "TIME",
+        "TIMESTAMP",
+    ]
+    .iter()
+    .any(|k| t.starts_with(k))
+}
+
+/// A column's name as DuckDB can use it unquoted: itself when it can be.
+pub fn column_name(raw: &str, reserved: &std::collections::HashSet<String>) -> String {
+    let plain = raw
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && raw.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let name = if plain {
+        raw.to_string()
+    } else {
+        clean_name(raw)
+    };
+    if reserved.contains(&name.to_lowercase()) {
+        format!("_{name}")
+    } else {
+        name
+    }
+}
+
+impl CsvPlan {
+    /// The select list (`*` without a plan).
+    pub(super) fn select(plan: Option<&CsvPlan>) -> &str {
+        match plan {
+            Some(p) if !p.select.is_empty() => &p.select,
+            _ => "*",
+        }
+    }
+
+    /// "dep_time: 8,255 NA read as NULL" for each column the missing tokens gave a type; the
+    /// tokens are counted in one pass over the file read as text.
+    pub(super) fn notes(&self, conn: &Connection, path: &Path) -> Vec<String> {
+        if self.opts.is_empty() {
+            return Vec::new();
+        }
+        let tokens: Vec<String> = NA_TOKENS
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| quote_literal(t))
+            .collect();
+        let list = tokens.join(", ");
+        let mut aggs = Vec::new();
+        for (raw, _) in &self.names {
+            let c = quote_ident(raw);
+            aggs.push(format!(
+                "count(*) FILTER (WHERE {c} IN ({list})), min({c}) FILTER (WHERE {c} IN ({list})), \
+                 max({c}) FILTER (WHERE {c} IN ({list}))"
+            ));
+        }
+        let sql = format!(
+            "SELECT {} FROM read_csv({}, all_varchar = true, header = {}, ignore_errors = true)",
+            aggs.join(", "),
+            quote_literal(&path.to_string_lossy()),
+            self.header
+        );
+        let n = self.names.len();
+        let counted = conn.query_row(&sql, [], |r| {
+            let mut out = Vec::new();
+            for i in 0..n {
+                out.push((
+                    r.get::<_, i64>(3 * i)?,
+                    r.get::<_, Option<String>>(3 * i + 1)?,
+                    r.get::<_, Option<String>>(3 * i + 2)?,
+                ));
+            }
+            Ok(out)
+        });
+        let Ok(counted) = counted else {
+            return vec![format!(
+                "missing values ({}) read as NULL",
+                tokens.join(", ").replace('\'', "")
+            )];
+        };
+        let mut parts = Vec::new();
+        for ((_, name), (k, lo, hi)) in self.names.iter().zip(counted) {
+            if k == 0 {
+                continue;
+            }
+            let what = match (lo, hi) {
+                (Some(a), Some(b)) if a != b => format!("{a}/{b}"),
+                (Some(a), _) => a,
+                _ => "missing".into(),
+            };
+            parts.push(format!(
+                "{name}: {} {what}",
+                fieldkit_messages::text::group(k.max(0) as u64)
+            ));
+        }
+        if parts.is_empty() {
+            return Vec::new();
+        }
+        let shown = parts.len().min(3);
+        let mut s = parts[..shown].join("; ");
+        if parts.len() > shown {
+            s.push_str(&format!(" (and {} more columns)", parts.len() - shown));
+        }
+        s.push_str(" read as NULL");
+        vec![s]
+    }
+}
+
+/// The table function that reads a file of `kind`, bad rows skipped where the format allows;
+/// a CSV (and a workbook, read through one) as its plan says.
+pub(super) fn reader(
+    kind: FileKind,
+    path: &Path,
+    rejects: Option<(&str, &str)>,
+    plan: Option<&CsvPlan>,
+) -> String {
+    let p = quote_literal(&path.to_string_lossy());
+    let opts = plan.map(|c| c.opts.as_str()).unwrap_or_default();
     match kind {
         FileKind::Csv => match rejects {
             Some((t, s)) => format!(
-                "read_csv({p}, normalize_names = true, ignore_errors = true, store_rejects = true, \
+                "read_csv({p}, ignore_errors = true{opts}, store_rejects = true, \
                  rejects_table = {}, rejects_scan = {})",
                 quote_literal(t),
                 quote_literal(s)
             ),
-            None => format!("read_csv({p}, normalize_names = true, ignore_errors = true)"),
+            None => format!("read_csv({p}, ignore_errors = true{opts})"),
         },
         FileKind::Json => format!("read_json_auto({p})"),
         FileKind::Parquet => format!("read_parquet({p})"),
-        FileKind::Excel => format!("read_csv({p}, normalize_names = true)"),
+        FileKind::Excel => format!("read_csv({p}{opts})"),
     }
 }
 

@@ -38,16 +38,26 @@ pub(super) fn load(
                 read_path = tmp;
             }
             if kind == FileKind::Parquet {
-                reader(kind, &read_path, None)
+                reader(kind, &read_path, None, None)
             } else {
+                // CSV and workbooks (read through a CSV) get their types and names planned.
+                let plan = match kind {
+                    FileKind::Csv | FileKind::Excel => Some(
+                        csv_plan(conn, &read_path)
+                            .map_err(|e| anyhow::anyhow!(file_error(&path, &e.to_string())))?,
+                    ),
+                    _ => None,
+                };
+                let plan = plan.as_ref();
+                let select = CsvPlan::select(plan);
                 let name = table_name(&path);
                 let table = quote_ident(&name);
                 // First screen now: a preview of the first rows, shown while the rest loads.
                 if view == &View::default() {
                     let pv = format!("fk_mem.p{}", sh.new_id());
                     conn.execute_batch(&format!(
-                        "CREATE TABLE {pv} AS SELECT * FROM {} LIMIT {PREVIEW_ROWS}",
-                        reader(kind, &read_path, None)
+                        "CREATE TABLE {pv} AS SELECT {select} FROM {} LIMIT {PREVIEW_ROWS}",
+                        reader(kind, &read_path, None, plan)
                     ))
                     .map_err(|e| anyhow::anyhow!(file_error(&path, &e.to_string())))?;
                     let columns = list_columns(conn, &pv)?;
@@ -81,8 +91,8 @@ pub(super) fn load(
                     );
                     let made = with_progress(conn, sh, pane, seq, &what, || {
                         conn.execute_batch(&format!(
-                            "CREATE OR REPLACE TABLE {table} AS SELECT * FROM {}",
-                            reader(kind, &read_path, rejects)
+                            "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {}",
+                            reader(kind, &read_path, rejects, plan)
                         ))
                     });
                     if let Err(e) = made {
@@ -93,6 +103,7 @@ pub(super) fn load(
                         );
                         return Ok(());
                     }
+                    notes.extend(plan.map(|p| p.notes(conn, &read_path)).unwrap_or_default());
                     if rejects.is_some() {
                         notes.extend(reject_notes(conn, &rej));
                         conn.execute_batch(&format!(
@@ -152,11 +163,12 @@ pub(super) fn load(
                 let rejects = (kind == FileKind::Csv).then_some((rej.as_str(), scan.as_str()));
                 with_progress(conn, sh, pane, seq, "loading", || {
                     conn.execute_batch(&format!(
-                        "CREATE OR REPLACE TABLE {table} AS SELECT * FROM {}",
-                        reader(kind, &read_path, rejects)
+                        "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {}",
+                        reader(kind, &read_path, rejects, plan)
                     ))
                 })
                 .map_err(|e| anyhow::anyhow!(file_error(&path, &e.to_string())))?;
+                notes.extend(plan.map(|p| p.notes(conn, &read_path)).unwrap_or_default());
                 if rejects.is_some() {
                     notes.extend(reject_notes(conn, &rej));
                 }
