@@ -435,6 +435,12 @@ impl Server {
             let wf_at = self
                 .workflow_next()
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_millis(5));
+            // A picker still matching in the background is drawn again a frame later.
+            let picker_at = self
+                .sessions
+                .values()
+                .any(|s| s.popup.as_ref().is_some_and(|p| p.busy()))
+                .then(|| tokio::time::Instant::now() + Duration::from_millis(16));
             let now = tokio::time::Instant::now();
             let (trim_deadline, save_deadline) = (trim_at.unwrap_or(now), save_at.unwrap_or(now));
             let mut worked = true;
@@ -460,6 +466,13 @@ impl Server {
                 }
                 _ = tokio::time::sleep_until(editor_at.unwrap_or(now)), if editor_at.is_some() => {
                     self.editor_tick();
+                }
+                _ = tokio::time::sleep_until(picker_at.unwrap_or(now)), if picker_at.is_some() => {
+                    for s in self.sessions.values_mut() {
+                        if s.popup.as_ref().is_some_and(|p| p.busy()) {
+                            s.dirty = true;
+                        }
+                    }
                 }
                 _ = tokio::time::sleep_until(wf_at.unwrap_or(now)), if wf_at.is_some() => {
                     self.workflow_tick();

@@ -258,6 +258,15 @@ pub fn message(title: &str, text: &str) -> Popup {
 }
 
 impl Popup {
+    /// Whether this popup's list is still being matched in the background (a large picker):
+    /// it is drawn again until it is done.
+    pub fn busy(&self) -> bool {
+        match self {
+            Popup::Palette(p) | Popup::Pick { picker: p, .. } => p.busy(),
+            _ => false,
+        }
+    }
+
     pub fn on_key(&mut self, k: &KeyEvent, keymap: &Keymap) -> PopupResult {
         self.on_key_in(k, keymap, None)
     }

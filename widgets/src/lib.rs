@@ -19,6 +19,6 @@ pub mod theme;
 
 pub use caps::{ColorDepth, TermCaps};
 pub use hints::{Hint, HintBar};
-pub use picker::{Picker, PickerItem};
+pub use picker::{Picker, PickerItem, KEYSTROKE_MS, LARGE};
 pub use tabbar::{TabBar, TabLabel};
 pub use theme::Theme;
