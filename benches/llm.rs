@@ -16,7 +16,9 @@
 //!
 //! Prompt processing of 512 tokens (goal >= 0.95x) and generation of 128 tokens (goal >= 0.97x),
 //! both as llama-bench defines them (pp512: one batch; tg128: from an empty context), then time
-//! to first token, how fast Esc ends an answer, and the worker's memory with the model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
+//! to first token, a chat of ten turns (the first token of turn 1 and of turn 10, with the
+//! context the worker keeps between answers, and turn 10 from a cold one; goal: turn 10 within
+//! 1.2x of turn 1), how fast Esc ends an answer, and the worker's memory with the model loaded. `cargo bench --bench llm` (FIELDKIT_BENCH_THREADS, default 2; FIELDKIT_BENCH_RUNS,
 //! default 5, or 1 with FIELDKIT_BENCH_QUICK=1).
 
 #[path = "../tests/common/llm.rs"]
@@ -255,6 +257,13 @@ fn main() {
         let (_, tg_ms, _) = fieldkit_run(&mut w, job + 1, &model, threads, bos, N_GEN + 1);
         f_tg.push(N_GEN as f64 * 1000.0 / tg_ms);
     }
+    let spread = |v: &[f64]| {
+        let lo = v.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = v.iter().cloned().fold(0.0, f64::max);
+        format!("{lo:.1}-{hi:.1}")
+    };
+    let (f_tg_spread, b_tg_spread, f_pp_spread, b_pp_spread) =
+        (spread(&f_tg), spread(&b_tg), spread(&f_pp), spread(&b_pp));
     let (l_pp, l_tg, f_pp, f_tg) = (median(l_pp), median(l_tg), median(f_pp), median(f_tg));
     let (b_pp, b_tg) = (median(b_pp), median(b_tg));
     println!();
@@ -262,6 +271,7 @@ fn main() {
     println!("fieldkit (worker)     {f_pp:>11.1}   {f_tg:>10.1}");
     println!("C++ loop, same libs   {l_pp:>11.1}   {l_tg:>10.1}");
     println!("llama-bench           {b_pp:>11.1}   {b_tg:>10.1}");
+    println!("spread over the {runs} rounds (min-max): fieldkit pp {f_pp_spread}, tg {f_tg_spread}; llama-bench pp {b_pp_spread}, tg {b_tg_spread}");
     let l_tg_nosample = median(l_tg_nosample);
     println!("C++ loop, no sampling {:>11}   {l_tg_nosample:>10.1}", "");
     println!();
@@ -286,9 +296,64 @@ fn main() {
         median(l_ttft)
     );
 
+    // A chat of ten turns, as a person has it: each question sent with the whole conversation
+    // so far. The worker keeps the chat's context between answers, so turn 10 decodes only
+    // its new turn; "cold" is the same turn-10 prompt after another chat took the context.
+    let questions = [
+        "What is the capital of France?",
+        "And of Italy?",
+        "Which of the two is larger?",
+        "Name a river in each.",
+        "Which river is longer?",
+        "What sea does it flow into?",
+        "Name a fish found there.",
+        "Is it eaten often?",
+        "Give one recipe name.",
+        "Summarise our talk in one line.",
+    ];
+    let chat_settings = Settings {
+        n_ctx: 4096,
+        threads: threads as u32,
+        n_batch: 512,
+    };
+    let ask = |w: &mut LlmWorker, job: u64, turns: &[Turn]| {
+        let sent = Instant::now();
+        w.send(&LlmIn::Chat {
+            job,
+            model: ModelRef::local("gemma", &model),
+            settings: chat_settings.clone(),
+            turns: turns.to_vec(),
+            params: GenParams {
+                max_tokens: 24,
+                temperature: 0.0,
+                seed: 0,
+                ignore_eos: false,
+            },
+            tools: Vec::new(),
+        });
+        let (mut first, mut text) = (None, String::new());
+        loop {
+            match w.next(job) {
+                LlmEvent::Token(t) => {
+                    first.get_or_insert(sent.elapsed().as_secs_f64() * 1000.0);
+                    text.push_str(&t);
+                }
+                LlmEvent::Done(st) => return (first.unwrap_or(f64::NAN), text, st),
+                LlmEvent::Error(e) => panic!("fieldkit: {e}"),
+                _ => {}
+            }
+        }
+    };
+    // Another chat, asked between measurements so that each first question starts from a
+    // context that holds something else (as a new chat does).
+    let other = [
+        Turn::new(Role::System, "You translate."),
+        Turn::new(Role::User, "Bonjour"),
+    ];
     // A chat question as a user asks it: template, short prompt, model already loaded.
     let mut ttft = Vec::new();
     for i in 0..runs {
+        ask(&mut w, 150 + i as u64, &other);
         let sent = Instant::now();
         w.send(&LlmIn::Chat {
             job: 100 + i as u64,
@@ -324,8 +389,48 @@ fn main() {
         ttft.extend(first);
     }
     println!(
-        "time to first token, chat question (model loaded, 4096-token context): {:.0} ms",
+        "time to first token, chat question (model loaded, 4096-token context, after another chat): {:.0} ms",
         median(ttft)
+    );
+    let (mut t1, mut t10, mut t10_cold) = (vec![], vec![], vec![]);
+    let mut last_stats = None;
+    for r in 0..runs {
+        let mut turns = vec![Turn::new(Role::System, "Answer briefly.")];
+        ask(&mut w, 1080 + (r * 100) as u64, &other);
+        for (k, q) in questions.iter().enumerate() {
+            turns.push(Turn::new(Role::User, *q));
+            let (ttft, text, st) = ask(&mut w, 1000 + (r * 100 + k) as u64, &turns);
+            if k == 0 {
+                t1.push(ttft);
+            }
+            if k == questions.len() - 1 {
+                t10.push(ttft);
+                last_stats = Some(st);
+                // Another chat takes the context, then turn 10 again from cold.
+                ask(&mut w, 1090 + (r * 100) as u64, &other);
+                let (cold, _, st) = ask(&mut w, 1091 + (r * 100) as u64, &turns);
+                assert!(st.reused < 8, "the cold run reused {} tokens", st.reused);
+                t10_cold.push(cold);
+                turns.pop();
+            } else {
+                turns.push(Turn::new(Role::Assistant, text));
+            }
+        }
+    }
+    let st = last_stats.unwrap_or_default();
+    println!(
+        "chat of 10 turns (the whole conversation sent each time, 24-token answers; turn 1 after another chat): time to first token turn 1 {:.0} ms, turn 10 {:.0} ms ({:.2}x, goal <= 1.2x; spread {} and {} ms);",
+        median(t1.clone()),
+        median(t10.clone()),
+        median(t10.clone()) / median(t1.clone()),
+        spread(&t1),
+        spread(&t10)
+    );
+    println!(
+        "        turn 10's prompt {} tokens, {} of them kept from turn 9's context; the same turn 10 from a cold context (as before the cache was kept) {:.0} ms",
+        st.prompt_tokens,
+        st.reused,
+        median(t10_cold)
     );
     // Esc: how long after the cancel reaches the worker the answer ends, while it generates
     // and while it is still reading a long prompt.

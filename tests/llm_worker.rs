@@ -347,3 +347,58 @@ fn a_model_whose_template_takes_tools_is_told_them_in_its_own_words() {
         .iter()
         .any(|e| matches!(e, LlmEvent::Summarized { .. })));
 }
+
+#[test]
+fn the_next_question_reuses_the_chat_s_cache_and_answers_as_a_fresh_context_would() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    let mut w = LlmWorker::start(home.path());
+    // Turn 1, then turn 2 with turn 1's answer in it.
+    let mut turns = ask("hello world");
+    w.chat(1, &model, turns.clone(), greedy(12));
+    let (first, _, stats) = w.finish(1);
+    let first_stats = stats.expect("an answer");
+    assert_eq!(first_stats.reused, 0, "nothing to reuse yet");
+    turns.push(Turn::new(Role::Assistant, first.clone()));
+    turns.push(Turn::new(Role::User, "and the data kit?"));
+    w.chat(2, &model, turns.clone(), greedy(12));
+    let (second, _, stats) = w.finish(2);
+    let second_stats = stats.expect("an answer");
+    // Everything up to the first answer was kept; only the new turn was decoded.
+    assert!(
+        second_stats.reused >= first_stats.prompt_tokens,
+        "{first_stats:?} {second_stats:?}"
+    );
+    assert!(second_stats.reused < second_stats.prompt_tokens);
+
+    // The same question in a fresh worker (no cache): the same answer, token for token.
+    let mut fresh = LlmWorker::start(home.path());
+    fresh.chat(1, &model, turns.clone(), greedy(12));
+    let (again, _, stats) = fresh.finish(1);
+    assert_eq!(stats.expect("an answer").reused, 0);
+    assert_eq!(again, second);
+
+    // Another chat shares nothing with it: nothing reused, and still the fresh answer.
+    let other = ask("select count from table");
+    w.chat(3, &model, other.clone(), greedy(12));
+    let (other_answer, _, stats) = w.finish(3);
+    let s = stats.expect("an answer");
+    // (The system prompt and the user marker are a shared prefix; nothing past them.)
+    assert!(
+        s.reused > 0 && s.reused < first_stats.prompt_tokens - 5,
+        "{s:?}"
+    );
+    fresh.chat(2, &model, other.clone(), greedy(12));
+    assert_eq!(fresh.finish(2).0, other_answer);
+
+    // A chat switched mid-answer: the cancelled answer's cache is not trusted.
+    w.chat(4, &model, ask("count"), greedy(100_000));
+    while !matches!(w.next(4), LlmEvent::Token(_)) {}
+    w.send(&LlmIn::Cancel { job: 4 });
+    let (_, _, stats) = w.finish(4);
+    assert!(stats.expect("a cancelled answer").cancelled);
+    w.chat(5, &model, turns.clone(), greedy(12));
+    let (after, _, stats) = w.finish(5);
+    assert_eq!(stats.expect("an answer").reused, 0);
+    assert_eq!(after, second);
+}

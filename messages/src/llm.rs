@@ -110,6 +110,8 @@ pub struct GenStats {
     pub cancelled: bool,
     /// Ended by `max_tokens`.
     pub truncated: bool,
+    /// Prompt tokens whose keys and values the kept context already held (not decoded again).
+    pub reused: u32,
 }
 
 impl GenStats {
@@ -130,9 +132,10 @@ impl GenStats {
             0.0
         }
     }
+    /// Prompt tokens decoded per second (those reused from the kept cache left out).
     pub fn prompt_per_s(&self) -> f64 {
         if self.prompt_ms > 0.0 {
-            self.prompt_tokens as f64 * 1000.0 / self.prompt_ms
+            self.prompt_tokens.saturating_sub(self.reused) as f64 * 1000.0 / self.prompt_ms
         } else {
             0.0
         }

@@ -188,7 +188,14 @@ impl ChatPane {
             } else if l.truncated {
                 s.push_str(" · cut at max_tokens");
             }
-            if l.prompt_tokens > 0 {
+            if l.prompt_tokens > 0 && l.reused > 0 {
+                s.push_str(&format!(
+                    " · prompt {} tokens, {} kept from the last answer ({:.0} tok/s)",
+                    l.prompt_tokens,
+                    l.reused,
+                    l.prompt_per_s()
+                ));
+            } else if l.prompt_tokens > 0 {
                 s.push_str(&format!(
                     " · prompt {} tokens ({:.0} tok/s)",
                     l.prompt_tokens,

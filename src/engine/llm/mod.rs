@@ -8,6 +8,14 @@ foreign, too large for free memory: each refused in words before llama.cpp maps 
 the conversation with the model's own chat template or our fallback, folds older turns into
 a summary when the conversation outgrows the context, and streams tokens.
 
+The chat's context (its KV cache) is kept between answers: the next question's prompt starts
+with the last one's, so only what is new is decoded (`Kept`: the tokens whose keys and values
+the cache holds; the common prefix is reused, the rest removed). It is dropped when the model
+is unloaded (idle unload), replaced when a prompt shares nothing with it (another chat), and
+not kept after an answer that leaves less than `KEEP_FREE` of memory free, or one that was
+cancelled or failed mid-batch (what the cache then holds is not known). Raw prompts (the
+benches' peers) always start from an empty cache.
+
 Cancel has to land within 200 ms even in the middle of a 512-token prompt batch (seconds on a
 small CPU), so the cancel flag is also llama.cpp's abort callback (`with_abort`: llama-cpp-2
 does not expose it), checked between the operations of a batch. Prompts are decoded in full
@@ -63,8 +71,21 @@ const ANSWER_RESERVE: u32 = 256;
 /// The most tokens a summary of folded turns may take (it is generated with this limit).
 const SUMMARY_TOKENS: u32 = 200;
 
+/// Memory that must stay free for a context to be kept after an answer.
+const KEEP_FREE: u64 = 512 << 20;
+
+/// The kept context and what its cache holds. Declared before the model in `Loaded`, so it is
+/// dropped first: it borrows the model (boxed, so the borrow survives `Loaded` moving).
+struct Kept {
+    ctx: llama_cpp_2::context::LlamaContext<'static>,
+    /// The tokens whose keys and values are in the cache, in position order.
+    tokens: Vec<llama_cpp_2::token::LlamaToken>,
+    n_ctx: u32,
+}
+
 struct Loaded {
-    model: LlamaModel,
+    kept: Option<Kept>,
+    model: Box<LlamaModel>,
     r#ref: ModelRef,
     settings: Settings,
     template: Option<LlamaChatTemplate>,
@@ -80,6 +101,11 @@ struct Loaded {
 pub struct Engine {
     backend: LlamaBackend,
     loaded: Option<Loaded>,
+    /// The cancel flag of the answer being generated, for llama.cpp's abort callback (a kept
+    /// context outlives any one caller's flag; this slot is set for the length of a call and
+    /// cleared after). Boxed: the callback holds its address. Declared after `loaded`, so it
+    /// outlives every context.
+    abort: Box<std::sync::atomic::AtomicPtr<AtomicBool>>,
     /// Show the control tokens that start a tool call (`[TOOL_CALLS]`): set while a prompt
     /// with tools is answered.
     markers: bool,
@@ -87,16 +113,24 @@ pub struct Engine {
 
 /// llama.cpp calls this between the operations of a batch: a set flag ends the batch there.
 extern "C" fn abort_if_set(data: *mut std::ffi::c_void) -> bool {
-    // SAFETY: `data` is the `&AtomicBool` given to `with_abort`, which outlives the context
-    // (both live for one `generate_tokens` call).
-    unsafe { (*(data as *const AtomicBool)).load(Ordering::Relaxed) }
+    // SAFETY: `data` is the engine's boxed `AtomicPtr` (`Engine::abort`), which outlives every
+    // context. The flag it points to, when not null, is the caller's of the running call, set
+    // at its start and cleared before it returns.
+    unsafe {
+        let slot = &*(data as *const std::sync::atomic::AtomicPtr<AtomicBool>);
+        let flag = slot.load(Ordering::Acquire);
+        !flag.is_null() && (*flag).load(Ordering::Relaxed)
+    }
 }
 
 /// `params` with llama.cpp's abort callback reading `flag`, so Esc stops a long prompt batch
 /// mid-way instead of after it. llama-cpp-2 0.1 has no setter for the callback; its
 /// `LlamaContextParams` is a wrapper around llama.h's `llama_context_params` and nothing else
 /// (checked at compile time below), so the callback is set on the C struct itself.
-fn with_abort(params: LlamaContextParams, flag: &AtomicBool) -> LlamaContextParams {
+fn with_abort(
+    params: LlamaContextParams,
+    slot: &std::sync::atomic::AtomicPtr<AtomicBool>,
+) -> LlamaContextParams {
     use llama_cpp_sys_2::llama_context_params;
     const _: () = assert!(
         std::mem::size_of::<LlamaContextParams>() == std::mem::size_of::<llama_context_params>()
@@ -107,7 +141,8 @@ fn with_abort(params: LlamaContextParams, flag: &AtomicBool) -> LlamaContextPara
     // struct. The pointer stays valid while the context lives (see `abort_if_set`).
     let mut raw: llama_context_params = unsafe { std::mem::transmute(params) };
     raw.abort_callback = Some(abort_if_set);
-    raw.abort_callback_data = flag as *const AtomicBool as *mut std::ffi::c_void;
+    raw.abort_callback_data =
+        slot as *const std::sync::atomic::AtomicPtr<AtomicBool> as *mut std::ffi::c_void;
     unsafe { std::mem::transmute::<llama_context_params, LlamaContextParams>(raw) }
 }
 
@@ -146,6 +181,7 @@ impl Engine {
         Ok(Engine {
             backend,
             loaded: None,
+            abort: Box::new(std::sync::atomic::AtomicPtr::new(std::ptr::null_mut())),
             markers: false,
         })
     }
@@ -241,7 +277,8 @@ impl Engine {
             }
         );
         self.loaded = Some(Loaded {
-            model,
+            kept: None,
+            model: Box::new(model),
             r#ref: m.clone(),
             settings: settings.clone(),
             template,
@@ -401,7 +438,7 @@ impl Engine {
         let mut started = false;
         let on = std::cell::RefCell::new(on);
         self.markers = !tools.is_empty();
-        let r = self.generate_tokens(
+        let r = self.generate(
             &tokens,
             params,
             &stops,
@@ -419,6 +456,7 @@ impl Engine {
                     total: total as u32,
                 })
             }),
+            true,
         );
         self.markers = false;
         r
@@ -494,7 +532,8 @@ impl Engine {
 
     /// Decodes `tokens` (in chunks, checking `cancel` between them, telling `progress` how
     /// far it got after each chunk but the last), then samples up to `max_tokens` tokens,
-    /// handing each piece of text to `on`.
+    /// handing each piece of text to `on`. Starts from an empty cache (the benches' raw
+    /// prompts: the same work as a peer's).
     pub fn generate_tokens(
         &mut self,
         tokens: &[llama_cpp_2::token::LlamaToken],
@@ -502,11 +541,58 @@ impl Engine {
         stops: &[String],
         cancel: &AtomicBool,
         on: &mut dyn FnMut(&str),
-        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+        progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<GenStats> {
+        self.generate(tokens, params, stops, cancel, on, progress, false)
+    }
+
+    /// How many tokens of the last prompt and answer the kept context holds (0: none kept).
+    pub fn kept_tokens(&self) -> usize {
+        self.loaded
+            .as_ref()
+            .and_then(|l| l.kept.as_ref())
+            .map_or(0, |k| k.tokens.len())
+    }
+
+    /// `generate_tokens`, reusing the kept context's cache for the prefix `tokens` shares with
+    /// what it holds when `reuse`.
+    #[allow(clippy::too_many_arguments)]
+    fn generate(
+        &mut self,
+        tokens: &[llama_cpp_2::token::LlamaToken],
+        params: &GenParams,
+        stops: &[String],
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(&str),
+        progress: Option<&mut dyn FnMut(usize, usize)>,
+        reuse: bool,
+    ) -> Result<GenStats> {
+        self.abort.store(
+            cancel as *const AtomicBool as *mut AtomicBool,
+            Ordering::Release,
+        );
+        let r = self.generate_in(tokens, params, stops, cancel, on, progress, reuse);
+        self.abort.store(std::ptr::null_mut(), Ordering::Release);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn generate_in(
+        &mut self,
+        tokens: &[llama_cpp_2::token::LlamaToken],
+        params: &GenParams,
+        stops: &[String],
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(&str),
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+        reuse: bool,
+    ) -> Result<GenStats> {
+        let markers = self.markers;
+        let backend = &self.backend;
+        let abort: &std::sync::atomic::AtomicPtr<AtomicBool> = &self.abort;
         let l = self
             .loaded
-            .as_ref()
+            .as_mut()
             .ok_or_else(|| anyhow!("no model loaded"))?;
         let n_ctx = l.n_ctx;
         if tokens.is_empty() {
@@ -520,15 +606,46 @@ impl Engine {
             );
         }
         let n_batch = l.settings.n_batch.clamp(8, 4096);
-        // The context is made for this answer: as large as the prompt and the longest answer
-        // need (in steps of 256), not always the configured window. A short question then
-        // allocates a small KV cache and starts sooner.
+        // A raw prompt's context is made for it: as large as the prompt and the longest
+        // answer need (in steps of 256), as the peers' are. A chat's is the configured window,
+        // kept for the next question.
         let need = (tokens.len() as u32)
             .saturating_add(params.max_tokens)
             .saturating_add(16)
             .div_ceil(256)
             * 256;
-        let n_ctx = need.min(n_ctx);
+        let n_ctx = if reuse { n_ctx } else { need.min(n_ctx) };
+        // The kept context, if it fits; how much of `tokens` its cache already holds.
+        // (Another job, a raw prompt or a summary, leaves the kept one where it is.)
+        let mut kept = if reuse {
+            l.kept.take().filter(|k| k.n_ctx == n_ctx)
+        } else {
+            None
+        };
+        let mut reused = 0usize;
+        if let Some(k) = &mut kept {
+            reused = k
+                .tokens
+                .iter()
+                .zip(tokens)
+                .take_while(|(a, b)| a == b)
+                .count();
+            // The last prompt token is decoded again for its logits.
+            reused = reused.min(tokens.len() - 1);
+            // The cells past the shared prefix are let go (their memory is not cleared: a
+            // clear of the whole buffer costs more than the prompt it makes room for).
+            let cleared = k
+                .ctx
+                .clear_kv_cache_seq(Some(0), Some(reused as u32), None)
+                .unwrap_or(false);
+            if cleared {
+                k.tokens.truncate(reused);
+            } else {
+                // A cache that cannot drop its tail (a recurrent model's) starts again.
+                kept = None;
+                reused = 0;
+            }
+        }
         let cparams = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(n_batch)
@@ -538,18 +655,77 @@ impl Engine {
             // Pinned rather than llama.cpp's "auto" (which probes and, on CPU, enables it), so
             // the benches' peers can be given the very same setting.
             .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED);
-        let cparams = with_abort(cparams, cancel);
-        let mut ctx = l
-            .model
-            .new_context(&self.backend, cparams)
-            .map_err(|e| anyhow!("llama.cpp could not make a context of {n_ctx} tokens: {e}"))?;
+        let cparams = with_abort(cparams, abort);
+        let mut k = match kept {
+            Some(k) => k,
+            None => {
+                let ctx = l.model.new_context(backend, cparams).map_err(|e| {
+                    anyhow!("llama.cpp could not make a context of {n_ctx} tokens: {e}")
+                })?;
+                // SAFETY: the context borrows the model, which is boxed (its address stays
+                // when `Loaded` moves) and is dropped after it: `Kept` lives in `Loaded::kept`,
+                // declared before `Loaded::model`, and is taken out only within this call.
+                let ctx = unsafe {
+                    std::mem::transmute::<
+                        llama_cpp_2::context::LlamaContext<'_>,
+                        llama_cpp_2::context::LlamaContext<'static>,
+                    >(ctx)
+                };
+                Kept {
+                    ctx,
+                    tokens: Vec::new(),
+                    n_ctx,
+                }
+            }
+        };
+        let r = Self::run_batches(
+            &mut k,
+            &l.model,
+            tokens,
+            reused,
+            n_batch,
+            n_ctx,
+            markers,
+            params,
+            stops,
+            cancel,
+            on,
+            &mut progress,
+        );
+        // Kept only when its cache is known (an answer cancelled or failed mid-batch leaves
+        // it in doubt), for a chat, and while memory allows.
+        let whole = matches!(&r, Ok(s) if !s.cancelled);
+        if reuse && whole && available_memory().is_none_or(|a| a > KEEP_FREE) {
+            l.kept = Some(k);
+        }
+        r
+    }
+
+    /// Decodes `tokens[reused..]` into `k` and generates the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn run_batches(
+        k: &mut Kept,
+        model: &LlamaModel,
+        tokens: &[llama_cpp_2::token::LlamaToken],
+        reused: usize,
+        n_batch: u32,
+        n_ctx: u32,
+        markers: bool,
+        params: &GenParams,
+        stops: &[String],
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(&str),
+        progress: &mut Option<&mut dyn FnMut(usize, usize)>,
+    ) -> Result<GenStats> {
+        let ctx = &mut k.ctx;
         let mut stats = GenStats {
             prompt_tokens: tokens.len() as u32,
+            reused: reused as u32,
             ..Default::default()
         };
         let mut batch = LlamaBatch::new(n_batch as usize, 1);
         let t0 = Instant::now();
-        let mut pos = 0usize;
+        let mut pos = reused;
         while pos < tokens.len() {
             if cancel.load(Ordering::Relaxed) {
                 stats.cancelled = true;
@@ -571,6 +747,7 @@ impl Engine {
                 }
                 bail!("llama.cpp failed decoding the prompt: {e}");
             }
+            k.tokens.extend_from_slice(&tokens[pos..end]);
             pos = end;
             if pos < tokens.len() {
                 if let Some(p) = progress.as_mut() {
@@ -580,7 +757,7 @@ impl Engine {
         }
         stats.prompt_ms = t0.elapsed().as_secs_f64() * 1000.0;
 
-        let vocab = l.model.vocab();
+        let vocab = model.vocab();
         let mut sampler = Sampler::new(params.temperature, params.seed);
         let mut utf8 = Utf8Stream::default();
         let mut filter = StopFilter {
@@ -609,11 +786,10 @@ impl Engine {
                 break;
             }
             stats.tokens += 1;
-            let piece = tools::shown_piece(
-                vocab.token_to_piece(token, false, None),
-                self.markers,
-                || vocab.token_to_piece(token, true, None),
-            );
+            let piece =
+                tools::shown_piece(vocab.token_to_piece(token, false, None), markers, || {
+                    vocab.token_to_piece(token, true, None)
+                });
             let text = utf8.push(&piece);
             let (shown, stop) = filter.push(&text);
             if !shown.is_empty() {
@@ -631,6 +807,7 @@ impl Engine {
                 }
                 bail!("llama.cpp failed while generating: {e}");
             }
+            k.tokens.push(token);
             n_cur += 1;
             last_idx = 0;
         }
