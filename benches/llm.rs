@@ -148,6 +148,7 @@ fn fieldkit_run(
             temperature: 0.0,
             seed: 0,
             ignore_eos: true,
+            grammar: None,
         },
     });
     let mut first = None;
@@ -328,6 +329,7 @@ fn main() {
                 temperature: 0.0,
                 seed: 0,
                 ignore_eos: false,
+                grammar: None,
             },
             tools: Vec::new(),
         });
@@ -372,6 +374,7 @@ fn main() {
                 temperature: 0.0,
                 seed: 0,
                 ignore_eos: false,
+                grammar: None,
             },
             tools: Vec::new(),
         });
@@ -457,6 +460,7 @@ fn main() {
                     temperature: 0.0,
                     seed: 0,
                     ignore_eos: true,
+                    grammar: None,
                 },
             });
             if phase == "gen" {

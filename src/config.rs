@@ -231,6 +231,7 @@ impl LlmConfig {
             temperature: self.temperature.max(0.0),
             seed: self.seed,
             ignore_eos: false,
+            grammar: None,
         }
     }
 }

@@ -343,9 +343,12 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
 }
 
 #[test]
-fn ask_the_data_runs_read_only_sql_and_asks_before_a_write() {
+fn ask_the_data_runs_read_only_sql_retries_with_duckdbs_error_and_asks_before_a_write() {
     let fk = Fk::new();
     let server = FakeOpenAi::start(vec![
+        // The first answer names a column there is not: DuckDB refuses it, and the model is
+        // asked again with the error.
+        "```sql\nSELECT town, count(*) FROM trips GROUP BY town\n```".into(),
         "```sql\nSELECT city, count(*) AS trips FROM trips GROUP BY city ORDER BY trips DESC, city\n```".into(),
         "```sql\nDROP TABLE trips\n```".into(),
     ]);
@@ -375,6 +378,15 @@ fn ask_the_data_runs_read_only_sql_and_asks_before_a_write() {
     assert!(
         body.contains("trips(id BIGINT, city VARCHAR)"),
         "the schema went into the prompt: {body}"
+    );
+    assert!(
+        body.contains("SELECT count(*) AS n FROM sales"),
+        "worked examples went with it: {body}"
+    );
+    let retry = server.requests.lock().unwrap()[1].clone();
+    assert!(
+        retry.contains("DuckDB refused that query") && retry.contains("town"),
+        "the second ask carried DuckDB's error: {retry}"
     );
     // A write is proposed: nothing runs without a yes.
     fk.keys("w", &["F6"]);
@@ -506,4 +518,44 @@ fn a_remote_call_whose_audit_cannot_be_written_is_not_made() {
     assert!(messages(&fk)
         .iter()
         .any(|(role, content, _)| role == "user" && content == "where is the diesel"));
+}
+
+#[test]
+fn ask_the_data_on_a_small_local_model_writes_sql_that_runs() {
+    // The tiny model's words are noise; the catalog's grammar is what makes its answer SQL
+    // over this table that DuckDB runs.
+    let fk = Fk::new();
+    let model = fk.path().join("tiny.gguf");
+    tiny::write(&model, &tiny::Spec::default()).expect("model");
+    fk.ok(&["model", "add", &model.to_string_lossy()]);
+    config(&fk, "max_tokens = 64\n");
+    let csv = fk.path().join("trips.csv");
+    let mut text = String::from("id,city,fare\n");
+    for i in 0..50 {
+        text.push_str(&format!("{i},{},{}.5\n", ["Oslo", "Lima"][i % 2], i));
+    }
+    std::fs::write(&csv, text).unwrap();
+    fk.terminal("w", 140, 40);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["open", &csv.to_string_lossy()]);
+    fk.wait_screen("w", "the grid", |s| s.contains("row 1 of 50"));
+    fk.ok(&["action", "open", "sql"]);
+    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
+    fk.keys("w", &["F6"]);
+    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
+    fk.keys("w", &["-l", "How many trips went to Lima?"]);
+    fk.keys("w", &["Enter"]);
+    let s = fk.wait_screen("w", "the model's SQL run into a grid", |s| {
+        s.contains("SELECT ") && s.contains(" FROM trips") && s.contains(" rows")
+    });
+    assert!(!s.contains("Error"), "{s}");
+    let history: String = state_db(&fk)
+        .query_row(
+            "SELECT sql FROM sql_history ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the run is in the history");
+    assert!(history.starts_with("SELECT ") && history.contains(" FROM trips"), "{history}");
 }

@@ -13,6 +13,7 @@ fn greedy(max_tokens: u32) -> GenParams {
         temperature: 0.0,
         seed: 1,
         ignore_eos: false,
+        grammar: None,
     }
 }
 

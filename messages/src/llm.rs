@@ -58,6 +58,8 @@ pub struct GenParams {
     pub seed: u32,
     /// Go on past the end-of-generation token (benchmarks count a fixed number of tokens).
     pub ignore_eos: bool,
+    /// A GBNF grammar the answer must follow (llama.cpp's grammar sampling; root rule `root`).
+    pub grammar: Option<String>,
 }
 
 impl Default for GenParams {
@@ -67,6 +69,7 @@ impl Default for GenParams {
             temperature: 0.7,
             seed: 42,
             ignore_eos: false,
+            grammar: None,
         }
     }
 }

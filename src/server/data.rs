@@ -143,6 +143,18 @@ impl Server {
                     | DataEvent::Error { .. }
                     | DataEvent::Done { .. }
             );
+            // The model's SQL that DuckDB refused is asked again with the error; a result
+            // ends the question.
+            if let DataEvent::Error { message, .. } = &ev {
+                if self.ask_data_failed(&name, e, message) {
+                    // The grid shows the refusal; the editor's footer counts the new answer.
+                    self.pane_call_id(&name, pane, |p, cx| p.on_engine(EngineEvent::Data(ev), cx));
+                    self.mark(&name);
+                    return;
+                }
+            } else if matches!(ev, DataEvent::Loaded { .. } | DataEvent::Counted { .. }) {
+                self.ask_data_done(e);
+            }
             if relevant {
                 let copy = ev.clone();
                 self.pane_call_id(&name, e, |p, cx| p.on_engine(EngineEvent::Data(copy), cx));

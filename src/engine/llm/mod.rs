@@ -27,6 +27,7 @@ prompt, stop strings and UTF-8 assembly, `tools` the tools a model may call (in 
 template's words when it has them), `sampler` the token picking, `worker` the process.
 */
 
+pub mod askdata;
 mod sampler;
 mod text;
 mod tools;
@@ -496,6 +497,7 @@ impl Engine {
             temperature: 0.0,
             seed: 0,
             ignore_eos: false,
+            grammar: None,
         };
         let stops: Vec<String> = if self.uses_fallback() {
             FALLBACK_STOPS.iter().map(|s| s.to_string()).collect()
@@ -759,6 +761,14 @@ impl Engine {
 
         let vocab = model.vocab();
         let mut sampler = Sampler::new(params.temperature, params.seed);
+        // An answer held to a grammar: each token is picked among those the grammar allows.
+        let mut grammar = match &params.grammar {
+            Some(g) => Some(
+                llama_cpp_2::sampling::LlamaSampler::grammar(model, g, "root")
+                    .map_err(|e| anyhow!("the answer's grammar does not parse: {e}"))?,
+            ),
+            None => None,
+        };
         let mut utf8 = Utf8Stream::default();
         let mut filter = StopFilter {
             stops: stops.to_vec(),
@@ -780,8 +790,46 @@ impl Engine {
                 stats.truncated = true;
                 break;
             }
-            let token =
-                llama_cpp_2::token::LlamaToken::new(sampler.pick(ctx.get_logits_ith(last_idx)));
+            let token = match &mut grammar {
+                None => {
+                    llama_cpp_2::token::LlamaToken::new(sampler.pick(ctx.get_logits_ith(last_idx)))
+                }
+                Some(g) => {
+                    use llama_cpp_2::token::data::LlamaTokenData;
+                    use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+                    let logits = ctx.get_logits_ith(last_idx);
+                    // The token picked freely, if the grammar allows it (as llama.cpp's own
+                    // sampling checks first); else the pick among what it allows.
+                    let free = sampler.pick(logits);
+                    let mut one = LlamaTokenDataArray::from_iter(
+                        [LlamaTokenData::new(
+                            llama_cpp_2::token::LlamaToken::new(free),
+                            logits.get(free as usize).copied().unwrap_or(0.0),
+                            0.0,
+                        )],
+                        false,
+                    );
+                    one.apply_sampler(g);
+                    let allowed = one.data.first().is_some_and(|d| d.logit().is_finite());
+                    let t = if allowed {
+                        llama_cpp_2::token::LlamaToken::new(free)
+                    } else {
+                        let mut arr =
+                            LlamaTokenDataArray::from_iter(ctx.candidates_ith(last_idx), false);
+                        arr.apply_sampler(g);
+                        let masked: Vec<f32> = arr.data.iter().map(|d| d.logit()).collect();
+                        if !masked.iter().any(|l| l.is_finite()) {
+                            // Nothing the grammar allows: the answer ends here.
+                            break;
+                        }
+                        llama_cpp_2::token::LlamaToken::new(sampler.pick(&masked))
+                    };
+                    if !vocab.is_eog(t) {
+                        g.accept(t);
+                    }
+                    t
+                }
+            };
             if vocab.is_eog(token) && !params.ignore_eos {
                 break;
             }

@@ -179,7 +179,13 @@ impl Server {
                         p.on_engine(EngineEvent::InsertText(sql.clone()), cx)
                     });
                     match crate::format::dialect::read_only(&sql) {
-                        Ok(true) => self.run_sql(&name, pane, sql, None),
+                        Ok(true) => {
+                            // Its result is awaited: DuckDB's refusal asks again.
+                            if let Some(a) = self.chat.asks.get_mut(&pane) {
+                                a.running = Some(sql.clone());
+                            }
+                            self.run_sql(&name, pane, sql, None)
+                        }
                         verdict => {
                             let why = match verdict {
                                 Err(e) => format!("It could not be checked ({e})."),

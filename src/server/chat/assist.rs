@@ -16,18 +16,55 @@ impl Server {
         question: String,
         schema: String,
     ) {
-        let turns = vec![
-            Turn::new(
-                Role::System,
-                "You translate questions into DuckDB SQL. Use only the tables and columns \
-                 given. Reply with one SQL query in a ```sql code block and nothing else.",
-            ),
-            Turn::new(
-                Role::User,
-                format!("Tables:\n{schema}\nQuestion: {question}"),
-            ),
-        ];
+        use crate::engine::llm::askdata;
+        let turns = askdata::turns(&schema, &question);
+        self.chat.asks.insert(
+            editor,
+            Ask {
+                turns: turns.clone(),
+                grammar: askdata::grammar(&schema, &question),
+                tries: askdata::RETRIES,
+                running: None,
+            },
+        );
         self.start_for_pane(name, editor, Purpose::AskData, turns);
+    }
+
+    /// The SQL of a question asked from `editor` gave a result: the question is answered.
+    pub(in crate::server) fn ask_data_done(&mut self, editor: u64) {
+        if self
+            .chat
+            .asks
+            .get(&editor)
+            .is_some_and(|a| a.running.is_some())
+        {
+            self.chat.asks.remove(&editor);
+        }
+    }
+
+    /// The SQL of a question asked from `editor` failed with `error`: asked again with the
+    /// error while tries are left. Answers whether it was.
+    pub(in crate::server) fn ask_data_failed(
+        &mut self,
+        name: &str,
+        editor: u64,
+        error: &str,
+    ) -> bool {
+        let Some(ask) = self.chat.asks.get_mut(&editor) else {
+            return false;
+        };
+        let Some(sql) = ask.running.take() else {
+            return false;
+        };
+        if ask.tries == 0 {
+            self.chat.asks.remove(&editor);
+            return false;
+        }
+        ask.tries -= 1;
+        ask.turns = crate::engine::llm::askdata::retry_turns(&ask.turns, &sql, error);
+        let turns = ask.turns.clone();
+        self.start_for_pane(name, editor, Purpose::AskData, turns);
+        true
     }
 
     /// The code editor `editor` asks about `text` (its selection, or its file): explain it,

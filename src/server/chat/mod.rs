@@ -94,6 +94,19 @@ pub struct ChatState {
     /// The last answer's speed, for the status pane.
     last_speed: Option<String>,
     loaded_model: Option<String>,
+    /// Ask-the-data questions in flight, by SQL editor pane.
+    asks: HashMap<u64, Ask>,
+}
+
+/// A question asked from a SQL editor: what was asked, the grammar its answer follows, and
+/// how many tries are left when DuckDB refuses the SQL.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Ask {
+    turns: Vec<Turn>,
+    grammar: Option<String>,
+    tries: usize,
+    /// The SQL last run for it (its result, or DuckDB's refusal, is awaited).
+    running: Option<String>,
 }
 
 impl Server {
@@ -271,6 +284,12 @@ impl Server {
         } else {
             Vec::new()
         };
+        // Ask the data: held to the catalog's grammar, and greedy.
+        let mut params = self.config.llm.params();
+        if matches!(purpose, Purpose::AskData) {
+            params.grammar = self.chat.asks.get(&pane).and_then(|a| a.grammar.clone());
+            params.temperature = 0.0;
+        }
         self.chat.next_job += 1;
         let job = self.chat.next_job;
         self.chat.jobs.insert(
@@ -290,7 +309,7 @@ impl Server {
             model,
             settings: crate::engine::llm::settings_from(&self.config.llm),
             turns,
-            params: self.config.llm.params(),
+            params,
             tools,
         };
         self.llm_send(&msg);
