@@ -317,6 +317,11 @@ fn main() {
         .trim()
         .trim_start_matches('v')
         .to_string();
+    // FIELDKIT_BENCH_ONLY=scroll: parts 3 and 4 alone.
+    if std::env::var("FIELDKIT_BENCH_ONLY").as_deref() == Ok("scroll") {
+        scroll(tmp.path(), threads, &memory_limit, quick);
+        return;
+    }
     let mut peer = Peer::start(":memory:", threads, &memory_limit);
     assert_eq!(
         bundled, peer.version,
@@ -492,7 +497,34 @@ fn main() {
     );
     drop(peer);
 
-    // 3 and 4. Scroll frames and peak memory over tables of growing size.
+    scroll(tmp.path(), threads, &memory_limit, quick);
+
+    // 5. Cancel. (A worker of its own: the first one still holds this home's database.)
+    drop(w);
+    let mut w = Worker::start_in(&bin(), home);
+    let mut stops = Vec::new();
+    for _ in 0..3 {
+        w.start_endless_query(5);
+        let t = Instant::now();
+        w.send(5, DataRequest::Cancel);
+        w.until(5, |e| matches!(e, DataEvent::Error { .. }));
+        stops.push(ms(t.elapsed()));
+    }
+    println!(
+        "  cancel to stopped: {:.1} ms median of 3 (goal < 1000 ms)",
+        median(stops)
+    );
+}
+
+/// Groups of the aggregate: stations present among `rows` rows.
+fn expect_groups(rows: u64) -> u64 {
+    rows.min(977)
+}
+
+/// 3 and 4. Scroll frames and peak memory over tables of growing size.
+fn scroll(tmp: &Path, threads: usize, memory_limit: &str, quick: bool) {
+    let home = home_in(&tmp.join("scroll-home"), threads, memory_limit, "");
+    let home = home.as_path();
     let sizes: &[u64] = if quick {
         &[100_000, 1_000_000]
     } else {
@@ -500,7 +532,7 @@ fn main() {
     };
     println!("  scroll frames (the grid jumps to a row, fetches its window from the worker, draws 200x60):");
     for &n in sizes {
-        let db = tmp.path().join(format!("scroll-{n}.duckdb"));
+        let db = tmp.join(format!("scroll-{n}.duckdb"));
         let t = Instant::now();
         sql(home, &db.to_string_lossy(), &format!(
             "CREATE TABLE big AS SELECT range AS id, range % 977 AS station, (range * 7919 % 100003) / 100.0 AS depth, \
@@ -508,9 +540,9 @@ fn main() {
         ));
         let made = t.elapsed().as_secs_f64();
         let cfg_home = home_in(
-            &tmp.path().join(format!("h{n}")),
+            &tmp.join(format!("h{n}")),
             threads,
-            &memory_limit,
+            memory_limit,
             &format!("database = \"{}\"\n", db.display()),
         );
         let mut w = Worker::start_in(&bin(), &cfg_home);
@@ -546,25 +578,4 @@ fn main() {
         drop(w);
         std::fs::remove_file(&db).ok();
     }
-
-    // 5. Cancel. (A worker of its own: the first one still holds this home's database.)
-    drop(w);
-    let mut w = Worker::start_in(&bin(), home);
-    let mut stops = Vec::new();
-    for _ in 0..3 {
-        w.start_endless_query(5);
-        let t = Instant::now();
-        w.send(5, DataRequest::Cancel);
-        w.until(5, |e| matches!(e, DataEvent::Error { .. }));
-        stops.push(ms(t.elapsed()));
-    }
-    println!(
-        "  cancel to stopped: {:.1} ms median of 3 (goal < 1000 ms)",
-        median(stops)
-    );
-}
-
-/// Groups of the aggregate: stations present among `rows` rows.
-fn expect_groups(rows: u64) -> u64 {
-    rows.min(977)
 }

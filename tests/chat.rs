@@ -557,5 +557,8 @@ fn ask_the_data_on_a_small_local_model_writes_sql_that_runs() {
             |r| r.get(0),
         )
         .expect("the run is in the history");
-    assert!(history.starts_with("SELECT ") && history.contains(" FROM trips"), "{history}");
+    assert!(
+        history.starts_with("SELECT ") && history.contains(" FROM trips"),
+        "{history}"
+    );
 }

@@ -719,3 +719,73 @@ fn missing_value_tokens_load_typed_as_the_duckdb_cli_reads_them_and_names_stay()
     assert_eq!(w.rows(3, l.result, 0, 1)[0][1].as_deref(), Some("NA"));
     assert!(l.notes.is_empty(), "{:?}", l.notes);
 }
+
+#[test]
+fn browsing_a_large_table_lets_its_blocks_go_and_keeps_results_and_the_memory_limit() {
+    let mut w = Worker::start();
+    // A table of the database file, larger than what browsing keeps (8 MiB of blocks), and
+    // a query result held in memory beside it.
+    let setting = |w: &mut Worker, pane: u64| -> String {
+        let q = w
+            .load(
+                pane,
+                Source::Query {
+                    sql: "SELECT current_setting('memory_limit') AS m".into(),
+                    dialect: None,
+                },
+                View::default(),
+            )
+            .expect("the setting");
+        w.rows(pane, q.result, 0, 1)[0][0]
+            .clone()
+            .unwrap_or_default()
+    };
+    let configured = setting(&mut w, 5);
+    let made = w.load(
+        1,
+        Source::Query {
+            sql: "CREATE TABLE big AS SELECT range AS id, hash(range) AS h, range * 3 AS t, \
+                  hash(range * 7) AS u FROM range(3000000)"
+                .into(),
+            dialect: None,
+        },
+        View::default(),
+    );
+    // A statement without rows ends with Done, which the helper reports as its text.
+    assert!(
+        made.as_ref()
+            .err()
+            .is_some_and(|e| e.contains("CREATE done")),
+        "{made:?}"
+    );
+    let kept = w
+        .load(
+            2,
+            Source::Query {
+                sql: "SELECT range AS n, range * 2 AS twice FROM range(100000)".into(),
+                dialect: None,
+            },
+            View::default(),
+        )
+        .expect("a result in memory");
+    let l = w
+        .load(3, Source::Table("big".into()), View::default())
+        .expect("the table");
+    assert_eq!(l.rows, 3_000_000);
+    // Jumps all over it, each window right.
+    for k in 0..40u64 {
+        let row = 2_999_999 * k / 39;
+        let r = w.rows(3, l.result, row, 2);
+        assert_eq!(
+            r[0][0].as_deref(),
+            Some(row.to_string().as_str()),
+            "row {row}"
+        );
+    }
+    // The in-memory result is whole, and the configured limit is back.
+    assert_eq!(
+        w.rows(2, kept.result, 99_999, 1)[0][1].as_deref(),
+        Some("199998")
+    );
+    assert_eq!(setting(&mut w, 6), configured);
+}

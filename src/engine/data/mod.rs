@@ -75,6 +75,11 @@ struct Shared {
     next: Arc<AtomicU64>,
     out: Arc<Mutex<std::io::Stdout>>,
     home: PathBuf,
+    /// Jobs running now, in any lane (browsing's cache is trimmed only when none is), and the
+    /// lock that keeps a job from starting while it is (see `trim_browse_cache`).
+    busy: Arc<Mutex<usize>>,
+    /// `memory_limit` as configured, to restore after a trim.
+    memory_limit: String,
 }
 
 /// What tells a file changed: its size and modification time.
@@ -244,6 +249,8 @@ pub fn run() -> Result<()> {
         home: std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_else(|| "/".into()),
+        busy: Arc::new(Mutex::new(0)),
+        memory_limit: memory_limit_value(&cfg.memory_limit),
     };
     let hello = DataOut::Hello {
         pid: std::process::id(),
@@ -320,8 +327,14 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
                     continue;
                 }
                 run.store(tag, Ordering::SeqCst);
+                if let Ok(mut b) = sh.busy.lock() {
+                    *b += 1;
+                }
                 if let Err(e) = job(&job_conn, pane, req, &sh) {
                     sh.send(pane, error_event(seq, &format!("{e:#}"), "", 0));
+                }
+                if let Ok(mut b) = sh.busy.lock() {
+                    *b = b.saturating_sub(1);
                 }
                 run.store(IDLE, Ordering::SeqCst);
             }
@@ -353,6 +366,8 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
                         ),
                         Err(e) => sh.send(pane, error_event(seq, &format!("{e:#}"), "", 0)),
                     }
+                    // After the window is on its way, so the frame never waits for it.
+                    trim_browse_cache(&win_conn, &sh);
                 }
             }
         })?;
@@ -364,6 +379,49 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
         epoch,
         running,
     })
+}
+
+/// What browsing may keep of a table's blocks in DuckDB's buffer pool.
+const BROWSE_KEEP: i64 = 8 << 20;
+
+/// Lets go of the table blocks that jumps around a table left in DuckDB's buffer pool, so the
+/// worker's memory follows the screen, not the table. DuckDB keeps every block it read until
+/// `memory_limit` presses; a jump through 100 million rows touched hundreds of row groups. So
+/// when the pool holds more than `BROWSE_KEEP` of base-table blocks (which are on disk and cost
+/// nothing to drop) and no job is running, the limit is lowered to what the rest needs plus
+/// `BROWSE_KEEP` (DuckDB evicts to meet it) and set back, and the freed heap is returned to the
+/// system. In-memory results (fk_mem) are never pushed out, and a job cannot start meanwhile
+/// (it waits on `busy`).
+fn trim_browse_cache(conn: &Connection, sh: &Shared) {
+    let Ok(busy) = sh.busy.lock() else { return };
+    if *busy > 0 || sh.memory_limit.is_empty() {
+        return;
+    }
+    let usage = conn.query_row(
+        "SELECT coalesce(sum(memory_usage_bytes) FILTER (WHERE tag = 'BASE_TABLE'), 0)::BIGINT, \
+         coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()",
+        [],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+    );
+    let Ok((base, all)) = usage else { return };
+    if base <= BROWSE_KEEP {
+        return;
+    }
+    let target = (all - base + BROWSE_KEEP).max(BROWSE_KEEP);
+    let lowered = conn.execute_batch(&format!("SET memory_limit = '{}KiB'", target / 1024));
+    if let Err(e) = conn.execute_batch(&format!(
+        "SET memory_limit = {}",
+        quote_literal(&sh.memory_limit)
+    )) {
+        tracing::warn!("memory_limit not restored after trimming the browse cache: {e}");
+    }
+    if lowered.is_ok() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+    drop(busy);
 }
 
 fn list_columns(conn: &Connection, rel: &str) -> Result<Vec<Column>> {
