@@ -194,6 +194,70 @@ pub struct LlmConfig {
     /// Plugins' tools (`PLUGIN.TOOL`) the chat runs without asking, if their manifest says
     /// they are read-only.
     pub trusted_tools: Vec<String>,
+    /// Memory the loaded models may take together (`6GB`, `2048MiB`, `40%`); empty: half the
+    /// memory free when the llm worker starts. The least recently used model is unloaded to
+    /// make room.
+    pub memory_budget: String,
+    /// The model for each task (a name from `fieldkit model ls`); a task without one uses
+    /// `model`.
+    pub tasks: LlmTasks,
+}
+
+/// `[llm.tasks]`: which registered model answers what.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmTasks {
+    /// The chat pane (a pane's own `model NAME` comes first).
+    pub chat: Option<String>,
+    /// `F6` in the SQL editor: SQL from a question.
+    pub ask_data: Option<String>,
+    /// `C-b A` in a terminal: a shell command from a request.
+    pub shell: Option<String>,
+    /// The code editor's explain, rewrite and fix.
+    pub edit: Option<String>,
+    /// Workflow steps of kind `llm`.
+    pub workflow: Option<String>,
+}
+
+/// Bytes from a size as config writes it (`6GB`, `2048MiB`, `512M`, `40%` of the memory);
+/// `None`: empty or unreadable.
+pub fn size_bytes(s: &str) -> Option<u64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Some(p) = t.strip_suffix('%') {
+        let p: f64 = p.trim().parse().ok()?;
+        return Some((total_memory() as f64 * p.clamp(1.0, 100.0) / 100.0) as u64);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let n: f64 = t[..split].trim().parse().ok()?;
+    let unit = t[split..].trim().to_ascii_lowercase();
+    let mul: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    Some((n * mul as f64) as u64)
+}
+
+fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map_or(0, |k| k * 1024)
 }
 
 impl Default for LlmConfig {
@@ -213,6 +277,8 @@ impl Default for LlmConfig {
             allow_remote: false,
             retrieval_chunks: 4,
             trusted_tools: Vec::new(),
+            memory_budget: String::new(),
+            tasks: LlmTasks::default(),
         }
     }
 }
@@ -326,6 +392,14 @@ pub fn load(dirs: &Dirs) -> Loaded {
         Err(_) => base,
     };
     let user_themes = read_user_themes(dirs);
+    if !config.llm.memory_budget.trim().is_empty()
+        && size_bytes(&config.llm.memory_budget).is_none()
+    {
+        errors.push(format!(
+            "config.toml: [llm] memory_budget = {:?} is not a size (6GB, 2048MiB, 40%); half the free memory is used",
+            config.llm.memory_budget
+        ));
+    }
     let theme = match resolve_theme(&config.theme, &user_themes) {
         Ok(t) => t,
         Err(e) => {

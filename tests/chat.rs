@@ -562,3 +562,53 @@ fn ask_the_data_on_a_small_local_model_writes_sql_that_runs() {
         "{history}"
     );
 }
+
+#[test]
+fn each_task_asks_the_model_config_names_for_it() {
+    // Two models: the default answers the chat, [llm.tasks] ask_data names the other.
+    let fk = Fk::new();
+    let chat_model = FakeOpenAi::start(vec!["Hello from the chat model.".into()]);
+    let sql_model = FakeOpenAi::start(vec!["```sql\nSELECT count(*) AS n FROM trips\n```".into()]);
+    for (server, name) in [(&chat_model, "talk"), (&sql_model, "sql")] {
+        fk.ok(&[
+            "model",
+            "add",
+            "--url",
+            &server.url,
+            "--remote-model",
+            "fake",
+            "--name",
+            name,
+        ]);
+    }
+    config(
+        &fk,
+        "allow_remote = true\nmodel = \"talk\"\n[llm.tasks]\nask_data = \"sql\"\n",
+    );
+    let csv = fk.path().join("trips.csv");
+    std::fs::write(&csv, "id,city\n1,Oslo\n2,Lima\n").unwrap();
+    fk.terminal("w", 140, 40);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["open", &csv.to_string_lossy()]);
+    fk.wait_screen("w", "the grid", |s| s.contains("row 1 of 2"));
+    fk.ok(&["action", "open", "sql"]);
+    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
+    fk.keys("w", &["F6"]);
+    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
+    fk.keys("w", &["-l", "how many trips?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the SQL model's query run", |s| {
+        s.contains("SELECT count(*) AS n FROM trips")
+    });
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the chat pane", |s| s.contains("Enter sends"));
+    fk.keys("w", &["-l", "hi"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the chat model's answer", |s| {
+        s.contains("Hello from the chat model.")
+    });
+    assert_eq!(sql_model.requests.lock().unwrap().len(), 1);
+    assert_eq!(chat_model.requests.lock().unwrap().len(), 1);
+    assert!(sql_model.requests.lock().unwrap()[0].contains("how many trips?"));
+}

@@ -249,7 +249,7 @@ fn an_idle_model_is_unloaded_and_loads_again_on_the_next_question() {
     // Nothing asked for a second: the worker says the model is gone.
     loop {
         match w.events.recv_timeout(common::llm::WAIT) {
-            Ok(fieldkit::engine::llm::LlmOut::State { loaded: None }) => break,
+            Ok(fieldkit::engine::llm::LlmOut::State { loaded: None, .. }) => break,
             Ok(_) => continue,
             Err(e) => panic!("no unload: {e}"),
         }
@@ -402,4 +402,73 @@ fn the_next_question_reuses_the_chat_s_cache_and_answers_as_a_fresh_context_woul
     let (after, _, stats) = w.finish(5);
     assert_eq!(stats.expect("an answer").reused, 0);
     assert_eq!(after, second);
+}
+
+#[test]
+fn a_model_per_task_stays_loaded_within_the_budget_and_the_least_recently_used_goes() {
+    let home = tempfile::tempdir().unwrap();
+    let a = tiny_model(home.path(), true);
+    let b = home.path().join("tiny-b.gguf");
+    fieldkit::format::gguf::tiny::write(
+        &b,
+        &fieldkit::format::gguf::tiny::Spec {
+            seed: 99,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut w = LlmWorker::start(home.path());
+    // The models each say what they hold; a State follows every load.
+    let state = |w: &LlmWorker| {
+        w.models
+            .borrow_mut()
+            .take()
+            .expect("a State from the worker")
+    };
+    w.chat(1, &a, ask("hello"), greedy(4));
+    let (first_a, _, _) = w.finish(1);
+    w.chat(2, &b, ask("hello"), greedy(4));
+    let (_, events, _) = w.finish(2);
+    assert!(events.iter().any(|e| matches!(e, LlmEvent::Loading { .. })));
+    let models = state(&w);
+    assert_eq!(models.len(), 2, "{models:?}");
+    assert!(models.iter().any(|m| m.active && m.detail.contains("tiny")));
+    assert!(models.iter().all(|m| m.bytes > 0));
+    // Back to the first: still loaded, so no load from disk, and the same answer.
+    w.chat(3, &a, ask("hello"), greedy(4));
+    let (again, _, _) = w.finish(3);
+    assert_eq!(again, first_a);
+    let models = state(&w);
+    assert_eq!(models.len(), 2, "{models:?}");
+
+    // A budget for one model: asking the other unloads the least recently used.
+    let one = std::fs::metadata(&a).unwrap().len() * 2 + (24 << 20);
+    w.send(&LlmIn::Budget { bytes: one });
+    w.chat(4, &b, ask("hello"), greedy(4));
+    w.finish(4).2.expect("an answer");
+    let models = state(&w);
+    assert_eq!(models.len(), 1, "{models:?}");
+
+    // A budget smaller than any model: a sentence, not an out-of-memory.
+    w.send(&LlmIn::Budget { bytes: 1 << 20 });
+    w.send(&LlmIn::Unload);
+    w.chat(5, &a, ask("hello"), greedy(4));
+    let err = w.finish(5).2.expect_err("refused");
+    assert!(
+        err.contains("the budget for models is") && err.contains("memory_budget"),
+        "{err}"
+    );
+
+    // A model file removed while loaded: the loaded copy answers on (the file stays mapped);
+    // once unloaded, loading it again says the file is gone.
+    w.send(&LlmIn::Budget { bytes: 0 });
+    w.chat(6, &a, ask("hello"), greedy(4));
+    w.finish(6).2.expect("an answer");
+    std::fs::remove_file(&a).unwrap();
+    w.chat(7, &a, ask("hello"), greedy(4));
+    assert_eq!(w.finish(7).0, first_a);
+    w.send(&LlmIn::Unload);
+    w.chat(8, &a, ask("hello"), greedy(4));
+    let err = w.finish(8).2.expect_err("the file is gone");
+    assert!(err.contains("tiny.gguf"), "{err}");
 }

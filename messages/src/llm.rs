@@ -260,6 +260,19 @@ pub struct ToolSpec {
     pub schema: String,
 }
 
+/// A model the `llm` worker holds, for the status pane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadedModel {
+    pub name: String,
+    pub detail: String,
+    /// Memory it is reckoned to hold.
+    pub bytes: u64,
+    /// Seconds since it last answered.
+    pub idle_s: u64,
+    /// The one answering now (or last).
+    pub active: bool,
+}
+
 /// To the `llm` worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LlmIn {
@@ -290,6 +303,10 @@ pub enum LlmIn {
     IdleUnload {
         after_s: u64,
     },
+    /// The memory the loaded models may take together (0: half the memory free).
+    Budget {
+        bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -304,8 +321,9 @@ pub enum LlmOut {
         job: u64,
         ev: LlmEvent,
     },
-    /// The model now in memory (`None`: none), for the status pane.
+    /// The model answering now (`None`: none) and every model held, for the status pane.
     State {
         loaded: Option<String>,
+        models: Vec<LoadedModel>,
     },
 }

@@ -35,6 +35,8 @@ pub struct LlmWorker {
     stdin: ChildStdin,
     pub events: Receiver<LlmOut>,
     pub hello: String,
+    /// The models the worker last said it holds (its `State`s, seen while waiting for jobs).
+    pub models: std::cell::RefCell<Option<Vec<fieldkit_messages::llm::LoadedModel>>>,
 }
 
 impl LlmWorker {
@@ -66,6 +68,7 @@ impl LlmWorker {
             stdin,
             events: rx,
             hello,
+            models: std::cell::RefCell::new(None),
         }
     }
 
@@ -117,6 +120,9 @@ impl LlmWorker {
         loop {
             match self.events.recv_timeout(WAIT) {
                 Ok(LlmOut::Event { job: j, ev }) if j == job => return ev,
+                Ok(LlmOut::State { models, .. }) => {
+                    *self.models.borrow_mut() = Some(models);
+                }
                 Ok(_) => continue,
                 Err(e) => panic!("no event from the llm worker for job {job}: {e}"),
             }

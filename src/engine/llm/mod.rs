@@ -86,6 +86,10 @@ struct Kept {
 
 struct Loaded {
     kept: Option<Kept>,
+    /// What it is reckoned to hold in memory: the file, a tenth for buffers, its context.
+    bytes: u64,
+    /// When it last answered (for unloading the least recently used).
+    last_use: Instant,
     model: Box<LlamaModel>,
     r#ref: ModelRef,
     settings: Settings,
@@ -101,7 +105,13 @@ struct Loaded {
 
 pub struct Engine {
     backend: LlamaBackend,
+    /// The model answering now.
     loaded: Option<Loaded>,
+    /// Other models kept loaded (a model per task), while the budget allows.
+    parked: Vec<Loaded>,
+    /// Bytes the loaded models may take together (`[llm] memory_budget`; default half the
+    /// memory free when the engine started).
+    budget: u64,
     /// The cancel flag of the answer being generated, for llama.cpp's abort callback (a kept
     /// context outlives any one caller's flag; this slot is set for the length of a call and
     /// cleared after). Boxed: the callback holds its address. Declared after `loaded`, so it
@@ -182,6 +192,8 @@ impl Engine {
         Ok(Engine {
             backend,
             loaded: None,
+            parked: Vec::new(),
+            budget: available_memory().map_or(u64::MAX, |a| a / 2),
             abort: Box::new(std::sync::atomic::AtomicPtr::new(std::ptr::null_mut())),
             markers: false,
         })
@@ -200,8 +212,49 @@ impl Engine {
         self.loaded.as_ref().map(|l| l.n_ctx)
     }
 
+    /// Unloads every model.
     pub fn unload(&mut self) {
         self.loaded = None;
+        self.parked.clear();
+    }
+
+    /// Sets the memory budget for loaded models (0: half the memory free now).
+    pub fn set_budget(&mut self, bytes: u64) {
+        self.budget = if bytes == 0 {
+            available_memory().map_or(u64::MAX, |a| a / 2)
+        } else {
+            bytes
+        };
+        self.fit_budget();
+    }
+
+    /// Unloads the least recently used of the waiting models until all fit the budget (the
+    /// one answering stays).
+    fn fit_budget(&mut self) {
+        let active = self.loaded.as_ref().map_or(0, |l| l.bytes);
+        self.parked.sort_by_key(|l| std::cmp::Reverse(l.last_use));
+        while !self.parked.is_empty()
+            && active + self.parked.iter().map(|l| l.bytes).sum::<u64>() > self.budget
+        {
+            self.parked.pop();
+        }
+    }
+
+    /// Each loaded model for the status pane: its detail, the memory it is reckoned to hold,
+    /// seconds since it last answered, and whether it is the one answering now.
+    pub fn models(&self) -> Vec<fieldkit_messages::llm::LoadedModel> {
+        self.loaded
+            .iter()
+            .map(|l| (l, true))
+            .chain(self.parked.iter().map(|l| (l, false)))
+            .map(|(l, active)| fieldkit_messages::llm::LoadedModel {
+                name: l.r#ref.name.clone(),
+                detail: l.detail.clone(),
+                bytes: l.bytes,
+                idle_s: l.last_use.elapsed().as_secs(),
+                active,
+            })
+            .collect()
     }
 
     /// Loads `m` unless it is loaded with the same settings; `progress` gets 0.0..=1.0.
@@ -211,13 +264,58 @@ impl Engine {
         settings: &Settings,
         progress: impl FnMut(f32) + 'static,
     ) -> Result<()> {
-        if let Some(l) = &self.loaded {
+        if let Some(l) = &mut self.loaded {
             if l.r#ref.path == m.path && &l.settings == settings {
+                l.last_use = Instant::now();
                 return Ok(());
             }
         }
-        self.loaded = None;
-        let info = check_model(&m.path, available_memory())?;
+        // Another task's model, still loaded: it answers now, this one waits beside it.
+        if let Some(i) = self
+            .parked
+            .iter()
+            .position(|l| l.r#ref.path == m.path && &l.settings == settings)
+        {
+            let mut l = self.parked.swap_remove(i);
+            l.last_use = Instant::now();
+            if let Some(old) = self.loaded.replace(l) {
+                self.parked.push(old);
+            }
+            self.fit_budget();
+            return Ok(());
+        }
+        let info = gguf::read(&m.path).map_err(|e| anyhow!("{}: {e}", m.path.display()))?;
+        // The file, a tenth for buffers, and its context (a rough KV cache: 1/8 of the file
+        // per 4096 tokens, at least 16 MiB).
+        let need = info.file_len
+            + info.file_len / 10
+            + (info.file_len / 8 * u64::from(settings.n_ctx) / 4096).max(16 << 20);
+        if need > self.budget {
+            bail!(
+                "{} needs about {} of memory and the budget for models is {} ([llm] \
+                 memory_budget): not loading it (raise the budget, or choose a smaller \
+                 quantization)",
+                m.name,
+                gguf::human(need),
+                gguf::human(self.budget)
+            );
+        }
+        // The one answering until now waits beside the others; the least recently used go
+        // until the new one fits.
+        if let Some(old) = self.loaded.take() {
+            self.parked.push(old);
+        }
+        self.parked.sort_by_key(|l| std::cmp::Reverse(l.last_use));
+        while !self.parked.is_empty()
+            && self.parked.iter().map(|l| l.bytes).sum::<u64>() + need > self.budget
+        {
+            self.parked.pop();
+        }
+        let resident: u64 = self.parked.iter().map(|l| l.bytes).sum();
+        let info = check_model(
+            &m.path,
+            available_memory().map(|a| a.saturating_add(resident / 100)),
+        )?;
         let mut progress = progress;
         let params = LlamaModelParams::default().with_progress_callback(move |p| {
             progress(p);
@@ -279,6 +377,8 @@ impl Engine {
         );
         self.loaded = Some(Loaded {
             kept: None,
+            bytes: need,
+            last_use: Instant::now(),
             model: Box::new(model),
             r#ref: m.clone(),
             settings: settings.clone(),

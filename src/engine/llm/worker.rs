@@ -78,7 +78,13 @@ pub fn run() -> Result<()> {
                 Ok(r) => r,
                 Err(RecvTimeoutError::Timeout) => {
                     engine.unload();
-                    send(&out, &LlmOut::State { loaded: None });
+                    send(
+                        &out,
+                        &LlmOut::State {
+                            loaded: None,
+                            models: Vec::new(),
+                        },
+                    );
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -98,11 +104,21 @@ pub fn run() -> Result<()> {
             }
             LlmIn::Unload => {
                 engine.unload();
-                send(&out, &LlmOut::State { loaded: None });
+                send(
+                    &out,
+                    &LlmOut::State {
+                        loaded: None,
+                        models: Vec::new(),
+                    },
+                );
                 continue;
             }
             LlmIn::IdleUnload { after_s } => {
                 idle_after = (after_s > 0).then(|| Duration::from_secs(after_s));
+                continue;
+            }
+            LlmIn::Budget { bytes } => {
+                engine.set_budget(bytes);
                 continue;
             }
             LlmIn::Raw {
@@ -231,6 +247,7 @@ pub(super) fn run_chat(
             out,
             &LlmOut::State {
                 loaded: Some(detail),
+                models: engine.models(),
             },
         );
     } else {

@@ -19,10 +19,14 @@ impl Server {
                 if self.worker_hello(WorkerKind::Llm, pid, detail, version) {
                     let after_s = self.config.llm.unload_after_minutes * 60;
                     self.llm_send(&LlmIn::IdleUnload { after_s });
+                    let bytes =
+                        crate::config::size_bytes(&self.config.llm.memory_budget).unwrap_or(0);
+                    self.llm_send(&LlmIn::Budget { bytes });
                 }
             }
-            LlmOut::State { loaded } => {
+            LlmOut::State { loaded, models } => {
                 self.chat.loaded_model = loaded;
+                self.chat.models = models;
                 self.llm_detail();
             }
             LlmOut::Event { job, ev } => self.on_llm_event(job, ev),
@@ -30,9 +34,33 @@ impl Server {
     }
 
     pub(super) fn llm_detail(&mut self) {
+        // The other models held (a model per task), with their memory and last use.
+        let others: Vec<String> = self
+            .chat
+            .models
+            .iter()
+            .filter(|m| !m.active)
+            .map(|m| {
+                format!(
+                    "{} ({}, used {})",
+                    m.name,
+                    crate::format::gguf::human(m.bytes),
+                    match m.idle_s {
+                        0..=59 => "just now".to_string(),
+                        60..=3599 => format!("{} min ago", m.idle_s / 60),
+                        s => format!("{} h ago", s / 3600),
+                    }
+                )
+            })
+            .collect();
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" · also loaded: {}", others.join(", "))
+        };
         let detail = match (&self.chat.loaded_model, &self.chat.last_speed) {
-            (Some(m), Some(s)) => format!("{m} · last answer {s}"),
-            (Some(m), None) => m.clone(),
+            (Some(m), Some(s)) => format!("{m} · last answer {s}{also}"),
+            (Some(m), None) => format!("{m}{also}"),
             (None, _) => format!(
                 "no model loaded (loads on first use; unloads after {} idle minutes)",
                 self.config.llm.unload_after_minutes

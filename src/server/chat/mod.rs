@@ -96,6 +96,8 @@ pub struct ChatState {
     loaded_model: Option<String>,
     /// Ask-the-data questions in flight, by SQL editor pane.
     asks: HashMap<u64, Ask>,
+    /// The models the llm worker holds, as it last said.
+    models: Vec<fieldkit_messages::llm::LoadedModel>,
 }
 
 /// A question asked from a SQL editor: what was asked, the grammar its answer follows, and
@@ -241,9 +243,23 @@ impl Server {
             .unwrap_or_else(|| "no model: fieldkit model add PATH.gguf".into())
     }
 
-    fn model_for(&self, pane: u64) -> Result<ModelRef, String> {
+    /// The model for `purpose`: a chat pane's own choice, else `[llm.tasks]`'s for the task,
+    /// else the default.
+    fn model_for_purpose(&self, pane: u64, purpose: &Purpose) -> Result<ModelRef, String> {
+        let t = &self.config.llm.tasks;
+        let task = match purpose {
+            Purpose::Chat { .. } => t.chat.as_deref(),
+            Purpose::AskData => t.ask_data.as_deref(),
+            Purpose::Shell => t.shell.as_deref(),
+            Purpose::EditText { .. } => t.edit.as_deref(),
+            Purpose::Workflow { .. } => t.workflow.as_deref(),
+        };
+        self.model_for_task(pane, task)
+    }
+
+    fn model_for_task(&self, pane: u64, task: Option<&str>) -> Result<ModelRef, String> {
         let store = self.store.as_ref().ok_or("state.db is not available")?;
-        let want = self.chat.pane_model.get(&pane).map(String::as_str);
+        let want = self.chat.pane_model.get(&pane).map(String::as_str).or(task);
         let entry = store
             .model(want, self.config.llm.model.as_deref())
             .map_err(|e| format!("{e:#}"))?;
@@ -260,7 +276,7 @@ impl Server {
         purpose: Purpose,
         turns: Vec<Turn>,
     ) -> Result<(), String> {
-        let model = self.model_for(pane)?;
+        let model = self.model_for_purpose(pane, &purpose)?;
         // Nothing leaves the machine unless the audit log says so first.
         if let Some((url, rm)) = &model.remote {
             let bytes: usize = turns.iter().map(|t| t.content.len()).sum();
@@ -326,7 +342,7 @@ impl Server {
         turns: Vec<Turn>,
         max_tokens: u32,
     ) -> Result<u64, String> {
-        let model = self.model_for(0)?;
+        let model = self.model_for_task(0, self.config.llm.tasks.workflow.as_deref())?;
         if model.remote.is_some() {
             return Err(
                 "the configured model is remote; workflow steps only use local models".into(),
