@@ -248,7 +248,8 @@ pub fn size_bytes(s: &str) -> Option<u64> {
     Some((n * mul as f64) as u64)
 }
 
-fn total_memory() -> u64 {
+/// This machine's memory in bytes (MemTotal; 0 when /proc cannot say).
+pub fn total_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {

@@ -202,23 +202,10 @@ pub(super) fn csv_plan(conn: &Connection, path: &Path) -> Result<CsvPlan> {
 /// boolean: `NA`/`NO` are country codes as often as they are missing yes-or-no answers.
 fn numeric_or_time(ty: &str) -> bool {
     let t = ty.to_ascii_uppercase();
-    [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UBIGINT",
-        "UINTEGER",
-        "DOUBLE",
-        "FLOAT",
-        "DECIMAL",
-        "DATE",
-        "TIME",
-        "TIMESTAMP",
-    ]
-    .iter()
-    .any(|k| t.starts_with(k))
+    fieldkit_panes::data::numeric_type(&t)
+        || ["DATE", "TIME", "TIMESTAMP"]
+            .iter()
+            .any(|k| t.starts_with(k))
 }
 
 /// A column's name as DuckDB can use it unquoted: itself when it can be.

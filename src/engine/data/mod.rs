@@ -194,7 +194,7 @@ pub fn memory_limit_value(s: &str) -> String {
     let t = s.trim();
     if let Some(p) = t.strip_suffix('%') {
         if let Ok(p) = p.trim().parse::<f64>() {
-            let total = total_memory();
+            let total = crate::config::total_memory();
             if total > 0 {
                 let mib = (total as f64 * p.clamp(1.0, 100.0) / 100.0 / 1048576.0) as u64;
                 return format!("{}MiB", mib.max(64));
@@ -202,19 +202,6 @@ pub fn memory_limit_value(s: &str) -> String {
         }
     }
     t.to_string()
-}
-
-fn total_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
 }
 
 /// Entry point of `fieldkit __worker data`.

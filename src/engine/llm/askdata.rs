@@ -112,27 +112,6 @@ pub fn retry_turns(turns: &[Turn], sql: &str, error: &str) -> Vec<Turn> {
     t
 }
 
-fn is_numeric(ty: &str) -> bool {
-    let t = ty.to_ascii_uppercase();
-    [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UBIGINT",
-        "UINTEGER",
-        "USMALLINT",
-        "UTINYINT",
-        "DOUBLE",
-        "FLOAT",
-        "REAL",
-        "DECIMAL",
-    ]
-    .iter()
-    .any(|k| t.starts_with(k))
-}
-
 /// A GBNF string literal.
 fn lit(s: &str) -> String {
     let mut o = String::from("\"");
@@ -213,13 +192,13 @@ pub fn grammar(schema: &str, question: &str) -> Option<String> {
         let nums: Vec<String> = t
             .columns
             .iter()
-            .filter(|(_, ty)| is_numeric(ty))
+            .filter(|(_, ty)| fieldkit_panes::data::numeric_type(ty))
             .map(|(n, _)| sql_name(n))
             .collect();
         let texts: Vec<String> = t
             .columns
             .iter()
-            .filter(|(_, ty)| !is_numeric(ty))
+            .filter(|(_, ty)| !fieldkit_panes::data::numeric_type(ty))
             .map(|(n, _)| sql_name(n))
             .collect();
         let from = lit(&format!(" FROM {}", sql_name(&t.name)));

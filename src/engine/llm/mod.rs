@@ -311,11 +311,8 @@ impl Engine {
         {
             self.parked.pop();
         }
-        let resident: u64 = self.parked.iter().map(|l| l.bytes).sum();
-        let info = check_model(
-            &m.path,
-            available_memory().map(|a| a.saturating_add(resident / 100)),
-        )?;
+        // And what the machine has free now, whatever the budget says.
+        let info = check_model(&m.path, available_memory())?;
         let mut progress = progress;
         let params = LlamaModelParams::default().with_progress_callback(move |p| {
             progress(p);
