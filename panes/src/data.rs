@@ -70,28 +70,6 @@ fn is_only_comments(s: &str) -> bool {
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
 }
 
-/// Whether a DuckDB type is a number (what `sum` and `avg` take).
-pub fn numeric_type(ty: &str) -> bool {
-    let t = ty.to_ascii_uppercase();
-    [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UBIGINT",
-        "UINTEGER",
-        "USMALLINT",
-        "UTINYINT",
-        "DOUBLE",
-        "FLOAT",
-        "REAL",
-        "DECIMAL",
-    ]
-    .iter()
-    .any(|k| t.starts_with(k))
-}
-
 /// Quotes an identifier for DuckDB.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -202,7 +202,7 @@ pub(super) fn csv_plan(conn: &Connection, path: &Path) -> Result<CsvPlan> {
 /// boolean: `NA`/`NO` are country codes as often as they are missing yes-or-no answers.
 fn numeric_or_time(ty: &str) -> bool {
     let t = ty.to_ascii_uppercase();
-    fieldkit_panes::data::numeric_type(&t)
+    fieldkit_widgets::table::is_numeric_type(&t)
         || ["DATE", "TIME", "TIMESTAMP"]
             .iter()
             .any(|k| t.starts_with(k))

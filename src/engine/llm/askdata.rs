@@ -192,13 +192,13 @@ pub fn grammar(schema: &str, question: &str) -> Option<String> {
         let nums: Vec<String> = t
             .columns
             .iter()
-            .filter(|(_, ty)| fieldkit_panes::data::numeric_type(ty))
+            .filter(|(_, ty)| fieldkit_widgets::table::is_numeric_type(ty))
             .map(|(n, _)| sql_name(n))
             .collect();
         let texts: Vec<String> = t
             .columns
             .iter()
-            .filter(|(_, ty)| !fieldkit_panes::data::numeric_type(ty))
+            .filter(|(_, ty)| !fieldkit_widgets::table::is_numeric_type(ty))
             .map(|(n, _)| sql_name(n))
             .collect();
         let from = lit(&format!(" FROM {}", sql_name(&t.name)));
