@@ -35,6 +35,27 @@ fn config(fk: &Fk, extra: &str) {
     .expect("config");
 }
 
+/// The workspace in tmux window `w`, with `csv` (of `rows` rows) open in a grid and a SQL
+/// editor beside it.
+fn open_sql_beside(fk: &Fk, csv: &std::path::Path, rows: usize) {
+    fk.terminal("w", 140, 40);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["open", &csv.to_string_lossy()]);
+    let grid = format!("row 1 of {rows}");
+    fk.wait_screen("w", "the grid", |s| s.contains(&grid));
+    fk.ok(&["action", "open", "sql"]);
+    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
+}
+
+/// `F6` in the SQL editor, and `question` asked.
+fn ask_data(fk: &Fk, question: &str) {
+    fk.keys("w", &["F6"]);
+    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
+    fk.keys("w", &["-l", question]);
+    fk.keys("w", &["Enter"]);
+}
+
 /// The number before " tokens · Esc stops" in the chat footer.
 fn streamed(screen: &str) -> Option<u32> {
     let i = screen.find(" tokens · Esc stops")?;
@@ -113,6 +134,12 @@ fn messages(fk: &Fk) -> Vec<(String, String, String)> {
 
 /// Registers the fake server as the model `name` and allows remote models.
 fn remote_model(fk: &Fk, server: &FakeOpenAi, name: &str) {
+    add_remote(fk, server, name);
+    config(fk, "allow_remote = true\n");
+}
+
+/// Registers `server` as the model `name`.
+fn add_remote(fk: &Fk, server: &FakeOpenAi, name: &str) {
     fk.ok(&[
         "model",
         "add",
@@ -123,7 +150,6 @@ fn remote_model(fk: &Fk, server: &FakeOpenAi, name: &str) {
         "--name",
         name,
     ]);
-    config(fk, "allow_remote = true\n");
 }
 
 /// The workspace in window `w` with a chat pane open and focused.
@@ -359,17 +385,8 @@ fn ask_the_data_runs_read_only_sql_retries_with_duckdbs_error_and_asks_before_a_
         text.push_str(&format!("{i},{}\n", ["Oslo", "Lima", "Lima"][i % 3]));
     }
     std::fs::write(&csv, text).unwrap();
-    fk.terminal("w", 140, 40);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
-    fk.ok(&["open", &csv.to_string_lossy()]);
-    fk.wait_screen("w", "the grid", |s| s.contains("row 1 of 100"));
-    fk.ok(&["action", "open", "sql"]);
-    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
-    fk.keys("w", &["F6"]);
-    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
-    fk.keys("w", &["-l", "trips per city"]);
-    fk.keys("w", &["Enter"]);
+    open_sql_beside(&fk, &csv, 100);
+    ask_data(&fk, "trips per city");
     let s = fk.wait_screen("w", "the model's SQL run into a grid", |s| {
         s.contains("GROUP BY city") && s.contains("Lima") && s.contains("66")
     });
@@ -389,10 +406,7 @@ fn ask_the_data_runs_read_only_sql_retries_with_duckdbs_error_and_asks_before_a_
         "the second ask carried DuckDB's error: {retry}"
     );
     // A write is proposed: nothing runs without a yes.
-    fk.keys("w", &["F6"]);
-    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
-    fk.keys("w", &["-l", "drop it"]);
-    fk.keys("w", &["Enter"]);
+    ask_data(&fk, "drop it");
     fk.wait_screen("w", "the confirmation", |s| {
         s.contains("run the model's SQL?") && s.contains("changes data")
     });
@@ -535,17 +549,8 @@ fn ask_the_data_on_a_small_local_model_writes_sql_that_runs() {
         text.push_str(&format!("{i},{},{}.5\n", ["Oslo", "Lima"][i % 2], i));
     }
     std::fs::write(&csv, text).unwrap();
-    fk.terminal("w", 140, 40);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
-    fk.ok(&["open", &csv.to_string_lossy()]);
-    fk.wait_screen("w", "the grid", |s| s.contains("row 1 of 50"));
-    fk.ok(&["action", "open", "sql"]);
-    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
-    fk.keys("w", &["F6"]);
-    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
-    fk.keys("w", &["-l", "How many trips went to Lima?"]);
-    fk.keys("w", &["Enter"]);
+    open_sql_beside(&fk, &csv, 50);
+    ask_data(&fk, "How many trips went to Lima?");
     fk.wait_screen("w", "the model's SQL run into a grid", |s| {
         s.contains("SELECT ") && s.contains(" FROM trips") && s.contains(" rows")
     });
@@ -573,35 +578,16 @@ fn each_task_asks_the_model_config_names_for_it() {
     let fk = Fk::new();
     let chat_model = FakeOpenAi::start(vec!["Hello from the chat model.".into()]);
     let sql_model = FakeOpenAi::start(vec!["```sql\nSELECT count(*) AS n FROM trips\n```".into()]);
-    for (server, name) in [(&chat_model, "talk"), (&sql_model, "sql")] {
-        fk.ok(&[
-            "model",
-            "add",
-            "--url",
-            &server.url,
-            "--remote-model",
-            "fake",
-            "--name",
-            name,
-        ]);
-    }
+    add_remote(&fk, &chat_model, "talk");
+    add_remote(&fk, &sql_model, "sql");
     config(
         &fk,
         "allow_remote = true\nmodel = \"talk\"\n[llm.tasks]\nask_data = \"sql\"\n",
     );
     let csv = fk.path().join("trips.csv");
     std::fs::write(&csv, "id,city\n1,Oslo\n2,Lima\n").unwrap();
-    fk.terminal("w", 140, 40);
-    fk.type_line("w", BIN);
-    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
-    fk.ok(&["open", &csv.to_string_lossy()]);
-    fk.wait_screen("w", "the grid", |s| s.contains("row 1 of 2"));
-    fk.ok(&["action", "open", "sql"]);
-    fk.wait_screen("w", "the editor", |s| s.contains("sql"));
-    fk.keys("w", &["F6"]);
-    fk.wait_screen("w", "the question prompt", |s| s.contains("ask the data"));
-    fk.keys("w", &["-l", "how many trips?"]);
-    fk.keys("w", &["Enter"]);
+    open_sql_beside(&fk, &csv, 2);
+    ask_data(&fk, "how many trips?");
     fk.wait_screen("w", "the SQL model's query run", |s| {
         s.contains("SELECT count(*) AS n FROM trips")
     });
