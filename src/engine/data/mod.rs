@@ -340,13 +340,7 @@ fn open_lane(root: &Connection, pane: u64, shared: &Shared) -> Result<Lane> {
                     cols,
                 } = req
                 {
-                    // Once more on a failure: a file's preview table is dropped as its whole
-                    // table takes over, and a window read just then finds it gone.
-                    let got = window(&win_conn, &sh, result, offset, limit, first_col, cols)
-                        .or_else(|_| {
-                            window(&win_conn, &sh, result, offset, limit, first_col, cols)
-                        });
-                    match got {
+                    match window(&win_conn, &sh, result, offset, limit, first_col, cols) {
                         Ok(rows) => sh.send(
                             pane,
                             DataEvent::Rows {

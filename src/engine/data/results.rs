@@ -120,13 +120,9 @@ pub(super) fn load(
                             res.key = Some((table.clone(), "rowid".into()));
                         }
                     }
-                    conn.execute_batch(&format!("DROP TABLE IF EXISTS {pv}"))
-                        .ok();
-                    if let Ok(mut r) = sh.results.lock() {
-                        if let Some(res) = r.get_mut(&result) {
-                            res.owned.clear();
-                        }
-                    }
+                    // The preview table stays owned by the result (dropped when the grid
+                    // forgets it): a window read that started before the swap may still be
+                    // reading it.
                     if !notes.is_empty() {
                         sh.send(
                             pane,
