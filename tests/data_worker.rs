@@ -704,7 +704,7 @@ fn missing_value_tokens_load_typed_as_the_duckdb_cli_reads_them_and_names_stay()
     let note = l.notes.join(" | ");
     assert!(
         note.contains("dep_time: 6 NA")
-            && note.contains("dep_delay: 10 -/N/A")
+            && note.contains("dep_delay: 10 - or N/A")
             && note.contains("_when: 3 null")
             && note.contains("read as NULL"),
         "{note}"

@@ -286,7 +286,7 @@ impl CsvPlan {
                 continue;
             }
             let what = match (lo, hi) {
-                (Some(a), Some(b)) if a != b => format!("{a}/{b}"),
+                (Some(a), Some(b)) if a != b => format!("{a} or {b}"),
                 (Some(a), _) => a,
                 _ => "missing".into(),
             };
