@@ -332,6 +332,7 @@ fn main() {
                 grammar: None,
             },
             tools: Vec::new(),
+            summary_model: None,
         });
         let (mut first, mut text) = (None, String::new());
         loop {
@@ -377,6 +378,7 @@ fn main() {
                 grammar: None,
             },
             tools: Vec::new(),
+            summary_model: None,
         });
         let mut first = None;
         loop {

@@ -7,7 +7,7 @@ messages (`mesh`) too. Plugin calls belong here when they come.
 
 `VERSION` changes whenever one of these changes shape in a way an older reader would misread
 (2: a line plot says how its points were made; 4: the mesh worker; 5: a chat job carries
-the tools the model may call).
+the tools the model may call; 6: embeddings, and a chat job's summary model).
 Workers say it in their `Hello` (the server refuses a worker of another version: a binary
 replaced on disk while the server ran), and saved sessions carry it (a state written by a newer
 fieldkit is set aside, not misread). The client protocol has its own version in its handshake.
@@ -21,4 +21,4 @@ pub mod saved;
 pub mod text;
 
 /// The version of these messages.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;

@@ -285,6 +285,17 @@ pub enum LlmIn {
         params: GenParams,
         /// Tools the model may call (plugins' tools in a chat); empty for other jobs.
         tools: Vec<ToolSpec>,
+        /// The model that folds older turns into a summary when the conversation outgrows the
+        /// context (`[llm.tasks] summaries`); `None`: the answering model.
+        summary_model: Option<ModelRef>,
+    },
+    /// Vectors for `texts` from the embedding model `model` (`[llm.tasks] embeddings`): a
+    /// question for retrieval by meaning. Answered with `LlmOut::Embedded`.
+    Embed {
+        job: u64,
+        model: ModelRef,
+        settings: Settings,
+        texts: Vec<String>,
     },
     /// Generate from these exact tokens, no template (benches: the same prompt as a peer).
     Raw {
@@ -320,6 +331,11 @@ pub enum LlmOut {
     Event {
         job: u64,
         ev: LlmEvent,
+    },
+    /// The vectors for an `Embed` job, one per text, each of length 1, or why there are none.
+    Embedded {
+        job: u64,
+        vectors: Result<Vec<Vec<f32>>, String>,
     },
     /// The model answering now (`None`: none) and every model held, for the status pane.
     State {

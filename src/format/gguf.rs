@@ -384,6 +384,28 @@ impl Info {
     pub fn chat_template(&self) -> Option<&str> {
         self.str("tokenizer.chat_template")
     }
+    /// How the model pools its tokens into one vector (llama.h's `LLAMA_POOLING_TYPE_*`:
+    /// 1 mean, 2 CLS, 3 last, 4 rank), when the file says.
+    pub fn pooling_type(&self) -> Option<i64> {
+        self.int(&format!("{}.pooling_type", self.arch()))
+    }
+    /// An embedding model: one that pools its tokens into a vector (bge, nomic, e5, gte,
+    /// jina, Qwen3-Embedding…), or of an encoder-only architecture.
+    pub fn is_embedding(&self) -> bool {
+        matches!(self.pooling_type(), Some(1..=3))
+            || matches!(
+                self.arch(),
+                "bert"
+                    | "nomic-bert"
+                    | "nomic-bert-moe"
+                    | "jina-bert-v2"
+                    | "jina-bert-v3"
+                    | "modern-bert"
+                    | "neo-bert"
+                    | "t5encoder"
+                    | "eurobert"
+            )
+    }
     /// `Q4_K_M` from `general.file_type`, else the type most of the weights are in.
     pub fn quantization(&self) -> String {
         if let Some(n) = self.int("general.file_type").and_then(file_type_name) {
@@ -417,6 +439,8 @@ pub mod tiny {
         /// `tokenizer.chat_template`; `None` makes a model that needs the fallback template.
         pub chat_template: Option<String>,
         pub seed: u64,
+        /// `llama.pooling_type` (1: mean), which makes it an embedding model.
+        pub pooling: Option<u32>,
     }
 
     impl Default for Spec {
@@ -429,6 +453,7 @@ pub mod tiny {
                 n_ctx_train: 2048,
                 chat_template: Some(CHATML.into()),
                 seed: 7,
+                pooling: None,
             }
         }
     }
@@ -595,6 +620,9 @@ pub mod tiny {
         w.kv_u32("llama.attention.head_count_kv", spec.n_head as u32);
         w.kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5);
         w.kv_u32("llama.rope.dimension_count", (e / spec.n_head) as u32);
+        if let Some(p) = spec.pooling {
+            w.kv_u32("llama.pooling_type", p);
+        }
         w.kv_str("tokenizer.ggml.model", "llama");
         w.kv_u32("tokenizer.ggml.bos_token_id", 1);
         w.kv_u32("tokenizer.ggml.eos_token_id", 2);

@@ -112,7 +112,22 @@ impl LlmWorker {
             turns,
             params,
             tools,
+            summary_model: None,
         });
+    }
+
+    /// The answer to embed job `job`: its vectors, or why there are none.
+    pub fn embedded(&self, job: u64) -> Result<Vec<Vec<f32>>, String> {
+        loop {
+            match self.events.recv_timeout(WAIT) {
+                Ok(LlmOut::Embedded { job: j, vectors }) if j == job => return vectors,
+                Ok(LlmOut::State { models, .. }) => {
+                    *self.models.borrow_mut() = Some(models);
+                }
+                Ok(_) => continue,
+                Err(e) => panic!("no vectors from the llm worker for job {job}: {e}"),
+            }
+        }
     }
 
     /// The next event of `job`.

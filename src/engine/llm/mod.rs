@@ -101,6 +101,8 @@ struct Loaded {
     eos: String,
     n_ctx: u32,
     detail: String,
+    /// The GGUF's pooling type (`{arch}.pooling_type`), for embeddings.
+    pooling: Option<i64>,
 }
 
 pub struct Engine {
@@ -155,6 +157,20 @@ fn with_abort(
     raw.abort_callback_data =
         slot as *const std::sync::atomic::AtomicPtr<AtomicBool> as *mut std::ffi::c_void;
     unsafe { std::mem::transmute::<llama_context_params, LlamaContextParams>(raw) }
+}
+
+/// `v` scaled to length 1 (a zero vector stays zero); a value that is not finite counts as 0.
+pub fn unit(v: &[f32]) -> Vec<f32> {
+    let v: Vec<f32> = v
+        .iter()
+        .map(|x| if x.is_finite() { *x } else { 0.0 })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        v
+    }
 }
 
 /// Bytes of memory this machine can still give (MemAvailable).
@@ -385,8 +401,105 @@ impl Engine {
             eos,
             n_ctx,
             detail,
+            pooling: info.pooling_type(),
         });
         Ok(())
+    }
+
+    /// A vector for each of `texts` from the loaded model, scaled to length 1 (so a dot
+    /// product is the cosine). The model pools as its file says (bge: CLS, nomic: mean,
+    /// Qwen3-Embedding: last); a model that does not say (a chat model) takes the mean of its
+    /// tokens. A text longer than the model's context is cut to it, as llama.cpp's
+    /// `llama-embedding` would refuse it. `progress` gets (done, all) after each text;
+    /// `cancel` stops between texts and within one.
+    pub fn embed(
+        &mut self,
+        texts: &[String],
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f32>>> {
+        self.abort.store(
+            cancel as *const AtomicBool as *mut AtomicBool,
+            Ordering::Release,
+        );
+        let r = self.embed_in(texts, cancel, progress);
+        self.abort.store(std::ptr::null_mut(), Ordering::Release);
+        r
+    }
+
+    fn embed_in(
+        &mut self,
+        texts: &[String],
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f32>>> {
+        use llama_cpp_2::context::params::LlamaPoolingType;
+        let backend = &self.backend;
+        let abort: &std::sync::atomic::AtomicPtr<AtomicBool> = &self.abort;
+        let l = self
+            .loaded
+            .as_mut()
+            .ok_or_else(|| anyhow!("no model loaded"))?;
+        l.last_use = Instant::now();
+        let pooling = match l.pooling {
+            Some(4) => bail!(
+                "{} is a reranker (it scores a pair of texts), not an embedding model",
+                l.r#ref.name
+            ),
+            Some(2) => LlamaPoolingType::Cls,
+            Some(3) => LlamaPoolingType::Last,
+            _ => LlamaPoolingType::Mean,
+        };
+        // One text at a time, whole in one batch (an encoder sees all its tokens at once).
+        let n_ctx = l.model.n_ctx_train().clamp(16, l.settings.n_ctx.max(512));
+        let cparams = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_ctx)
+            .with_n_ubatch(n_ctx)
+            .with_n_seq_max(1)
+            .with_embeddings(true)
+            .with_pooling_type(pooling)
+            .with_n_threads(l.settings.threads as i32)
+            .with_n_threads_batch(l.settings.threads as i32);
+        let cparams = with_abort(cparams, abort);
+        let mut ctx = l
+            .model
+            .new_context(backend, cparams)
+            .map_err(|e| anyhow!("llama.cpp could not make an embedding context: {e}"))?;
+        let vocab = l.model.vocab();
+        let mut batch = LlamaBatch::new(n_ctx as usize, 1);
+        let mut out = Vec::with_capacity(texts.len());
+        for (i, text) in texts.iter().enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                bail!("cancelled");
+            }
+            // Document text is never read as control tokens.
+            let mut tokens = vocab.tokenize(text.as_bytes(), true, false);
+            if tokens.is_empty() {
+                tokens.push(vocab.bos());
+            }
+            tokens.truncate(n_ctx as usize);
+            ctx.clear_kv_cache();
+            batch.clear();
+            batch.add_sequence(&tokens, 0, true)?;
+            ctx.decode(&mut batch).map_err(|e| {
+                if cancel.load(Ordering::Relaxed) {
+                    anyhow!("cancelled")
+                } else {
+                    anyhow!(
+                        "llama.cpp could not embed text {} of {}: {e}",
+                        i + 1,
+                        texts.len()
+                    )
+                }
+            })?;
+            let v = ctx.embeddings_seq_ith(0).map_err(|e| {
+                anyhow!("the model gave no vector ({e}): is it an embedding model?")
+            })?;
+            out.push(unit(v));
+            progress(i + 1, texts.len());
+        }
+        Ok(out)
     }
 
     fn loaded_ref(&self) -> Result<&Loaded> {
@@ -448,6 +561,21 @@ impl Engine {
         cancel: &AtomicBool,
         on: &mut dyn FnMut(LlmEvent),
     ) -> Result<GenStats> {
+        self.chat_folding_with(turns, tools, None, params, cancel, on)
+    }
+
+    /// `chat`, with the older turns folded by `summary` (`[llm.tasks] summaries`) when it is
+    /// another model: it is loaded for the summary, and the answering model (waiting beside
+    /// it, its kept context with it) answers after.
+    pub fn chat_folding_with(
+        &mut self,
+        turns: &[Turn],
+        tools: &[ToolSpec],
+        summary: Option<(&ModelRef, &Settings)>,
+        params: &GenParams,
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(LlmEvent),
+    ) -> Result<GenStats> {
         let n_ctx = self.loaded_ref()?.n_ctx;
         // Tools go to the model's own template when it runs; otherwise into the system
         // prompt, before anything is folded (so a summary never swallows them).
@@ -487,7 +615,25 @@ impl Engine {
                     n_ctx - budget
                 );
             }
-            let mut summary = self.summarise(&turns[first..upto], budget, cancel)?;
+            let mut summary = match summary.filter(|(m, _)| self.loaded() != Some(*m)) {
+                Some((m, settings)) => {
+                    let (answering, answering_settings) = {
+                        let l = self.loaded_ref()?;
+                        (l.r#ref.clone(), l.settings.clone())
+                    };
+                    self.load(m, settings, |_| {}).with_context(|| {
+                        format!("[llm.tasks] summaries = {:?} could not be loaded", m.name)
+                    })?;
+                    let own = self
+                        .loaded_ref()?
+                        .n_ctx
+                        .saturating_sub(ANSWER_RESERVE.min(params.max_tokens));
+                    let r = self.summarise(&turns[first..upto], own, cancel);
+                    self.load(&answering, &answering_settings, |_| {})?;
+                    r?
+                }
+                None => self.summarise(&turns[first..upto], budget, cancel)?,
+            };
             // A summary re-tokenizes into more tokens than were generated now and then: cut
             // it until the conversation fits.
             loop {

@@ -121,6 +121,24 @@ pub fn run() -> Result<()> {
                 engine.set_budget(bytes);
                 continue;
             }
+            LlmIn::Embed {
+                job,
+                model,
+                settings,
+                texts,
+            } => {
+                let vectors = if cancelled_jobs.contains(&job) {
+                    Err("cancelled".to_string())
+                } else {
+                    running.store(job, Ordering::SeqCst);
+                    cancel.store(false, Ordering::SeqCst);
+                    let r = embed(&mut engine, &out, &model, &settings, &texts, &cancel);
+                    running.store(0, Ordering::SeqCst);
+                    r.map_err(|e| format!("{e:#}"))
+                };
+                send(&out, &LlmOut::Embedded { job, vectors });
+                continue;
+            }
             LlmIn::Raw {
                 job,
                 model,
@@ -135,7 +153,14 @@ pub fn run() -> Result<()> {
                 turns,
                 params,
                 tools,
-            } => (job, model, settings, params, Prompt::Turns(turns, tools)),
+                summary_model,
+            } => (
+                job,
+                model,
+                settings,
+                params,
+                Prompt::Turns(turns, tools, summary_model),
+            ),
         };
         // A job cancelled while it waited in line ends at once.
         let ev = if cancelled_jobs.contains(&job) {
@@ -169,8 +194,8 @@ pub fn run() -> Result<()> {
 
 /// What a job generates from.
 pub(super) enum Prompt {
-    /// A conversation, and the tools the model may call in it.
-    Turns(Vec<Turn>, Vec<ToolSpec>),
+    /// A conversation, the tools the model may call in it, and the model that folds it.
+    Turns(Vec<Turn>, Vec<ToolSpec>, Option<ModelRef>),
     Tokens(Vec<i32>),
 }
 
@@ -195,7 +220,7 @@ pub(super) fn run_chat(
         )
     };
     if let Some((url, name)) = &model.remote {
-        let Prompt::Turns(turns, tools) = prompt else {
+        let Prompt::Turns(turns, tools, _) = prompt else {
             bail!("raw token prompts are for local models");
         };
         // A remote model is told the tools in the prompted format.
@@ -254,9 +279,28 @@ pub(super) fn run_chat(
         engine.load(model, settings, |_| {})?;
     }
     match prompt {
-        Prompt::Turns(turns, tools) => {
+        Prompt::Turns(turns, tools, summary) => {
             let mut on = |ev: LlmEvent| send(out, &LlmOut::Event { job, ev });
-            engine.chat(turns, tools, params, cancel, &mut on)
+            // A remote summary model is not used: the conversation stays on this machine.
+            let summary = summary.as_ref().filter(|m| m.remote.is_none());
+            let r = engine.chat_folding_with(
+                turns,
+                tools,
+                summary.map(|m| (m, settings)),
+                params,
+                cancel,
+                &mut on,
+            );
+            if summary.is_some() {
+                send(
+                    out,
+                    &LlmOut::State {
+                        loaded: engine.detail(),
+                        models: engine.models(),
+                    },
+                );
+            }
+            r
         }
         Prompt::Tokens(ids) => {
             let tokens: Vec<_> = ids
@@ -266,4 +310,35 @@ pub(super) fn run_chat(
             engine.generate_tokens(&tokens, params, &[], cancel, &mut token, None)
         }
     }
+}
+
+/// Vectors for `texts` from `model`, loaded first when it is not the one loaded (the others
+/// wait beside it, within the budget).
+fn embed(
+    engine: &mut Engine,
+    out: &Arc<Mutex<std::io::Stdout>>,
+    model: &ModelRef,
+    settings: &Settings,
+    texts: &[String],
+    cancel: &AtomicBool,
+) -> Result<Vec<Vec<f32>>> {
+    if model.remote.is_some() {
+        bail!(
+            "{} is a remote model; embeddings are made by a local GGUF embedding model",
+            model.name
+        );
+    }
+    let fresh = engine.loaded() != Some(model);
+    engine.load(model, settings, |_| {})?;
+    let r = engine.embed(texts, cancel, &mut |_, _| {});
+    if fresh {
+        send(
+            out,
+            &LlmOut::State {
+                loaded: engine.detail(),
+                models: engine.models(),
+            },
+        );
+    }
+    r
 }
