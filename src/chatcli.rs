@@ -127,7 +127,11 @@ pub fn model_ls(dirs: &Dirs) -> Result<i32> {
                 Ok(i) => rows.push([
                     name,
                     gguf::human(i.file_len),
-                    i.arch().to_string(),
+                    if i.is_embedding() {
+                        format!("{} (embeddings)", i.arch())
+                    } else {
+                        i.arch().to_string()
+                    },
                     i.quantization(),
                     i.context_length()
                         .map(|c| c.to_string())
@@ -176,7 +180,20 @@ pub fn model_ls(dirs: &Dirs) -> Result<i32> {
         }
         println!("{}", line.trim_end());
     }
-    println!("* the default (`model` under [llm] in config.toml, else the first local one)");
+    println!(
+        "* the default (`model` under [llm] in config.toml, else the first local one that is \
+         not an embedding model)"
+    );
+    match st.embedding_model(cfg.tasks.embeddings.as_deref()) {
+        Ok(Some(e)) => println!(
+            "retrieval by meaning: {} embeds passages and questions (`fieldkit index PATH`)",
+            e.name
+        ),
+        Ok(None) => println!(
+            "retrieval by words alone: no embedding model (add one, e.g. bge-small-en-v1.5's GGUF)"
+        ),
+        Err(e) => println!("retrieval by words alone: [llm.tasks] embeddings: {e:#}"),
+    }
     Ok(0)
 }
 
@@ -249,8 +266,11 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
     let mut user = StoredMsg::new("user", prompt.trim_end(), "");
     if a.retrieval {
         let db = index::open(&dirs.data.join("index.db"))?;
-        let hits = index::search(&db, &prompt, cfg.retrieval_chunks)?;
-        match index::sources(&hits) {
+        let found = retrieve(&st, &cfg, &db, &prompt)?;
+        if let Some(n) = &found.note {
+            eprintln!("fieldkit: {n}");
+        }
+        match index::found_sources(&found) {
             Some(att) => user.attachments.push(att),
             None => eprintln!(
                 "fieldkit: the index has nothing for this question (`fieldkit index PATH`)"
@@ -297,7 +317,19 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
                 }
             }
         })?;
-        engine.chat(&turns, &[], &params, &cancel, &mut |ev| match ev {
+        // `[llm.tasks] summaries`: a local model folds a long session's older turns.
+        let summary_model = match &cfg.tasks.summaries {
+            Some(m) => Some(
+                st.model(Some(m), None)
+                    .and_then(|e| e.model_ref(&cfg))
+                    .context("[llm.tasks] summaries")?,
+            )
+            .filter(|m| m.remote.is_none()),
+            None => None,
+        };
+        let settings = crate::engine::llm::settings_from(&cfg);
+        let folding = summary_model.as_ref().map(|m| (m, &settings));
+        engine.chat_folding_with(&turns, &[], folding, &params, &cancel, &mut |ev| match ev {
             LlmEvent::Token(t) => {
                 answer.push_str(&t);
                 let _ = out.write_all(t.as_bytes());
@@ -341,35 +373,220 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `fieldkit index PATH`.
-pub fn index_cmd(dirs: &Dirs, path: &str) -> Result<i32> {
-    let mut db = index::open(&dirs.data.join("index.db"))?;
+/// The passages for `prompt`: by words, and by meaning when an embedding model is registered
+/// and the index holds vectors (the model is loaded here for the question).
+fn retrieve(
+    st: &Store,
+    cfg: &crate::config::LlmConfig,
+    db: &rusqlite::Connection,
+    prompt: &str,
+) -> Result<index::Found> {
+    let k = cfg.retrieval_chunks;
+    if !index::has_vectors(db)? {
+        return index::search_fused(db, prompt, k, None);
+    }
+    let Some(entry) = st.embedding_model(cfg.tasks.embeddings.as_deref())? else {
+        let mut f = index::search_fused(db, prompt, k, None)?;
+        f.note = Some(
+            "found by words alone: the index holds vectors, but no embedding model is \
+             registered (`fieldkit model add` one, or `fieldkit index --rebuild` for words alone)"
+                .into(),
+        );
+        return Ok(f);
+    };
+    let m = entry.model_ref(cfg)?;
+    let vector = (|| -> Result<Vec<f32>> {
+        if m.remote.is_some() {
+            bail!("{} is remote; embeddings are made by a local GGUF", m.name);
+        }
+        let mut en = Engine::new()?;
+        en.load(&m, &crate::engine::llm::settings_from(cfg), |_| {})?;
+        let mut v = en.embed(
+            &[prompt.to_string()],
+            &AtomicBool::new(false),
+            &mut |_, _| {},
+        )?;
+        v.pop().context("no vector came")
+    })();
+    match vector {
+        Ok(v) => index::search_fused(db, prompt, k, Some((&m.name, &v))),
+        Err(e) => {
+            let mut f = index::search_fused(db, prompt, k, None)?;
+            f.note = Some(format!("found by words alone: {}: {e:#}", m.name));
+            Ok(f)
+        }
+    }
+}
+
+/// A progress bar on stderr: `[#####-----] done/all what`.
+fn bar(done: usize, all: usize, what: &str) {
+    let w = 30;
+    let filled = done.min(all) * w / all.max(1);
+    eprint!(
+        "\r[{}{}] {done}/{all} {what}\x1b[K",
+        "#".repeat(filled),
+        "-".repeat(w - filled)
+    );
+}
+
+/// `fieldkit index PATH` (a folder), or `fieldkit index --rebuild` (every folder indexed so
+/// far, again: after changing the embedding model). With an embedding model the chunks are
+/// embedded too, with a second progress bar; folders another model embedded are offered a
+/// rebuild.
+pub fn index_cmd(dirs: &Dirs, path: Option<&str>, rebuild: bool) -> Result<i32> {
+    let cfg = crate::config::load(dirs).config.llm;
+    let db_path = dirs.data.join("index.db");
+    let mut db = index::open(&db_path)?;
+    let mut queue: Vec<PathBuf> = match path {
+        Some(p) => vec![PathBuf::from(p)],
+        None if rebuild => index::roots(&db)?
+            .into_iter()
+            .map(|(r, _)| PathBuf::from(r))
+            .collect(),
+        None => bail!(
+            "say which folder: `fieldkit index PATH`, or `fieldkit index --rebuild` for every \
+             folder indexed so far"
+        ),
+    };
+    if queue.is_empty() {
+        println!("the index is empty: nothing to rebuild (`fieldkit index PATH` adds a folder)");
+        return Ok(0);
+    }
     let tty = std::io::stderr().is_terminal();
-    let started = std::time::Instant::now();
-    let rep = index::build(&mut db, Path::new(path), &mut |i, n, f| {
-        if tty && n > 0 {
-            let w = 30;
-            let filled = i * w / n;
-            eprint!(
-                "\r[{}{}] {i}/{n} {}\x1b[K",
-                "#".repeat(filled),
-                "-".repeat(w - filled),
-                f.file_name()
-                    .map(|x| x.to_string_lossy())
-                    .unwrap_or_default()
+    let st = store(dirs)?;
+    let emb = st.embedding_model(cfg.tasks.embeddings.as_deref())?;
+    let mut engine = None;
+    if let Some(e) = &emb {
+        let m = e.model_ref(&cfg)?;
+        if m.remote.is_some() {
+            bail!(
+                "[llm.tasks] embeddings = {:?} is a remote model; embeddings are made by a local \
+                 GGUF embedding model",
+                e.name
             );
         }
-    })?;
-    if tty {
-        eprint!("\r\x1b[K");
+        if !e.is_embedding() {
+            println!(
+                "{} is a chat model, not an embedding model: its vectors rank passages poorly, \
+                 and it is slow at this (it scores its whole vocabulary for every token); an \
+                 embedding GGUF such as bge-small-en-v1.5 or nomic-embed-text is better",
+                e.name
+            );
+        }
+        let mut en = Engine::new()?;
+        let shown = m.name.clone();
+        en.load(&m, &crate::engine::llm::settings_from(&cfg), move |p| {
+            if tty {
+                eprint!("\rloading {shown}: {:>3.0}%\x1b[K", p * 100.0);
+            }
+        })?;
+        if tty {
+            eprint!("\r\x1b[K");
+        }
+        engine = Some((en, m.name));
+    } else {
+        println!(
+            "no embedding model: indexing by words alone (`fieldkit model add` an embedding \
+             GGUF such as bge-small-en-v1.5 to search by meaning too)"
+        );
     }
-    println!(
-        "indexed {} files ({} chunks, {} skipped: not UTF-8 text or over 1 MB) in {:.1} s into {}",
-        rep.files,
-        rep.chunks,
-        rep.skipped,
-        started.elapsed().as_secs_f64(),
-        dirs.data.join("index.db").display()
-    );
-    Ok(0)
+    let cancel = AtomicBool::new(false);
+    let mut done: Vec<PathBuf> = Vec::new();
+    let mut failed = 0;
+    while let Some(root) = queue.first().cloned() {
+        queue.remove(0);
+        let started = std::time::Instant::now();
+        let mut embed_fn;
+        let embedder = match &mut engine {
+            Some((en, name)) => {
+                embed_fn = |texts: &[String]| en.embed(texts, &cancel, &mut |_, _| {});
+                Some(index::Embedder {
+                    model: name.clone(),
+                    embed: &mut embed_fn,
+                })
+            }
+            None => None,
+        };
+        let r = index::build(&mut db, &root, embedder, &mut |stage, i, n, what| {
+            if !tty || n == 0 {
+                return;
+            }
+            match stage {
+                index::Stage::Reading => bar(
+                    i,
+                    n,
+                    &format!(
+                        "files · {}",
+                        Path::new(what)
+                            .file_name()
+                            .map(|x| x.to_string_lossy())
+                            .unwrap_or_default()
+                    ),
+                ),
+                index::Stage::Embedding => {
+                    let secs = started.elapsed().as_secs_f64().max(1e-3);
+                    bar(
+                        i,
+                        n,
+                        &format!("passages embedded with {what} ({:.0}/s)", i as f64 / secs),
+                    )
+                }
+            }
+        });
+        if tty {
+            eprint!("\r\x1b[K");
+        }
+        let rep = match r {
+            Ok(rep) => rep,
+            Err(e) => {
+                eprintln!("fieldkit: {}: not indexed: {e:#}", root.display());
+                failed += 1;
+                continue;
+            }
+        };
+        println!(
+            "indexed {} files ({} chunks, {} skipped: not UTF-8 text or over 1 MB){} in {:.1} s \
+             into {}",
+            rep.files,
+            rep.chunks,
+            rep.skipped,
+            match &rep.embedded {
+                Some((m, d)) => format!(", embedded with {m} ({d} dimensions)"),
+                None => String::new(),
+            },
+            started.elapsed().as_secs_f64(),
+            db_path.display()
+        );
+        done.push(std::path::absolute(&root).unwrap_or(root));
+        // Folders another model (or dimension) embedded are found by words alone: offer to
+        // embed them again, once.
+        let stale: Vec<PathBuf> = rep
+            .stale
+            .iter()
+            .map(|e| PathBuf::from(&e.root))
+            .filter(|r| !done.contains(r) && !queue.contains(r))
+            .collect();
+        if stale.is_empty() || rebuild {
+            continue;
+        }
+        let (model, dim) = rep.embedded.clone().unwrap_or_default();
+        println!("{} other folder(s) in the index hold vectors that are not {model}'s {dim} dimensions, so a question finds them by words alone:", stale.len());
+        for e in &rep.stale {
+            println!("  {} ({}, {} dimensions)", e.root, e.model, e.dim);
+        }
+        let yes = if std::io::stdin().is_terminal() && tty {
+            eprint!("Embed them again with {model} now? [Y/n] ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            !line.trim().to_lowercase().starts_with('n')
+        } else {
+            false
+        };
+        if yes {
+            queue.extend(stale);
+        } else {
+            println!("`fieldkit index --rebuild` embeds every indexed folder again.");
+        }
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
 }

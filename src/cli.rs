@@ -119,8 +119,14 @@ enum Cmd {
         retrieval: bool,
         prompt: String,
     },
-    /// Index the text, markdown and code files under PATH for the chat's retrieval.
-    Index { path: String },
+    /// Index the text, markdown and code files under PATH for the chat's retrieval (with the
+    /// embedding model too, when one is registered).
+    Index {
+        path: Option<String>,
+        /// Index every folder indexed so far again (after changing the embedding model).
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Run CMD with secrets from the unlocked vault in its environment only:
     /// `fieldkit run --env DB_PASS=vault:Database/password -- psql ...`.
     Run {
@@ -370,7 +376,9 @@ fn run(cli: Cli, dirs: &Dirs) -> Result<i32> {
             crate::format::gguf::tiny::write(std::path::Path::new(&path), &spec)?;
             Ok(0)
         }
-        Some(Cmd::Index { path }) => crate::chatcli::index_cmd(dirs, &path),
+        Some(Cmd::Index { path, rebuild }) => {
+            crate::chatcli::index_cmd(dirs, path.as_deref(), rebuild)
+        }
         Some(Cmd::Vault { cmd }) => crate::vaultcli::run(dirs, cmd),
         Some(Cmd::Queue { cmd }) => crate::queuecli::run(dirs, cmd),
         Some(Cmd::Workflow { cmd }) => crate::workflowcli::run(dirs, cmd),

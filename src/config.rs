@@ -217,6 +217,13 @@ pub struct LlmTasks {
     pub edit: Option<String>,
     /// Workflow steps of kind `llm`.
     pub workflow: Option<String>,
+    /// Folding a long chat's older turns into a summary (default: the answering model).
+    pub summaries: Option<String>,
+    /// Retrieval by meaning: the embedding model that indexes passages and questions. Unlike
+    /// the others it does not fall back to `model` (a chat model's vectors rank worse than
+    /// words): without it, a registered embedding model (a GGUF that pools, e.g. bge or
+    /// nomic) is used, and without one of those, retrieval is by words alone.
+    pub embeddings: Option<String>,
 }
 
 /// Bytes from a size as config writes it (`6GB`, `2048MiB`, `512M`, `40%` of the memory);

@@ -30,6 +30,13 @@ pub struct ModelEntry {
 }
 
 impl ModelEntry {
+    /// A local GGUF embedding model (its header says it pools, or it is an encoder).
+    pub fn is_embedding(&self) -> bool {
+        self.path
+            .as_ref()
+            .is_some_and(|p| crate::format::gguf::read(p).is_ok_and(|i| i.is_embedding()))
+    }
+
     /// The entry as the worker takes it; a remote one only when remote models are allowed.
     pub fn model_ref(&self, cfg: &crate::config::LlmConfig) -> Result<ModelRef> {
         match (&self.path, &self.url) {
@@ -125,12 +132,28 @@ impl Store {
                 format!("no model named {n:?} (`fieldkit model ls` lists them; `fieldkit model add PATH` adds one)")
             }),
             None => {
-                let first_local = all.iter().position(|m| !m.is_remote()).unwrap_or(0);
+                // An embedding model answers nothing: the first local model that is not one,
+                // else the first that is not one.
+                let first_local = all
+                    .iter()
+                    .position(|m| !m.is_remote() && !m.is_embedding())
+                    .or_else(|| all.iter().position(|m| !m.is_embedding()))
+                    .unwrap_or(0);
                 all.into_iter().nth(first_local).context(
                     "no model registered: add one with `fieldkit model add PATH.gguf`",
                 )
             }
         }
+    }
+
+    /// The model that makes embeddings for retrieval: `task` (`[llm.tasks] embeddings`), else
+    /// the first registered local GGUF that is an embedding model; `None`: retrieval by words
+    /// alone.
+    pub fn embedding_model(&self, task: Option<&str>) -> Result<Option<ModelEntry>> {
+        if let Some(n) = task {
+            return self.model(Some(n), None).map(Some);
+        }
+        Ok(self.models()?.into_iter().find(ModelEntry::is_embedding))
     }
 
     pub fn audit(&self, kind: &str, detail: &str) -> Result<()> {
