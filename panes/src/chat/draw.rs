@@ -229,11 +229,40 @@ pub(super) fn attachment_lines(
 ) {
     let n = a.body.lines().count();
     let mark = if expanded { "▾" } else { "▸" };
+    let w = (width as usize).saturating_sub(4).max(8);
+    // Open, a title wider than the pane (sources, and why some were found by words alone) is
+    // shown whole, wrapped, under the line.
+    let wrapped = expanded && text_width(&a.title) + 24 > w;
     out.push(vec![(
-        format!("{mark} attached: {} · {n} lines", a.title),
+        if wrapped {
+            format!("{mark} attached · {n} lines")
+        } else {
+            format!("{mark} attached: {} · {n} lines", a.title)
+        },
         Style::new().fg(t.hint_key),
     )]);
     if expanded {
+        if wrapped {
+            let mut line = String::new();
+            let mut lines = Vec::new();
+            for word in a.title.split(' ') {
+                if !line.is_empty() && text_width(&line) + 1 + text_width(word) > w {
+                    lines.push(std::mem::take(&mut line));
+                }
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(word);
+            }
+            lines.push(line);
+            for l in lines {
+                let l: String = l.chars().filter(|c| !c.is_control()).collect();
+                out.push(vec![
+                    ("  ".into(), Style::default()),
+                    (l, Style::new().fg(t.hint_key)),
+                ]);
+            }
+        }
         for l in a.body.lines() {
             let mut s: String = l
                 .replace('\t', " │ ")

@@ -719,6 +719,30 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_sources_whose_title_is_wider_than_the_pane_open_wrapped() {
+        let mut m = msg(1, "user", "How often does the generator need diesel?");
+        m.attachments.push(Attachment {
+            title: "sources: /home/ana/notes/camp.md:1, /home/ana/notes/fuel.md:26 · found by \
+                    words alone, as their vectors are not bge's 384 dimensions: /home/ana/notes \
+                    (nomic, 768 dimensions); `fieldkit index --rebuild` embeds them again"
+                .into(),
+            body: "Passages from the user's files.\n\n--- /home/ana/notes/camp.md:1 ---\nThe generator needs diesel every six hours.".into(),
+        });
+        let mut p = pane_with(vec![m]);
+        p.on_action(
+            &Action::Pane {
+                name: "attachments",
+                arg: None,
+            },
+            &mut Cx::default(),
+        );
+        settings().bind(|| {
+            insta::assert_snapshot!("chat_sources_open_80x24", screen(&mut p, 80, 24));
+            insta::assert_snapshot!("chat_sources_open_140x30", screen(&mut p, 140, 30));
+        });
+    }
+
+    #[test]
     fn snapshot_error() {
         let mut p = pane_with(vec![msg(1, "user", "hello")]);
         p.stream = Some(Stream::default());

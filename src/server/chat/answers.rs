@@ -30,6 +30,7 @@ impl Server {
                 self.llm_detail();
             }
             LlmOut::Event { job, ev } => self.on_llm_event(job, ev),
+            LlmOut::Embedded { job, vectors } => self.on_embedded(job, vectors),
         }
     }
 
@@ -294,6 +295,7 @@ impl Server {
     /// The llm worker died: every job ends, keeping what came.
     pub(in crate::server) fn llm_lost(&mut self, why: &str) {
         self.chat.loaded_model = None;
+        self.retrieval_lost(why);
         let jobs: Vec<u64> = self.chat.jobs.keys().copied().collect();
         for id in jobs {
             if let Some(j) = self.chat.jobs.remove(&id) {

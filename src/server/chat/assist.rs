@@ -254,7 +254,13 @@ impl Server {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "fieldkit".into());
         let quote = |x: &str| format!("'{}'", x.replace('\'', "'\\''"));
-        let cmd = format!("{} index {}", quote(&exe), quote(&path));
+        // `index --rebuild`: every folder indexed so far, again.
+        let what = if path.trim() == "--rebuild" {
+            "--rebuild".to_string()
+        } else {
+            quote(&path)
+        };
+        let cmd = format!("{} index {what}", quote(&exe));
         let pane = Box::new(fieldkit_panes::TermPane::new(&cmd, cwd));
         let s = self.sessions.get_mut(name).ok_or("no session")?;
         s.insert_beside(focus, pane, crate::layout::Axis::Vertical, &mut self.ids)

@@ -11,6 +11,7 @@ SQL from "ask the data" runs at once, because that is what was asked for.
 
 mod answers;
 mod assist;
+mod retrieval;
 pub(super) mod tools;
 
 use super::popup::{self, Confirmed, PickThen, Popup};
@@ -98,6 +99,8 @@ pub struct ChatState {
     asks: HashMap<u64, Ask>,
     /// The models the llm worker holds, as it last said.
     models: Vec<fieldkit_messages::llm::LoadedModel>,
+    /// Chat questions waiting for their vector (retrieval by meaning), by embed job.
+    retrieving: HashMap<u64, retrieval::Retrieving>,
 }
 
 /// A question asked from a SQL editor: what was asked, the grammar its answer follows, and
@@ -115,6 +118,7 @@ impl Server {
     /// Panic: answers being written are dropped (tokens still coming for them are ignored).
     pub(in crate::server) fn chat_forget(&mut self) {
         self.chat.jobs.clear();
+        self.chat.retrieving.clear();
     }
 }
 
@@ -306,6 +310,14 @@ impl Server {
             params.grammar = self.chat.asks.get(&pane).and_then(|a| a.grammar.clone());
             params.temperature = 0.0;
         }
+        // A chat's older turns are folded by `[llm.tasks] summaries` when it names a model.
+        let summary_model = match (&purpose, &self.config.llm.tasks.summaries) {
+            (Purpose::Chat { .. }, Some(m)) => Some(
+                self.model_for_task(0, Some(m))
+                    .map_err(|e| format!("[llm.tasks] summaries: {e}"))?,
+            ),
+            _ => None,
+        };
         self.chat.next_job += 1;
         let job = self.chat.next_job;
         self.chat.jobs.insert(
@@ -327,6 +339,7 @@ impl Server {
             turns,
             params,
             tools,
+            summary_model,
         };
         self.llm_send(&msg);
         Ok(())
@@ -375,6 +388,7 @@ impl Server {
             turns,
             params,
             tools: Vec::new(),
+            summary_model: None,
         };
         self.llm_send(&msg);
         Ok(job)
@@ -514,6 +528,7 @@ impl Server {
                 for job in jobs {
                     self.llm_send(&LlmIn::Cancel { job });
                 }
+                self.retrieval_cancel(pane);
             }
             ChatRequest::Send {
                 session,
@@ -526,88 +541,6 @@ impl Server {
             }
             ChatRequest::EditText { how, text, lang } => self.ask_edit(name, pane, how, text, lang),
         }
-    }
-
-    fn send_chat(
-        &mut self,
-        name: &str,
-        pane: u64,
-        session: i64,
-        user: StoredMsg,
-        replace_last: bool,
-        retrieval: bool,
-    ) {
-        let Some(store) = &self.store else {
-            return;
-        };
-        let mut user = user;
-        // What the pane is told, once state.db has been written.
-        let mut told = Vec::new();
-        // The answer is made from what state.db holds, so a failed write stops it here.
-        let refuse = |what: &str, e: anyhow::Error| ChatEvent::Failed {
-            partial: None,
-            error: format!("{what} (state.db: {e:#}); nothing was sent to the model"),
-        };
-        let mut stop = None;
-        let mut dropped = None;
-        if replace_last {
-            match store.drop_last_answer(session) {
-                Ok(share) => dropped = share,
-                Err(e) => stop = Some(refuse("the last answer could not be set aside", e)),
-            }
-        } else {
-            if retrieval {
-                let hits = index::open(&self.dirs.data.join("index.db"))
-                    .and_then(|db| {
-                        index::search(&db, &user.content, self.config.llm.retrieval_chunks)
-                    })
-                    .unwrap_or_default();
-                let att = match index::sources(&hits) {
-                    Some(att) => {
-                        user.attachments.push(att.clone());
-                        att
-                    }
-                    None => Attachment {
-                        title:
-                            "sources: none (the index has nothing for this; fieldkit index PATH)"
-                                .into(),
-                        body: String::new(),
-                    },
-                };
-                told.push(ChatEvent::Sources(att));
-            }
-            match store.add_message(session, &user) {
-                Ok(id) => told.push(ChatEvent::Stored {
-                    id,
-                    role: "user".into(),
-                }),
-                Err(e) => stop = Some(refuse("your message could not be stored", e)),
-            }
-        }
-        let chat = store.chat(session).ok().flatten();
-        for ev in told {
-            self.chat_to(name, pane, ev);
-        }
-        // What the team shares of this chat: the question, or the answer set aside.
-        self.mesh_chat_dropped(dropped);
-        self.mesh_chat_changed(session);
-        if let Some(ev) = stop {
-            self.chat_to(name, pane, ev);
-            return;
-        }
-        let Some(chat) = chat else {
-            self.chat_to(
-                name,
-                pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: "this chat session is gone (deleted elsewhere?)".into(),
-                },
-            );
-            return;
-        };
-        let (turns, ids) = turns_of(&chat);
-        self.start_for_pane(name, pane, Purpose::Chat { session, ids }, turns);
     }
 }
 
