@@ -602,3 +602,66 @@ fn each_task_asks_the_model_config_names_for_it() {
     assert_eq!(chat_model.requests.lock().unwrap().len(), 1);
     assert!(sql_model.requests.lock().unwrap()[0].contains("how many trips?"));
 }
+
+#[test]
+fn retrieval_by_meaning_finds_a_passage_that_shares_no_word_with_the_question() {
+    // The chat model answers over http; the embedding model is a tiny local GGUF (its vectors
+    // are meaningless but real), which the server asks the llm worker to run.
+    let fk = Fk::new();
+    let server = FakeOpenAi::start(vec!["Every six hours.".into(), "Noted.".into()]);
+    remote_model(&fk, &server, "lan");
+    let emb = fk.path().join("e32.gguf");
+    tiny::write(
+        &emb,
+        &tiny::Spec {
+            n_embd: 32,
+            pooling: Some(1),
+            ..Default::default()
+        },
+    )
+    .expect("model");
+    fk.ok(&["model", "add", &emb.to_string_lossy(), "--name", "e32"]);
+    let notes = fk.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(
+        notes.join("camp.md"),
+        "# Camp\n\nThe generator needs diesel every six hours.\n",
+    )
+    .unwrap();
+    let out = fk.ok(&["index", &notes.to_string_lossy()]);
+    assert!(out.contains("embedded with e32 (32 dimensions)"), "{out}");
+    start_chat(&fk);
+    fk.keys("w", &["F4"]);
+    fk.wait_screen("w", "retrieval on", |s| s.contains("retrieval on"));
+    // No word of this question is in the notes: words alone would find nothing.
+    fk.keys("w", &["-l", "zqxv?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the sources and the answer", |s| {
+        s.contains("attached: sources by words and meaning: ") && s.contains("Every six hours")
+    });
+    let body = server.requests.lock().unwrap()[0].clone();
+    assert!(body.contains("diesel every six hours"), "{body}");
+    assert!(body.contains("camp.md:1"), "{body}");
+    // The embedding model is not the chat's: the question went to the remote model.
+    let m = messages(&fk);
+    assert!(
+        m.iter()
+            .any(|(role, _, meta)| role == "assistant" && meta.contains("lan")),
+        "{m:?}"
+    );
+
+    // The embedding model unregistered: the question is still stored and answered, by words,
+    // and the sources say why.
+    fk.ok(&["model", "rm", "e32"]);
+    fk.keys("w", &["-l", "generator?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the words-only sources and the answer", |s| {
+        s.contains("Noted.")
+    });
+    // Opened, the sources' title says why, whole.
+    fk.ok(&["action", "attachments"]);
+    fk.wait_screen("w", "why by words alone", |s| {
+        s.contains("· found by") && s.contains("embedding model is registered")
+    });
+    assert_eq!(server.requests.lock().unwrap().len(), 2);
+}
