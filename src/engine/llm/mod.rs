@@ -450,8 +450,25 @@ impl Engine {
             Some(3) => LlamaPoolingType::Last,
             _ => LlamaPoolingType::Mean,
         };
-        // One text at a time, whole in one batch (an encoder sees all its tokens at once).
-        let n_ctx = l.model.n_ctx_train().clamp(16, l.settings.n_ctx.max(512));
+        // One text at a time, whole in one batch (an encoder sees all its tokens at once), in
+        // a context as large as the longest text needs (a question: a few dozen tokens, not
+        // the model's 8,192), up to the model's own and the configured context.
+        let cap = l.model.n_ctx_train().clamp(16, l.settings.n_ctx.max(512)) as usize;
+        let vocab = l.model.vocab();
+        // Document text is never read as control tokens.
+        let tokenized: Vec<Vec<llama_cpp_2::token::LlamaToken>> = texts
+            .iter()
+            .map(|t| {
+                let mut tokens = vocab.tokenize(t.as_bytes(), true, false);
+                if tokens.is_empty() {
+                    tokens.push(vocab.bos());
+                }
+                tokens.truncate(cap);
+                tokens
+            })
+            .collect();
+        let longest = tokenized.iter().map(Vec::len).max().unwrap_or(1);
+        let n_ctx = (longest.div_ceil(64) * 64).min(cap) as u32;
         let cparams = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(n_ctx)
@@ -466,22 +483,15 @@ impl Engine {
             .model
             .new_context(backend, cparams)
             .map_err(|e| anyhow!("llama.cpp could not make an embedding context: {e}"))?;
-        let vocab = l.model.vocab();
         let mut batch = LlamaBatch::new(n_ctx as usize, 1);
         let mut out = Vec::with_capacity(texts.len());
-        for (i, text) in texts.iter().enumerate() {
+        for (i, tokens) in tokenized.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 bail!("cancelled");
             }
-            // Document text is never read as control tokens.
-            let mut tokens = vocab.tokenize(text.as_bytes(), true, false);
-            if tokens.is_empty() {
-                tokens.push(vocab.bos());
-            }
-            tokens.truncate(n_ctx as usize);
             ctx.clear_kv_cache();
             batch.clear();
-            batch.add_sequence(&tokens, 0, true)?;
+            batch.add_sequence(tokens, 0, true)?;
             ctx.decode(&mut batch).map_err(|e| {
                 if cancel.load(Ordering::Relaxed) {
                     anyhow!("cancelled")
