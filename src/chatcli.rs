@@ -507,6 +507,7 @@ pub fn index_cmd(dirs: &Dirs, path: Option<&str>, rebuild: bool) -> Result<i32> 
             }
             None => None,
         };
+        let mut embedding_since = None;
         let r = index::build(&mut db, &root, embedder, &mut |stage, i, n, what| {
             if !tty || n == 0 {
                 return;
@@ -524,7 +525,8 @@ pub fn index_cmd(dirs: &Dirs, path: Option<&str>, rebuild: bool) -> Result<i32> 
                     ),
                 ),
                 index::Stage::Embedding => {
-                    let secs = started.elapsed().as_secs_f64().max(1e-3);
+                    let since = *embedding_since.get_or_insert_with(std::time::Instant::now);
+                    let secs = since.elapsed().as_secs_f64().max(1e-3);
                     bar(
                         i,
                         n,
