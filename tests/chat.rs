@@ -152,6 +152,18 @@ fn add_remote(fk: &Fk, server: &FakeOpenAi, name: &str) {
     ]);
 }
 
+/// A folder with one note, indexed; what `fieldkit index` said.
+fn index_camp_notes(fk: &Fk) -> String {
+    let notes = fk.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(
+        notes.join("camp.md"),
+        "# Camp\n\nThe generator needs diesel every six hours.\n",
+    )
+    .unwrap();
+    fk.ok(&["index", &notes.to_string_lossy()])
+}
+
 /// The workspace in window `w` with a chat pane open and focused.
 fn start_chat(fk: &Fk) {
     fk.terminal("w", 120, 36);
@@ -293,14 +305,7 @@ fn attach_context_from_a_terminal_and_a_shell_command_typed_only_after_yes() {
     ]);
     remote_model(&fk, &server, "lan");
     // A folder indexed for retrieval.
-    let notes = fk.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    std::fs::write(
-        notes.join("camp.md"),
-        "# Camp\n\nThe generator needs diesel every six hours.\n",
-    )
-    .unwrap();
-    let out = fk.ok(&["index", &notes.to_string_lossy()]);
+    let out = index_camp_notes(&fk);
     assert!(out.contains("indexed 1 files"), "{out}");
     fk.terminal("w", 120, 36);
     fk.type_line("w", BIN);
@@ -621,14 +626,7 @@ fn retrieval_by_meaning_finds_a_passage_that_shares_no_word_with_the_question() 
     )
     .expect("model");
     fk.ok(&["model", "add", &emb.to_string_lossy(), "--name", "e32"]);
-    let notes = fk.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    std::fs::write(
-        notes.join("camp.md"),
-        "# Camp\n\nThe generator needs diesel every six hours.\n",
-    )
-    .unwrap();
-    let out = fk.ok(&["index", &notes.to_string_lossy()]);
+    let out = index_camp_notes(&fk);
     assert!(out.contains("embedded with e32 (32 dimensions)"), "{out}");
     start_chat(&fk);
     fk.keys("w", &["F4"]);

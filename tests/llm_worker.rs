@@ -17,6 +17,23 @@ fn greedy(max_tokens: u32) -> GenParams {
     }
 }
 
+/// Many turns that fit a 512-token context only once the older ones are folded.
+fn long_chat() -> Vec<Turn> {
+    let mut turns = vec![Turn::new(Role::System, "You are terse.")];
+    for i in 0..12 {
+        turns.push(Turn::new(
+            Role::User,
+            format!("question {i}: {}", "the data ".repeat(12)),
+        ));
+        turns.push(Turn::new(
+            Role::Assistant,
+            format!("answer {i}: {}", "a field ".repeat(12)),
+        ));
+    }
+    turns.push(Turn::new(Role::User, "and now?"));
+    turns
+}
+
 fn ask(q: &str) -> Vec<Turn> {
     vec![
         Turn::new(Role::System, "You are terse."),
@@ -143,18 +160,7 @@ fn a_prompt_longer_than_the_context_is_refused_and_long_chats_are_summarised() {
     assert!(e.contains("context holds 512"), "{e}");
 
     // Many turns that only fit once the older ones are folded into a summary.
-    let mut turns = vec![Turn::new(Role::System, "You are terse.")];
-    for i in 0..12 {
-        turns.push(Turn::new(
-            Role::User,
-            format!("question {i}: {}", "the data ".repeat(12)),
-        ));
-        turns.push(Turn::new(
-            Role::Assistant,
-            format!("answer {i}: {}", "a field ".repeat(12)),
-        ));
-    }
-    turns.push(Turn::new(Role::User, "and now?"));
+    let turns = long_chat();
     w.chat(2, &model, turns.clone(), greedy(4));
     let (_, events, stats) = w.finish(2);
     stats.expect("answers after summarising");
@@ -584,18 +590,7 @@ fn a_long_chat_is_folded_by_the_summaries_model_and_answered_by_its_own() {
         },
     )
     .unwrap();
-    let mut turns = vec![Turn::new(Role::System, "You are terse.")];
-    for i in 0..12 {
-        turns.push(Turn::new(
-            Role::User,
-            format!("question {i}: {}", "the data ".repeat(12)),
-        ));
-        turns.push(Turn::new(
-            Role::Assistant,
-            format!("answer {i}: {}", "a field ".repeat(12)),
-        ));
-    }
-    turns.push(Turn::new(Role::User, "and now?"));
+    let turns = long_chat();
     let settings = fieldkit::engine::llm::Settings {
         n_ctx: 512,
         threads: 2,

@@ -418,13 +418,34 @@ impl Engine {
         cancel: &AtomicBool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Vec<f32>>> {
+        self.aborting(cancel, |e| e.embed_in(texts, cancel, progress))
+    }
+
+    /// Runs `f` with llama.cpp's abort callback reading `cancel`.
+    fn aborting<T>(&mut self, cancel: &AtomicBool, f: impl FnOnce(&mut Self) -> T) -> T {
         self.abort.store(
             cancel as *const AtomicBool as *mut AtomicBool,
             Ordering::Release,
         );
-        let r = self.embed_in(texts, cancel, progress);
+        let r = f(self);
         self.abort.store(std::ptr::null_mut(), Ordering::Release);
         r
+    }
+
+    /// What a context is made from: the backend, the abort slot, and the loaded model.
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &mut self,
+    ) -> Result<(
+        &LlamaBackend,
+        &std::sync::atomic::AtomicPtr<AtomicBool>,
+        &mut Loaded,
+    )> {
+        let l = self
+            .loaded
+            .as_mut()
+            .ok_or_else(|| anyhow!("no model loaded"))?;
+        Ok((&self.backend, &self.abort, l))
     }
 
     fn embed_in(
@@ -434,12 +455,7 @@ impl Engine {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Vec<f32>>> {
         use llama_cpp_2::context::params::LlamaPoolingType;
-        let backend = &self.backend;
-        let abort: &std::sync::atomic::AtomicPtr<AtomicBool> = &self.abort;
-        let l = self
-            .loaded
-            .as_mut()
-            .ok_or_else(|| anyhow!("no model loaded"))?;
+        let (backend, abort, l) = self.parts()?;
         l.last_use = Instant::now();
         let pooling = match l.pooling {
             Some(4) => bail!(
@@ -822,13 +838,9 @@ impl Engine {
         progress: Option<&mut dyn FnMut(usize, usize)>,
         reuse: bool,
     ) -> Result<GenStats> {
-        self.abort.store(
-            cancel as *const AtomicBool as *mut AtomicBool,
-            Ordering::Release,
-        );
-        let r = self.generate_in(tokens, params, stops, cancel, on, progress, reuse);
-        self.abort.store(std::ptr::null_mut(), Ordering::Release);
-        r
+        self.aborting(cancel, |e| {
+            e.generate_in(tokens, params, stops, cancel, on, progress, reuse)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -843,12 +855,7 @@ impl Engine {
         reuse: bool,
     ) -> Result<GenStats> {
         let markers = self.markers;
-        let backend = &self.backend;
-        let abort: &std::sync::atomic::AtomicPtr<AtomicBool> = &self.abort;
-        let l = self
-            .loaded
-            .as_mut()
-            .ok_or_else(|| anyhow!("no model loaded"))?;
+        let (backend, abort, l) = self.parts()?;
         let n_ctx = l.n_ctx;
         if tokens.is_empty() {
             bail!("empty prompt");

@@ -194,13 +194,10 @@ impl Server {
                 Ok(_) => {
                     let sql = extract_code(&j.text);
                     if sql.is_empty() {
-                        self.chat_to(
+                        self.chat_error(
                             &name,
                             pane,
-                            ChatEvent::Failed {
-                                partial: None,
-                                error: "the model gave no SQL; ask again in other words".into(),
-                            },
+                            "the model gave no SQL; ask again in other words".into(),
                         );
                         return;
                     }
@@ -231,14 +228,7 @@ impl Server {
                         }
                     }
                 }
-                Err(error) => self.chat_to(
-                    &name,
-                    pane,
-                    ChatEvent::Failed {
-                        partial: None,
-                        error,
-                    },
-                ),
+                Err(error) => self.chat_error(&name, pane, error),
             },
             Purpose::EditText { explain } => match r {
                 Ok(_) => {
@@ -252,14 +242,7 @@ impl Server {
                     });
                     self.mark(&name);
                 }
-                Err(error) => self.chat_to(
-                    &name,
-                    pane,
-                    ChatEvent::Failed {
-                        partial: None,
-                        error,
-                    },
-                ),
+                Err(error) => self.chat_error(&name, pane, error),
             },
             Purpose::Shell => {
                 let Some(s) = self.sessions.get_mut(&name) else {

@@ -117,14 +117,7 @@ impl Server {
         turns: Vec<Turn>,
     ) {
         if let Err(e) = self.start_job(name, pane, purpose, turns) {
-            self.chat_to(
-                name,
-                pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: e,
-                },
-            );
+            self.chat_error(name, pane, e);
         }
     }
 

@@ -189,17 +189,26 @@ impl Server {
         self.mark(name);
     }
 
+    /// A failure the chat pane shows in its footer (nothing of an answer came).
+    fn chat_error(&mut self, name: &str, pane: u64, error: String) {
+        self.chat_to(
+            name,
+            pane,
+            ChatEvent::Failed {
+                partial: None,
+                error,
+            },
+        );
+    }
+
     /// Loads chat session `want` (else the newest, else a new one) into chat pane `pane`.
     pub(super) fn open_chat(&mut self, name: &str, pane: u64, want: Option<i64>) {
         let system = self.config.llm.system_prompt.clone();
         let Some(store) = &self.store else {
-            self.chat_to(
+            self.chat_error(
                 name,
                 pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: "state.db is not available, so chats cannot be kept".into(),
-                },
+                "state.db is not available, so chats cannot be kept".into(),
             );
             return;
         };
@@ -224,14 +233,7 @@ impl Server {
                 self.chat_to(name, pane, ChatEvent::Session(s));
                 self.chat_to(name, pane, ChatEvent::Model(model));
             }
-            Err(e) => self.chat_to(
-                name,
-                pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: format!("the chat could not be loaded: {e:#}"),
-                },
-            ),
+            Err(e) => self.chat_error(name, pane, format!("the chat could not be loaded: {e:#}")),
         }
         self.save_all();
     }

@@ -262,24 +262,14 @@ impl Server {
             return;
         }
         if let Some(error) = fail {
-            self.chat_to(
-                name,
-                pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error,
-                },
-            );
+            self.chat_error(name, pane, error);
             return;
         }
         let Some(chat) = chat else {
-            self.chat_to(
+            self.chat_error(
                 name,
                 pane,
-                ChatEvent::Failed {
-                    partial: None,
-                    error: "this chat session is gone (deleted elsewhere?)".into(),
-                },
+                "this chat session is gone (deleted elsewhere?)".into(),
             );
             return;
         };

@@ -21,18 +21,6 @@ pub use crate::engine::llm::tool_call_in;
 use crate::engine::llm::ToolSpec;
 
 impl Server {
-    /// A failure the chat pane shows in its footer.
-    fn chat_error(&mut self, name: &str, pane: u64, error: String) {
-        self.chat_to(
-            name,
-            pane,
-            ChatEvent::Failed {
-                partial: None,
-                error,
-            },
-        );
-    }
-
     /// The tools a chat's model may call: the granted plugins' tools.
     pub(super) fn chat_tools(&mut self) -> Vec<ToolSpec> {
         self.plugin_tool_list()
