@@ -17,6 +17,20 @@ fn greedy(max_tokens: u32) -> GenParams {
     }
 }
 
+/// A second tiny model, of other weights than `tiny_model`'s.
+fn other_tiny_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let b = dir.join("tiny-b.gguf");
+    fieldkit::format::gguf::tiny::write(
+        &b,
+        &fieldkit::format::gguf::tiny::Spec {
+            seed: 99,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b
+}
+
 /// Many turns that fit a 512-token context only once the older ones are folded.
 fn long_chat() -> Vec<Turn> {
     let mut turns = vec![Turn::new(Role::System, "You are terse.")];
@@ -414,15 +428,7 @@ fn the_next_question_reuses_the_chat_s_cache_and_answers_as_a_fresh_context_woul
 fn a_model_per_task_stays_loaded_within_the_budget_and_the_least_recently_used_goes() {
     let home = tempfile::tempdir().unwrap();
     let a = tiny_model(home.path(), true);
-    let b = home.path().join("tiny-b.gguf");
-    fieldkit::format::gguf::tiny::write(
-        &b,
-        &fieldkit::format::gguf::tiny::Spec {
-            seed: 99,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let b = other_tiny_model(home.path());
     let mut w = LlmWorker::start(home.path());
     // The models each say what they hold; a State follows every load.
     let state = |w: &LlmWorker| {
@@ -581,15 +587,7 @@ fn embeddings_are_unit_vectors_of_the_model_s_width_made_beside_the_chat_model()
 fn a_long_chat_is_folded_by_the_summaries_model_and_answered_by_its_own() {
     let home = tempfile::tempdir().unwrap();
     let a = tiny_model(home.path(), true);
-    let b = home.path().join("tiny-b.gguf");
-    fieldkit::format::gguf::tiny::write(
-        &b,
-        &fieldkit::format::gguf::tiny::Spec {
-            seed: 99,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let b = other_tiny_model(home.path());
     let turns = long_chat();
     let settings = fieldkit::engine::llm::Settings {
         n_ctx: 512,
