@@ -30,11 +30,30 @@ pub struct ModelEntry {
 }
 
 impl ModelEntry {
-    /// A local GGUF embedding model (its header says it pools, or it is an encoder).
+    /// A local GGUF embedding model (its header says it pools, or it is an encoder). The
+    /// answer is kept per file (size and modification time): reading a large vocabulary's
+    /// header takes milliseconds, and this is asked for every question.
     pub fn is_embedding(&self) -> bool {
-        self.path
-            .as_ref()
-            .is_some_and(|p| crate::format::gguf::read(p).is_ok_and(|i| i.is_embedding()))
+        type Seen = std::collections::HashMap<PathBuf, (Option<std::time::SystemTime>, u64, bool)>;
+        static SEEN: std::sync::OnceLock<std::sync::Mutex<Seen>> = std::sync::OnceLock::new();
+        let Some(p) = &self.path else {
+            return false;
+        };
+        let Ok(meta) = std::fs::metadata(p) else {
+            return false;
+        };
+        let key = (meta.modified().ok(), meta.len());
+        let seen = SEEN.get_or_init(Default::default);
+        if let Some((m, l, e)) = seen.lock().ok().and_then(|s| s.get(p).copied()) {
+            if (m, l) == key {
+                return e;
+            }
+        }
+        let e = crate::format::gguf::read(p).is_ok_and(|i| i.is_embedding());
+        if let Ok(mut s) = seen.lock() {
+            s.insert(p.clone(), (key.0, key.1, e));
+        }
+        e
     }
 
     /// The entry as the worker takes it; a remote one only when remote models are allowed.
