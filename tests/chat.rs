@@ -663,3 +663,103 @@ fn retrieval_by_meaning_finds_a_passage_that_shares_no_word_with_the_question() 
     });
     assert_eq!(server.requests.lock().unwrap().len(), 2);
 }
+
+#[test]
+fn a_question_waiting_for_its_vector_is_kept_when_stopped_or_when_the_worker_dies() {
+    // The worker runs one job at a time. A chat model that never answers (a listener that
+    // accepts nothing: the worker waits on it until stopped) holds it, so another chat's
+    // question waits in line for its vector: a wait the test can stop, and kill the worker in.
+    let fk = Fk::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/v1", silent.local_addr().expect("addr"));
+    fk.ok(&[
+        "model",
+        "add",
+        "--url",
+        &url,
+        "--remote-model",
+        "x",
+        "--name",
+        "silent",
+    ]);
+    let emb = fk.path().join("e32.gguf");
+    tiny::write(
+        &emb,
+        &tiny::Spec {
+            n_embd: 32,
+            pooling: Some(1),
+            ..Default::default()
+        },
+    )
+    .expect("model");
+    fk.ok(&["model", "add", &emb.to_string_lossy(), "--name", "e32"]);
+    config(&fk, "allow_remote = true\nmodel = \"silent\"\n");
+    let out = index_camp_notes(&fk);
+    assert!(out.contains("embedded with e32"), "{out}");
+    start_chat(&fk);
+    fk.keys("w", &["-l", "count the data"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the first chat waiting", |s| s.contains("thinking…"));
+    // A second chat beside it, a new session, retrieval on.
+    fk.ok(&["action", "split-right"]);
+    fk.ok(&["action", "open", "chat"]);
+    fk.keys("w", &["F2"]);
+    fk.wait_screen("w", "the second chat", |s| s.contains("chat: chat 2"));
+    fk.keys("w", &["F4"]);
+    fk.wait_screen("w", "retrieval on", |s| s.contains("retrieval on"));
+    fk.keys("w", &["-l", "generator diesel?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the question sent", |s| {
+        s.matches("thinking…").count() == 2
+    });
+    // Nothing is stored before the vector comes: the first chat's question alone.
+    assert_eq!(count(&fk, "SELECT count(*) FROM chat_messages"), 1);
+    // Esc while it waits: stored with what words found, not answered.
+    fk.keys("w", &["Escape"]);
+    fk.wait_screen("w", "the question kept", |s| {
+        s.contains("stopped before the model")
+    });
+    let stored = |n: usize| -> Vec<(String, String)> {
+        let db = state_db(&fk);
+        let mut st = db
+            .prepare(
+                "SELECT m.role, m.attachments FROM chat_messages m JOIN chat_sessions s
+                 ON s.id = m.session WHERE s.name = 'chat 2' ORDER BY m.id",
+            )
+            .unwrap();
+        let rows: Vec<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), n, "{rows:?}");
+        rows
+    };
+    let rows = stored(1);
+    assert_eq!(rows[0].0, "user");
+    assert!(
+        rows[0].1.contains("sources: ") && rows[0].1.contains("camp.md:1"),
+        "{rows:?}"
+    );
+    // Asked again, and the worker killed while it waits: kept, and why words alone.
+    fk.keys("w", &["-l", "diesel?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the question sent again", |s| {
+        s.matches("thinking…").count() == 2
+    });
+    let server = fk.server_pid();
+    let llm = worker_pid(server, "llm").expect("the llm worker");
+    unsafe { libc::kill(llm, libc::SIGKILL) };
+    fk.wait_screen("w", "both chats told", |s| {
+        s.matches("llm worker stopped").count() >= 2
+    });
+    let rows = stored(2);
+    assert!(
+        rows[1].1.contains("camp.md:1")
+            && rows[1]
+                .1
+                .contains("found by words alone: the llm worker stopped"),
+        "{rows:?}"
+    );
+    drop(silent);
+}

@@ -6,8 +6,9 @@ vector, which only the llm worker can make (llama.cpp stays out of the server): 
 waits here (`Retrieving`) while an `Embed` job runs, and goes on when the vector comes back —
 fused with the words' ranking, stored with its sources, then answered. Nothing is stored before
 the sources are known, so a question is never stored twice. A question whose vector cannot be
-made (the embedding model missing or failing, the worker gone, Esc) is still stored, with the
-passages found by words and a note saying why meaning was not used.
+made (the embedding model missing or failing, the worker gone) is still stored, with the
+passages found by words and a note saying why meaning was not used; Esc while it waits stores
+it at once, without waiting on a worker that may be busy with another pane's answer.
 */
 
 use super::*;
@@ -21,8 +22,6 @@ pub(super) struct Retrieving {
     user: StoredMsg,
     /// The embedding model's name (the vectors in the index are matched by it).
     model: String,
-    /// Esc while it waited: stored, not answered.
-    cancelled: bool,
 }
 
 impl Server {
@@ -52,7 +51,6 @@ impl Server {
                         session,
                         user,
                         model: model.name.clone(),
-                        cancelled: false,
                     },
                 );
                 self.llm_send(&LlmIn::Embed {
@@ -124,47 +122,53 @@ impl Server {
         let Some(r) = self.chat.retrieving.remove(&job) else {
             return;
         };
-        let (found, fail) = match (&vectors, r.cancelled) {
-            (_, true) => (
-                self.retrieve(&r.user.content, None),
-                Some(
-                    "stopped before the model answered; your message is kept: C-r asks again"
-                        .into(),
-                ),
-            ),
-            (Ok(v), false) if v.len() == 1 => (
-                self.retrieve(&r.user.content, Some((&r.model, &v[0]))),
-                None,
-            ),
-            (Ok(v), false) => {
+        let found = match &vectors {
+            Ok(v) if v.len() == 1 => self.retrieve(&r.user.content, Some((&r.model, &v[0]))),
+            Ok(v) => {
                 let mut f = self.retrieve(&r.user.content, None);
                 f.note = Some(format!(
                     "found by words alone: {} gave {} vectors for one question",
                     r.model,
                     v.len()
                 ));
-                (f, None)
+                f
             }
-            (Err(e), false) => {
+            Err(e) => {
                 let mut f = self.retrieve(&r.user.content, None);
                 f.note = Some(format!("found by words alone: {}: {e}", r.model));
-                (f, None)
+                f
             }
         };
-        self.send_chat_found(&r.name, r.pane, r.session, r.user, false, Some(found), fail);
+        self.send_chat_found(&r.name, r.pane, r.session, r.user, false, Some(found), None);
     }
 
-    /// Esc in a chat pane: a question waiting for its vector is stored, not answered.
+    /// Esc in a chat pane: a question waiting for its vector is stored at once with what
+    /// words found, not answered. The worker may be busy with another pane's answer for
+    /// minutes, so its word is not waited for (the vector, if it comes, is dropped).
     pub(super) fn retrieval_cancel(&mut self, pane: u64) {
-        let mut jobs = Vec::new();
-        for (job, r) in self.chat.retrieving.iter_mut() {
-            if r.pane == pane && !r.cancelled {
-                r.cancelled = true;
-                jobs.push(*job);
-            }
-        }
+        let jobs: Vec<u64> = self
+            .chat
+            .retrieving
+            .iter()
+            .filter(|(_, r)| r.pane == pane)
+            .map(|(job, _)| *job)
+            .collect();
         for job in jobs {
             self.llm_send(&LlmIn::Cancel { job });
+            if let Some(r) = self.chat.retrieving.remove(&job) {
+                let found = self.retrieve(&r.user.content, None);
+                let fail =
+                    "stopped before the model answered; your message is kept: C-r asks again";
+                self.send_chat_found(
+                    &r.name,
+                    r.pane,
+                    r.session,
+                    r.user,
+                    false,
+                    Some(found),
+                    Some(fail.into()),
+                );
+            }
         }
     }
 
