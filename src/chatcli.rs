@@ -319,12 +319,19 @@ pub fn chat(dirs: &Dirs, a: ChatArgs) -> Result<i32> {
         })?;
         // `[llm.tasks] summaries`: a local model folds a long session's older turns.
         let summary_model = match &cfg.tasks.summaries {
-            Some(m) => Some(
-                st.model(Some(m), None)
+            Some(m) => {
+                let r = st
+                    .model(Some(m), None)
                     .and_then(|e| e.model_ref(&cfg))
-                    .context("[llm.tasks] summaries")?,
-            )
-            .filter(|m| m.remote.is_none()),
+                    .context("[llm.tasks] summaries")?;
+                if r.remote.is_some() {
+                    bail!(
+                        "[llm.tasks] summaries = {m:?} is a remote model; summaries are made on \
+                         this machine, so name a local one"
+                    );
+                }
+                Some(r)
+            }
             None => None,
         };
         let settings = crate::engine::llm::settings_from(&cfg);

@@ -152,6 +152,36 @@ fn add_remote(fk: &Fk, server: &FakeOpenAi, name: &str) {
     ]);
 }
 
+/// A session `camp` with more history than 512 tokens hold, as weeks of use leave it, made
+/// the newest (so a chat pane opens on it).
+fn long_session(fk: &Fk) {
+    fk.ok(&["chat", "--session", "camp", "hello"]);
+    {
+        let id = count(fk, "SELECT id FROM chat_sessions WHERE name = 'camp'");
+        let db = state_db(fk);
+        for i in 0..10 {
+            for (role, text) in [
+                (
+                    "user",
+                    format!("question {i}: {}", "the data of the field ".repeat(8)),
+                ),
+                (
+                    "assistant",
+                    format!("answer {i}: {}", "a table and a file ".repeat(8)),
+                ),
+            ] {
+                db.execute(
+                    "INSERT INTO chat_messages (session, role, content, at) VALUES (?1, ?2, ?3, 0)",
+                    rusqlite::params![id, role, text],
+                )
+                .unwrap();
+            }
+        }
+        db.execute("UPDATE chat_sessions SET updated_at = unixepoch() + 10", [])
+            .unwrap();
+    }
+}
+
 /// A folder with one note, indexed; what `fieldkit index` said.
 fn index_camp_notes(fk: &Fk) -> String {
     let notes = fk.path().join("notes");
@@ -456,32 +486,7 @@ fn a_chat_longer_than_the_context_is_summarised_stored_and_marked_where_it_happe
     tiny::write(&model, &tiny::Spec::default()).expect("model");
     fk.ok(&["model", "add", &model.to_string_lossy()]);
     config(&fk, "max_tokens = 8\nctx_size = 512\n");
-    // A session with more history than 512 tokens hold, as weeks of use leave it.
-    fk.ok(&["chat", "--session", "camp", "hello"]);
-    {
-        let id = count(&fk, "SELECT id FROM chat_sessions WHERE name = 'camp'");
-        let db = state_db(&fk);
-        for i in 0..10 {
-            for (role, text) in [
-                (
-                    "user",
-                    format!("question {i}: {}", "the data of the field ".repeat(8)),
-                ),
-                (
-                    "assistant",
-                    format!("answer {i}: {}", "a table and a file ".repeat(8)),
-                ),
-            ] {
-                db.execute(
-                    "INSERT INTO chat_messages (session, role, content, at) VALUES (?1, ?2, ?3, 0)",
-                    rusqlite::params![id, role, text],
-                )
-                .unwrap();
-            }
-        }
-        db.execute("UPDATE chat_sessions SET updated_at = unixepoch() + 10", [])
-            .unwrap();
-    }
+    long_session(&fk);
     start_chat(&fk);
     fk.wait_screen("w", "the long session", |s| s.contains("chat: camp"));
     fk.keys("w", &["-l", "and now?"]);
@@ -762,4 +767,78 @@ fn a_question_waiting_for_its_vector_is_kept_when_stopped_or_when_the_worker_die
         "{rows:?}"
     );
     drop(silent);
+}
+
+#[test]
+fn the_summaries_model_folds_a_long_chat_and_a_wrong_name_is_said() {
+    let fk = Fk::new();
+    let a = fk.path().join("a.gguf");
+    tiny::write(&a, &tiny::Spec::default()).expect("model");
+    let b = fk.path().join("b.gguf");
+    tiny::write(
+        &b,
+        &tiny::Spec {
+            seed: 99,
+            ..Default::default()
+        },
+    )
+    .expect("model");
+    fk.ok(&["model", "add", &a.to_string_lossy(), "--name", "a"]);
+    fk.ok(&["model", "add", &b.to_string_lossy(), "--name", "b"]);
+    config(
+        &fk,
+        "max_tokens = 8\nctx_size = 512\nmodel = \"a\"\n[llm.tasks]\nsummaries = \"b\"\n",
+    );
+    long_session(&fk);
+    fk.terminal("w", 240, 36);
+    fk.type_line("w", BIN);
+    fk.wait_screen("w", "the workspace", |s| s.contains("C-b prefix"));
+    fk.ok(&["action", "open", "chat"]);
+    fk.wait_screen("w", "the long session", |s| s.contains("chat: camp"));
+    fk.keys("w", &["-l", "and now?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the answer after a summary", |s| {
+        s.contains("summarised here") && s.contains("tok/s ·")
+    });
+    // a answered; b, which made the summary, waits beside it.
+    fk.ok(&["action", "open", "status"]);
+    fk.ok(&["action", "zoom"]);
+    fk.wait_screen("w", "both models held", |s| {
+        s.contains("also loaded: b (") && s.contains("llm") && s.contains(" a · llama")
+    });
+    fk.ok(&["action", "zoom"]);
+    // A summaries model that is not registered: the chat says which setting is wrong.
+    config(
+        &fk,
+        "max_tokens = 8\nctx_size = 512\nmodel = \"a\"\n[llm.tasks]\nsummaries = \"nope\"\n",
+    );
+    fk.ok(&["action", "reload-config"]);
+    fk.ok(&["action", "close-pane"]);
+    fk.ok(&["action", "focus-right"]);
+    fk.keys("w", &["-l", "again?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the setting named", |s| {
+        s.contains("[llm.tasks] summaries: no model named")
+    });
+    // A remote one: refused, as the conversation would leave the machine to be summarised.
+    fk.ok(&[
+        "model",
+        "add",
+        "--url",
+        "http://127.0.0.1:9/v1",
+        "--remote-model",
+        "x",
+        "--name",
+        "far",
+    ]);
+    config(
+        &fk,
+        "allow_remote = true\nmax_tokens = 8\nctx_size = 512\nmodel = \"a\"\n[llm.tasks]\nsummaries = \"far\"\n",
+    );
+    fk.ok(&["action", "reload-config"]);
+    fk.keys("w", &["-l", "and again?"]);
+    fk.keys("w", &["Enter"]);
+    fk.wait_screen("w", "the remote refused", |s| {
+        s.contains("is a remote model; summaries are made on")
+    });
 }

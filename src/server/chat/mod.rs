@@ -314,10 +314,18 @@ impl Server {
         }
         // A chat's older turns are folded by `[llm.tasks] summaries` when it names a model.
         let summary_model = match (&purpose, &self.config.llm.tasks.summaries) {
-            (Purpose::Chat { .. }, Some(m)) => Some(
-                self.model_for_task(0, Some(m))
-                    .map_err(|e| format!("[llm.tasks] summaries: {e}"))?,
-            ),
+            (Purpose::Chat { .. }, Some(m)) => {
+                let r = self
+                    .model_for_task(0, Some(m))
+                    .map_err(|e| format!("[llm.tasks] summaries: {e}"))?;
+                if r.remote.is_some() {
+                    return Err(format!(
+                        "[llm.tasks] summaries = {m:?} is a remote model; summaries are made on \
+                         this machine, so name a local one"
+                    ));
+                }
+                Some(r)
+            }
             _ => None,
         };
         self.chat.next_job += 1;
