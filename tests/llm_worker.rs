@@ -4,7 +4,7 @@
 mod common;
 
 use common::llm::{tiny_model, LlmWorker};
-use fieldkit::engine::llm::LlmIn;
+use fieldkit::engine::llm::{LlmIn, LlmOut};
 use fieldkit_panes::llm::{GenParams, LlmEvent, Role, Turn};
 
 fn greedy(max_tokens: u32) -> GenParams {
@@ -823,4 +823,78 @@ fn fieldkit_index_embeds_with_the_embedding_model_and_a_changed_dimension_is_off
         "{err}"
     );
     assert!(attachments("d").contains("camp.md:1"));
+}
+
+#[test]
+fn a_job_cancelled_while_in_line_ends_at_once_and_the_running_one_is_not_disturbed() {
+    // A remote model that never answers (a listener that accepts nothing) holds the worker;
+    // behind it, a chat and an embedding wait in line.
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model(home.path(), true);
+    let emb = tiny_embedder(home.path(), "embed", 32, 1);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", silent.local_addr().unwrap());
+    let mut w = LlmWorker::start(home.path());
+    w.send(&LlmIn::Chat {
+        job: 1,
+        model: fieldkit::engine::llm::ModelRef {
+            name: "silent".into(),
+            path: std::path::PathBuf::new(),
+            remote: Some((url, "x".into())),
+        },
+        settings: fieldkit::engine::llm::Settings {
+            n_ctx: 512,
+            threads: 2,
+            n_batch: 256,
+        },
+        turns: ask("hello"),
+        params: greedy(4),
+        tools: Vec::new(),
+        summary_model: None,
+    });
+    w.chat(2, &model, ask("hello"), greedy(4));
+    w.send(&LlmIn::Embed {
+        job: 3,
+        model: fieldkit::engine::llm::ModelRef::local("embed", &emb),
+        settings: fieldkit::engine::llm::Settings {
+            n_ctx: 512,
+            threads: 2,
+            n_batch: 256,
+        },
+        texts: vec!["a".into()],
+    });
+    // Job 1 never ends by itself: these answers can only come from the line.
+    w.send(&LlmIn::Cancel { job: 2 });
+    let (text, _, stats) = w.finish(2);
+    assert!(text.is_empty());
+    assert!(stats.expect("stopped").cancelled);
+    w.send(&LlmIn::Cancel { job: 3 });
+    assert_eq!(w.embedded(3), Err("cancelled".to_string()));
+    // Now the one running: it stops, and the two cancelled are passed over (no second
+    // answer for them); a new job runs.
+    w.send(&LlmIn::Cancel { job: 1 });
+    w.chat(4, &model, ask("hello"), greedy(4));
+    let mut seen = Vec::new();
+    let mut tokens = 0;
+    loop {
+        match w.events.recv_timeout(common::llm::WAIT).expect("events") {
+            LlmOut::Event { job: 4, ev } => match ev {
+                LlmEvent::Token(_) => tokens += 1,
+                LlmEvent::Done(_) => break,
+                LlmEvent::Error(e) => panic!("{e}"),
+                _ => {}
+            },
+            LlmOut::Event { job, ev } => seen.push(format!("{job}: {ev:?}")),
+            LlmOut::Embedded { job, vectors } => seen.push(format!("{job}: {vectors:?}")),
+            _ => {}
+        }
+    }
+    assert!(tokens > 0);
+    // Job 1's end, and nothing more of jobs 2 and 3.
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("1: Done") && seen[0].contains("cancelled: true"),
+        "{seen:?}"
+    );
+    drop(silent);
 }

@@ -1,6 +1,11 @@
 /*!
 The `llm` worker process: its messages, a reader thread for its pipe (so `Cancel` is seen
 while a job runs) and a generating thread that runs one job at a time through `Engine`.
+
+Jobs wait in line (`Line`, shared by both threads): a `Cancel` for the running job sets the
+flag llama.cpp's abort callback and the sampling loop read; one for a job still in line answers
+it at once (stopped, or no vectors) and marks it to be passed over, so Esc on a question queued
+behind another pane's long answer does not wait for that answer.
 */
 
 use super::*;
@@ -36,24 +41,36 @@ pub fn run() -> Result<()> {
         },
     );
     let cancel = Arc::new(AtomicBool::new(false));
-    let running = Arc::new(AtomicU64::new(0));
+    let line = Arc::new(Mutex::new(Line::default()));
     let (tx, rx) = channel::<LlmIn>();
     {
         let cancel = cancel.clone();
-        let running = running.clone();
+        let line = line.clone();
+        let out = out.clone();
         std::thread::spawn(move || {
             let stdin = std::io::stdin();
             let mut input = stdin.lock();
             loop {
                 match wire::read_frame::<LlmIn>(&mut input) {
                     Ok(Some(LlmIn::Cancel { job })) => {
-                        let now = running.load(Ordering::SeqCst);
-                        if job == 0 || job == now {
+                        let Ok(mut l) = line.lock() else { break };
+                        if job == 0 || job == l.running {
                             cancel.store(true, Ordering::SeqCst);
+                        } else if let Some(i) = l.waiting.iter().position(|(j, _)| *j == job) {
+                            // Still in line (behind another pane's long answer, say): it
+                            // ends now, and is passed over when its turn comes.
+                            let (_, embed) = l.waiting.remove(i);
+                            l.dropped.push(job);
+                            drop(l);
+                            send(&out, &ended(job, embed));
                         }
-                        let _ = tx.send(LlmIn::Cancel { job });
                     }
                     Ok(Some(req)) => {
+                        if let Some(j) = queued(&req) {
+                            if let Ok(mut l) = line.lock() {
+                                l.waiting.push(j);
+                            }
+                        }
                         if tx.send(req).is_err() {
                             break;
                         }
@@ -71,7 +88,27 @@ pub fn run() -> Result<()> {
         });
     }
     let mut idle_after: Option<Duration> = None;
-    let mut cancelled_jobs: Vec<u64> = Vec::new();
+    // Takes `job` from the line to run it: false when it was cancelled while it waited (it
+    // has been answered already). Under the line's lock, so a Cancel sees it either waiting
+    // or running.
+    let take = |job: u64| -> bool {
+        let Ok(mut l) = line.lock() else {
+            return false;
+        };
+        l.waiting.retain(|(j, _)| *j != job);
+        if let Some(i) = l.dropped.iter().position(|j| *j == job) {
+            l.dropped.remove(i);
+            return false;
+        }
+        l.running = job;
+        cancel.store(false, Ordering::SeqCst);
+        true
+    };
+    let done = || {
+        if let Ok(mut l) = line.lock() {
+            l.running = 0;
+        }
+    };
     loop {
         let req = match idle_after {
             Some(d) if engine.loaded().is_some() => match rx.recv_timeout(d) {
@@ -95,13 +132,7 @@ pub fn run() -> Result<()> {
             },
         };
         let (job, model, settings, params, prompt) = match req {
-            LlmIn::Cancel { job } => {
-                cancelled_jobs.push(job);
-                if cancelled_jobs.len() > 64 {
-                    cancelled_jobs.remove(0);
-                }
-                continue;
-            }
+            LlmIn::Cancel { .. } => continue,
             LlmIn::Unload => {
                 engine.unload();
                 send(
@@ -127,16 +158,12 @@ pub fn run() -> Result<()> {
                 settings,
                 texts,
             } => {
-                let vectors = if cancelled_jobs.contains(&job) {
-                    Err("cancelled".to_string())
-                } else {
-                    running.store(job, Ordering::SeqCst);
-                    cancel.store(false, Ordering::SeqCst);
+                if take(job) {
                     let r = embed(&mut engine, &out, &model, &settings, &texts, &cancel);
-                    running.store(0, Ordering::SeqCst);
-                    r.map_err(|e| format!("{e:#}"))
-                };
-                send(&out, &LlmOut::Embedded { job, vectors });
+                    done();
+                    let vectors = r.map_err(|e| format!("{e:#}"));
+                    send(&out, &LlmOut::Embedded { job, vectors });
+                }
                 continue;
             }
             LlmIn::Raw {
@@ -162,34 +189,64 @@ pub fn run() -> Result<()> {
                 Prompt::Turns(turns, tools, summary_model),
             ),
         };
-        // A job cancelled while it waited in line ends at once.
-        let ev = if cancelled_jobs.contains(&job) {
-            LlmEvent::Done(GenStats {
-                cancelled: true,
-                ..Default::default()
-            })
-        } else {
-            running.store(job, Ordering::SeqCst);
-            cancel.store(false, Ordering::SeqCst);
-            let r = run_chat(
-                &mut engine,
-                &out,
-                job,
-                &model,
-                &settings,
-                &prompt,
-                &params,
-                &cancel,
-            );
-            running.store(0, Ordering::SeqCst);
-            match r {
-                Ok(stats) => LlmEvent::Done(stats),
-                Err(e) => LlmEvent::Error(format!("{e:#}")),
-            }
+        if !take(job) {
+            continue;
+        }
+        let r = run_chat(
+            &mut engine,
+            &out,
+            job,
+            &model,
+            &settings,
+            &prompt,
+            &params,
+            &cancel,
+        );
+        done();
+        let ev = match r {
+            Ok(stats) => LlmEvent::Done(stats),
+            Err(e) => LlmEvent::Error(format!("{e:#}")),
         };
         send(&out, &LlmOut::Event { job, ev });
     }
     Ok(())
+}
+
+/// The jobs in line, the one running, and those cancelled while in line (answered already,
+/// passed over when their turn comes).
+#[derive(Default)]
+struct Line {
+    /// Job ids waiting, and whether each is an embedding job.
+    waiting: Vec<(u64, bool)>,
+    running: u64,
+    dropped: Vec<u64>,
+}
+
+/// The job id of a request that runs as a job, and whether it is an embedding job.
+fn queued(req: &LlmIn) -> Option<(u64, bool)> {
+    match req {
+        LlmIn::Chat { job, .. } | LlmIn::Raw { job, .. } => Some((*job, false)),
+        LlmIn::Embed { job, .. } => Some((*job, true)),
+        _ => None,
+    }
+}
+
+/// What a job cancelled while in line answers: stopped before it began.
+fn ended(job: u64, embed: bool) -> LlmOut {
+    if embed {
+        LlmOut::Embedded {
+            job,
+            vectors: Err("cancelled".into()),
+        }
+    } else {
+        LlmOut::Event {
+            job,
+            ev: LlmEvent::Done(GenStats {
+                cancelled: true,
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 /// What a job generates from.
