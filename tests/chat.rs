@@ -182,6 +182,21 @@ fn long_session(fk: &Fk) {
     }
 }
 
+/// Writes and registers a tiny embedding model, `e32` (32 dimensions, mean pooling).
+fn add_embedder(fk: &Fk) {
+    let emb = fk.path().join("e32.gguf");
+    tiny::write(
+        &emb,
+        &tiny::Spec {
+            n_embd: 32,
+            pooling: Some(1),
+            ..Default::default()
+        },
+    )
+    .expect("model");
+    fk.ok(&["model", "add", &emb.to_string_lossy(), "--name", "e32"]);
+}
+
 /// A folder with one note, indexed; what `fieldkit index` said.
 fn index_camp_notes(fk: &Fk) -> String {
     let notes = fk.path().join("notes");
@@ -620,17 +635,7 @@ fn retrieval_by_meaning_finds_a_passage_that_shares_no_word_with_the_question() 
     let fk = Fk::new();
     let server = FakeOpenAi::start(vec!["Every six hours.".into(), "Noted.".into()]);
     remote_model(&fk, &server, "lan");
-    let emb = fk.path().join("e32.gguf");
-    tiny::write(
-        &emb,
-        &tiny::Spec {
-            n_embd: 32,
-            pooling: Some(1),
-            ..Default::default()
-        },
-    )
-    .expect("model");
-    fk.ok(&["model", "add", &emb.to_string_lossy(), "--name", "e32"]);
+    add_embedder(&fk);
     let out = index_camp_notes(&fk);
     assert!(out.contains("embedded with e32 (32 dimensions)"), "{out}");
     start_chat(&fk);
@@ -687,17 +692,7 @@ fn a_question_waiting_for_its_vector_is_kept_when_stopped_or_when_the_worker_die
         "--name",
         "silent",
     ]);
-    let emb = fk.path().join("e32.gguf");
-    tiny::write(
-        &emb,
-        &tiny::Spec {
-            n_embd: 32,
-            pooling: Some(1),
-            ..Default::default()
-        },
-    )
-    .expect("model");
-    fk.ok(&["model", "add", &emb.to_string_lossy(), "--name", "e32"]);
+    add_embedder(&fk);
     config(&fk, "allow_remote = true\nmodel = \"silent\"\n");
     let out = index_camp_notes(&fk);
     assert!(out.contains("embedded with e32"), "{out}");

@@ -122,24 +122,32 @@ impl Server {
         let Some(r) = self.chat.retrieving.remove(&job) else {
             return;
         };
-        let found = match &vectors {
-            Ok(v) if v.len() == 1 => self.retrieve(&r.user.content, Some((&r.model, &v[0]))),
+        match &vectors {
+            Ok(v) if v.len() == 1 => {
+                let found = self.retrieve(&r.user.content, Some((&r.model, &v[0])));
+                self.send_chat_found(&r.name, r.pane, r.session, r.user, false, Some(found), None);
+            }
             Ok(v) => {
-                let mut f = self.retrieve(&r.user.content, None);
-                f.note = Some(format!(
+                let note = format!(
                     "found by words alone: {} gave {} vectors for one question",
                     r.model,
                     v.len()
-                ));
-                f
+                );
+                self.by_words(r, Some(note), None);
             }
             Err(e) => {
-                let mut f = self.retrieve(&r.user.content, None);
-                f.note = Some(format!("found by words alone: {}: {e}", r.model));
-                f
+                let note = format!("found by words alone: {}: {e}", r.model);
+                self.by_words(r, Some(note), None);
             }
-        };
-        self.send_chat_found(&r.name, r.pane, r.session, r.user, false, Some(found), None);
+        }
+    }
+
+    /// A waiting question stored with what words found (`note`: why not by meaning), then
+    /// answered, or `fail` said instead.
+    fn by_words(&mut self, r: Retrieving, note: Option<String>, fail: Option<String>) {
+        let mut found = self.retrieve(&r.user.content, None);
+        found.note = note;
+        self.send_chat_found(&r.name, r.pane, r.session, r.user, false, Some(found), fail);
     }
 
     /// Esc in a chat pane: a question waiting for its vector is stored at once with what
@@ -156,18 +164,9 @@ impl Server {
         for job in jobs {
             self.llm_send(&LlmIn::Cancel { job });
             if let Some(r) = self.chat.retrieving.remove(&job) {
-                let found = self.retrieve(&r.user.content, None);
                 let fail =
                     "stopped before the model answered; your message is kept: C-r asks again";
-                self.send_chat_found(
-                    &r.name,
-                    r.pane,
-                    r.session,
-                    r.user,
-                    false,
-                    Some(found),
-                    Some(fail.into()),
-                );
+                self.by_words(r, None, Some(fail.into()));
             }
         }
     }
@@ -177,23 +176,12 @@ impl Server {
         let jobs: Vec<u64> = self.chat.retrieving.keys().copied().collect();
         for job in jobs {
             if let Some(r) = self.chat.retrieving.remove(&job) {
-                let mut found = self.retrieve(&r.user.content, None);
-                found.note = Some(format!(
-                    "found by words alone: the llm worker stopped ({why})"
-                ));
+                let note = format!("found by words alone: the llm worker stopped ({why})");
                 let fail = format!(
                     "The llm worker stopped ({why}); it has been restarted. Your message is \
                      kept: C-r asks again."
                 );
-                self.send_chat_found(
-                    &r.name,
-                    r.pane,
-                    r.session,
-                    r.user,
-                    false,
-                    Some(found),
-                    Some(fail),
-                );
+                self.by_words(r, Some(note), Some(fail));
             }
         }
     }
